@@ -1,0 +1,155 @@
+// Types of a run: the unit the whole app stores, explains, shows and exports.
+// The run JSON (`schema: "llm-explainer.run/1"`) is a public contract: fields are added, never renamed.
+
+export const RUN_SCHEMA = 'llm-explainer.run/1' as const;
+
+export const TASK_TYPES = ['chat', 'completion', 'question_answering', 'translation', 'summarization'] as const;
+export type TaskType = (typeof TASK_TYPES)[number];
+
+export const DEVICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml'] as const;
+export type DeviceChoice = (typeof DEVICES)[number];
+
+export const RUN_STATUSES = ['running', 'done', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export type TokenRole = 'prompt' | 'answer';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | string;
+  content: string;
+}
+
+export interface ModelInfo {
+  /** Absolute path of the model folder. */
+  path: string;
+  /** Folder name, or `_name_or_path` from config.json. */
+  name: string;
+  /** `model_type` from config.json, e.g. "llama", "gpt2". */
+  architecture: string;
+  /** sha256 of the ONNX file the run used. */
+  sha256: string;
+  /** The ONNX file relative to the folder, e.g. "onnx/model.onnx". */
+  file?: string;
+  dtype?: string;
+}
+
+export interface GenerationParams {
+  maxNewTokens: number;
+  /** 0 or undefined means greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  /** Extra stop strings (the tokenizer's EOS always stops). */
+  stop?: string[];
+  /** The answer was supplied by the user (teacher forcing), not generated. */
+  supplied?: boolean;
+}
+
+export interface DeviceInfo {
+  requested: DeviceChoice;
+  /** The execution provider actually used. */
+  used: string;
+  /** Why the requested device was not used, when it was not. */
+  fallbackReason?: string;
+}
+
+export interface RunTokens {
+  ids: number[];
+  text: string[];
+  role: TokenRole[];
+}
+
+/** Milliseconds per stage, e.g. {load: 120, generate: 80, attention: 40, gradients: 300, store: 5}. */
+export type Timings = Record<string, number>;
+
+export interface RunInput {
+  task: TaskType;
+  system?: string;
+  messages?: ChatMessage[];
+  /** Raw prompt (completion-style) when no messages are given. */
+  prompt?: string;
+}
+
+/** Attention export (issue 3). Axes: data[layer][head][row][col]. */
+export interface AttentionJson {
+  layers: number;
+  heads: number;
+  rows: 'answer' | 'all';
+  data: number[][][][];
+  mean: number[][];
+  rollout: number[][];
+  input: number[];
+  encoding?: TensorEncodingNote;
+}
+
+/** Gradient export (issue 4): row t is answer token t's target, cols are all positions. */
+export interface GradientJson {
+  target?: string;
+  saliency?: number[][];
+  gradXInput?: number[][];
+  raw?: number[][][];
+  sequence?: { saliency?: number[]; gradXInput?: number[] };
+  encoding?: TensorEncodingNote;
+}
+
+export interface IntegratedGradientsJson {
+  steps: number;
+  baseline: string;
+  rule: string;
+  attributions: number[];
+  delta: number;
+  completenessError: number;
+  warning?: string;
+}
+
+/** How stored tensors were encoded, stated by `show --json`. */
+export interface TensorEncodingNote {
+  dtype: string;
+  /** Largest absolute error of a decoded value, or relative error bound, as documented in README. */
+  maxAbsError?: number;
+  maxRelError?: number;
+}
+
+export interface RunJson {
+  schema: typeof RUN_SCHEMA;
+  id: string;
+  createdAt: string;
+  status: RunStatus;
+  error?: string;
+  model: ModelInfo;
+  task: TaskType;
+  input: RunInput;
+  device: DeviceInfo;
+  tokens: RunTokens;
+  promptLength: number;
+  answerText: string;
+  generation: GenerationParams;
+  timings: Timings;
+  methods: string[];
+  experiment: string;
+  tags: string[];
+  notes: string;
+  appVersion: string;
+  attention?: AttentionJson;
+  gradient?: GradientJson;
+  integratedGradients?: IntegratedGradientsJson;
+  /** Link to the run this one re-ran (experiments issue). */
+  sourceRunId?: string;
+}
+
+/** One row of the runs list (no tensors). */
+export interface RunSummary {
+  id: string;
+  createdAt: string;
+  status: RunStatus;
+  modelName: string;
+  modelPath: string;
+  architecture: string;
+  task: TaskType;
+  promptExcerpt: string;
+  answerExcerpt: string;
+  methods: string[];
+  experiment: string;
+  tags: string[];
+}
