@@ -1,9 +1,12 @@
 // IEEE 754 half precision, used by the run store's compact tensors and by float16 ONNX constants.
 
 /** IEEE 754 half-precision bits for a number (round to nearest even). */
+const scratchFloat = new Float32Array(1);
+const scratchBits = new Uint32Array(scratchFloat.buffer);
+
 export function toHalfBits(value: number): number {
-  const f32 = new Float32Array(1);
-  const u32 = new Uint32Array(f32.buffer);
+  const f32 = scratchFloat;
+  const u32 = scratchBits;
   f32[0] = value;
   const x = u32[0];
   const sign = (x >>> 16) & 0x8000;
