@@ -76,16 +76,37 @@ export interface AttentionJson {
   layers: number;
   heads: number;
   rows: 'answer' | 'all';
+  /** Query position of each row (answer rows: promptLength + t − 1). */
+  rowPositions?: number[];
+  /** Probabilities [layer][head][row][col]; cols are all positions. */
   data: number[][][][];
+  /** Mean over layers and heads [row][col]. */
   mean: number[][];
+  /** Attention rollout (Abnar & Zuidema 2020, residual 0.5) [row][col]. */
   rollout: number[][];
+  /** How much the answer rows attend to each position (prompt columns; README defines it). */
   input: number[];
+  /** Per-head statistics [layer][head]. */
+  headStats?: HeadStatsJson;
+  /** "graph" (probabilities from the instrumented graph) or "manual" (from matched query/key projections). */
+  source?: string;
   encoding?: TensorEncodingNote;
+}
+
+/** Per-head statistics, each [layer][head], averaged over the stored rows. */
+export interface HeadStatsJson {
+  entropy: number[][];
+  maxWeight: number[][];
+  firstToken: number[][];
+  previousToken: number[][];
 }
 
 /** Gradient export (issue 4): row t is answer token t's target, cols are all positions. */
 export interface GradientJson {
+  /** "token" (row t: log p(answer_t | prefix)), "sequence" or "contrastive". */
   target?: string;
+  /** The target value of each row (log-probability, or the contrastive difference). */
+  targetValues?: number[];
   saliency?: number[][];
   gradXInput?: number[][];
   raw?: number[][][];

@@ -1,0 +1,65 @@
+// The `llm-explainer` command line: one door to the same engine, store and service the app uses.
+import { explainCommand } from './cli/explain-command';
+import { runsCommand } from './cli/runs-command';
+import { showCommand } from './cli/show-command';
+import { reportCommand } from './cli/report-command';
+import { serveCommandFromArgs } from './cli/serve-command';
+import { UsageError } from './cli/args';
+
+export const HELP = `llm-explainer — why did a local language model answer what it did?
+
+Usage:
+  llm-explainer explain [--model DIR] (--prompt TEXT | --messages FILE.json | --input-ids N,N,...)
+                        [--system TEXT] [--task chat|completion|question_answering|translation|summarization]
+                        [--answer TEXT | --answer-ids N,N,...] [--max-new-tokens N] [--temperature T]
+                        [--top-k K] [--top-p P] [--seed S] [--stop TEXT]... [--dtype fp32|fp16|q8|q4|...]
+                        [--methods attention,saliency,grad_x_input,integrated_gradients]
+                        [--attention-rows answer|all] [--attention-query PATTERN --attention-key PATTERN]
+                        [--target token|sequence|contrastive] [--foil TEXT] [--saliency-norm l2|l1|max]
+                        [--raw-gradient] [--ig-steps N] [--ig-baseline zero|pad|scaled]
+                        [--ig-rule midpoint|trapezoid|gauss-legendre]
+                        [--device auto|cpu|cuda|dml|coreml] [--experiment NAME] [--tag TAG]...
+                        [--db FILE] [--json FILE] [--report FILE.html] [--quiet]
+  llm-explainer runs   [--db FILE] [--limit N] [--offset N] [--experiment NAME] [--search TEXT] [--json]
+  llm-explainer show ID [--db FILE] [--json FILE|-]
+  llm-explainer report ID... -o FILE.html [--db FILE]
+  llm-explainer serve  [--db FILE] [--port N] [--no-open]
+  llm-explainer help
+
+Without --model the built-in demo model is used. The run store is a SQLite file in the app-data folder
+(override with --db or LLM_EXPLAINER_DB).`;
+
+/** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 bad usage). */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'explain':
+        return await explainCommand(rest);
+      case 'runs':
+        return await runsCommand(rest);
+      case 'show':
+        return await showCommand(rest);
+      case 'report':
+        return await reportCommand(rest);
+      case 'serve':
+        return await serveCommandFromArgs(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(HELP + '\n');
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"; commands: explain, runs, show, report, serve, help`);
+    }
+  } catch (error) {
+    process.stderr.write(`llm-explainer: ${oneLineError(error)}\n`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+}
+
+function oneLineError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0];
+}

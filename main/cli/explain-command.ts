@@ -1,0 +1,170 @@
+// `llm-explainer explain`: run (or teacher-force) one answer, explain it, store it, print a summary.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { ExplainRequest } from '../../shared/api';
+import { DEVICES, TASK_TYPES, type ChatMessage, type RunJson, type TaskType } from '../../shared/run';
+import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, METHOD_IDS, SALIENCY_NORMS, type ExplainOptions } from '../../shared/explain-options';
+import { UsageError, choiceOption, floatOption, idListOption, intOption, listOption, parseCommand } from './args';
+import { terminalProgress } from './progress';
+import { openWorkbench } from './workbench';
+import { runExplanation } from '../engine/pipeline';
+import { writeReportFile } from './report-command';
+
+export const EXPLAIN_OPTIONS = {
+  model: { type: 'string' },
+  dtype: { type: 'string' },
+  prompt: { type: 'string' },
+  messages: { type: 'string' },
+  system: { type: 'string' },
+  task: { type: 'string' },
+  answer: { type: 'string' },
+  'answer-ids': { type: 'string' },
+  'input-ids': { type: 'string' },
+  'max-new-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  seed: { type: 'string' },
+  stop: { type: 'string', multiple: true },
+  methods: { type: 'string' },
+  'attention-rows': { type: 'string' },
+  'attention-query': { type: 'string' },
+  'attention-key': { type: 'string' },
+  target: { type: 'string' },
+  foil: { type: 'string' },
+  'saliency-norm': { type: 'string' },
+  'raw-gradient': { type: 'boolean' },
+  'ig-steps': { type: 'string' },
+  'ig-baseline': { type: 'string' },
+  'ig-rule': { type: 'string' },
+  device: { type: 'string' },
+  experiment: { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  db: { type: 'string' },
+  json: { type: 'string' },
+  report: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const;
+
+/** Turns explain flags into an ExplainRequest; every bad value is a UsageError. */
+export function explainRequestFromArgs(values: Record<string, string | boolean | string[] | undefined>): ExplainRequest {
+  const str = (name: string) => values[name] as string | undefined;
+  const prompt = str('prompt');
+  const messagesFile = str('messages');
+  const inputIds = idListOption('input-ids', str('input-ids'));
+  if (prompt !== undefined && messagesFile !== undefined) throw new UsageError('explain: give --prompt or --messages, not both');
+  if (prompt === undefined && messagesFile === undefined && inputIds === undefined) {
+    throw new UsageError('explain: give --prompt TEXT, --messages FILE.json or --input-ids N,N,...');
+  }
+  const messages = messagesFile === undefined ? undefined : readMessages(messagesFile);
+  const task = choiceOption<TaskType>('task', str('task'), TASK_TYPES) ?? (messages ? 'chat' : prompt !== undefined ? 'chat' : 'completion');
+  const answerIds = idListOption('answer-ids', str('answer-ids'));
+  if (str('answer') !== undefined && answerIds) throw new UsageError('explain: give --answer or --answer-ids, not both');
+  if (str('target') === 'contrastive' && str('foil') === undefined) throw new UsageError('explain: --target contrastive needs --foil TEXT');
+  const query = str('attention-query');
+  const key = str('attention-key');
+  if ((query === undefined) !== (key === undefined)) throw new UsageError('explain: manual attention needs both --attention-query and --attention-key');
+
+  const options: Partial<ExplainOptions> = {
+    attentionRows: choiceOption('attention-rows', str('attention-rows'), ['answer', 'all'] as const),
+    attentionManual: query !== undefined && key !== undefined ? { query, key } : undefined,
+    target: choiceOption('target', str('target'), GRADIENT_TARGETS),
+    foil: str('foil'),
+    saliencyNorm: choiceOption('saliency-norm', str('saliency-norm'), SALIENCY_NORMS),
+    keepRawGradient: values['raw-gradient'] === true ? true : undefined,
+    igSteps: intOption('ig-steps', str('ig-steps'), 1, 4096),
+    igBaseline: choiceOption('ig-baseline', str('ig-baseline'), IG_BASELINES),
+    igRule: choiceOption('ig-rule', str('ig-rule'), IG_RULES),
+  };
+  for (const k of Object.keys(options) as (keyof ExplainOptions)[]) if (options[k] === undefined) delete options[k];
+
+  const methodList = listOption('methods', str('methods'), METHOD_IDS) ?? ['attention'];
+  return {
+    modelPath: str('model') === undefined ? undefined : resolve(str('model')!),
+    dtype: str('dtype'),
+    task,
+    system: str('system'),
+    messages: messages ?? (prompt !== undefined && task !== 'completion' ? [{ role: 'user', content: prompt }] : undefined),
+    prompt: task === 'completion' ? prompt : undefined,
+    answer: str('answer'),
+    answerIds,
+    inputIds,
+    generation: {
+      maxNewTokens: intOption('max-new-tokens', str('max-new-tokens'), 1, 8192) ?? 32,
+      temperature: floatOption('temperature', str('temperature'), 0, 10),
+      topK: intOption('top-k', str('top-k'), 0, 1_000_000),
+      topP: floatOption('top-p', str('top-p'), 0, 1),
+      seed: intOption('seed', str('seed'), 0, 2 ** 31 - 1),
+      stop: values.stop as string[] | undefined,
+    },
+    methods: methodList,
+    options,
+    device: choiceOption('device', str('device'), DEVICES) ?? 'auto',
+    experiment: str('experiment'),
+    tags: values.tag as string[] | undefined,
+  };
+}
+
+function readMessages(file: string): ChatMessage[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`--messages: cannot read ${file} as JSON (${(error as Error).message.split('\n')[0]})`);
+  }
+  const list = Array.isArray(parsed) ? parsed : (parsed as { messages?: unknown })?.messages;
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    !list.every((m) => typeof m === 'object' && m !== null && typeof m.role === 'string' && typeof m.content === 'string')
+  ) {
+    throw new UsageError(`--messages: ${file} must hold [{"role": "user", "content": "..."}, ...] (or {"messages": [...]})`);
+  }
+  return list as ChatMessage[];
+}
+
+export async function explainCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommand('explain', argv, EXPLAIN_OPTIONS);
+  const request = explainRequestFromArgs(values);
+  const workbench = openWorkbench(values.db as string | undefined);
+  const progress = terminalProgress(process.stderr, values.quiet === true);
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const { run } = await runExplanation(request, {
+      store: workbench.store,
+      cacheDir: workbench.cacheDir,
+      demoModelDir: workbench.demoModelDir,
+      signal: abort.signal,
+      onProgress: (stage, fraction, message) => progress.update(stage, fraction, message),
+    });
+    progress.done();
+    if (values.json) writeFileSync(values.json as string, JSON.stringify(run, null, 2) + '\n');
+    if (values.report) await writeReportFile(workbench.store, [run.id], values.report as string);
+    process.stdout.write(summarizeRun(run));
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    progress.done();
+    workbench.close();
+  }
+}
+
+/** The one-screen summary printed after a run. */
+export function summarizeRun(run: RunJson): string {
+  const lines = [
+    `run ${run.id}  (${run.status})`,
+    `model    ${run.model.name} [${run.model.architecture}] ${run.model.file ?? ''}`,
+    `device   ${run.device.used}${run.device.fallbackReason ? ` (fell back: ${run.device.fallbackReason})` : ''}`,
+    `tokens   ${run.promptLength} prompt + ${run.tokens.ids.length - run.promptLength} answer${run.generation.supplied ? ' (supplied)' : ''}`,
+    `answer   ${JSON.stringify(run.answerText)}`,
+    `methods  ${run.methods.join(', ') || '(none)'}`,
+  ];
+  if (run.integratedGradients) {
+    const ig = run.integratedGradients;
+    lines.push(`IG       ${ig.steps} steps, ${ig.rule}, ${ig.baseline} baseline: completeness error ${(ig.completenessError * 100).toFixed(2)}%${ig.warning ? `  WARNING: ${ig.warning}` : ''}`);
+  }
+  lines.push(`timings  ${Object.entries(run.timings).map(([k, v]) => `${k} ${Math.round(v)} ms`).join(', ')}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,27 @@
+// `llm-explainer show ID [--json FILE|-]`: one stored run, as a summary or as the run JSON.
+import { writeFileSync } from 'node:fs';
+import { storedRunJson } from '../run-export';
+import { UsageError, parseCommand } from './args';
+import { summarizeRun } from './explain-command';
+import { openWorkbench } from './workbench';
+
+export async function showCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand('show', argv, { db: { type: 'string' }, json: { type: 'string' } }, true);
+  if (positionals.length !== 1) throw new UsageError('show: give exactly one run id (see `llm-explainer runs`)');
+  const workbench = openWorkbench(values.db);
+  try {
+    const run = storedRunJson(workbench.store, positionals[0], { includeAttentionData: true, includeRawGradient: true });
+    if (!run) throw new UsageError(`show: no run "${positionals[0]}" in ${workbench.databasePath} (see \`llm-explainer runs\`)`);
+    if (values.json === undefined) {
+      process.stdout.write(summarizeRun(run) + (run.error ? `error    ${run.error}\n` : ''));
+    } else if (values.json === '-') {
+      process.stdout.write(JSON.stringify(run, null, 2) + '\n');
+    } else {
+      writeFileSync(values.json, JSON.stringify(run, null, 2) + '\n');
+      process.stdout.write(`wrote ${values.json}\n`);
+    }
+    return 0;
+  } finally {
+    workbench.close();
+  }
+}

@@ -1,0 +1,199 @@
+// One run, end to end: load the model folder, build the teacher-forced token sequence (generating the answer
+// unless the user supplied it), run the requested explainer families, and store everything in one write.
+// Every door (CLI, HTTP, Electron IPC through the inference worker) calls this one function.
+import type { ExplainRequest, ProgressStage } from '../../shared/api';
+import { RUN_SCHEMA, type DeviceChoice, type GenerationParams, type RunInput, type RunJson, type TokenRole } from '../../shared/run';
+import { DEFAULT_EXPLAIN_OPTIONS, type ExplainOptions } from '../../shared/explain-options';
+import type { NamedTensor } from '../../shared/tensor';
+import type { RunStore } from '../store/run-store';
+import { loadModelFolder, type Dtype, type LoadedModel } from './model-folder';
+import { answerIds as answerTokenIds, buildTokenSequence, tokenTexts } from './prompt';
+import { generate } from './generate';
+import { ensureDemoModel } from './model-builder/demo';
+import { familiesFor, validateMethods } from './explainers/registry';
+import { APP_VERSION } from './version';
+
+export interface PipelineContext {
+  store: RunStore;
+  /** Folder for rewritten graphs (instrumented / derivative), cached per model-file hash. */
+  cacheDir: string;
+  /** Where the built-in demo model lives (built on first use). */
+  demoModelDir: string;
+  /** Id to give the run (the service hands it out before the job starts); a new one otherwise. */
+  runId?: string;
+  signal?: AbortSignal;
+  onProgress?: (stage: ProgressStage, fraction?: number, message?: string) => void;
+}
+
+export interface PipelineResult {
+  runId: string;
+  /** The run with every computed value at full precision (what `explain --json` writes). */
+  run: RunJson;
+}
+
+export class CancelledError extends Error {
+  readonly code = 'cancelled';
+  constructor() {
+    super('the run was cancelled');
+    this.name = 'CancelledError';
+  }
+}
+
+function checkSignal(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new CancelledError();
+}
+
+export function resolveExplainOptions(partial?: Partial<ExplainOptions>): ExplainOptions {
+  return { ...DEFAULT_EXPLAIN_OPTIONS, ...(partial ?? {}) };
+}
+
+export async function runExplanation(request: ExplainRequest, context: PipelineContext): Promise<PipelineResult> {
+  const progress = context.onProgress ?? (() => {});
+  validateMethods(request.methods);
+  const timings: Record<string, number> = {};
+  const time = async <T>(stage: string, work: () => Promise<T>): Promise<T> => {
+    const start = performance.now();
+    try {
+      return await work();
+    } finally {
+      timings[stage] = Math.round((performance.now() - start) * 10) / 10;
+    }
+  };
+
+  progress('load', 0);
+  const modelPath = request.modelPath ?? (await ensureDemoModel(context.demoModelDir));
+  const loaded: LoadedModel = await time('load', () =>
+    loadModelFolder(modelPath, { dtype: request.dtype as Dtype | undefined, device: request.device }),
+  );
+  try {
+    return await explainLoaded(request, context, loaded, timings, time);
+  } finally {
+    await loaded.release();
+  }
+}
+
+async function explainLoaded(
+  request: ExplainRequest,
+  context: PipelineContext,
+  loaded: LoadedModel,
+  timings: Record<string, number>,
+  time: <T>(stage: string, work: () => Promise<T>) => Promise<T>,
+): Promise<PipelineResult> {
+  const { store, signal } = context;
+  const progress = context.onProgress ?? (() => {});
+  const methods = validateMethods(request.methods);
+  const options = resolveExplainOptions(request.options);
+  checkSignal(signal);
+
+  const input: RunInput = { task: request.task, system: request.system, messages: request.messages, prompt: request.prompt };
+  const generation: GenerationParams = {
+    ...request.generation,
+    supplied: request.answer !== undefined || request.answerIds !== undefined,
+  };
+  const runId = store.createRun({
+    id: context.runId,
+    model: {
+      path: loaded.path,
+      name: loaded.name,
+      architecture: loaded.config.modelType,
+      sha256: loaded.onnxSha256,
+      file: loaded.onnxFile,
+      dtype: loaded.dtype,
+    },
+    task: request.task,
+    input,
+    device: { requested: request.device, used: loaded.session.provider, fallbackReason: loaded.session.fallbackReason },
+    generation,
+    methods,
+    experiment: request.experiment ?? 'default',
+    tags: request.tags ?? [],
+    sourceRunId: request.sourceRunId,
+    appVersion: APP_VERSION,
+  });
+
+  let generatedCount = 0;
+  try {
+    // Prompt ids: exact ids win over text; then the answer is supplied (teacher forcing) or generated.
+    const prompt = request.inputIds
+      ? { ids: request.inputIds, promptLength: request.inputIds.length }
+      : buildTokenSequence(loaded, input);
+    let answerIds: number[];
+    if (request.answerIds) {
+      answerIds = request.answerIds;
+    } else if (request.answer !== undefined) {
+      answerIds = answerTokenIds(loaded, request.answer);
+    } else {
+      progress('generate', 0);
+      const generated = await time('generate', () =>
+        generate(loaded, loaded.session, prompt.ids, generation, {
+          signal,
+          onToken: () => progress('generate', Math.min(1, ++generatedCount / generation.maxNewTokens)),
+        }),
+      );
+      if (generated.stopReason === 'cancelled') throw new CancelledError();
+      answerIds = generated.ids;
+      // A sampled run records the seed it drew, so it can be repeated exactly.
+      if (generated.seed !== undefined) generation.seed = generated.seed;
+    }
+    if (answerIds.length === 0) throw new Error('the answer is empty: nothing to explain (raise --max-new-tokens or supply --answer)');
+    checkSignal(signal);
+
+    const ids = [...prompt.ids, ...answerIds];
+    const promptLength = prompt.promptLength;
+    const role: TokenRole[] = ids.map((_, i) => (i < promptLength ? 'prompt' : 'answer'));
+    const text = tokenTexts(loaded, ids);
+    const answerText = loaded.tokenizer.decode(answerIds, { skip_special_tokens: true });
+
+    const tensors: NamedTensor[] = [];
+    let json: Partial<RunJson> = {};
+    for (const family of familiesFor(methods)) {
+      const stage: ProgressStage = family.id === 'attention' ? 'attention' : 'gradients';
+      progress(stage, 0);
+      const result = await time(stage, () =>
+        family.compute(
+          {
+            model: loaded,
+            ids,
+            promptLength,
+            options,
+            // The explainers' sessions go where generation went (after any fallback).
+            device: loaded.session.provider as DeviceChoice,
+            cacheDir: context.cacheDir,
+            signal,
+            onProgress: (fraction, message) => progress(stage, fraction, message),
+          },
+          methods,
+        ),
+      );
+      checkSignal(signal);
+      json = { ...json, ...result.json };
+      tensors.push(...result.tensors);
+    }
+
+    progress('store', 0);
+    const patch = {
+      tokens: { ids, text, role },
+      promptLength,
+      answerText,
+      generation,
+      timings,
+      ...json,
+    };
+    const storeStart = performance.now();
+    store.completeRun(runId, { patch, tensors });
+    timings.store = Math.round((performance.now() - storeStart) * 10) / 10;
+    store.updateTimings(runId, timings);
+    const run = { ...store.getRun(runId)!, ...json, timings, schema: RUN_SCHEMA } as RunJson;
+    progress('done', 1);
+    return { runId, run };
+  } catch (error) {
+    const cancelled = signal?.aborted || error instanceof CancelledError;
+    store.failRun(runId, cancelled ? 'cancelled by the user' : oneLine(error), cancelled ? 'cancelled' : 'failed');
+    if (cancelled && !(error instanceof CancelledError)) throw new CancelledError();
+    throw error;
+  }
+}
+
+function oneLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0];
+}

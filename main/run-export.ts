@@ -1,0 +1,50 @@
+// The run JSON as read back from the store (`show --json`, the API's getRun): the stored JSON plus the bulk
+// tensors asked for, each field stating the encoding it was read from and its error bound.
+import type { RunJson, TensorEncodingNote } from '../shared/run';
+import type { TensorInfo } from '../shared/tensor';
+import type { RunReader } from './store/run-reader';
+import { ATTENTION_TENSORS } from './engine/explainers/attention-family';
+import { GRADIENT_TENSORS } from './engine/explainers/gradient-family';
+
+export interface ExportOptions {
+  /** Fill `attention.data` from the stored [layer, head, row, col] tensor. */
+  includeAttentionData?: boolean;
+  /** Fill `gradient.raw` from the stored [row, col, hidden] tensor. */
+  includeRawGradient?: boolean;
+}
+
+function noteOf(info: TensorInfo | undefined): TensorEncodingNote | undefined {
+  if (!info) return undefined;
+  return { dtype: info.encoding, maxAbsError: info.maxAbsError, ...(info.maxRelError !== undefined ? { maxRelError: info.maxRelError } : {}) };
+}
+
+/** Splits a flat row-major array into nested arrays of the given shape. */
+export function nest(data: Float32Array, shape: readonly number[]): unknown[] {
+  const build = (offset: number, axis: number): unknown[] => {
+    const size = shape[axis];
+    if (axis === shape.length - 1) return Array.from(data.subarray(offset, offset + size));
+    const stride = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+    return Array.from({ length: size }, (_, i) => build(offset + i * stride, axis + 1));
+  };
+  return shape.length === 0 ? [] : build(0, 0);
+}
+
+/** The stored run with the requested tensors; undefined when there is no such run. */
+export function storedRunJson(store: RunReader, id: string, options: ExportOptions = {}): RunJson | undefined {
+  const run = store.getRun(id);
+  if (!run) return undefined;
+  const infos = new Map(store.tensorInfo(id).map((info) => [info.name, info]));
+  if (run.attention) {
+    const info = infos.get(ATTENTION_TENSORS.data);
+    let data: number[][][][] = [];
+    if (options.includeAttentionData && info) data = nest(store.readTensor(id, info.name)!.data, info.shape) as number[][][][];
+    run.attention = { ...run.attention, data, encoding: noteOf(info) };
+  }
+  if (run.gradient) {
+    const info = infos.get(GRADIENT_TENSORS.raw);
+    const { raw: _raw, ...rest } = run.gradient;
+    run.gradient = { ...rest, encoding: noteOf(infos.get(GRADIENT_TENSORS.saliency) ?? infos.get(GRADIENT_TENSORS.gradXInput)) };
+    if (options.includeRawGradient && info) run.gradient.raw = nest(store.readTensor(id, info.name)!.data, info.shape) as number[][][];
+  }
+  return run;
+}

@@ -1,0 +1,42 @@
+// Options of the explanation methods, shared by the CLI, the API and the engine.
+
+export const METHOD_IDS = ['attention', 'saliency', 'grad_x_input', 'integrated_gradients', 'gradient'] as const;
+export type MethodId = (typeof METHOD_IDS)[number];
+
+export const IG_BASELINES = ['zero', 'pad', 'scaled'] as const;
+export type IgBaseline = (typeof IG_BASELINES)[number];
+
+export const IG_RULES = ['midpoint', 'trapezoid', 'gauss-legendre'] as const;
+export type IgRule = (typeof IG_RULES)[number];
+
+export const GRADIENT_TARGETS = ['token', 'sequence', 'contrastive'] as const;
+export type GradientTarget = (typeof GRADIENT_TARGETS)[number];
+
+export const SALIENCY_NORMS = ['l2', 'l1', 'max'] as const;
+export type SaliencyNorm = (typeof SALIENCY_NORMS)[number];
+
+export interface ExplainOptions {
+  attentionRows: 'answer' | 'all';
+  /** Manual attention mode: name patterns of the query and key projections (exact, glob or /regex/). */
+  attentionManual?: { query: string; key: string };
+  target: GradientTarget;
+  /** Foil text or ids for contrastive targets. */
+  foil?: string;
+  foilIds?: number[];
+  saliencyNorm: SaliencyNorm;
+  /** Keep the raw gradient [row, col, hidden] (large). */
+  keepRawGradient: boolean;
+  igSteps: number;
+  igBaseline: IgBaseline;
+  igRule: IgRule;
+}
+
+export const DEFAULT_EXPLAIN_OPTIONS: ExplainOptions = {
+  attentionRows: 'answer',
+  target: 'token',
+  saliencyNorm: 'l2',
+  keepRawGradient: false,
+  igSteps: 32,
+  igBaseline: 'zero',
+  igRule: 'gauss-legendre',
+};
