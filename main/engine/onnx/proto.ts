@@ -190,7 +190,9 @@ export function tensorToArray(tensor: TensorProto): TensorData {
   const T = TensorProto_DataType;
   const count = tensor.dims.reduce((a, d) => a * Number(d), 1);
   if (tensor.rawData.length > 0) {
-    const copy = tensor.rawData.slice().buffer;
+    // A copy into a fresh ArrayBuffer: when the model was decoded from a Node Buffer, rawData is a view into
+    // the whole file, and Buffer#slice would return another view, not a copy.
+    const copy = new Uint8Array(tensor.rawData).buffer;
     switch (tensor.dataType) {
       case T.FLOAT:
         return new Float32Array(copy);

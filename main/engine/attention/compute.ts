@@ -1,0 +1,264 @@
+// Attention for one teacher-forced token sequence: one forward pass of the instrumented graph (or, in manual
+// mode, of the graph with its query/key projections exposed), then the aggregations of shared/attention-math.
+import { link, copyFile, mkdir, readFile, writeFile, rename, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import {
+  attentionRollout,
+  headStatistics,
+  inputAttention,
+  meanOverAll,
+  rowPositionsFor,
+  selectRows,
+  type AttentionTensor,
+  type HeadStatistics,
+} from '../../../shared/attention-math';
+import type { DeviceChoice } from '../../../shared/run';
+import { normalizeConfig, type ModelConfig } from '../config';
+import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto';
+import { createSession, int64Tensor, type SessionHandle } from '../runtime';
+import { forwardFeeds } from './feeds';
+import { EXPLAIN_NAMES, instrumentModel, INSTRUMENT_VERSION, sha256, type InstrumentOptions } from './instrument';
+import { attentionFromProjections, captureProjections, type ManualPatterns, type ManualShape } from './manual';
+
+export interface AttentionRequest {
+  /** The ONNX file (its folder is where external weight files are looked up). */
+  modelPath: string;
+  /** The file's bytes when the caller has them already. */
+  modelBytes?: Uint8Array;
+  /** sha256 of the file when known (LoadedModel.onnxSha256); computed otherwise. */
+  modelSha256?: string;
+  /** Normalized config (main/engine/config.ts) or the raw config.json object. */
+  config: ModelConfig | Record<string, unknown>;
+  ids: number[];
+  promptLength: number;
+  rows: 'answer' | 'all';
+  /** Folder for cached instrumented graphs. */
+  cacheDir: string;
+  device?: DeviceChoice;
+  /** Query/key projection patterns: skips structural detection. */
+  manual?: ManualPatterns;
+  /** Compute rollout (default true). */
+  rollout?: boolean;
+}
+
+export interface AttentionResult {
+  layers: number;
+  heads: number;
+  rows: 'answer' | 'all';
+  /** Query position of each stored row. */
+  rowPositions: number[];
+  seqLen: number;
+  promptLength: number;
+  /** Probabilities [layer, head, row, col]. */
+  data: Float32Array;
+  /** Mean over layers and heads [row, col]. */
+  mean: Float32Array;
+  /** Attention rollout rows [row, col] (empty when disabled). */
+  rollout: Float32Array;
+  /** Input attention [col] (shared/attention-math inputAttention). */
+  input: Float32Array;
+  headStats: HeadStatistics;
+  method: 'graph' | 'manual';
+  /** Softmax node names (graph) or projection tensors (manual), per layer. */
+  sources: string[];
+  provider: string;
+  fallbackReason?: string;
+  /** Milliseconds: preparing the graph (0 when cached), the forward pass, the aggregations. */
+  timings: { prepare: number; forward: number; aggregate: number };
+}
+
+function configOf(config: AttentionRequest['config']): ModelConfig {
+  return typeof (config as ModelConfig).numLayers === 'number' && 'raw' in config ? (config as ModelConfig) : normalizeConfig(config);
+}
+
+/** Whether the decoded model keeps weights in external files, and which (relative locations). */
+function externalLocations(model: ModelProto): string[] {
+  const locations = new Set<string>();
+  for (const tensor of model.graph?.initializer ?? []) {
+    const location = tensor.externalData.find((entry) => entry.key === 'location')?.value;
+    if (location) locations.add(location);
+  }
+  return [...locations];
+}
+
+/**
+ * Writes a rewritten model into the cache: `<cacheDir>/<key>/model.onnx`, with the original's external weight
+ * files hard-linked (copied across file systems) next to it, because onnxruntime refuses data paths outside
+ * the model's folder. Returns the path to open.
+ */
+async function cachedModelFile(cacheDir: string, key: string, modelPath: string, build: () => { bytes: Uint8Array; external: string[] }): Promise<{ path: string; cached: boolean }> {
+  const folder = join(cacheDir, key);
+  const path = join(folder, 'model.onnx');
+  try {
+    await stat(path);
+    return { path, cached: true };
+  } catch {
+    // build below
+  }
+  const { bytes, external } = build();
+  await mkdir(folder, { recursive: true });
+  for (const location of external) {
+    const target = join(folder, location);
+    await mkdir(dirname(target), { recursive: true });
+    try {
+      await link(join(dirname(modelPath), location), target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      await copyFile(join(dirname(modelPath), location), target);
+    }
+  }
+  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(temporary, bytes);
+  await rename(temporary, path);
+  return { path, cached: false };
+}
+
+/** Rotary settings for manual mode from the config. */
+export function manualShape(config: ModelConfig, patterns: ManualPatterns): ManualShape {
+  const raw = config.raw;
+  const factor = typeof raw.partial_rotary_factor === 'number' ? raw.partial_rotary_factor : 1;
+  const rotaryWanted = patterns.rotary ?? config.ropeTheta !== undefined;
+  const rotaryDim = rotaryWanted ? 2 * Math.floor((config.headDim * factor) / 2) : 0;
+  return { heads: config.numHeads, kvHeads: config.numKvHeads, headDim: config.headDim, rotaryDim, ropeTheta: config.ropeTheta ?? 10000 };
+}
+
+/**
+ * Attention probabilities of every layer and head for `ids`, their aggregations and provenance.
+ *
+ * Example: `computeAttention({modelPath, config, ids: [1, 15043, 29892, 3186], promptLength: 2, rows: 'answer', cacheDir})`
+ * → `{layers: 2, heads: 4, rowPositions: [1, 2], data: Float32Array(2·4·2·4), rollout: Float32Array(2·4), …}`.
+ */
+export async function computeAttention(request: AttentionRequest): Promise<AttentionResult> {
+  const config = configOf(request.config);
+  const T = request.ids.length;
+  if (request.promptLength < 1 || request.promptLength > T) throw new Error(`promptLength ${request.promptLength} is outside 1 … ${T}`);
+  const rowPositions = rowPositionsFor(request.rows, T, request.promptLength);
+  const started = performance.now();
+  const bytes = request.modelBytes ?? new Uint8Array(await readFile(request.modelPath));
+  const modelHash = request.modelSha256 ?? sha256(bytes);
+  const wantRollout = request.rollout ?? true;
+
+  if (request.manual) return computeManual(request, config, bytes, modelHash, rowPositions, started, wantRollout);
+
+  const options: InstrumentOptions = { rollout: wantRollout };
+  const key = sha256(new TextEncoder().encode(JSON.stringify([INSTRUMENT_VERSION, modelHash, options]))).slice(0, 32);
+  let sites: string[] = [];
+  const file = await cachedModelFile(request.cacheDir, key, request.modelPath, () => {
+    const decoded = decodeModel(bytes);
+    const instrumented = instrumentModel(decoded, options);
+    sites = instrumented.sites;
+    return { bytes: encodeModel(instrumented.model), external: externalLocations(decoded) };
+  });
+  const prepared = performance.now();
+  const session = await createSession(file.path, request.device ?? 'cpu');
+  try {
+    const start = rowPositions[0] ?? T;
+    const feeds = forwardFeeds(session, request.ids, {
+      [EXPLAIN_NAMES.rowStart]: int64Tensor([start], [1]),
+      [EXPLAIN_NAMES.rowEnd]: int64Tensor([start + rowPositions.length], [1]),
+    });
+    const forwardStart = performance.now();
+    const fetches = wantRollout ? [EXPLAIN_NAMES.attention, EXPLAIN_NAMES.rollout] : [EXPLAIN_NAMES.attention];
+    const outputs = await session.run(feeds, fetches);
+    const forwardEnd = performance.now();
+    const attention = outputs[EXPLAIN_NAMES.attention];
+    const [layers, heads] = attention.dims.map(Number);
+    const data = attention.data as Float32Array;
+    const rollout = wantRollout ? (outputs[EXPLAIN_NAMES.rollout].data as Float32Array) : new Float32Array(0);
+    if (sites.length === 0) sites = Array.from({ length: layers }, (_, layer) => `layer ${layer} (cached graph)`);
+    const result = aggregate({ layers, heads, data, rollout, rowPositions, request, sources: sites, method: 'graph', session });
+    result.timings = { prepare: file.cached ? 0 : prepared - started, forward: forwardEnd - forwardStart, aggregate: result.timings.aggregate };
+    return result;
+  } finally {
+    await session.release();
+  }
+}
+
+function aggregate(parts: {
+  layers: number;
+  heads: number;
+  data: Float32Array;
+  rollout: Float32Array;
+  rowPositions: number[];
+  request: AttentionRequest;
+  sources: string[];
+  method: 'graph' | 'manual';
+  session: SessionHandle;
+}): AttentionResult {
+  const begin = performance.now();
+  const T = parts.request.ids.length;
+  const tensor: AttentionTensor = { shape: { layers: parts.layers, heads: parts.heads, rows: parts.rowPositions.length, cols: T }, data: parts.data, rowPositions: parts.rowPositions };
+  const result: AttentionResult = {
+    layers: parts.layers,
+    heads: parts.heads,
+    rows: parts.request.rows,
+    rowPositions: parts.rowPositions,
+    seqLen: T,
+    promptLength: parts.request.promptLength,
+    data: parts.data,
+    mean: meanOverAll(tensor),
+    rollout: parts.rollout,
+    input: inputAttention(tensor, parts.request.promptLength),
+    headStats: headStatistics(tensor),
+    method: parts.method,
+    sources: parts.sources,
+    provider: parts.session.provider,
+    fallbackReason: parts.session.fallbackReason,
+    timings: { prepare: 0, forward: 0, aggregate: 0 },
+  };
+  result.timings.aggregate = performance.now() - begin;
+  return result;
+}
+
+async function computeManual(
+  request: AttentionRequest,
+  config: ModelConfig,
+  bytes: Uint8Array,
+  modelHash: string,
+  rowPositions: number[],
+  started: number,
+  wantRollout: boolean,
+): Promise<AttentionResult> {
+  const patterns = request.manual!;
+  const key = sha256(new TextEncoder().encode(JSON.stringify(['manual-1', modelHash, patterns.query, patterns.key]))).slice(0, 32);
+  let names: { queries: string[]; keys: string[] } | undefined;
+  const decodedOnce = () => {
+    const decoded = decodeModel(bytes);
+    return { decoded, captured: captureProjections(decoded, patterns) };
+  };
+  const file = await cachedModelFile(request.cacheDir, key, request.modelPath, () => {
+    const { decoded, captured } = decodedOnce();
+    names = captured;
+    return { bytes: encodeModel(captured.model), external: externalLocations(decoded) };
+  });
+  // The names are cheap to recompute on a cache hit (matching only, no encoding).
+  names ??= decodedOnce().captured;
+  const prepared = performance.now();
+  const session = await createSession(file.path, request.device ?? 'cpu');
+  try {
+    const T = request.ids.length;
+    const forwardStart = performance.now();
+    const outputs = await session.run(forwardFeeds(session, request.ids), [...names.queries, ...names.keys]);
+    const forwardEnd = performance.now();
+    const shape = manualShape(config, patterns);
+    const layers = names.queries.length;
+    const R = rowPositions.length;
+    const data = new Float32Array(layers * shape.heads * R * T);
+    const headMean = new Float32Array(layers * T * T);
+    names.queries.forEach((query, layer) => {
+      const all = attentionFromProjections(outputs[query].data as Float32Array, outputs[names!.keys[layer]].data as Float32Array, T, shape);
+      for (let h = 0; h < shape.heads; h++) {
+        const headMatrix = all.subarray(h * T * T, (h + 1) * T * T);
+        data.set(selectRows(headMatrix, T, rowPositions), ((layer * shape.heads + h) * R) * T);
+        for (let i = 0; i < T * T; i++) headMean[layer * T * T + i] += headMatrix[i] / shape.heads;
+      }
+    });
+    const rollout = wantRollout ? attentionRollout({ count: layers, rows: T, cols: T, data: headMean }, rowPositions) : new Float32Array(0);
+    const result = aggregate({ layers, heads: shape.heads, data, rollout, rowPositions, request, sources: names.queries, method: 'manual', session });
+    result.timings = { prepare: file.cached ? 0 : prepared - started, forward: forwardEnd - forwardStart, aggregate: result.timings.aggregate };
+    return result;
+  } finally {
+    await session.release();
+  }
+}
+

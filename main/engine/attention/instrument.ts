@@ -1,0 +1,120 @@
+// Rewrites a decoder graph so that one forward pass also returns its attention:
+//   explain_attention  [layer, head, row, key]  the probability rows explain_row_start … explain_row_end − 1 of every
+//                                               layer (sliced inside the graph: only stored rows leave onnxruntime)
+//   explain_rollout    [row, key]               attention rollout of the same rows (optional)
+// Fused attention operators are first decomposed into standard ones (main/engine/onnx/decompose) so that their
+// probabilities are an ordinary Softmax.
+//
+// Rollout needs the full per-layer head-mean matrices, which never leave the graph: each layer's probabilities are
+// averaged over heads in the graph ([T, T]), mixed with the identity, and the requested rows are carried down from
+// the top layer, v ← v · A'_l, so the only extra output is [rows, T] (see shared/attention-math attentionRollout
+// for the definition). Cost: L matrix products of [R, T] × [T, T], small next to the forward pass.
+import { createHash } from 'node:crypto';
+import { GraphBuilder } from '../onnx/graph-builder';
+import { GraphIndex } from '../onnx/graph-index';
+import { makeValueInfo, DataType, type ModelProto } from '../onnx/proto';
+import { decomposeModel, defaultOpset, FUSED_ATTENTION_OPS } from '../onnx/decompose';
+import { Emit } from '../onnx/decompose/common';
+import { AttentionNotFoundError, describeGraphForError, findAttentionSites, type AttentionSite } from './detect';
+
+/** Graph input/output names the instrumented graph adds. */
+export const EXPLAIN_NAMES = {
+  rowStart: 'explain_row_start',
+  rowEnd: 'explain_row_end',
+  attention: 'explain_attention',
+  rollout: 'explain_rollout',
+} as const;
+
+/** Bump when the rewrite changes, so cached graphs are rebuilt. */
+export const INSTRUMENT_VERSION = 'attention-instrument-1';
+
+export interface InstrumentOptions {
+  /** Add the explain_rollout output (default true). */
+  rollout?: boolean;
+  /** Share of the identity in rollout's A' = (1 − r)·A + r·I (default 0.5, Abnar & Zuidema). */
+  residual?: number;
+  /** Also expose Q and K entering each score MatMul as outputs `explain_query_<l>`, `explain_key_<l>` (tests). */
+  captureQueryKey?: boolean;
+}
+
+export interface InstrumentedModel {
+  model: ModelProto;
+  /** Softmax node names in layer order. */
+  sites: string[];
+  /** Fused operators that were decomposed, by key. */
+  decomposed: string[];
+  /** With captureQueryKey: per layer, output names of Q and K (and whether K is already transposed). */
+  queryKey?: { query: string; key: string; keyTransposed: boolean }[];
+}
+
+/** Finds the attention of `model` (decomposing fused attention first) and adds the explain outputs. */
+export function instrumentModel(original: ModelProto, options: InstrumentOptions = {}): InstrumentedModel {
+  const { model, replaced } = decomposeModel(original, { operators: FUSED_ATTENTION_OPS });
+  const graph = model.graph;
+  if (!graph) throw new Error('model has no graph');
+  const opset = defaultOpset(model);
+  const index = new GraphIndex(graph);
+  const sites = findAttentionSites(graph, opset, index);
+  if (sites.length === 0) throw new AttentionNotFoundError(describeGraphForError(graph));
+
+  const builder = new GraphBuilder(graph.name, 'explain/');
+  builder.reserve(index.allNames());
+  const emit = new Emit(builder, opset);
+  const start = builder.input(EXPLAIN_NAMES.rowStart, DataType.INT64, [1]);
+  const end = builder.input(EXPLAIN_NAMES.rowEnd, DataType.INT64, [1]);
+
+  // [.., S, T] → [1, heads, S, T] whatever the export's rank ([B, H, S, T], [B·H, S, T], [B, KH, G, S, T]).
+  const toFourAxes = (x: string): string => builder.op('Reshape', [x, builder.op('Concat', [builder.int64([1, -1]), emit.dims(x, -2)], { axis: 0 })]);
+  const rows = sites.map((site) => toFourAxes(emit.slice(site.probabilities, start, end, [-2])));
+  builder.ops('Concat', rows, { axis: 0 }, { outputNames: [EXPLAIN_NAMES.attention] });
+  builder.output(EXPLAIN_NAMES.attention);
+
+  if (options.rollout ?? true) addRollout(builder, emit, sites, start, end, options.residual ?? 0.5);
+
+  let queryKey: InstrumentedModel['queryKey'];
+  if (options.captureQueryKey) {
+    queryKey = sites.map((site, layer) => {
+      const query = builder.op('Identity', [site.query], {}, { outputNames: [`explain_query_${layer}`] });
+      const key = builder.op('Identity', [site.key], {}, { outputNames: [`explain_key_${layer}`] });
+      builder.output(query);
+      builder.output(key);
+      return { query, key, keyTransposed: site.keyTransposed };
+    });
+  }
+
+  const newGraph = {
+    ...graph,
+    node: [...graph.node, ...builder.nodes],
+    initializer: [...graph.initializer, ...builder.initializers],
+    input: [...graph.input, ...builder.inputs],
+    output: [...graph.output, ...builder.outputs.map((o) => makeValueInfo(o.name))],
+  };
+  return {
+    model: { ...model, graph: newGraph },
+    sites: sites.map((s) => s.softmax.name || s.probabilities),
+    decomposed: replaced.map((r) => r.operator),
+    queryKey,
+  };
+}
+
+function addRollout(builder: GraphBuilder, emit: Emit, sites: AttentionSite[], start: string, end: string, residual: number): void {
+  // Per layer: head mean [T, T] → A' = (1 − r)·A + r·I, rows renormalised.
+  const mixed = sites.map((site) => {
+    const stacked = builder.op('Reshape', [site.probabilities, builder.op('Concat', [builder.int64([-1]), emit.dims(site.probabilities, -2)], { axis: 0 })]);
+    const mean = emit.reduce('ReduceMean', stacked, [0], 0);
+    const blend = builder.op('Add', [
+      builder.op('Mul', [mean, builder.float(1 - residual, [])]),
+      builder.op('Mul', [builder.op('EyeLike', [mean]), builder.float(residual, [])]),
+    ]);
+    return builder.op('Div', [blend, emit.reduce('ReduceSum', blend, [-1], 1)]);
+  });
+  let carried = emit.slice(mixed[mixed.length - 1], start, end, [0]);
+  for (let layer = mixed.length - 2; layer >= 0; layer--) carried = builder.op('MatMul', [carried, mixed[layer]]);
+  builder.ops('Identity', [carried], {}, { outputNames: [EXPLAIN_NAMES.rollout] });
+  builder.output(EXPLAIN_NAMES.rollout);
+}
+
+/** sha256 (hex) of bytes. */
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
