@@ -1,0 +1,107 @@
+// Statistics of one attention head over the answer rows: how spread out it is (entropy), how peaked
+// (max weight), and how much it reads the first token (an "attention sink") or the previous token.
+// Pure functions over plain arrays, shared by the head table and the tests.
+
+/** One head's attention matrix (answer rows × all positions), row-major. */
+export interface HeadMatrix {
+  layer: number;
+  head: number;
+  rows: number;
+  cols: number;
+  data: ArrayLike<number>;
+}
+
+/** The rows of a head matrix as separate arrays. */
+export function matrixRows(matrix: HeadMatrix): ArrayLike<number>[] {
+  const rows: ArrayLike<number>[] = [];
+  for (let row = 0; row < matrix.rows; row++) {
+    rows.push(Array.prototype.slice.call(matrix.data, row * matrix.cols, (row + 1) * matrix.cols) as number[]);
+  }
+  return rows;
+}
+
+/** Largest weight of a head matrix (1 for an empty or all-zero one, so it can serve as a colour range). */
+export function matrixMax(matrix: HeadMatrix): number {
+  let max = 0;
+  for (let index = 0; index < matrix.data.length; index++) if (matrix.data[index] > max) max = matrix.data[index];
+  return max || 1;
+}
+
+/** Statistics of one head, each averaged over the rows (queries) it is given. */
+export interface HeadStatistics {
+  layer: number;
+  head: number;
+  /** Mean Shannon entropy of a row's weights, in nats. */
+  entropy: number;
+  /** Mean of each row's largest weight. */
+  maxWeight: number;
+  /** Mean weight on position 0. */
+  firstTokenShare: number;
+  /** Mean weight on the position just before the query. */
+  previousTokenShare: number;
+}
+
+/**
+ * The query position of an attention row under a causal mask: the last column with a non-zero weight.
+ * Reading it from the data keeps the views independent of which position the engine used as each answer
+ * token's query (the token itself or the one that predicts it).
+ */
+export function queryPosition(row: ArrayLike<number>): number {
+  for (let position = row.length - 1; position >= 0; position--) {
+    if (row[position] > 0) return position;
+  }
+  return 0;
+}
+
+/**
+ * Statistics of one head's rows (each row a probability distribution over key positions).
+ * @example headStatistics([[0.5, 0.5, 0]], 0, 0) // {entropy: 0.693…, maxWeight: 0.5, firstTokenShare: 0.5, previousTokenShare: 0.5, …}
+ */
+export function headStatistics(rows: ArrayLike<number>[], layer: number, head: number): HeadStatistics {
+  let entropy = 0;
+  let maxWeight = 0;
+  let firstTokenShare = 0;
+  let previousTokenShare = 0;
+  let previousCount = 0;
+  for (const row of rows) {
+    const query = queryPosition(row);
+    let rowEntropy = 0;
+    let rowMax = 0;
+    for (let position = 0; position <= query; position++) {
+      const weight = row[position];
+      if (weight > 0) rowEntropy -= weight * Math.log(weight);
+      if (weight > rowMax) rowMax = weight;
+    }
+    entropy += rowEntropy;
+    maxWeight += rowMax;
+    firstTokenShare += row[0] ?? 0;
+    if (query > 0) {
+      previousTokenShare += row[query - 1];
+      previousCount += 1;
+    }
+  }
+  const count = Math.max(1, rows.length);
+  return {
+    layer,
+    head,
+    entropy: entropy / count,
+    maxWeight: maxWeight / count,
+    firstTokenShare: firstTokenShare / count,
+    previousTokenShare: previousCount ? previousTokenShare / previousCount : 0,
+  };
+}
+
+/** Statistics of every head of a `[layer][head][row][col]` array, layer by layer. */
+export function allHeadStatistics(data: ArrayLike<number>[][][]): HeadStatistics[] {
+  const statistics: HeadStatistics[] = [];
+  data.forEach((heads, layer) => heads.forEach((rows, head) => statistics.push(headStatistics(rows, layer, head))));
+  return statistics;
+}
+
+/** The statistic columns of the head table: key, header, and whether larger values sort first by default. */
+export const HEAD_STATISTIC_COLUMNS = [
+  { key: 'entropy', label: 'Entropy (nats)' },
+  { key: 'maxWeight', label: 'Max weight' },
+  { key: 'firstTokenShare', label: 'First-token share' },
+  { key: 'previousTokenShare', label: 'Previous-token share' },
+] as const satisfies readonly { key: keyof HeadStatistics; label: string }[];
