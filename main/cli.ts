@@ -4,6 +4,8 @@ import { runsCommand } from './cli/runs-command';
 import { showCommand } from './cli/show-command';
 import { reportCommand } from './cli/report-command';
 import { serveCommandFromArgs } from './cli/serve-command';
+import { BATCH_USAGE, batchCommand } from './cli/batch-command';
+import { RERUN_USAGE, rerunCommand } from './cli/rerun-command';
 import { UsageError } from './cli/args';
 
 export const HELP = `llm-explainer — why did a local language model answer what it did?
@@ -23,7 +25,9 @@ Usage:
   llm-explainer runs   [--db FILE] [--limit N] [--offset N] [--experiment NAME] [--search TEXT] [--json]
   llm-explainer show ID [--db FILE] [--json FILE|-]
   llm-explainer report ID... -o FILE.html [--db FILE]
-  llm-explainer serve  [--db FILE] [--port N] [--no-open]
+  llm-explainer serve  [--db FILE] [--port N] [--no-open] [--no-demo]
+\${BATCH_USAGE}
+\${RERUN_USAGE}
   llm-explainer help
 
 Without --model the built-in demo model is used. The run store is a SQLite file in the app-data folder
@@ -42,6 +46,10 @@ export async function main(argv: string[]): Promise<number> {
         return await showCommand(rest);
       case 'report':
         return await reportCommand(rest);
+      case 'batch':
+        return await batchCommand(rest);
+      case 'rerun':
+        return await rerunCommand(rest);
       case 'serve':
         return await serveCommandFromArgs(rest);
       case undefined:
@@ -51,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(HELP + '\n');
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command "${command}"; commands: explain, runs, show, report, serve, help`);
+        throw new UsageError(`unknown command "${command}"; commands: explain, runs, show, batch, rerun, report, serve, help`);
     }
   } catch (error) {
     process.stderr.write(`llm-explainer: ${oneLineError(error)}\n`);

@@ -1,0 +1,65 @@
+// `llm-explainer rerun`: saved runs, or a whole experiment, explained again on another model folder; each
+// new run links to its original. The original answer is teacher-forced unless --generate.
+import { writeFileSync } from 'node:fs';
+import { DEVICES } from '../../shared/run';
+import { METHOD_IDS } from '../../shared/explain-options';
+import { rerunExperiment, rerunRuns, type RerunOptions } from '../experiments/rerun';
+import { UsageError, choiceOption, intOption, listOption, parseCommand } from './args';
+import { showProgress, summarizeQueue } from './batch-command';
+import { terminalProgress } from './progress';
+import { openWorkbench } from './workbench';
+
+export const RERUN_USAGE = `llm-explainer rerun (ID... | --experiment NAME) --model DIR [--to NAME] [--keep-answer | --generate]
+                      [--methods LIST] [--device D] [--dtype T] [--ig-steps N] [--db FILE] [--json FILE] [--quiet]`;
+
+export async function rerunCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand('rerun', argv, {
+    model: { type: 'string' },
+    experiment: { type: 'string' },
+    to: { type: 'string' },
+    'keep-answer': { type: 'boolean' },
+    generate: { type: 'boolean' },
+    methods: { type: 'string' },
+    device: { type: 'string' },
+    dtype: { type: 'string' },
+    'ig-steps': { type: 'string' },
+    db: { type: 'string' },
+    json: { type: 'string' },
+    quiet: { type: 'boolean', short: 'q' },
+  }, true);
+  if (typeof values.model !== 'string') throw new UsageError('rerun: give --model DIR (the model folder to run on)');
+  if ((positionals.length > 0) === (values.experiment !== undefined)) throw new UsageError('rerun: give run ids or --experiment NAME (one of them)');
+  if (values['keep-answer'] && values.generate) throw new UsageError('rerun: give --keep-answer or --generate, not both');
+  const igSteps = intOption('ig-steps', values['ig-steps'], 1, 4096);
+  const workbench = openWorkbench(values.db);
+  const progress = terminalProgress(process.stderr, values.quiet === true);
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const options: RerunOptions = {
+      store: workbench.store,
+      cacheDir: workbench.cacheDir,
+      demoModelDir: workbench.demoModelDir,
+      signal: abort.signal,
+      modelPath: values.model,
+      answer: values.generate ? 'generate' : 'keep',
+      to: values.to,
+      methods: listOption('methods', values.methods, METHOD_IDS),
+      device: choiceOption('device', values.device, DEVICES),
+      dtype: values.dtype,
+      options: igSteps === undefined ? undefined : { igSteps },
+      onProgress: (p) => showProgress(progress, p),
+    };
+    const result = values.experiment !== undefined ? await rerunExperiment(values.experiment, options) : await rerunRuns(positionals, options);
+    progress.done();
+    if (typeof values.json === 'string') writeFileSync(values.json, JSON.stringify(result, null, 2) + '\n');
+    process.stdout.write(summarizeQueue(result, 'run'));
+    for (const { key, runId } of result.completed) process.stdout.write(`  ${key} → ${runId}\n`);
+    return result.cancelled ? 130 : result.failed.length > 0 ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    progress.done();
+    workbench.close();
+  }
+}

@@ -1,0 +1,101 @@
+// Batch runs: every item of a dataset explained on one model into one experiment, resumable. An item is
+// finished when the experiment holds a run with status "done", the tag `item:<key>` and the same model folder;
+// a second call with the same dataset, experiment and model only runs what is missing (failed and cancelled
+// items are tried again, their old runs stay as a record).
+import { resolve } from 'node:path';
+import type { ExplainRequest } from '../../shared/api';
+import { ensureDemoModel } from '../engine/model-builder/demo';
+import type { RunReader } from '../store/run-reader';
+import type { DatasetItem } from './dataset';
+import type { MarkedSpan } from './segments';
+import { hasMarkedSegments, runQueue, storeMarkedSegments, type QueueItemResult, type QueueJob, type QueueProgress, type QueueResult, type WorkbenchContext } from './queue';
+
+/** Tag prefix that records which dataset item a run explains. */
+export const ITEM_TAG_PREFIX = 'item:';
+
+/** What every item of a batch shares: the explain request without the item's own fields. */
+export type BatchSettings = Omit<ExplainRequest, 'task' | 'system' | 'messages' | 'prompt' | 'answer' | 'answerIds' | 'inputIds' | 'experiment' | 'sourceRunId'>;
+
+export interface BatchOptions extends WorkbenchContext {
+  experiment: string;
+  settings: BatchSettings;
+  onProgress?: (progress: QueueProgress) => void;
+}
+
+/** The tag of a dataset item. */
+export function itemTag(key: string): string {
+  return ITEM_TAG_PREFIX + key;
+}
+
+/** The explain request of one dataset item. */
+export function itemRequest(item: DatasetItem, settings: BatchSettings, experiment: string): ExplainRequest {
+  const completion = item.task === 'completion';
+  const request: ExplainRequest = {
+    ...settings,
+    task: item.task,
+    system: item.system,
+    // A prompt goes through the chat template as one user message unless the task is completion (as `explain`).
+    messages: item.messages ?? (completion ? undefined : [{ role: 'user', content: item.prompt! }]),
+    prompt: completion ? (item.prompt ?? undefined) : undefined,
+    experiment,
+    tags: [...(settings.tags ?? []).filter((tag) => !tag.startsWith(ITEM_TAG_PREFIX)), itemTag(item.key)],
+  };
+  if (item.answer !== undefined) request.answer = item.answer;
+  return request;
+}
+
+/** The item's marked spans with field names as the run's input has them (a chat prompt is message 0). */
+export function itemSpans(item: DatasetItem): MarkedSpan[] {
+  if (item.prompt === undefined || item.task === 'completion') return item.spans;
+  return item.spans.map((span) => (span.field === 'prompt' ? { ...span, field: 'message:0' } : span));
+}
+
+/**
+ * Finished items of an experiment on one model folder: item key → run id (the newest done run).
+ */
+export function finishedItems(reader: RunReader, experiment: string, modelPath: string): Map<string, string> {
+  const finished = new Map<string, string>();
+  for (let offset = 0; ; offset += 1000) {
+    const page = reader.listRuns({ experiment, status: 'done', offset, limit: 1000, sort: { column: 'createdAt', direction: 'asc' } });
+    for (const run of page.rows) {
+      if (run.modelPath !== modelPath) continue;
+      for (const tag of run.tags) if (tag.startsWith(ITEM_TAG_PREFIX)) finished.set(tag.slice(ITEM_TAG_PREFIX.length), run.id);
+    }
+    if (offset + page.rows.length >= page.total || page.rows.length === 0) break;
+  }
+  return finished;
+}
+
+/**
+ * Runs every dataset item not finished yet. Stops cleanly on `signal` (the current run is stored as
+ * cancelled; rerunning resumes). Throws only when nothing can run (bad model folder, unknown method).
+ *
+ * @example
+ * const items = await readDataset('questions.jsonl');
+ * const result = await runBatch(items, {store, cacheDir, demoModelDir, experiment: 'support-faq',
+ *   settings: {modelPath: '/models/tiny', methods: ['attention'], generation: {maxNewTokens: 16}, device: 'auto'}});
+ * // → {experiment: 'support-faq', total: 40, completed: [...38], skipped: [], failed: [...2], cancelled: false, warnings: []}
+ */
+export async function runBatch(items: readonly DatasetItem[], options: BatchOptions): Promise<QueueResult> {
+  const modelPath = resolve(options.settings.modelPath ?? (await ensureDemoModel(options.demoModelDir)));
+  const settings: BatchSettings = { ...options.settings, modelPath };
+  const finished = finishedItems(options.store, options.experiment, modelPath);
+  const skipped: QueueItemResult[] = [];
+  const warnings: string[] = [];
+  const jobs: QueueJob[] = [];
+  for (const item of items) {
+    const runId = finished.get(item.key);
+    if (runId === undefined) {
+      jobs.push({ key: item.key, line: item.line, request: itemRequest(item, settings, options.experiment), spans: () => itemSpans(item) });
+      continue;
+    }
+    skipped.push({ key: item.key, runId });
+    // An interruption between storing the run and storing its segments leaves them out: add them now.
+    if (item.spans.length > 0 && !hasMarkedSegments(options.store, runId)) {
+      warnings.push(...storeMarkedSegments(options.store, options.store.getRun(runId)!, itemSpans(item), item.key));
+    }
+  }
+  const result = await runQueue(jobs, skipped, options.experiment, options, options.onProgress);
+  result.warnings.unshift(...warnings);
+  return result;
+}

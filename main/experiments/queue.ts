@@ -1,0 +1,136 @@
+// Runs a list of explain requests one after another for batch and rerun: progress across items, failures
+// recorded and collected (the run row keeps its error), a clean stop on abort, marked segments stored with
+// each finished run.
+import type { ExplainRequest, ProgressStage } from '../../shared/api';
+import type { RunJson } from '../../shared/run';
+import { CancelledError, runExplanation } from '../engine/pipeline';
+import { newRunId } from '../store/run-rows';
+import type { RunStore } from '../store/run-store';
+import { markedSegments, segmentTensors, SEGMENT_TENSOR_PREFIX, type MarkedSpan } from './segments';
+
+/** Where runs are stored and models and graphs are found (the pipeline's context without per-run fields). */
+export interface WorkbenchContext {
+  store: RunStore;
+  cacheDir: string;
+  demoModelDir: string;
+  signal?: AbortSignal;
+}
+
+/** Progress of a batch or rerun: items so far and the current item's stage. */
+export interface QueueProgress {
+  /** Items finished in this call (done or failed), skipped ones included. */
+  done: number;
+  total: number;
+  skipped: number;
+  failed: number;
+  /** The item being run (absent at the end). */
+  item?: string;
+  stage?: ProgressStage;
+  /** Fraction of the current stage, when known. */
+  fraction?: number;
+  message?: string;
+}
+
+export interface QueueItemResult {
+  /** The item key (batch) or source run id (rerun). */
+  key: string;
+  runId: string;
+}
+
+export interface QueueFailure {
+  key: string;
+  /** Dataset line, for batch items. */
+  line?: number;
+  /** The failed run's id (it stays in the store with status "failed" and its error). */
+  runId?: string;
+  error: string;
+}
+
+/** What a batch or rerun did. */
+export interface QueueResult {
+  experiment: string;
+  total: number;
+  /** Runs made in this call. */
+  completed: QueueItemResult[];
+  /** Items finished before (a resumed batch): not redone. */
+  skipped: QueueItemResult[];
+  failed: QueueFailure[];
+  /** True when the signal stopped the work; the items not reached are neither completed nor failed. */
+  cancelled: boolean;
+  /** Non-fatal notes, e.g. a marked segment whose text was not found in the run's tokens. */
+  warnings: string[];
+}
+
+export interface QueueJob {
+  key: string;
+  line?: number;
+  request: ExplainRequest;
+  /** Marked spans to store with the finished run. */
+  spans: (run: RunJson) => MarkedSpan[];
+}
+
+/** Runs the jobs in order; `skipped` are reported as finished without running. */
+export async function runQueue(
+  jobs: readonly QueueJob[],
+  skipped: readonly QueueItemResult[],
+  experiment: string,
+  context: WorkbenchContext,
+  onProgress: (progress: QueueProgress) => void = () => {},
+): Promise<QueueResult> {
+  const result: QueueResult = { experiment, total: jobs.length + skipped.length, completed: [], skipped: [...skipped], failed: [], cancelled: false, warnings: [] };
+  const counts = () => ({
+    done: result.completed.length + result.failed.length + result.skipped.length,
+    total: result.total,
+    skipped: result.skipped.length,
+    failed: result.failed.length,
+  });
+  for (const job of jobs) {
+    if (context.signal?.aborted) {
+      result.cancelled = true;
+      break;
+    }
+    const runId = newRunId();
+    onProgress({ ...counts(), item: job.key, stage: 'queued' });
+    try {
+      const { run } = await runExplanation(job.request, {
+        store: context.store,
+        cacheDir: context.cacheDir,
+        demoModelDir: context.demoModelDir,
+        runId,
+        signal: context.signal,
+        onProgress: (stage, fraction, message) => onProgress({ ...counts(), item: job.key, stage, fraction, message }),
+      });
+      result.warnings.push(...storeMarkedSegments(context.store, run, job.spans(run), job.key));
+      result.completed.push({ key: job.key, runId });
+    } catch (error) {
+      if (error instanceof CancelledError || context.signal?.aborted) {
+        result.cancelled = true;
+        break;
+      }
+      // A failure before the run row exists (unreadable model folder, unknown method) would fail every
+      // item the same way: stop and let the caller report it.
+      if (!context.store.getRunSummary(runId)) throw error;
+      const failure: QueueFailure = { key: job.key, runId, error: (error instanceof Error ? error.message : String(error)).split('\n')[0] };
+      if (job.line !== undefined) failure.line = job.line;
+      result.failed.push(failure);
+    }
+  }
+  onProgress(counts());
+  return result;
+}
+
+/**
+ * Locates marked spans in a finished run and stores them as `segment.<name>` masks. Returns warnings for
+ * spans that are not in the run's prompt tokens.
+ */
+export function storeMarkedSegments(store: RunStore, run: RunJson, spans: readonly MarkedSpan[], key: string): string[] {
+  if (spans.length === 0) return [];
+  const { segments, missing } = markedSegments(run, spans);
+  if (segments.length > 0) store.putTensors(run.id, segmentTensors(segments, run.tokens.ids.length));
+  return missing.map((span) => `${key}: segment "${span.name}" text ${JSON.stringify(span.text.slice(0, 40))} was not found in run ${run.id}'s prompt tokens`);
+}
+
+/** Whether a run has stored marked segments. */
+export function hasMarkedSegments(store: RunStore, runId: string): boolean {
+  return store.tensorInfo(runId).some((info) => info.name.startsWith(SEGMENT_TENSOR_PREFIX));
+}

@@ -1,0 +1,142 @@
+// Reruns: the same input explained again on another model folder, each new run linked to its original
+// (sourceRunId). The answer is kept by default: the original answer text is teacher-forced on the new model,
+// so both runs explain the same words and their attributions can be compared; `answer: 'generate'` lets the
+// new model generate with the original generation parameters instead (an answer the user supplied is
+// always kept — it is part of the input). Reruns are resumable like batches: a source run that already has a
+// finished rerun in the target experiment on the same model folder is skipped.
+import { resolve } from 'node:path';
+import type { ExplainRequest } from '../../shared/api';
+import type { ExplainOptions } from '../../shared/explain-options';
+import type { DeviceChoice, RunJson } from '../../shared/run';
+import { inspectModelFolder } from '../engine/model-folder';
+import type { RunReader } from '../store/run-reader';
+import { runQueue, type QueueItemResult, type QueueJob, type QueueProgress, type QueueResult, type WorkbenchContext } from './queue';
+import { segmentFromMask, segmentTexts, SEGMENT_TENSOR_PREFIX, type MarkedSpan } from './segments';
+
+export type AnswerChoice = 'keep' | 'generate';
+
+export interface RerunOptions extends WorkbenchContext {
+  /** The model folder to run on. */
+  modelPath: string;
+  /** Default "keep": teacher-force the original answer. */
+  answer?: AnswerChoice;
+  /** Target experiment; default `<source experiment>@<model name>`. */
+  to?: string;
+  /** Default: the source run's methods. */
+  methods?: string[];
+  /** Overrides of the options recovered from the source run. */
+  options?: Partial<ExplainOptions>;
+  /** Default: the device the source run asked for. */
+  device?: DeviceChoice;
+  dtype?: string;
+  onProgress?: (progress: QueueProgress) => void;
+}
+
+/** The default target experiment of a rerun. */
+export function rerunExperimentName(sourceExperiment: string, modelName: string): string {
+  return `${sourceExperiment}@${modelName}`.slice(0, 200);
+}
+
+/** The explain options a stored run was made with, as far as its JSON records them. */
+export function optionsOfRun(run: RunJson): Partial<ExplainOptions> {
+  const options: Partial<ExplainOptions> = {};
+  if (run.attention?.rows) options.attentionRows = run.attention.rows;
+  const target = run.gradient?.target;
+  if (target === 'token' || target === 'sequence' || target === 'contrastive') options.target = target;
+  const ig = run.integratedGradients;
+  if (ig) {
+    options.igSteps = ig.steps;
+    options.igBaseline = ig.baseline as ExplainOptions['igBaseline'];
+    options.igRule = ig.rule as ExplainOptions['igRule'];
+  }
+  return options;
+}
+
+/**
+ * The request that re-runs `source` on another model. Runs made from exact prompt token ids (no messages,
+ * no prompt) are re-run with the same ids, which only mean the same text to the same tokenizer.
+ */
+export function rerunRequest(source: RunJson, options: Omit<RerunOptions, keyof WorkbenchContext | 'to' | 'onProgress'>, experiment: string): ExplainRequest {
+  const { supplied: _supplied, ...generation } = source.generation;
+  const request: ExplainRequest = {
+    modelPath: resolve(options.modelPath),
+    task: source.task,
+    system: source.input.system,
+    messages: source.input.messages,
+    prompt: source.input.prompt,
+    generation,
+    methods: options.methods ?? source.methods,
+    options: { ...optionsOfRun(source), ...options.options },
+    device: options.device ?? source.device.requested,
+    experiment,
+    tags: source.tags,
+    sourceRunId: source.id,
+  };
+  if (options.dtype !== undefined) request.dtype = options.dtype;
+  if (!source.input.messages?.length && source.input.prompt === undefined) request.inputIds = source.tokens.ids.slice(0, source.promptLength);
+  if (source.generation.supplied || (options.answer ?? 'keep') === 'keep') request.answer = source.answerText;
+  return request;
+}
+
+/** The marked segments of a stored run as spans to find again in a rerun's tokens. */
+export function markedSpansOfRun(reader: RunReader, run: RunJson): MarkedSpan[] {
+  const spans: MarkedSpan[] = [];
+  for (const info of reader.tensorInfo(run.id)) {
+    if (!info.name.startsWith(SEGMENT_TENSOR_PREFIX)) continue;
+    const mask = reader.readTensor(run.id, info.name);
+    if (!mask) continue;
+    const name = info.name.slice(SEGMENT_TENSOR_PREFIX.length);
+    for (const text of segmentTexts(run, segmentFromMask(name, mask.data))) spans.push({ name, text });
+  }
+  return spans;
+}
+
+/**
+ * Re-runs stored runs on `options.modelPath`. Runs that are not done are reported as failures (nothing to
+ * re-run); unknown ids throw.
+ *
+ * @example await rerunRuns(['r_0mihqfr40abc123'], {store, cacheDir, demoModelDir, modelPath: '/models/other'})
+ * // → {experiment: 'default@other', completed: [{key: 'r_0mihqfr40abc123', runId: 'r_…'}], …}
+ */
+export async function rerunRuns(sourceIds: readonly string[], options: RerunOptions): Promise<QueueResult> {
+  const sources = sourceIds.map((id) => {
+    const run = options.store.getRun(id);
+    if (!run) throw Object.assign(new Error(`no run with id ${id}`), { code: 'not_found' });
+    return run;
+  });
+  const modelPath = resolve(options.modelPath);
+  const modelName = (await inspectModelFolder(modelPath)).name;
+  const experimentOf = (source: RunJson) => options.to ?? rerunExperimentName(source.experiment, modelName);
+  const skipped: QueueItemResult[] = [];
+  const jobs: QueueJob[] = [];
+  const notDone: QueueResult['failed'] = [];
+  for (const source of sources) {
+    if (source.status !== 'done') {
+      notDone.push({ key: source.id, error: `run ${source.id} is ${source.status}; only finished runs can be re-run` });
+      continue;
+    }
+    const experiment = experimentOf(source);
+    const earlier = options.store.rerunsOf(source.id).find((r) => r.status === 'done' && r.experiment === experiment && r.modelPath === modelPath);
+    if (earlier) {
+      skipped.push({ key: source.id, runId: earlier.id });
+      continue;
+    }
+    const spans = markedSpansOfRun(options.store, source);
+    jobs.push({ key: source.id, request: rerunRequest(source, { ...options, modelPath }, experiment), spans: () => spans });
+  }
+  const experiments = [...new Set(sources.map(experimentOf))];
+  const result = await runQueue(jobs, skipped, experiments.join(', '), options, options.onProgress);
+  result.failed.unshift(...notDone);
+  result.total += notDone.length;
+  return result;
+}
+
+/**
+ * Re-runs every finished run of an experiment (in run order) into `options.to`, default
+ * `<name>@<model name>`.
+ */
+export async function rerunExperiment(name: string, options: RerunOptions): Promise<QueueResult> {
+  const ids = options.store.runsOfExperiment(name).filter((run) => run.status === 'done').map((run) => run.id);
+  if (ids.length === 0) throw Object.assign(new Error(`experiment ${name} has no finished runs`), { code: 'not_found' });
+  return rerunRuns(ids, options);
+}
