@@ -26,8 +26,8 @@ Usage:
   llm-explainer show ID [--db FILE] [--json FILE|-]
   llm-explainer report ID... -o FILE.html [--db FILE]
   llm-explainer serve  [--db FILE] [--port N] [--no-open] [--no-demo]
-\${BATCH_USAGE}
-\${RERUN_USAGE}
+  ${BATCH_USAGE}
+  ${RERUN_USAGE}
   llm-explainer help
 
 Without --model the built-in demo model is used. The run store is a SQLite file in the app-data folder
