@@ -1,0 +1,346 @@
+// The workbench API, implemented once. Every door — Electron IPC, the loopback HTTP server, tests — calls this
+// object; nothing here knows which door a request came through. Arguments are validated on every call
+// (shared/api-validation), errors leave as ApiError with a code, and run jobs go through one queue.
+import { stat } from 'node:fs/promises';
+import {
+  API_ERROR_CODES,
+  API_METHODS,
+  ApiError,
+  toErrorData,
+  type ApiEvent,
+  type ApiMode,
+  type ApiResponse,
+  type AppInfo,
+  type DeviceAvailability,
+  type ExplainRequest,
+  type FolderInfo,
+  type GetRunOptions,
+  type ProgressEvent,
+  type RunListQuery,
+  type RunPatch,
+  type RunsChangedEvent,
+  type TensorSlice,
+  type Unsubscribe,
+  type WorkbenchApi,
+  type WorkbenchMethods,
+} from '../shared/api';
+import { validateCall } from '../shared/api-validation';
+import { METHOD_IDS } from '../shared/explain-options';
+import type { RunJson } from '../shared/run';
+import type { RunStore } from './store/run-store';
+import { newRunId } from './store/run-rows';
+import { JobQueue, type JobOutcome, type JobRunner } from './service/job-queue';
+import { describeModelFolder, type InspectFolder, type NormalizeConfig } from './service/folder-info';
+
+export type { JobRunner, JobContext } from './service/job-queue';
+
+/** Engine functions the service calls directly (cheap ones; the heavy work goes through `runJob`). */
+export interface ServiceEngine {
+  inspectModelFolder: InspectFolder;
+  normalizeConfig: NormalizeConfig;
+  availableDevices(): DeviceAvailability[];
+}
+
+export interface WorkbenchServiceOptions {
+  store: RunStore;
+  /** Runs one job: in-process (main/service/pipeline-runner) or in a child (main/service/worker-runner). */
+  runJob: JobRunner;
+  /** The built-in demo model's folder, built on first use (engine `ensureDemoModel`). */
+  demoModel(): Promise<string>;
+  /** SQLite file of `store`, shown by appInfo. */
+  databasePath: string;
+  mode: ApiMode;
+  /** App version (engine/version APP_VERSION). */
+  version: string;
+  /** Defaults to the real engine modules, loaded on first use (keeps onnxruntime out of startup). */
+  engine?: Partial<ServiceEngine>;
+  /** Native folder dialog; only the Electron shell provides one. */
+  pickModelFolder?: () => Promise<string | null>;
+}
+
+/** The API plus what transports need. */
+export interface WorkbenchService extends WorkbenchApi {
+  /**
+   * Validates and runs one call by name, as the transports receive it; never throws.
+   * Example: `await service.call('getRun', [42])` → `{ok: false, error: {code: 'invalid_argument', message:
+   * 'getRun: id must be a string (got the number 42)', name: 'ApiError'}}`.
+   */
+  call(method: unknown, args: unknown): Promise<ApiResponse>;
+  /** Every event, as the transports forward them. */
+  onEvent(listener: (event: ApiEvent) => void): Unsubscribe;
+  /** Resolves when no job is queued or running. */
+  idle(): Promise<void>;
+  /** Cancels queued and running jobs and waits for them. The store is the caller's to close. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the service. Example: `const api = createWorkbenchService({store, runJob, demoModel, databasePath,
+ * mode: 'web', version}); await api.listRuns({limit: 20})` → `{rows: [...], total: 3}`.
+ */
+export function createWorkbenchService(options: WorkbenchServiceOptions): WorkbenchService {
+  const { store } = options;
+  const listeners = new Set<(event: ApiEvent) => void>();
+  const emit = (event: ApiEvent) => {
+    for (const listener of [...listeners]) {
+      try {
+        listener(event);
+      } catch {
+        // One broken listener (e.g. a closed connection) must not stop the others.
+      }
+    }
+  };
+  const runsChanged = (change: RunsChangedEvent) => emit({ type: 'runsChanged', change });
+
+  const queue = new JobQueue({
+    run: options.runJob,
+    onProgress: (progress: ProgressEvent) => emit({ type: 'progress', progress }),
+    onFinished: (outcome) => {
+      settleStoredRun(store, outcome);
+      runsChanged({ reason: 'finished', runIds: [outcome.runId] });
+    },
+  });
+
+  let engine: Promise<ServiceEngine> | undefined;
+  const loadEngine = () => (engine ??= loadDefaultEngine(options.engine));
+
+  const methods: WorkbenchMethods = {
+    async listRuns(query?: RunListQuery) {
+      return store.listRuns(query ?? {});
+    },
+
+    async getRun(id: string, getOptions?: GetRunOptions) {
+      const run = store.getRun(id);
+      if (!run) return null;
+      return shapeRun(store, run, getOptions ?? {});
+    },
+
+    async listTensors(runId: string) {
+      return store.tensorInfo(runId).map(({ name, axes, shape, encoding }) => ({ name, axes, shape, encoding }));
+    },
+
+    async getTensorSlice(runId: string, name: string, leadingIndex: number[]): Promise<TensorSlice | null> {
+      const info = store.tensorInfo(runId).find((tensor) => tensor.name === name);
+      if (!info) return null;
+      if (leadingIndex.length > info.shape.length) {
+        throw new ApiError(
+          API_ERROR_CODES.invalidArgument,
+          `getTensorSlice: ${name} has ${info.shape.length} axes (${info.axes.join(', ')}); leadingIndex has ${leadingIndex.length}`,
+        );
+      }
+      leadingIndex.forEach((index, axis) => {
+        if (index >= info.shape[axis]) {
+          throw new ApiError(
+            API_ERROR_CODES.invalidArgument,
+            `getTensorSlice: leadingIndex[${axis}] = ${index} is out of range for axis ${info.axes[axis]} of size ${info.shape[axis]}`,
+          );
+        }
+      });
+      const slice = store.readTensorSlice(runId, name, leadingIndex);
+      if (!slice) return null;
+      return {
+        name,
+        axes: info.axes.slice(leadingIndex.length),
+        shape: slice.shape,
+        data: Array.from(slice.data),
+      };
+    },
+
+    async createRun(request: ExplainRequest) {
+      if (request.modelPath !== undefined) await checkFolderExists(request.modelPath);
+      const runId = newRunId();
+      queue.add(runId, request);
+      runsChanged({ reason: 'created', runIds: [runId] });
+      return { runId };
+    },
+
+    async cancelRun(id: string) {
+      return { cancelled: queue.cancel(id) };
+    },
+
+    async updateRun(id: string, patch: RunPatch) {
+      if (!store.getRunSummary(id)) return null;
+      const summary = store.updateRun(id, patch);
+      runsChanged({ reason: 'updated', runIds: [id] });
+      return summary;
+    },
+
+    async deleteRuns(ids: string[]) {
+      const running = ids.filter((id) => queue.has(id));
+      for (const id of running) queue.cancel(id);
+      const deleted = store.deleteRuns(ids);
+      if (deleted > 0) runsChanged({ reason: 'deleted', runIds: ids });
+      return { deleted };
+    },
+
+    async inspectModelFolder(path: string): Promise<FolderInfo> {
+      const { inspectModelFolder, normalizeConfig } = await loadEngine();
+      return describeModelFolder(path, inspectModelFolder, normalizeConfig);
+    },
+
+    async recentModelFolders() {
+      return store.recentModelFolders();
+    },
+
+    async listDevices() {
+      return (await loadEngine()).availableDevices();
+    },
+
+    async listExperiments() {
+      return store.listExperiments();
+    },
+
+    async listJobs() {
+      return queue.list();
+    },
+
+    async demoModelPath() {
+      return options.demoModel();
+    },
+
+    async appInfo(): Promise<AppInfo> {
+      return {
+        productName: 'LLM Explainer Workbench',
+        version: options.version,
+        mode: options.mode,
+        platform: process.platform,
+        databasePath: options.databasePath,
+        canPickFolder: options.pickModelFolder !== undefined,
+        methods: [...METHOD_IDS],
+      };
+    },
+
+    async pickModelFolder() {
+      if (!options.pickModelFolder) {
+        throw new ApiError(API_ERROR_CODES.unsupported, 'pickModelFolder: there is no folder dialog in web mode; type the folder path instead');
+      }
+      return options.pickModelFolder();
+    },
+  };
+
+  // Every method, validated, with store/engine errors turned into ApiErrors: the one wrapper all doors share.
+  const validated = {} as WorkbenchMethods;
+  for (const method of API_METHODS) {
+    const implementation = methods[method] as (...args: unknown[]) => Promise<unknown>;
+    (validated as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+      while (args.length > 0 && args[args.length - 1] === undefined) args.pop();
+      validateCall(method, args);
+      try {
+        return await implementation(...args.map((value) => (value === null ? undefined : value)));
+      } catch (error) {
+        throw error instanceof ApiError ? error : ApiError.fromData(toErrorData(error));
+      }
+    };
+  }
+
+  return {
+    ...validated,
+    onProgress(listener) {
+      const relay = (event: ApiEvent) => {
+        if (event.type === 'progress') listener(event.progress);
+      };
+      listeners.add(relay);
+      return () => listeners.delete(relay);
+    },
+    onRunsChanged(listener) {
+      const relay = (event: ApiEvent) => {
+        if (event.type === 'runsChanged') listener(event.change);
+      };
+      listeners.add(relay);
+      return () => listeners.delete(relay);
+    },
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async call(method: unknown, args: unknown): Promise<ApiResponse> {
+      try {
+        validateCall(method, args);
+        const value = await (validated[method] as (...args: unknown[]) => Promise<unknown>)(...(args as unknown[]));
+        return { ok: true, value: value ?? null };
+      } catch (error) {
+        return { ok: false, error: toErrorData(error) };
+      }
+    },
+    idle: () => queue.idle(),
+    close: () => queue.close(),
+  };
+}
+
+async function checkFolderExists(path: string): Promise<void> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new ApiError(API_ERROR_CODES.invalidArgument, `createRun: model folder not found: ${path}`);
+  if (!info.isDirectory()) throw new ApiError(API_ERROR_CODES.invalidArgument, `createRun: ${path} is a file, not a model folder`);
+}
+
+/**
+ * Drops the big arrays the caller did not ask for (views read single heads with getTensorSlice), and fills
+ * `attention.data` from the stored tensor when it was asked for but is not part of the stored JSON.
+ */
+function shapeRun(store: RunStore, run: RunJson, options: GetRunOptions): RunJson {
+  let shaped = run;
+  if (run.attention) {
+    let data: number[][][][] = [];
+    if (options.includeAttentionData) {
+      data = run.attention.data?.length ? run.attention.data : attentionFromTensor(store, run);
+    }
+    shaped = { ...shaped, attention: { ...run.attention, data } };
+  }
+  if (run.gradient?.raw && !options.includeRawGradient) {
+    const { raw: _raw, ...gradient } = run.gradient;
+    shaped = { ...shaped, gradient };
+  }
+  return shaped;
+}
+
+/** The [layer][head][row][col] attention tensor of a run, nested as the run JSON has it ([] when none). */
+function attentionFromTensor(store: RunStore, run: RunJson): number[][][][] {
+  const candidates = store.tensorInfo(run.id).filter((info) => info.axes.join(',') === 'layer,head,row,col');
+  const info = candidates.find((candidate) => candidate.name === 'attention.data') ?? candidates[0];
+  if (!info) return [];
+  const tensor = store.readTensor(run.id, info.name);
+  if (!tensor) return [];
+  const [layers, heads, rows, cols] = tensor.shape;
+  const nested: number[][][][] = [];
+  for (let layer = 0; layer < layers; layer++) {
+    const perHead: number[][][] = [];
+    for (let head = 0; head < heads; head++) {
+      const matrix: number[][] = [];
+      for (let row = 0; row < rows; row++) {
+        const start = ((layer * heads + head) * rows + row) * cols;
+        matrix.push(Array.from(tensor.data.subarray(start, start + cols)));
+      }
+      perHead.push(matrix);
+    }
+    nested.push(perHead);
+  }
+  return nested;
+}
+
+/**
+ * After a job ends, the stored row must say so. The pipeline marks its own failures; this covers the cases it
+ * cannot: the child process died, or the job was cancelled before the pipeline noticed.
+ */
+function settleStoredRun(store: RunStore, outcome: JobOutcome): void {
+  if (outcome.stage === 'done') return;
+  const run = store.getRun(outcome.runId);
+  if (!run || run.status !== 'running') return;
+  if (outcome.stage === 'cancelled') store.failRun(outcome.runId, 'cancelled by the user', 'cancelled');
+  else store.failRun(outcome.runId, outcome.error?.message ?? 'failed', 'failed');
+}
+
+async function loadDefaultEngine(overrides: Partial<ServiceEngine> = {}): Promise<ServiceEngine> {
+  const needsFolder = !overrides.inspectModelFolder;
+  const needsConfig = !overrides.normalizeConfig;
+  const needsRuntime = !overrides.availableDevices;
+  const [folder, config, runtime] = await Promise.all([
+    needsFolder ? import('./engine/model-folder') : undefined,
+    needsConfig ? import('./engine/config') : undefined,
+    needsRuntime ? import('./engine/runtime') : undefined,
+  ]);
+  return {
+    inspectModelFolder: overrides.inspectModelFolder ?? folder!.inspectModelFolder,
+    normalizeConfig: overrides.normalizeConfig ?? config!.normalizeConfig,
+    availableDevices: overrides.availableDevices ?? runtime!.availableDevices,
+  };
+}

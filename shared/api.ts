@@ -1,0 +1,390 @@
+// The workbench API contract: one typed service interface, implemented once in main/service.ts and reached
+// through either transport (Electron IPC or loopback HTTP) by the same generated proxy (shared/api-proxy.ts).
+// Everything here is plain JSON: arguments, results, events and errors cross process boundaries as data.
+// Additive changes only — F2's renderer, the CLI and tests are written against these names.
+import type { ChatMessage, DeviceChoice, GenerationParams, RunJson, RunStatus, RunSummary, TaskType } from './run';
+import type { ExplainOptions } from './explain-options';
+
+// ---------------------------------------------------------------------------------------------------------
+// Requests and results
+
+/** Columns the runs list can be sorted by. */
+export const RUN_SORT_COLUMNS = ['createdAt', 'modelName', 'task', 'status', 'experiment'] as const;
+export type RunSortColumn = (typeof RUN_SORT_COLUMNS)[number];
+
+/** Largest page `listRuns` returns; the list view pages through 10,000 runs with this. */
+export const MAX_PAGE_SIZE = 1000;
+
+/**
+ * One page of the runs list. Every filter is an exact match except `search`, which matches prompt, answer,
+ * model name, notes and tags as a case-insensitive substring.
+ * Example: `{offset: 0, limit: 50, search: 'phone', status: 'done', sort: {column: 'createdAt', direction: 'desc'}}`.
+ */
+export interface RunListQuery {
+  /** First row of the page (default 0). */
+  offset?: number;
+  /** Rows per page, 1…MAX_PAGE_SIZE (default 100). */
+  limit?: number;
+  search?: string;
+  experiment?: string;
+  /** Model name or model folder path. */
+  model?: string;
+  task?: TaskType;
+  status?: RunStatus;
+  /** Runs that computed this method id, e.g. "attention". */
+  method?: string;
+  tag?: string;
+  /** Default: newest first. */
+  sort?: { column: RunSortColumn; direction: 'asc' | 'desc' };
+}
+
+export interface RunListResult {
+  rows: RunSummary[];
+  /** Rows matching the filters, ignoring offset/limit. */
+  total: number;
+}
+
+export interface GetRunOptions {
+  /**
+   * Include `attention.data` ([layer][head][row][col]) — large; by default it is an empty array and views
+   * read single heads with getTensorSlice instead.
+   */
+  includeAttentionData?: boolean;
+  /** Include `gradient.raw` ([row][col][hidden]) when it was stored. */
+  includeRawGradient?: boolean;
+}
+
+/** A stored tensor's description (no data). */
+export interface TensorInfo {
+  /** e.g. "attention.answer", "gradient.saliency". */
+  name: string;
+  /** Axis names in storage order, e.g. ["layer", "head", "row", "col"]. */
+  axes: string[];
+  shape: number[];
+  /** Storage encoding, e.g. "float16", "q8", "float32". */
+  encoding: string;
+}
+
+/**
+ * Part of a stored tensor: fixing the first k axes by `leadingIndex` gives the remaining axes.
+ * Example: getTensorSlice(id, 'attention.answer', [3, 1]) → layer 3, head 1: `{shape: [rows, cols], data}`.
+ */
+export interface TensorSlice {
+  name: string;
+  /** Axes of the slice (the leading axes removed). */
+  axes: string[];
+  shape: number[];
+  /** Row-major values, length = product of shape. */
+  data: number[];
+}
+
+/** Generation parameters of a request (GenerationParams without the stored-only `supplied` flag). */
+export type GenerationRequest = Omit<GenerationParams, 'supplied'>;
+
+/**
+ * Everything needed to create and explain a run. The answer is generated unless `answer` / `answerIds`
+ * supplies it (teacher forcing: the expected answer / label).
+ * Example: `{task: 'chat', messages: [{role: 'user', content: 'When is phone support open?'}],
+ *   generation: {maxNewTokens: 16}, methods: ['attention', 'saliency'], device: 'auto'}`.
+ */
+export interface ExplainRequest {
+  /** Absolute model folder; default the built-in demo model. */
+  modelPath?: string;
+  /** ONNX variant: fp32, fp16, q8, q4, q4f16, … (default: what the folder has, fp32 first). */
+  dtype?: string;
+  task: TaskType;
+  system?: string;
+  /** Chat messages (run through the chat template) — or `prompt`, not both. */
+  messages?: ChatMessage[];
+  /** Raw prompt text (completion style). */
+  prompt?: string;
+  /** Supplied answer text (label); the answer is then not generated. */
+  answer?: string;
+  /** Supplied answer token ids (exact reproduction). */
+  answerIds?: number[];
+  /** Exact prompt token ids; replace the tokenised prompt/messages. */
+  inputIds?: number[];
+  generation: GenerationRequest;
+  /** Method ids from shared/explain-options METHOD_IDS; may be empty (generate only). */
+  methods: string[];
+  /** Explainer options; missing fields take DEFAULT_EXPLAIN_OPTIONS. */
+  options?: Partial<ExplainOptions>;
+  device: DeviceChoice;
+  /** Experiment name (default "default"). */
+  experiment?: string;
+  tags?: string[];
+  /** The run this one re-runs (experiments: rerun on another model). */
+  sourceRunId?: string;
+}
+
+export interface CreateRunResult {
+  /** The id the run will have in the store (known at once, even while queued). */
+  runId: string;
+}
+
+/** Editable fields of a stored run. */
+export interface RunPatch {
+  tags?: string[];
+  notes?: string;
+  experiment?: string;
+}
+
+/** What a model folder holds, as shown by the folder picker. A bad folder resolves with `usable: false`. */
+export interface FolderInfo {
+  path: string;
+  name: string;
+  usable: boolean;
+  /** Why the folder cannot be used (one actionable line), when `usable` is false. */
+  problem?: ApiErrorData;
+  /** `model_type` from config.json, e.g. "llama". */
+  architecture?: string;
+  /** Bytes of the folder's files (all ONNX variants included). */
+  sizeBytes: number;
+  /** ONNX variants present, e.g. ["fp32", "q8"]. */
+  dtypes: string[];
+  /** Files found, relative to the folder, e.g. ["config.json", "onnx/model.onnx"]. */
+  files: string[];
+  hasChatTemplate?: boolean;
+  layers?: number;
+  heads?: number;
+  hiddenSize?: number;
+  vocabSize?: number;
+}
+
+export interface RecentModelFolder {
+  path: string;
+  name: string;
+  /** ISO time of the newest run that used it. */
+  lastUsedAt: string;
+  runCount: number;
+}
+
+export interface DeviceAvailability {
+  device: DeviceChoice;
+  available: boolean;
+  /** Why it is not available (or what "auto" resolves to). */
+  reason?: string;
+}
+
+export interface ExperimentSummary {
+  name: string;
+  runCount: number;
+  /** ISO time of its newest run. */
+  lastRunAt?: string;
+}
+
+export type ApiMode = 'electron' | 'web' | 'local';
+
+export interface AppInfo {
+  productName: string;
+  version: string;
+  /** Which door the service was opened through (the renderer may show it; views must not depend on it). */
+  mode: ApiMode;
+  platform: string;
+  /** SQLite file of the run store. */
+  databasePath: string;
+  /** pickModelFolder works (Electron only); otherwise the folder is typed in. */
+  canPickFolder: boolean;
+  /** Explanation method ids this build supports. */
+  methods: string[];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Jobs and events
+
+/** Stages of a run job, in order; the last three are final. */
+export const PROGRESS_STAGES = [
+  'queued', 'load', 'generate', 'attention', 'gradients', 'store', 'done', 'failed', 'cancelled',
+] as const;
+export type ProgressStage = (typeof PROGRESS_STAGES)[number];
+export const FINAL_STAGES: readonly ProgressStage[] = ['done', 'failed', 'cancelled'];
+
+/**
+ * Progress of one run job. Example: `{runId: 'r_1', stage: 'attention', fraction: 0.5, message: 'layer 4/8'}`.
+ * `fraction` is the fraction of the current stage (0…1) when known.
+ */
+export interface ProgressEvent {
+  runId: string;
+  stage: ProgressStage;
+  fraction?: number;
+  message?: string;
+  /** Set with stage "failed". */
+  error?: ApiErrorData;
+}
+
+/** A queued or running job (so a reloaded page can show progress it missed). */
+export interface JobInfo {
+  runId: string;
+  stage: ProgressStage;
+  fraction?: number;
+  message?: string;
+  /** ISO time the job was queued. */
+  queuedAt: string;
+}
+
+/** Runs were created, changed, finished or deleted: lists showing them should refresh. */
+export interface RunsChangedEvent {
+  reason: 'created' | 'updated' | 'finished' | 'deleted';
+  runIds: string[];
+}
+
+/** What the transports carry on their event channel (SSE in web mode, webContents.send in Electron). */
+export type ApiEvent =
+  | { type: 'progress'; progress: ProgressEvent }
+  | { type: 'runsChanged'; change: RunsChangedEvent };
+
+export type Unsubscribe = () => void;
+
+// ---------------------------------------------------------------------------------------------------------
+// The service interface
+
+/** The request/response methods. Every one is async and takes and returns plain JSON. */
+export interface WorkbenchMethods {
+  listRuns(query?: RunListQuery): Promise<RunListResult>;
+  /** Null when there is no such run. */
+  getRun(id: string, options?: GetRunOptions): Promise<RunJson | null>;
+  /** Tensors stored for a run (names, axes, shapes). Empty when there is no such run. */
+  listTensors(runId: string): Promise<TensorInfo[]>;
+  /** Null when the run or tensor does not exist. Bad indices throw invalid_argument. */
+  getTensorSlice(runId: string, name: string, leadingIndex: number[]): Promise<TensorSlice | null>;
+  /** Queues a background job; progress arrives as ProgressEvents for the returned runId. */
+  createRun(request: ExplainRequest): Promise<CreateRunResult>;
+  /** False when no such job is queued or running (already finished, or unknown). */
+  cancelRun(id: string): Promise<{ cancelled: boolean }>;
+  /** The updated row, or null when there is no such run. */
+  updateRun(id: string, patch: RunPatch): Promise<RunSummary | null>;
+  deleteRuns(ids: string[]): Promise<{ deleted: number }>;
+  inspectModelFolder(path: string): Promise<FolderInfo>;
+  recentModelFolders(): Promise<RecentModelFolder[]>;
+  listDevices(): Promise<DeviceAvailability[]>;
+  listExperiments(): Promise<ExperimentSummary[]>;
+  listJobs(): Promise<JobInfo[]>;
+  demoModelPath(): Promise<string>;
+  appInfo(): Promise<AppInfo>;
+  /** Native folder dialog (Electron only; elsewhere fails with code "unsupported"). Null when cancelled. */
+  pickModelFolder(): Promise<string | null>;
+}
+
+/** The event subscriptions. */
+export interface WorkbenchEvents {
+  onProgress(listener: (event: ProgressEvent) => void): Unsubscribe;
+  onRunsChanged(listener: (event: RunsChangedEvent) => void): Unsubscribe;
+}
+
+/** What views talk to, whatever the transport. */
+export type WorkbenchApi = WorkbenchMethods & WorkbenchEvents;
+
+export type ApiMethod = keyof WorkbenchMethods;
+
+/** Every method name, in one list: transports and proxies are generated from it. */
+export const API_METHODS = [
+  'listRuns', 'getRun', 'listTensors', 'getTensorSlice', 'createRun', 'cancelRun', 'updateRun', 'deleteRuns',
+  'inspectModelFolder', 'recentModelFolders', 'listDevices', 'listExperiments', 'listJobs', 'demoModelPath',
+  'appInfo', 'pickModelFolder',
+] as const satisfies readonly ApiMethod[];
+
+// Compile-time check that API_METHODS lists every method of WorkbenchMethods.
+type MissingMethods = Exclude<ApiMethod, (typeof API_METHODS)[number]>;
+const everyMethodListed: [MissingMethods] extends [never] ? true : MissingMethods = true;
+void everyMethodListed;
+
+export function isApiMethod(name: unknown): name is ApiMethod {
+  return typeof name === 'string' && (API_METHODS as readonly string[]).includes(name);
+}
+
+export type ApiArgs<M extends ApiMethod> = Parameters<WorkbenchMethods[M]>;
+export type ApiResult<M extends ApiMethod> = Awaited<ReturnType<WorkbenchMethods[M]>>;
+
+// ---------------------------------------------------------------------------------------------------------
+// Errors as data
+
+/** Error codes the service uses; engine errors may add their own (e.g. model-folder codes). */
+export const API_ERROR_CODES = {
+  invalidArgument: 'invalid_argument',
+  unknownMethod: 'unknown_method',
+  notFound: 'not_found',
+  unsupported: 'unsupported',
+  unauthorized: 'unauthorized',
+  forbidden: 'forbidden',
+  cancelled: 'cancelled',
+  workerCrashed: 'worker_crashed',
+  transport: 'transport',
+  internal: 'internal',
+} as const;
+
+/** An error as it crosses a boundary. */
+export interface ApiErrorData {
+  name: string;
+  code: string;
+  message: string;
+}
+
+/** An error rebuilt from ApiErrorData (or thrown by the service with a code). */
+export class ApiError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, name = 'ApiError') {
+    super(message);
+    this.code = code;
+    this.name = name;
+  }
+
+  static fromData(data: ApiErrorData): ApiError {
+    return new ApiError(data.code, data.message, data.name);
+  }
+
+  toData(): ApiErrorData {
+    return { name: this.name, code: this.code, message: this.message };
+  }
+}
+
+/** Any thrown value as ApiErrorData: keeps `code` when the error has a string code, else "internal". */
+export function toErrorData(error: unknown): ApiErrorData {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return {
+      name: error.name || 'Error',
+      code: typeof code === 'string' && code ? code : API_ERROR_CODES.internal,
+      message: error.message || String(error),
+    };
+  }
+  if (isApiErrorData(error)) return { name: error.name, code: error.code, message: error.message };
+  return { name: 'Error', code: API_ERROR_CODES.internal, message: String(error) };
+}
+
+export function isApiErrorData(value: unknown): value is ApiErrorData {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return typeof record.name === 'string' && typeof record.code === 'string' && typeof record.message === 'string';
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Wire format shared by both transports
+
+/** What a transport returns for one call: a value or an error, never a thrown transport-specific error. */
+export type ApiResponse = { ok: true; value: unknown } | { ok: false; error: ApiErrorData };
+
+/** HTTP: `POST /api/<method>` with this JSON body. */
+export interface ApiRequestBody {
+  args: unknown[];
+}
+
+/** HTTP header carrying the per-launch token. */
+export const TOKEN_HEADER = 'x-llm-explainer-token';
+/** URL query parameter that hands the token to the page once (the page moves it to sessionStorage). */
+export const TOKEN_QUERY = 'token';
+/** sessionStorage key the page keeps the token under. */
+export const TOKEN_STORAGE_KEY = 'llm-explainer-token';
+/** HTTP paths. */
+export const API_PATH_PREFIX = '/api/';
+export const EVENTS_PATH = '/api/events';
+
+/** What the Electron preload exposes as `window.workbench` (one object, no logic). */
+export interface WorkbenchBridge {
+  invoke(method: string, args: unknown[]): Promise<ApiResponse>;
+  onEvent(listener: (event: ApiEvent) => void): Unsubscribe;
+}
+
+/** IPC channel names (Electron). */
+export const IPC_INVOKE_CHANNEL = 'api';
+export const IPC_EVENT_CHANNEL = 'api-event';
