@@ -143,8 +143,10 @@ describe('llm-explainer bad input', () => {
     const before = JSON.parse(cli('runs', '--db', db, '--json').stdout).total;
     const out = cli('explain', '--model', empty, '--prompt', 'x', '--db', db);
     expect(out.code).toBe(1);
-    expect(out.stderr.trim().split('\n')).toHaveLength(1);
-    expect(out.stderr).toMatch(/config\.json/);
+    // Progress lines ("… loading model") may come first; the error itself is one line.
+    const errors = out.stderr.trim().split('\n').filter((line) => line.startsWith('llm-explainer:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/config\.json/);
     expect(JSON.parse(cli('runs', '--db', db, '--json').stdout).total).toBe(before);
   });
 });
