@@ -1,0 +1,233 @@
+// computeGradients: every gradient method of one run from the derivative graph of one model.
+//
+// Rows: for target 'token', row t is log p(answer_t | everything before it), read at position
+// promptLength + t − 1; 'contrastive' rows are log p(answer_t) − log p(foil_t) there; 'sequence' has one row,
+// the summed answer log-probability. All rows share one forward pass: their reverse passes run batched in the
+// same session run (the seed cotangent is the identity over rows), in chunks of `rowsPerRun` when memory asks.
+// `sequence` (saliency and gradient × input of the summed target) comes from the sum of the row gradients.
+// Integrated gradients run the path points as a batch of interpolated embeddings with the all-ones seed.
+import type { DeviceChoice } from '../../../shared/run';
+import { DataType } from '../onnx/proto';
+import { gradientTimesInput, sumRows } from './methods/grad-x-input';
+import {
+  attributionsFrom,
+  baselineEmbeddings,
+  completeness,
+  interpolate,
+  type IntegratedGradientsResult,
+  type IntegratedGradientsSettings,
+} from './methods/integrated-gradients';
+import { geometricSpacing, quadrature } from './methods/quadrature';
+import { saliency, type SaliencyNorm } from './methods/saliency';
+import { GradientProgram } from './program';
+import { embed } from './split-embeddings';
+
+export type GradientMethod = 'saliency' | 'grad_x_input' | 'raw_gradient' | 'integrated_gradients';
+export const GRADIENT_METHODS: readonly GradientMethod[] = ['saliency', 'grad_x_input', 'raw_gradient', 'integrated_gradients'];
+export type GradientTarget = 'token' | 'sequence' | 'contrastive';
+
+/** Defaults chosen from the completeness measurements in the README (pad baseline, Gauss–Legendre). */
+export const DEFAULT_IG: Readonly<IntegratedGradientsSettings> = Object.freeze({ steps: 32, baseline: 'pad', rule: 'gauss-legendre' });
+
+export interface ComputeGradientsOptions {
+  /** Model file (.onnx, external data next to it) or its bytes; or an open program (tests, benchmarks). */
+  modelPath?: string;
+  bytes?: Uint8Array;
+  program?: GradientProgram;
+  /** Token ids used for the pad baseline: pad, else unk (else 0). */
+  config?: { padTokenId?: number; unkTokenId?: number };
+  ids: number[];
+  promptLength: number;
+  methods: readonly GradientMethod[];
+  target?: GradientTarget;
+  /** Foil token per answer token (or one for all) for contrastive targets. */
+  foilIds?: number[];
+  saliencyNorm?: SaliencyNorm;
+  ig?: Partial<IntegratedGradientsSettings>;
+  /** Answer rows differentiated per session run (default: from a memory budget). */
+  rowsPerRun?: number;
+  /** Memory the batched reverse passes may use beyond the session (default 256 MB for rows, 1.5 GB for IG batches). */
+  memoryBudgetBytes?: number;
+  device?: DeviceChoice;
+  cacheDir?: string;
+  signal?: AbortSignal;
+  /** Float type to differentiate in when opening the model here (default float32). */
+  floatType?: number;
+}
+
+export interface GradientResult {
+  target: GradientTarget;
+  rows: number;
+  positions: number;
+  hidden: number;
+  /** [rows, positions]; zero from each row's target position on. */
+  saliency?: Float32Array;
+  gradXInput?: Float32Array;
+  /** Of the summed target: [positions]. */
+  sequence: { saliency?: Float32Array; gradXInput?: Float32Array };
+  /** [rows, positions, hidden], on request. */
+  raw?: Float32Array;
+  integratedGradients?: IntegratedGradientsResult;
+  /** The target value per row (log-probabilities, or differences for contrastive). */
+  targetLogProbs: number[];
+}
+
+/**
+ * Default memory budgets beyond the session's weights. Measured on the 40M bench model (T = 512): a row costs
+ * about 4× its largest forward tensor (32 MB there, so 8 rows per run keep the process under 1 GB), an IG point
+ * about its forward activations.
+ */
+const ROW_BUDGET = 256e6;
+const IG_BUDGET = 1.5e9;
+
+const programs = new Map<string, Promise<GradientProgram>>();
+
+/** An open program for a model path, shared between runs (sessions stay open: runs are one sequence each). */
+export function openGradientProgram(modelPath: string, device: DeviceChoice = 'cpu', cacheDir?: string, floatType = DataType.FLOAT): Promise<GradientProgram> {
+  const key = `${modelPath}|${device}|${floatType}`;
+  let program = programs.get(key);
+  if (!program) {
+    program = GradientProgram.open({ model: modelPath, device, cacheDir, floatType });
+    programs.set(key, program);
+    program.catch(() => programs.delete(key));
+  }
+  return program;
+}
+
+/** Releases every cached program's sessions. */
+export async function releaseGradientPrograms(): Promise<void> {
+  const open = [...programs.values()];
+  programs.clear();
+  await Promise.all(open.map(async (p) => (await p).release()));
+}
+
+/**
+ * Computes the requested gradient methods for one teacher-forced sequence.
+ *
+ * Example: `computeGradients({ modelPath, ids: [1, 450, 4996, 29889], promptLength: 2, methods: ['saliency'] })`
+ * → `{ rows: 2, positions: 4, saliency: Float32Array(8) [s00, s01, 0, 0, s10, s11, s12, 0], … }`.
+ */
+export async function computeGradients(options: ComputeGradientsOptions): Promise<GradientResult> {
+  const { ids, promptLength } = options;
+  const target = options.target ?? 'token';
+  const answerLength = ids.length - promptLength;
+  if (promptLength < 1 || answerLength < 1) throw new Error(`gradients need a prompt and an answer of at least one token each (prompt ${promptLength}, answer ${answerLength})`);
+  if (target === 'contrastive' && !options.foilIds?.length) throw new Error('contrastive targets need foil token ids');
+  const program = options.program ?? (options.modelPath
+    ? await openGradientProgram(options.modelPath, options.device, options.cacheDir, options.floatType)
+    : await GradientProgram.open({ model: options.bytes!, device: options.device, cacheDir: options.cacheDir, floatType: options.floatType }));
+  const positions = ids.length;
+  const hidden = program.hiddenSize;
+  const input = embed(program.split.table, hidden, ids);
+  const targetPositions = Array.from({ length: answerLength }, (_, t) => promptLength + t - 1);
+  const targetIds = ids.slice(promptLength);
+  const foilIds = target === 'contrastive' ? targetIds.map((_, t) => options.foilIds![options.foilIds!.length === 1 ? 0 : t]) : undefined;
+  const base = { ids, positions: targetPositions, targetIds, foilIds };
+
+  const wantsRows = options.methods.some((m) => m !== 'integrated_gradients');
+  const result: GradientResult = { target, rows: 0, positions, hidden, sequence: {}, targetLogProbs: [] };
+  if (wantsRows || options.methods.length === 0) {
+    const rows = target === 'sequence' ? 1 : answerLength;
+    const gradient = new Float32Array(rows * positions * hidden);
+    const budget = options.memoryBudgetBytes ?? ROW_BUDGET;
+    let chunk = options.rowsPerRun ?? rows;
+    for (let start = 0; start < rows; start += chunk) {
+      const count = Math.min(chunk, rows - start);
+      // Seed: row r of this chunk selects target start + r (or all targets for the sequence row).
+      const cotangent = new Float32Array(count * answerLength);
+      for (let r = 0; r < count; r++) {
+        if (target === 'sequence') cotangent.fill(1, r * answerLength, (r + 1) * answerLength);
+        else cotangent[r * answerLength + start + r] = 1;
+      }
+      const out = await program.run({ ...base, embeddings: input, batch: 1, cotangent, rows: count }, options.signal);
+      gradient.set(out.gradient, start * positions * hidden);
+      if (start === 0) {
+        result.targetLogProbs = Array.from(out.logProbs, Number);
+        // Later chunks keep the first run's size unless a memory budget asks for fewer rows.
+        if (options.rowsPerRun === undefined) {
+          // A row's cotangents live briefly, a few of the largest forward tensors at a time.
+          const perRow = 4 * (await program.activationBytes({ ...base, embeddings: input, batch: 1, cotangent, rows: count })).largest;
+          if (perRow > 0 && count * perRow > budget) chunk = Math.max(1, Math.floor(budget / perRow));
+        }
+      }
+    }
+    result.rows = rows;
+    const norm = options.saliencyNorm ?? 'l2';
+    const summed = rows === 1 ? gradient : sumRows(gradient, rows, positions * hidden);
+    if (options.methods.includes('saliency')) {
+      result.saliency = saliency(gradient, rows, positions, hidden, norm);
+      result.sequence.saliency = saliency(summed, 1, positions, hidden, norm);
+    }
+    if (options.methods.includes('grad_x_input')) {
+      result.gradXInput = gradientTimesInput(gradient, input, rows, positions, hidden);
+      result.sequence.gradXInput = gradientTimesInput(summed, input, 1, positions, hidden);
+    }
+    if (options.methods.includes('raw_gradient')) result.raw = gradient;
+  }
+  if (options.methods.includes('integrated_gradients')) {
+    const { rowValues, ...ig } = await integratedGradients(program, options, base, input, answerLength);
+    result.integratedGradients = ig;
+    if (result.targetLogProbs.length === 0) result.targetLogProbs = rowValues;
+  }
+  return result;
+}
+
+async function integratedGradients(
+  program: GradientProgram,
+  options: ComputeGradientsOptions,
+  base: { ids: number[]; positions: number[]; targetIds: number[]; foilIds?: number[] },
+  input: Float32Array,
+  answerLength: number,
+): Promise<IntegratedGradientsResult & { rowValues: number[] }> {
+  const settings: IntegratedGradientsSettings = { ...DEFAULT_IG, ...options.ig };
+  const positions = base.ids.length;
+  const hidden = program.hiddenSize;
+  const size = positions * hidden;
+  const tokenId = settings.baselineTokenId ?? options.config?.padTokenId ?? options.config?.unkTokenId ?? 0;
+  const baseline = baselineEmbeddings(settings.baseline, input, hidden, { table: program.split.table, tokenId, scale: settings.scale });
+  const spacing = settings.spacing ?? (settings.baseline === 'zero' ? 'geometric' : 'uniform');
+  const rule = quadrature(settings.rule, settings.steps);
+  const { points, weights } = spacing === 'geometric' ? geometricSpacing(rule) : rule;
+  // f at both ends is needed for completeness; the rule's own points may include them (trapezoid).
+  const path = points.map((alpha, k) => ({ alpha, weight: weights[k] }));
+  for (const end of [0, 1]) if (!points.includes(end)) path.push({ alpha: end, weight: 0 });
+  const batch = Math.min(path.length, settings.batchSize ?? (await chooseBatch(program, options, base, input, answerLength)));
+  const weighted = new Float64Array(size);
+  const values = new Map<number, number>();
+  let rowValues: number[] = [];
+  for (let start = 0; start < path.length; start += batch) {
+    // Every run has the same batch (one derivative graph): the last chunk repeats a point with weight 0.
+    const chunk = Array.from({ length: batch }, (_, b) => path[start + b] ?? { alpha: path[start].alpha, weight: 0 });
+    const embeddings = new Float32Array(batch * size);
+    chunk.forEach((point, b) => interpolate(baseline, input, point.alpha, embeddings, b * size));
+    const cotangent = new Float32Array(batch * answerLength).fill(1);
+    const out = await program.run({ ...base, embeddings, batch, cotangent, rows: 1 }, options.signal);
+    chunk.forEach((point, b) => {
+      let f = 0;
+      for (let r = 0; r < answerLength; r++) f += Number(out.logProbs[b * answerLength + r]);
+      if (start + b < path.length) values.set(point.alpha, f);
+      if (point.alpha === 1) rowValues = Array.from(out.logProbs.subarray(b * answerLength, (b + 1) * answerLength), Number);
+      if (point.weight === 0) return;
+      const offset = b * size;
+      for (let i = 0; i < size; i++) weighted[i] += point.weight * out.gradient[offset + i];
+    });
+  }
+  const attributions = attributionsFrom(weighted, input, baseline, positions, hidden);
+  const delta = values.get(1)! - values.get(0)!;
+  return { steps: settings.steps, baseline: settings.baseline, rule: settings.rule, spacing, attributions, delta, ...completeness(attributions, delta), rowValues };
+}
+
+/** Path points per run: as many as fit the memory budget, judged from one probe of a single point. */
+async function chooseBatch(
+  program: GradientProgram,
+  options: ComputeGradientsOptions,
+  base: { ids: number[]; positions: number[]; targetIds: number[]; foilIds?: number[] },
+  input: Float32Array,
+  answerLength: number,
+): Promise<number> {
+  const size = await program.activationBytes({ ...base, embeddings: input, batch: 1, cotangent: new Float32Array(answerLength).fill(1), rows: 1 });
+  const budget = options.memoryBudgetBytes ?? IG_BUDGET;
+  // Forward activations stay alive for the reverse pass; cotangents add a few of the largest tensors.
+  const perPoint = size.total + 4 * size.largest;
+  return Math.max(1, Math.min(16, Math.floor(budget / Math.max(1, perPoint))));
+}

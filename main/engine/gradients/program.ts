@@ -1,0 +1,253 @@
+// A gradient program: one model prepared for explanations (fused ops decomposed, one float type, embeddings as
+// an input, the target head instead of full logits) and, per run shape, its derivative graph in an open
+// session. Derivative graphs are specialised to shapes (see differentiate.ts), cached in memory per
+// (model sha256, float type, target kind, batch, sequence, targets, weights) and on disk under cacheDir.
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createSession, Tensor, type Feeds, type SessionHandle } from '../runtime';
+import { DataType, decodeModel, makeValueInfo, type ModelProto } from '../onnx/proto';
+import { writeModelFiles } from './model-files';
+import type { DeviceChoice } from '../../../shared/run';
+import { differentiate } from './differentiate';
+import { withGraph } from './graph-tools';
+import { prepareForGradients } from './prepare';
+import { probeShapes } from './shape-probe';
+import { splitEmbeddings, type SplitEmbeddings } from './split-embeddings';
+import { addTargetHead, TARGET_INPUTS, TARGET_OUTPUT } from './targets';
+import { GradientError } from './rules';
+
+export const COTANGENT_INPUT = 'target_cotangent';
+
+export interface ProgramSource {
+  /** Path of an .onnx file (external data next to it is read) or the model's bytes. */
+  model: string | Uint8Array;
+  /** Float type to differentiate in (float32 default; float64 for finite-difference tests). */
+  floatType?: number;
+  device?: DeviceChoice;
+  cacheDir?: string;
+}
+
+/** The inputs of one session run of a derivative graph. */
+export interface ProgramRun {
+  /** [batch, sequence, hidden] embeddings. */
+  embeddings: Float32Array | Float64Array;
+  batch: number;
+  ids: readonly number[];
+  positions: readonly number[];
+  targetIds: readonly number[];
+  foilIds?: readonly number[];
+  /** Seed cotangent [rows, batch, targets]. */
+  cotangent: Float32Array | Float64Array;
+  rows: number;
+  /** Initializers to also differentiate (weight gradients, e.g. for training). */
+  weights?: readonly string[];
+}
+
+export interface ProgramResult {
+  /** [batch, targets]. */
+  logProbs: Float32Array | Float64Array;
+  /** [rows, batch, sequence, hidden]. */
+  gradient: Float32Array | Float64Array;
+  /** Weight name → gradient [rows, ...shape]. */
+  weightGradients: Record<string, Float32Array | Float64Array>;
+}
+
+/** Memory of one run's forward tensors: all of them together, and the largest one (float32 bytes). */
+export interface ActivationSize {
+  total: number;
+  largest: number;
+}
+
+function activationBytesOf(model: ModelProto, shapes: Map<string, number[]>): ActivationSize {
+  const constants = new Set(model.graph!.initializer.map((t) => t.name));
+  const size: ActivationSize = { total: 0, largest: 0 };
+  for (const [name, shape] of shapes) {
+    if (constants.has(name)) continue;
+    const bytes = 4 * shape.reduce((n, d) => n * d, 1);
+    size.total += bytes;
+    size.largest = Math.max(size.largest, bytes);
+  }
+  return size;
+}
+
+/** Reads a model, inlining external-data initializers (the rewritten graph is run from bytes). */
+export async function readModel(model: string | Uint8Array): Promise<{ proto: ModelProto; sha256: string }> {
+  // A plain Uint8Array view, not a Buffer: Buffer#slice does not copy, which tensorToArray relies on.
+  const file = typeof model === 'string' ? await readFile(model) : model;
+  const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const proto = decodeModel(bytes);
+  if (typeof model === 'string') {
+    const files = new Map<string, Buffer>();
+    for (const tensor of proto.graph!.initializer) {
+      if (tensor.dataLocation !== 1) continue;
+      const entry = (key: string) => tensor.externalData.find((e) => e.key === key)?.value;
+      const location = entry('location')!;
+      if (!files.has(location)) files.set(location, await readFile(join(dirname(model), location)));
+      const data = files.get(location)!;
+      const offset = Number(entry('offset') ?? 0);
+      const length = Number(entry('length') ?? data.length - offset);
+      tensor.rawData = new Uint8Array(data.subarray(offset, offset + length));
+      tensor.dataLocation = 0;
+      tensor.externalData = [];
+    }
+  }
+  return { proto, sha256 };
+}
+
+interface DerivativeSession {
+  session: SessionHandle;
+  outputs: Record<string, string>;
+  /** Bytes of all forward tensors of one run at this shape (a memory estimate for choosing batch sizes). */
+  activationBytes?: ActivationSize;
+}
+
+export class GradientProgram {
+  private readonly sessions = new Map<string, DerivativeSession>();
+  private readonly heads = new Map<boolean, ModelProto>();
+  private readonly activation = new Map<string, ActivationSize>();
+
+  private constructor(
+    readonly sha256: string,
+    readonly split: SplitEmbeddings,
+    readonly floatType: number,
+    private readonly device: DeviceChoice,
+    private readonly cacheDir: string | undefined,
+  ) {}
+
+  /** Prepares a model (decompose, convert, split embeddings). */
+  static async open(source: ProgramSource): Promise<GradientProgram> {
+    const { proto, sha256 } = await readModel(source.model);
+    const floatType = source.floatType ?? DataType.FLOAT;
+    const split = splitEmbeddings(prepareForGradients(proto, floatType));
+    return new GradientProgram(sha256, split, floatType, source.device ?? 'cpu', source.cacheDir);
+  }
+
+  get hiddenSize(): number {
+    return this.split.hiddenSize;
+  }
+
+  /** The graph with the target head (kept per target kind). */
+  headModel(contrastive: boolean): ModelProto {
+    let model = this.heads.get(contrastive);
+    if (!model) {
+      model = addTargetHead(this.split.model, { contrastive, floatType: this.floatType });
+      const graph = model.graph!;
+      model = withGraph(model, { input: [...graph.input, makeValueInfo(COTANGENT_INPUT, this.floatType, ['rows', 'batch_size', 'targets'])] });
+      this.heads.set(contrastive, model);
+    }
+    return model;
+  }
+
+  private tensor(data: ArrayLike<number>, dims: number[]): Tensor {
+    return this.floatType === DataType.DOUBLE
+      ? new Tensor('float64', data instanceof Float64Array ? data : Float64Array.from(data), dims)
+      : new Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data), dims);
+  }
+
+  /** Feeds for every input the explain graph declares. */
+  feeds(model: ModelProto, run: ProgramRun): Feeds {
+    const sequence = run.ids.length;
+    const int64 = (values: number[], dims: number[]) => new Tensor('int64', BigInt64Array.from(values.map(BigInt)), dims);
+    const repeat = (values: readonly number[]) => Array.from({ length: run.batch }, () => values).flat();
+    const feeds: Feeds = {};
+    for (const input of model.graph!.input) {
+      const name = input.name;
+      if (name === this.split.embeddingsInput) feeds[name] = this.tensor(run.embeddings, [run.batch, sequence, this.hiddenSize]);
+      else if (name === 'input_ids') feeds[name] = int64(repeat(run.ids), [run.batch, sequence]);
+      else if (name === 'attention_mask') feeds[name] = int64(repeat(run.ids.map(() => 1)), [run.batch, sequence]);
+      else if (name === 'position_ids') feeds[name] = int64(repeat(run.ids.map((_, i) => i)), [run.batch, sequence]);
+      else if (name === TARGET_INPUTS.positions) feeds[name] = int64([...run.positions], [run.positions.length]);
+      else if (name === TARGET_INPUTS.ids) feeds[name] = int64([...run.targetIds], [run.targetIds.length]);
+      else if (name === TARGET_INPUTS.foils) feeds[name] = int64([...(run.foilIds ?? [])], [run.foilIds?.length ?? 0]);
+      else if (name === COTANGENT_INPUT) feeds[name] = this.tensor(run.cotangent, [run.rows, run.batch, run.targetIds.length]);
+      else if (name.startsWith('past_key_values') || name.startsWith('past_')) {
+        // The explain pass has no past: an empty cache [batch, kvHeads, 0, headDim].
+        const dims = input.type?.value.case === 'tensorType' ? input.type.value.value.shape?.dim ?? [] : [];
+        const shape = dims.map((d, axis) => (axis === 0 ? run.batch : axis === 2 ? 0 : d.value.case === 'dimValue' ? Number(d.value.value) : NaN));
+        if (shape.length !== 4 || shape.some(Number.isNaN)) throw new GradientError(`Cannot make an empty past for input '${name}'`);
+        feeds[name] = this.tensor([], shape);
+      } else throw new GradientError(`The explain graph has an input gradients do not know how to feed: '${name}'`);
+    }
+    return feeds;
+  }
+
+  /** Runs forward + backward for one batch of embeddings and seed cotangents. */
+  async run(run: ProgramRun, signal?: AbortSignal): Promise<ProgramResult> {
+    signal?.throwIfAborted();
+    const contrastive = run.foilIds !== undefined;
+    const model = this.headModel(contrastive);
+    const weights = [...(run.weights ?? [])];
+    const key = [this.sha256, this.floatType, contrastive, run.batch, run.ids.length, run.targetIds.length, weights.join(',')].join('|');
+    let entry = this.sessions.get(key);
+    if (!entry) {
+      const feeds = this.feeds(model, run);
+      entry = await this.openDerivative(key, model, feeds, weights);
+      this.sessions.set(key, entry);
+      if (entry.activationBytes) this.activation.set(`${run.batch}|${run.ids.length}`, entry.activationBytes);
+    }
+    const feeds = this.feeds(model, run);
+    const fetches = [TARGET_OUTPUT, entry.outputs[this.split.embeddingsInput], ...weights.map((w) => entry!.outputs[w])];
+    const results = await entry.session.run(feeds, fetches);
+    signal?.throwIfAborted();
+    const weightGradients: Record<string, Float32Array | Float64Array> = {};
+    for (const w of weights) weightGradients[w] = results[entry.outputs[w]].data as Float32Array;
+    return {
+      logProbs: results[TARGET_OUTPUT].data as Float32Array,
+      gradient: results[entry.outputs[this.split.embeddingsInput]].data as Float32Array,
+      weightGradients,
+    };
+  }
+
+  /**
+   * Bytes of all forward tensors of one run at this batch and sequence length (a memory estimate for choosing
+   * batch sizes): known once a derivative graph of that shape exists, otherwise measured by a shape probe.
+   */
+  async activationBytes(run: ProgramRun): Promise<ActivationSize> {
+    const key = `${run.batch}|${run.ids.length}`;
+    let bytes = this.activation.get(key);
+    if (bytes === undefined) {
+      const model = this.headModel(run.foilIds !== undefined);
+      bytes = activationBytesOf(model, await probeShapes(model, this.feeds(model, run), this.device));
+      this.activation.set(key, bytes);
+    }
+    return bytes;
+  }
+
+  private async openDerivative(key: string, model: ModelProto, feeds: Feeds, weights: string[]): Promise<DerivativeSession> {
+    const wrt = [this.split.embeddingsInput, ...weights];
+    const outputs = Object.fromEntries(wrt.map((name) => [name, `grad::${name}`]));
+    const name = `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.onnx`;
+    const folder = this.cacheDir ? join(this.cacheDir, 'gradients') : await mkdtemp(join(tmpdir(), 'llm-explainer-gradients-'));
+    const file = join(folder, name);
+    try {
+      let activationBytes = await readFile(`${file}.json`, 'utf8').then((t) => JSON.parse(t).activationBytes as ActivationSize, () => undefined);
+      if (!activationBytes) {
+        const shapes = await probeShapes(model, feeds, this.device);
+        activationBytes = activationBytesOf(model, shapes);
+        const derivative = differentiate(model, { wrt, seeds: [{ tensor: TARGET_OUTPUT, cotangent: COTANGENT_INPUT }], shapes }).model;
+        await mkdir(folder, { recursive: true });
+        // Written under a temporary name and renamed, so a crash never leaves a half graph under the real name.
+        const temporary = join(folder, `tmp-${process.pid}-${name}`);
+        await writeModelFiles(derivative, temporary, `${name}.data`);
+        await rename(`${temporary}.data`, `${file}.data`);
+        await rename(temporary, file);
+        await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes }));
+      }
+      const session = await createSession(file, this.device);
+      return { session, outputs, activationBytes };
+    } finally {
+      // Without a cache folder the files only feed session creation (onnxruntime has read them by now).
+      if (!this.cacheDir) await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  /** Frees every open session. */
+  async release(): Promise<void> {
+    const entries = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(entries.map((e) => e.session.release()));
+  }
+}

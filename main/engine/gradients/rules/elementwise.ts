@@ -1,0 +1,177 @@
+// Elementwise operators, unary and broadcasting binary. Each rule states d(out)/d(in) and multiplies the
+// output cotangent by it; binary rules then sum the result back to the input's shape over broadcast axes.
+import type { GradientRule, RuleContext } from './context';
+
+/** Sums a cotangent computed at the output's shape down to input `index`'s shape. */
+function toInput(ctx: RuleContext, grad: string, index: number): string {
+  return ctx.reduceTo(grad, ctx.shape(ctx.output(0)), ctx.shape(ctx.input(index)));
+}
+
+const add: GradientRule = (ctx, [g]) => [
+  ctx.needs(0) ? toInput(ctx, g!, 0) : undefined,
+  ctx.needs(1) ? toInput(ctx, g!, 1) : undefined,
+];
+
+const sub: GradientRule = (ctx, [g]) => [
+  ctx.needs(0) ? toInput(ctx, g!, 0) : undefined,
+  ctx.needs(1) ? toInput(ctx, ctx.op('Neg', [g!]), 1) : undefined,
+];
+
+const mul: GradientRule = (ctx, [g]) => [
+  ctx.needs(0) ? toInput(ctx, ctx.mul(g!, ctx.input(1)), 0) : undefined,
+  ctx.needs(1) ? toInput(ctx, ctx.mul(g!, ctx.input(0)), 1) : undefined,
+];
+
+// y = a / b: dy/da = 1/b, dy/db = -y/b.
+const div: GradientRule = (ctx, [g]) => {
+  const [a, b] = [ctx.input(0), ctx.input(1)];
+  const quotient = ctx.needs(0) || ctx.needs(1) ? ctx.op("Div", [g!, b]) : "";
+  return [
+    ctx.needs(0) ? toInput(ctx, quotient, 0) : undefined,
+    ctx.needs(1) ? toInput(ctx, ctx.op('Neg', [ctx.mul(quotient, ctx.output(0))]), 1) : undefined,
+  ];
+};
+
+// y = a^b: dy/da = b·a^(b-1) (exponent folded when constant; b = 2 is RMSNorm's square), dy/db = y·ln a.
+const pow: GradientRule = (ctx, [g]) => {
+  const [a, b] = [ctx.input(0), ctx.input(1)];
+  let da: string | undefined;
+  if (ctx.needs(0)) {
+    const exponent = ctx.tools.constantNumbers(b);
+    let slope: string;
+    if (exponent && exponent.length === 1) {
+      const e = exponent[0];
+      if (e === 1) slope = ctx.constant(1, a, []);
+      else if (e === 2) slope = ctx.mul(a, ctx.constant(2, a, []));
+      else slope = ctx.mul(ctx.op('Pow', [a, ctx.constant(e - 1, a, [])]), ctx.constant(e, a, []));
+    } else {
+      const bMinusOne = ctx.op('Sub', [b, ctx.constant(1, b, [])]);
+      slope = ctx.mul(ctx.op('Pow', [a, bMinusOne]), b);
+    }
+    da = toInput(ctx, ctx.mul(g!, slope), 0);
+  }
+  const db = ctx.needs(1) ? toInput(ctx, ctx.mul(g!, ctx.mul(ctx.output(0), ctx.op('Log', [a]))), 1) : undefined;
+  return [da, db];
+};
+
+/** A unary rule from the local derivative, written with forward input `x` and output `y`. */
+function unary(slope: (ctx: RuleContext, x: string, y: string) => string | 'negate' | 'identity'): GradientRule {
+  return (ctx, [g]) => {
+    if (!ctx.needs(0)) return [undefined];
+    const local = slope(ctx, ctx.input(0), ctx.output(0));
+    if (local === 'identity') return [g];
+    if (local === 'negate') return [ctx.op('Neg', [g!])];
+    return [ctx.mul(g!, local)];
+  };
+}
+
+const sqrt: GradientRule = (ctx, [g]) => [ctx.needs(0) ? ctx.op('Div', [ctx.mul(g!, ctx.constant(0.5, ctx.input(0), [])), ctx.output(0)]) : undefined];
+const reciprocal = unary((ctx, _x, y) => ctx.op('Neg', [ctx.mul(y, y)]));
+const neg = unary(() => 'negate');
+const exp = unary((_ctx, _x, y) => y);
+const log: GradientRule = (ctx, [g]) => [ctx.needs(0) ? ctx.op('Div', [g!, ctx.input(0)]) : undefined];
+const tanh = unary((ctx, _x, y) => ctx.op('Sub', [ctx.constant(1, y, []), ctx.mul(y, y)]));
+const sigmoid = unary((ctx, _x, y) => ctx.mul(y, ctx.op('Sub', [ctx.constant(1, y, []), y])));
+// d erf(x)/dx = 2/√π · exp(−x²)
+const erf = unary((ctx, x) => ctx.mul(ctx.op('Exp', [ctx.op('Neg', [ctx.mul(x, x)])]), ctx.constant(2 / Math.sqrt(Math.PI), x, [])));
+const relu: GradientRule = (ctx, [g]) => {
+  if (!ctx.needs(0)) return [undefined];
+  const x = ctx.input(0);
+  return [ctx.op('Where', [ctx.op('Greater', [x, ctx.constant(0, x, [])]), g!, ctx.constant(0, x, [])])];
+};
+const identity: GradientRule = (ctx, [g]) => [ctx.needs(0) ? g : undefined];
+
+// Gelu (opset 20 and com.microsoft): exact form x·Φ(x), Φ' = φ; tanh form differentiated symbolically.
+const gelu: GradientRule = (ctx, [g]) => {
+  if (!ctx.needs(0)) return [undefined];
+  const x = ctx.input(0);
+  const c = (v: number) => ctx.constant(v, x, []);
+  if (ctx.attribute('approximate', 'none') === 'tanh') {
+    // u = k(x + 0.044715x³), y = ½x(1 + tanh u), dy/dx = ½(1 + t) + ½x(1 − t²)·k(1 + 3·0.044715x²)
+    const k = Math.sqrt(2 / Math.PI);
+    const x2 = ctx.mul(x, x);
+    const u = ctx.mul(ctx.op('Add', [x, ctx.mul(ctx.mul(x2, x), c(0.044715))]), c(k));
+    const t = ctx.op('Tanh', [u]);
+    const left = ctx.mul(ctx.op('Add', [c(1), t]), c(0.5));
+    const du = ctx.mul(ctx.op('Add', [c(1), ctx.mul(x2, c(3 * 0.044715))]), c(k));
+    const right = ctx.mul(ctx.mul(ctx.mul(x, c(0.5)), ctx.op('Sub', [c(1), ctx.mul(t, t)])), du);
+    return [ctx.mul(g!, ctx.op('Add', [left, right]))];
+  }
+  const cdf = ctx.mul(ctx.op('Add', [c(1), ctx.op('Erf', [ctx.mul(x, c(Math.SQRT1_2))])]), c(0.5));
+  const pdf = ctx.mul(ctx.op('Exp', [ctx.mul(ctx.mul(x, x), c(-0.5))]), c(1 / Math.sqrt(2 * Math.PI)));
+  return [ctx.mul(g!, ctx.op('Add', [cdf, ctx.mul(x, pdf)]))];
+};
+
+// Where(c, x, y): the cotangent goes to the branch that was picked.
+const where: GradientRule = (ctx, [g]) => {
+  const condition = ctx.input(0);
+  const out = ctx.shape(ctx.output(0));
+  const zero = (like: string) => ctx.constant(0, like, []);
+  return [
+    undefined,
+    ctx.needs(1) ? ctx.reduceTo(ctx.op('Where', [condition, g!, zero(ctx.input(1))]), out, ctx.shape(ctx.input(1))) : undefined,
+    ctx.needs(2) ? ctx.reduceTo(ctx.op('Where', [condition, zero(ctx.input(2)), g!]), out, ctx.shape(ctx.input(2))) : undefined,
+  ];
+};
+
+// Max/Min of two inputs: the cotangent goes to the input equal to the result (ties to the first).
+function extremum(): GradientRule {
+  return (ctx, [g]) => {
+    if (ctx.node.input.length !== 2) ctx.fail('only the two-input form is supported');
+    const out = ctx.shape(ctx.output(0));
+    const pickFirst = ctx.op('Equal', [ctx.input(0), ctx.output(0)]);
+    const zero = (like: string) => ctx.constant(0, like, []);
+    return [
+      ctx.needs(0) ? ctx.reduceTo(ctx.op('Where', [pickFirst, g!, zero(ctx.input(0))]), out, ctx.shape(ctx.input(0))) : undefined,
+      ctx.needs(1) ? ctx.reduceTo(ctx.op('Where', [pickFirst, zero(ctx.input(1)), g!]), out, ctx.shape(ctx.input(1))) : undefined,
+    ];
+  };
+}
+
+// Clip(x, min, max): the cotangent passes where x lies strictly inside the bounds (bounds are constants here).
+const clip: GradientRule = (ctx, [g]) => {
+  if (!ctx.needs(0)) return [undefined];
+  const x = ctx.input(0);
+  const bound = (index: number, attribute: string) => {
+    const name = ctx.node.input[index];
+    if (name) return name;
+    const value = ctx.attribute(attribute, Number.NaN);
+    return Number.isNaN(value) ? undefined : ctx.constant(value, x, []);
+  };
+  let inside: string | undefined;
+  const low = bound(1, 'min');
+  const high = bound(2, 'max');
+  if (low) inside = ctx.op('Greater', [x, low]);
+  if (high) {
+    const below = ctx.op('Less', [x, high]);
+    inside = inside ? ctx.op('And', [inside, below]) : below;
+  }
+  return [inside ? ctx.op('Where', [inside, g!, ctx.constant(0, x, [])]) : g];
+};
+
+// Cast between float types: cast the cotangent back to the input's type.
+const cast: GradientRule = (ctx, [g]) => (ctx.needs(0) ? [ctx.op('Cast', [g!], { to: ctx.elemType(ctx.input(0)) })] : [undefined]);
+
+export const elementwiseRules: Record<string, GradientRule> = {
+  Add: add,
+  Sub: sub,
+  Mul: mul,
+  Div: div,
+  Pow: pow,
+  Sqrt: sqrt,
+  Reciprocal: reciprocal,
+  Neg: neg,
+  Exp: exp,
+  Log: log,
+  Tanh: tanh,
+  Sigmoid: sigmoid,
+  Erf: erf,
+  Relu: relu,
+  Identity: identity,
+  Gelu: gelu,
+  Where: where,
+  Max: extremum(),
+  Min: extremum(),
+  Cast: cast,
+  Clip: clip,
+};

@@ -1,0 +1,68 @@
+// MatMul and Gemm. For y = a·b: da = g·bᵀ, db = aᵀ·g, each summed over batch axes that broadcasting stretched.
+// The cotangent's leading target axis rides along as one more batch axis of the MatMul.
+import type { GradientRule, RuleContext } from './context';
+
+/** Swaps the last two axes of a forward tensor of the given rank. */
+function transposeLast(ctx: RuleContext, x: string, rank: number, extraLeading = 0): string {
+  const total = rank + extraLeading;
+  const perm = Array.from({ length: total }, (_, i) => i);
+  [perm[total - 2], perm[total - 1]] = [perm[total - 1], perm[total - 2]];
+  return ctx.op('Transpose', [x], { perm });
+}
+
+const matmul: GradientRule = (ctx, [g]) => {
+  const [a, b] = [ctx.input(0), ctx.input(1)];
+  const [aShape, bShape, yShape] = [ctx.shape(a), ctx.shape(b), ctx.shape(ctx.output(0))];
+  if (aShape.length < 2 || bShape.length < 2) ctx.fail('1-D MatMul operands are not supported');
+  let da: string | undefined;
+  let db: string | undefined;
+  if (ctx.needs(0)) {
+    // g [R, ..., M, N] · bᵀ [..., N, K] → [R, ..., M, K]; batch axes of y that a lacks or had as 1 are summed.
+    const product = ctx.op('MatMul', [g!, transposeLast(ctx, b, bShape.length)]);
+    da = ctx.reduceTo(product, [...yShape.slice(0, -2), aShape.at(-2)!, aShape.at(-1)!], aShape);
+  }
+  if (ctx.needs(1)) {
+    const [k, n] = [bShape.at(-2)!, bShape.at(-1)!];
+    if (bShape.length === 2 && aShape.length > 2) {
+      // A shared weight matrix: fold every batch row of a into one contraction, [K, rows]·[R, rows, N] → [R, K, N].
+      const rows = ctx.op('Reshape', [a, ctx.ints([-1, k])]);
+      const flatGrad = ctx.op('Reshape', [g!, ctx.ints([0, -1, n])]);
+      db = ctx.op('MatMul', [ctx.op('Transpose', [rows], { perm: [1, 0] }), flatGrad]);
+    } else {
+      const product = ctx.op('MatMul', [transposeLast(ctx, a, aShape.length), g!]);
+      db = ctx.reduceTo(product, [...yShape.slice(0, -2), k, n], bShape);
+    }
+  }
+  return [da, db];
+};
+
+// Gemm: y = alpha·op(a)·op(b) + beta·c on 2-D operands, op = optional transpose.
+const gemm: GradientRule = (ctx, [g]) => {
+  const [a, b, c] = [ctx.input(0), ctx.input(1), ctx.node.input[2]];
+  const alpha = ctx.attribute('alpha', 1.0);
+  const beta = ctx.attribute('beta', 1.0);
+  const transA = ctx.attribute('transA', 0) === 1;
+  const transB = ctx.attribute('transB', 0) === 1;
+  const scaled = alpha === 1 ? g! : ctx.mul(g!, ctx.constant(alpha, a, []));
+  let da: string | undefined;
+  let db: string | undefined;
+  let dc: string | undefined;
+  if (ctx.needs(0)) {
+    // d op(a) = g·op(b)ᵀ, where op(b)ᵀ is b itself when transB, else bᵀ.
+    const opBT = transB ? b : ctx.op('Transpose', [b], { perm: [1, 0] });
+    const dOpA = ctx.op('MatMul', [scaled, opBT]);
+    da = transA ? transposeLast(ctx, dOpA, 2, 1) : dOpA;
+  }
+  if (ctx.needs(1)) {
+    const opAT = transA ? a : ctx.op('Transpose', [a], { perm: [1, 0] });
+    const dOpB = ctx.op('MatMul', [opAT, scaled]);
+    db = transB ? transposeLast(ctx, dOpB, 2, 1) : dOpB;
+  }
+  if (c && ctx.needs(2)) {
+    const g2 = beta === 1 ? g! : ctx.mul(g!, ctx.constant(beta, c, []));
+    dc = ctx.reduceTo(g2, ctx.shape(ctx.output(0)), ctx.shape(c));
+  }
+  return [da, db, dc];
+};
+
+export const matmulRules: Record<string, GradientRule> = { MatMul: matmul, Gemm: gemm };

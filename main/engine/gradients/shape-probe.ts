@@ -1,0 +1,57 @@
+// Concrete shapes of every tensor for one run: the graph is run once with a Shape node on each tensor and
+// only those small int64 outputs fetched. This costs one forward pass per new run shape, and spares us a
+// shape-inference engine for every operator (including com.microsoft ones).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataType, makeNode, makeValueInfo, type ModelProto } from '../onnx/proto';
+import { writeModelFiles } from './model-files';
+import { createSession, type Feeds } from '../runtime';
+import type { DeviceChoice } from '../../../shared/run';
+import { withGraph } from './graph-tools';
+
+/** The probe graph: the model plus `Shape` outputs, and the map tensor → probe output name. */
+export function shapeProbeModel(model: ModelProto): { model: ModelProto; probes: Map<string, string> } {
+  const graph = model.graph!;
+  const initializers = new Set(graph.initializer.map((t) => t.name));
+  const tensors = new Set<string>();
+  for (const input of graph.input) if (!initializers.has(input.name)) tensors.add(input.name);
+  for (const node of graph.node) {
+    for (const name of [...node.input, ...node.output]) if (name && !initializers.has(name)) tensors.add(name);
+  }
+  const probes = new Map<string, string>();
+  const nodes = [];
+  let index = 0;
+  for (const tensor of tensors) {
+    const output = `shape_probe::${index++}`;
+    probes.set(tensor, output);
+    nodes.push(makeNode('Shape', [tensor], [output], `shape_probe_node_${index}`));
+  }
+  const probe = withGraph(model, {
+    node: [...graph.node, ...nodes],
+    output: [...probes.values()].map((name) => makeValueInfo(name, DataType.INT64)),
+    valueInfo: [],
+  });
+  return { model: probe, probes };
+}
+
+/** Runs the probe and returns every tensor's shape (initializers from their declared dims). */
+export async function probeShapes(model: ModelProto, feeds: Feeds, device: DeviceChoice = 'cpu'): Promise<Map<string, number[]>> {
+  const { model: probe, probes } = shapeProbeModel(model);
+  const folder = await mkdtemp(join(tmpdir(), 'llm-explainer-probe-'));
+  try {
+    // Optimisations would only fold Shape nodes; keep them cheap to create.
+    const session = await createSession(await writeModelFiles(probe, join(folder, 'probe.onnx')), device, { graphOptimizationLevel: 'basic' });
+    try {
+      const results = await session.run(feeds, [...probes.values()]);
+      const shapes = new Map<string, number[]>();
+      for (const tensor of model.graph!.initializer) shapes.set(tensor.name, tensor.dims.map(Number));
+      for (const [tensor, output] of probes) shapes.set(tensor, Array.from(results[output].data as BigInt64Array, Number));
+    return shapes;
+    } finally {
+      await session.release();
+    }
+  } finally {
+    await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,161 @@
+// Gradient benchmark (issue 4): one plain forward pass vs 32 saliency rows vs integrated gradients with 64
+// steps, at T = 512 with a 32-token answer, as multiples of one plain forward of the same sequence. Each
+// measurement runs in its own child process so that its peak memory (max RSS) is its own; the children run
+// one after another within one bench run, so the ratios are measured side by side on the same machine state.
+// Derivative graphs are built (and cached on disk) by a preparation child first: the timed children load them.
+import { execFile } from 'node:child_process';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+export interface Row {
+  model: string;
+  measurement: string;
+  /** Median wall time of the timed repeats, seconds. */
+  seconds: number;
+  /** Multiple of one plain forward of the same model and sequence. */
+  ratio: number;
+  /** Peak resident memory of the measuring process, MB (model and session included). */
+  peakMemoryMB: number;
+  note?: string;
+}
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const root = resolve(here, '..', '..');
+const cacheDir = join(root, '.cache', 'bench', 'gradients');
+const SEQUENCE = 512;
+const ANSWER = 32;
+
+interface ChildRequest {
+  kind: 'forward' | 'rows' | 'ig' | 'prepare';
+  model: string;
+  repeats: number;
+  steps?: number;
+}
+
+interface ChildReport {
+  seconds: number[];
+  peakMemoryMB: number;
+  note?: string;
+}
+
+/** Token ids of the benchmark sequence (deterministic, inside a 32000 vocabulary). */
+function sequence(): number[] {
+  return Array.from({ length: SEQUENCE }, (_, i) => (i === 0 ? 1 : 100 + ((i * 7919) % 31000)));
+}
+
+async function runChild(request: ChildRequest): Promise<ChildReport> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'gradient-bench-child', JSON.stringify(request)], {
+    cwd: root,
+    maxBuffer: 1 << 20,
+    env: { ...process.env },
+  });
+  const line = stdout.trim().split('\n').pop()!;
+  return JSON.parse(line) as ChildReport;
+}
+
+/** The ~40M-parameter random llama-style model (hidden 512, 8 layers, vocab 32000), written once. */
+async function benchModel(): Promise<string> {
+  const file = join(cacheDir, 'llama-40m', 'model.onnx');
+  if (await stat(file).then(() => true, () => false)) return file;
+  const { buildLlamaModel } = await import('../../main/engine/model-builder/llama');
+  const { encodeModel } = await import('../../main/engine/onnx/proto');
+  const built = buildLlamaModel({ vocabSize: 32000, hiddenSize: 512, intermediateSize: 1376, numLayers: 8, numHeads: 8, numKvHeads: 4, seed: 40 });
+  await mkdir(join(cacheDir, 'llama-40m'), { recursive: true });
+  await writeFile(file, encodeModel(built.model));
+  return file;
+}
+
+/** Runs the benchmark and returns one row per (model, measurement). */
+export async function benchGradients(): Promise<Row[]> {
+  const { ensureDemoModel } = await import('../../main/engine/model-builder/demo');
+  const demo = join(await ensureDemoModel(join(root, '.cache', 'bench', 'demo-model')), 'onnx', 'model.onnx');
+  const models: [string, string][] = [
+    ['demo (9M)', demo],
+    ['llama 40M (h512, 8 layers)', await benchModel()],
+  ];
+  const rows: Row[] = [];
+  for (const [name, model] of models) {
+    await runChild({ kind: 'prepare', model, repeats: 0 });
+    const forward = await runChild({ kind: 'forward', model, repeats: 5 });
+    const saliency = await runChild({ kind: 'rows', model, repeats: 2 });
+    const ig = await runChild({ kind: 'ig', model, repeats: 1, steps: 64 });
+    const base = median(forward.seconds);
+    const row = (measurement: string, report: ChildReport): Row => ({
+      model: name,
+      measurement,
+      seconds: median(report.seconds),
+      ratio: median(report.seconds) / base,
+      peakMemoryMB: report.peakMemoryMB,
+      note: report.note,
+    });
+    rows.push(row('plain forward (full logits)', forward), row(`${ANSWER} saliency rows (+ grad×input)`, saliency), row('integrated gradients, 64 steps', ig));
+  }
+  return rows;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Child side: one measurement, reported as one JSON line. */
+async function child(request: ChildRequest): Promise<void> {
+  const { computeGradients, openGradientProgram } = await import('../../main/engine/gradients/compute');
+  const { createSession, emptyTensor, int64Tensor } = await import('../../main/engine/runtime');
+  const ids = sequence();
+  const promptLength = SEQUENCE - ANSWER;
+  const seconds: number[] = [];
+  let note: string | undefined;
+  if (request.kind === 'forward') {
+    const session = await createSession(request.model, 'cpu');
+    const feeds: Record<string, ReturnType<typeof int64Tensor>> = {};
+    for (const input of session.inputs) {
+      if (input.name === 'input_ids') feeds[input.name] = int64Tensor(ids, [1, SEQUENCE]);
+      else if (input.name === 'attention_mask') feeds[input.name] = int64Tensor(ids.map(() => 1), [1, SEQUENCE]);
+      else if (input.name === 'position_ids') feeds[input.name] = int64Tensor(ids.map((_, i) => i), [1, SEQUENCE]);
+      else feeds[input.name] = emptyTensor('float32', input.shape!.map((d, axis) => (axis === 0 ? 1 : axis === 2 ? 0 : Number(d))));
+    }
+    await session.run(feeds, ['logits']);
+    for (let r = 0; r < request.repeats; r++) {
+      const start = performance.now();
+      await session.run(feeds, ['logits']);
+      seconds.push((performance.now() - start) / 1000);
+    }
+  } else {
+    const program = await openGradientProgram(request.model, 'cpu', cacheDir);
+    const options = { program, ids, promptLength, config: { unkTokenId: 0 } };
+    const kinds = request.kind === 'prepare' ? (['rows', 'ig'] as const) : ([request.kind] as const);
+    for (const kind of kinds) {
+      const call = () =>
+        kind === 'rows'
+          ? computeGradients({ ...options, methods: ['saliency', 'grad_x_input'] })
+          : computeGradients({ ...options, methods: ['integrated_gradients'], ig: { steps: request.steps ?? 64 } });
+      if (request.kind === 'prepare') {
+        // Builds and caches the derivative graphs: rows at batch 1, IG at its chosen batch (one short IG run).
+        if (kind === 'rows') await call();
+        else await computeGradients({ ...options, methods: ['integrated_gradients'], ig: { steps: 16 } });
+        continue;
+      }
+      for (let r = 0; r < request.repeats; r++) {
+        const start = performance.now();
+        const result = await call();
+        seconds.push((performance.now() - start) / 1000);
+        if (result.integratedGradients) note = `completeness error ${(100 * result.integratedGradients.completenessError).toFixed(2)}%`;
+      }
+    }
+  }
+  const peakMemoryMB = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(`${JSON.stringify({ seconds, peakMemoryMB, note } satisfies ChildReport)}\n`);
+}
+
+if (process.argv[2] === 'gradient-bench-child') {
+  child(JSON.parse(process.argv[3]) as ChildRequest).then(
+    () => process.exit(0),
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
