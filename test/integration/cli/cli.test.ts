@@ -105,11 +105,20 @@ describe('llm-explainer explain / runs / show', () => {
     expect(run.tokens.text.join('')).toContain('Be brief.');
   });
 
+  it('falls back to the CPU when the requested device is missing, and records why', async () => {
+    const out = cli('explain', '--model', await fixtureFolder('llama'), '--prompt', 'Hi', '--max-new-tokens', '2', '--methods', 'attention', '--device', 'cuda', '--db', db, '--json', join(home, 'd.json'));
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toMatch(/device\s+cpu \(fell back: /);
+    const run = JSON.parse(readFileSync(join(home, 'd.json'), 'utf8')) as RunJson;
+    expect(run.device).toMatchObject({ requested: 'cuda', used: 'cpu' });
+    expect(run.device.fallbackReason).toMatch(/CUDA/);
+  });
+
   it('uses --db over LLM_EXPLAINER_DB, and the variable when no flag is given', () => {
     const viaEnv = cli('runs', '--json');
     expect(viaEnv.code).toBe(0);
     expect(JSON.parse(viaEnv.stdout).total).toBe(0);
-    expect(JSON.parse(cli('runs', '--db', db, '--json').stdout).total).toBeGreaterThanOrEqual(3);
+    expect(JSON.parse(cli('runs', '--db', db, '--json').stdout).total).toBeGreaterThanOrEqual(4);
   });
 });
 
