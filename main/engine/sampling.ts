@@ -1,5 +1,6 @@
 // Choosing the next token from one row of logits: greedy, or sampling with temperature, top-k and top-p
 // from a seeded generator so that a recorded seed reproduces a run exactly.
+import { mulberry32 } from '../../shared/random';
 
 export interface SamplingParams {
   /** 0 or undefined: greedy (argmax). */
@@ -18,14 +19,7 @@ export type Random = () => number;
  * Example: `createRandom(42)()` → `0.6011037519201636` every time.
  */
 export function createRandom(seed: number): Random {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = state;
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** A fresh 32-bit seed for runs that did not ask for one (recorded so they can be repeated). */

@@ -2,17 +2,9 @@
 // and the tensor's name, so a weight does not change when other tensors are added or built in another order
 // (the fused-operator twins rely on this to share weights with the decomposed models).
 
-/** mulberry32: a 32-bit generator, small and fast; quality is ample for random weights. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../../shared/random';
+
+export { mulberry32 };
 
 /** FNV-1a hash of a string mixed with a seed: the stream seed for one named tensor. */
 export function streamSeed(seed: number, name: string): number {

@@ -2,17 +2,9 @@
 import { createSession, Tensor, type Feeds } from '../../../main/engine/runtime';
 import { encodeModel, type ModelProto } from '../../../main/engine/onnx/proto';
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers in [0, 1). */
+import { mulberry32 as random } from '../../../shared/random';
+export { random };
 
 /** Uniform floats in [−scale, scale). */
 export function randomFloats(count: number, seed: number, scale = 1): Float32Array {

@@ -16,17 +16,7 @@ import {
   type AttentionTensor,
 } from '../../../shared/attention-math';
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as random } from '../../../shared/random';
 
 /** Random causal attention [L, H, T, T] with rows summing to 1. */
 function randomAttention(layers: number, heads: number, T: number, seed = 1): number[][][][] {
