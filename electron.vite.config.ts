@@ -30,6 +30,8 @@ export default defineConfig({
     root: resolve('renderer'),
     plugins: [vue()],
     build: {
+      // Minified: the same bundle is inlined into every HTML report.
+      minify: true,
       rollupOptions: { input: { index: resolve('renderer/index.html') } },
     },
   },

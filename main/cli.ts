@@ -2,7 +2,7 @@
 import { explainCommand } from './cli/explain-command';
 import { runsCommand } from './cli/runs-command';
 import { showCommand } from './cli/show-command';
-import { reportCommand } from './cli/report-command';
+import { REPORT_USAGE, reportCommand } from './cli/report-command';
 import { serveCommandFromArgs } from './cli/serve-command';
 import { BATCH_USAGE, batchCommand } from './cli/batch-command';
 import { RERUN_USAGE, rerunCommand } from './cli/rerun-command';
@@ -24,7 +24,7 @@ Usage:
                         [--db FILE] [--json FILE] [--report FILE.html] [--quiet]
   llm-explainer runs   [--db FILE] [--limit N] [--offset N] [--experiment NAME] [--search TEXT] [--json]
   llm-explainer show ID [--db FILE] [--json FILE|-]
-  llm-explainer report ID... -o FILE.html [--db FILE]
+  ${REPORT_USAGE}
   llm-explainer serve  [--db FILE] [--port N] [--no-open] [--no-demo]
   ${BATCH_USAGE}
   ${RERUN_USAGE}

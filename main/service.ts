@@ -31,6 +31,11 @@ import type { RunStore } from './store/run-store';
 import { newRunId } from './store/run-rows';
 import { JobQueue, type JobOutcome, type JobRunner } from './service/job-queue';
 import { describeModelFolder, type InspectFolder, type NormalizeConfig } from './service/folder-info';
+import { BatchTracker } from './service/batches';
+import { compareRuns } from './service/compare';
+import { aggregateExperiment } from './experiments/aggregate';
+import { experimentTimeline, summarizeRuns } from './experiments/summary';
+import { storedRunJson } from './run-export';
 
 export type { JobRunner, JobContext } from './service/job-queue';
 
@@ -94,9 +99,10 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
 
   const queue = new JobQueue({
     run: options.runJob,
-    onProgress: (progress: ProgressEvent) => emit({ type: 'progress', progress }),
+    onProgress: (progress: ProgressEvent) => emit({ type: 'progress', progress: batches.decorate(progress) }),
     onFinished: (outcome) => {
       settleStoredRun(store, outcome);
+      batches.finished(outcome);
       runsChanged({ reason: 'finished', runIds: [outcome.runId] });
     },
   });
@@ -104,15 +110,29 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
   let engine: Promise<ServiceEngine> | undefined;
   const loadEngine = () => (engine ??= loadDefaultEngine(options.engine));
 
+  // Batches and reruns: each item is one run job in the queue above (main/service/batches).
+  const batches = new BatchTracker({
+    store,
+    addJob: (runId, request) => {
+      queue.add(runId, request);
+      runsChanged({ reason: 'created', runIds: [runId] });
+    },
+    cancelJob: (runId) => queue.cancel(runId),
+    demoModel: options.demoModel,
+    modelName: async (path) => {
+      const { inspectModelFolder, normalizeConfig } = await loadEngine();
+      return (await describeModelFolder(path, inspectModelFolder, normalizeConfig)).name;
+    },
+    checkFolder: (path) => checkFolderExists(path, 'startBatch/rerun'),
+  });
+
   const methods: WorkbenchMethods = {
     async listRuns(query?: RunListQuery) {
       return store.listRuns(query ?? {});
     },
 
     async getRun(id: string, getOptions?: GetRunOptions) {
-      const run = store.getRun(id);
-      if (!run) return null;
-      return shapeRun(store, run, getOptions ?? {});
+      return storedRunJson(store, id, getOptions ?? {}) ?? null;
     },
 
     async listTensors(runId: string) {
@@ -216,6 +236,56 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
       }
       return options.pickModelFolder();
     },
+
+    async aggregateExperiment(name, aggregateOptions) {
+      return aggregateExperiment(store, name, aggregateOptions ?? {});
+    },
+
+    async summarizeRuns(ids, summaryOptions) {
+      return summarizeRuns(store, ids, summaryOptions ?? {});
+    },
+
+    async experimentTimeline(name, metric) {
+      return experimentTimeline(store, name, metric);
+    },
+
+    async compareRuns(ids, compareOptions) {
+      return compareRuns(store, ids, compareOptions?.method);
+    },
+
+    async startBatch(request) {
+      return batches.startBatch(request);
+    },
+
+    async rerun(request) {
+      return batches.rerun(request);
+    },
+
+    async getBatch(batchId) {
+      return batches.get(batchId);
+    },
+
+    async listBatches() {
+      return batches.list();
+    },
+
+    async cancelBatch(batchId) {
+      return { cancelled: batches.cancel(batchId) };
+    },
+
+    async renameExperiment(from, to) {
+      store.renameExperiment(from, to);
+      const ids = store.runsOfExperiment(to).map((run) => run.id);
+      if (ids.length > 0) runsChanged({ reason: 'updated', runIds: ids });
+      return { name: to };
+    },
+
+    async exportReport(request) {
+      // The report writer reads the renderer bundle from disk: loaded on first use only.
+      const { reportHtml } = await import('./report/write-report');
+      const html = await reportHtml(store, request);
+      return { html, fileName: reportFileName(request) };
+    },
   };
 
   // Every method, validated, with store/engine errors turned into ApiErrors: the one wrapper all doors share.
@@ -267,54 +337,17 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
   };
 }
 
-async function checkFolderExists(path: string): Promise<void> {
+/** A download name for a report: the experiment's name, or the run count, made safe for file systems. */
+export function reportFileName(request: { runIds?: string[]; experiment?: string }): string {
+  const base = request.experiment !== undefined ? request.experiment : `${request.runIds?.length ?? 0}-runs`;
+  const safe = base.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 100) || 'runs';
+  return `${safe}-report.html`;
+}
+
+async function checkFolderExists(path: string, method = 'createRun'): Promise<void> {
   const info = await stat(path).catch(() => undefined);
-  if (!info) throw new ApiError(API_ERROR_CODES.invalidArgument, `createRun: model folder not found: ${path}`);
-  if (!info.isDirectory()) throw new ApiError(API_ERROR_CODES.invalidArgument, `createRun: ${path} is a file, not a model folder`);
-}
-
-/**
- * Drops the big arrays the caller did not ask for (views read single heads with getTensorSlice), and fills
- * `attention.data` from the stored tensor when it was asked for but is not part of the stored JSON.
- */
-function shapeRun(store: RunStore, run: RunJson, options: GetRunOptions): RunJson {
-  let shaped = run;
-  if (run.attention) {
-    let data: number[][][][] = [];
-    if (options.includeAttentionData) {
-      data = run.attention.data?.length ? run.attention.data : attentionFromTensor(store, run);
-    }
-    shaped = { ...shaped, attention: { ...run.attention, data } };
-  }
-  if (run.gradient?.raw && !options.includeRawGradient) {
-    const { raw: _raw, ...gradient } = run.gradient;
-    shaped = { ...shaped, gradient };
-  }
-  return shaped;
-}
-
-/** The [layer][head][row][col] attention tensor of a run, nested as the run JSON has it ([] when none). */
-function attentionFromTensor(store: RunStore, run: RunJson): number[][][][] {
-  const candidates = store.tensorInfo(run.id).filter((info) => info.axes.join(',') === 'layer,head,row,col');
-  const info = candidates.find((candidate) => candidate.name === 'attention.data') ?? candidates[0];
-  if (!info) return [];
-  const tensor = store.readTensor(run.id, info.name);
-  if (!tensor) return [];
-  const [layers, heads, rows, cols] = tensor.shape;
-  const nested: number[][][][] = [];
-  for (let layer = 0; layer < layers; layer++) {
-    const perHead: number[][][] = [];
-    for (let head = 0; head < heads; head++) {
-      const matrix: number[][] = [];
-      for (let row = 0; row < rows; row++) {
-        const start = ((layer * heads + head) * rows + row) * cols;
-        matrix.push(Array.from(tensor.data.subarray(start, start + cols)));
-      }
-      perHead.push(matrix);
-    }
-    nested.push(perHead);
-  }
-  return nested;
+  if (!info) throw new ApiError(API_ERROR_CODES.invalidArgument, `${method}: model folder not found: ${path}`);
+  if (!info.isDirectory()) throw new ApiError(API_ERROR_CODES.invalidArgument, `${method}: ${path} is a file, not a model folder`);
 }
 
 /**

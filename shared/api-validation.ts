@@ -3,6 +3,7 @@
 // in the engine. Hand-written small combinators: no schema library.
 import { DEVICES, RUN_STATUSES, TASK_TYPES } from './run';
 import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, METHOD_IDS, SALIENCY_NORMS } from './explain-options';
+import { ATTRIBUTION_METHODS } from './experiment-math';
 import {
   API_ERROR_CODES,
   API_METHODS,
@@ -215,6 +216,64 @@ export const runPatchCheck = object(
   },
 );
 
+// Experiments (issue 6)
+
+const experimentName = string({ min: 1, max: 200 });
+const attributionMethod = oneOf(ATTRIBUTION_METHODS);
+
+export const aggregateOptionsCheck = object({
+  segment: optional(string({ min: 1, max: 64 })),
+  model: optional(string({ min: 1, max: 4096 })),
+  topTokens: optional(integer(1, 1000)),
+  methods: optional(arrayOf(attributionMethod, { max: ATTRIBUTION_METHODS.length })),
+});
+
+export const summarizeOptionsCheck = object({
+  referenceRunId: optional(id),
+  method: optional(attributionMethod),
+  topK: optional(integer(1, 100)),
+});
+
+export const compareOptionsCheck = object({ method: optional(attributionMethod) });
+
+export const batchSettingsCheck = object({
+  dtype: optional(string({ min: 1, max: 50 })),
+  generation: generationCheck,
+  methods: arrayOf(oneOf(METHOD_IDS), { max: METHOD_IDS.length }),
+  options: optional(explainOptionsCheck),
+  device: oneOf(DEVICES),
+  tags: optional(arrayOf(tag, { max: 100 })),
+});
+
+export const startBatchCheck = object({
+  modelPath: optional(absolutePath),
+  experiment: experimentName,
+  datasetText: string({ min: 1, max: 30_000_000 }),
+  settings: batchSettingsCheck,
+});
+
+export const rerunRequestCheck = object(
+  {
+    runIds: optional(arrayOf(id, { min: 1, max: 100_000 })),
+    experiment: optional(experimentName),
+    modelPath: absolutePath,
+    to: optional(experimentName),
+    answer: optional(oneOf(['keep', 'generate'])),
+    methods: optional(arrayOf(oneOf(METHOD_IDS), { max: METHOD_IDS.length })),
+    device: optional(oneOf(DEVICES)),
+  },
+  (value, path) =>
+    (value.runIds === undefined) === (value.experiment === undefined) ? `${path}: give runIds or experiment (one of them)` : undefined,
+);
+
+export const exportReportCheck = object(
+  {
+    runIds: optional(arrayOf(id, { min: 1, max: 10_000 })),
+    experiment: optional(experimentName),
+  },
+  (value, path) => (value.runIds === undefined && value.experiment === undefined ? `${path}: give runIds or experiment` : undefined),
+);
+
 interface Parameter {
   name: string;
   check: Check;
@@ -245,6 +304,17 @@ export const METHOD_PARAMETERS: Readonly<Record<ApiMethod, readonly Parameter[]>
   demoModelPath: noParameters,
   appInfo: noParameters,
   pickModelFolder: noParameters,
+  aggregateExperiment: [{ name: 'name', check: experimentName }, { name: 'options', check: aggregateOptionsCheck, optional: true }],
+  summarizeRuns: [{ name: 'ids', check: arrayOf(id, { min: 1, max: 1000 }) }, { name: 'options', check: summarizeOptionsCheck, optional: true }],
+  experimentTimeline: [{ name: 'name', check: experimentName }, { name: 'metric', check: string({ min: 1, max: 300 }) }],
+  compareRuns: [{ name: 'ids', check: arrayOf(id, { min: 1, max: 12 }) }, { name: 'options', check: compareOptionsCheck, optional: true }],
+  startBatch: [{ name: 'request', check: startBatchCheck }],
+  rerun: [{ name: 'request', check: rerunRequestCheck }],
+  getBatch: [{ name: 'batchId', check: id }],
+  listBatches: noParameters,
+  cancelBatch: [{ name: 'batchId', check: id }],
+  renameExperiment: [{ name: 'from', check: experimentName }, { name: 'to', check: experimentName }],
+  exportReport: [{ name: 'request', check: exportReportCheck }],
 });
 
 /**

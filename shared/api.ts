@@ -4,6 +4,8 @@
 // Additive changes only — F2's renderer, the CLI and tests are written against these names.
 import type { ChatMessage, DeviceChoice, GenerationParams, RunJson, RunStatus, RunSummary, TaskType } from './run';
 import type { ExplainOptions } from './explain-options';
+import type { AttributionMethod, ExperimentAggregate, RunNumbers, TimelineSeries } from './experiment-math';
+import type { TokenAlignment } from './token-alignment';
 
 // ---------------------------------------------------------------------------------------------------------
 // Requests and results
@@ -56,7 +58,7 @@ export interface GetRunOptions {
 
 /** A stored tensor's description (no data). */
 export interface TensorInfo {
-  /** e.g. "attention.answer", "gradient.saliency". */
+  /** e.g. "attention.data", "gradient.saliency". */
   name: string;
   /** Axis names in storage order, e.g. ["layer", "head", "row", "col"]. */
   axes: string[];
@@ -67,7 +69,7 @@ export interface TensorInfo {
 
 /**
  * Part of a stored tensor: fixing the first k axes by `leadingIndex` gives the remaining axes.
- * Example: getTensorSlice(id, 'attention.answer', [3, 1]) → layer 3, head 1: `{shape: [rows, cols], data}`.
+ * Example: getTensorSlice(id, 'attention.data', [3, 1]) → layer 3, head 1: `{shape: [rows, cols], data}`.
  */
 export interface TensorSlice {
   name: string;
@@ -190,6 +192,164 @@ export interface AppInfo {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Experiments: aggregation, comparison, batches and reruns (issue 6)
+
+/** Options of aggregateExperiment (see main/experiments/aggregate). */
+export interface AggregateRequestOptions {
+  /** Segment the "segment" head statistic measures attention to; default "data", else "system", else the first. */
+  segment?: string;
+  /** Only runs of this model (name or folder path). */
+  model?: string;
+  /** Token texts per method (default 20). */
+  topTokens?: number;
+  /** Methods to aggregate (default every one some run has). */
+  methods?: AttributionMethod[];
+}
+
+/** Options of summarizeRuns. */
+export interface SummarizeRequestOptions {
+  /** Compare every answer with this run's (default: each run's source run). */
+  referenceRunId?: string;
+  method?: AttributionMethod;
+  /** Top tokens per run (default 5). */
+  topK?: number;
+}
+
+export interface CompareRequestOptions {
+  /** Attribution method the tokens are coloured by; default the first one every run has. */
+  method?: AttributionMethod;
+}
+
+/** One run of a comparison: its prompt tokens and their share of the run's prompt attribution. */
+export interface CompareRun {
+  runId: string;
+  createdAt: string;
+  modelName: string;
+  modelPath: string;
+  experiment: string;
+  promptTokens: string[];
+  answerTokens: string[];
+  answerText: string;
+  /**
+   * Per prompt position, the share of the run's prompt attribution (|values| summed over answer rows and
+   * normalised to sum 1, so runs of models with different gradient scales compare); null when the run lacks
+   * the method.
+   */
+  shares: (number | null)[];
+  /** Whether the run has the compared method. */
+  hasMethod: boolean;
+}
+
+/**
+ * Runs side by side. Example: `compareRuns([a, b], {method: 'saliency'})` → `{method: 'saliency', runs: [...],
+ * alignment: {columns: [[0, 0], [1, null], …], matched: 14}, difference: [0.01, null, …], numbers: [...]}`.
+ */
+export interface CompareResult {
+  method: AttributionMethod | null;
+  /** Methods at least one of the runs has, in ATTRIBUTION_METHODS order. */
+  methods: AttributionMethod[];
+  runs: CompareRun[];
+  /** Prompt tokens aligned by text (shared/token-alignment): columns[c][r] is run r's position or null. */
+  alignment: TokenAlignment;
+  /** Two runs only: per aligned column, share of run 2 − share of run 1 (null where either is missing). */
+  difference?: (number | null)[];
+  /** summarizeRuns numbers of the same runs, with run 1 as the reference for "answer changed". */
+  numbers: RunNumbers[];
+}
+
+/** What every item of a dataset batch shares: an explain request without the item's own fields. */
+export interface BatchRequestSettings {
+  dtype?: string;
+  generation: GenerationRequest;
+  methods: string[];
+  options?: Partial<ExplainOptions>;
+  device: DeviceChoice;
+  tags?: string[];
+}
+
+/**
+ * A dataset run from the UI. Example: `{experiment: 'support-faq', modelPath: '/models/tiny', datasetText:
+ * '{"prompt": "When is support open?"}\n', settings: {generation: {maxNewTokens: 16}, methods: ['attention'], device: 'auto'}}`.
+ * Items already finished in the experiment on the same model are skipped (resume).
+ */
+export interface StartBatchRequest {
+  /** Absolute model folder; default the built-in demo model. */
+  modelPath?: string;
+  experiment: string;
+  /** JSONL: one object per line (messages or prompt, optional answer, id, system, task, segments). */
+  datasetText: string;
+  settings: BatchRequestSettings;
+}
+
+/** Re-running stored runs (or every finished run of an experiment) on another model folder. */
+export interface RerunRequest {
+  runIds?: string[];
+  experiment?: string;
+  modelPath: string;
+  /** Target experiment; default `<source experiment>@<model name>`. */
+  to?: string;
+  /** "keep" (default) teacher-forces the original answer; "generate" lets the new model answer. */
+  answer?: 'keep' | 'generate';
+  /** Default each source run's methods. */
+  methods?: string[];
+  device?: DeviceChoice;
+}
+
+/** Where one item of a batch stands. */
+export interface BatchItemInfo {
+  /** Dataset item key (batch) or source run id (rerun). */
+  key: string;
+  /** Dataset line (batch items). */
+  line?: number;
+  /** The run made for it (or the earlier finished run, when skipped). */
+  runId?: string;
+  stage: ProgressStage | 'skipped';
+  error?: string;
+}
+
+/** A batch or rerun: its runs go through the run queue one after another. */
+export interface BatchInfo {
+  batchId: string;
+  kind: 'dataset' | 'rerun';
+  /** Target experiment(s), comma-separated when a rerun spans several. */
+  experiment: string;
+  modelPath: string;
+  total: number;
+  /** Items finished (done, failed, cancelled or skipped). */
+  finished: number;
+  failed: number;
+  skipped: number;
+  items: BatchItemInfo[];
+  warnings: string[];
+  /** ISO time it started. */
+  startedAt: string;
+}
+
+/** Added to a run's ProgressEvent when the run belongs to a batch. */
+export interface BatchProgress {
+  batchId: string;
+  /** The item's key. */
+  item: string;
+  /** 0-based index of the item in the batch. */
+  index: number;
+  total: number;
+  /** Items finished so far (this one included once it is final). */
+  finished: number;
+}
+
+/** A self-contained HTML report (main/report). */
+export interface ExportReportRequest {
+  runIds?: string[];
+  experiment?: string;
+}
+
+export interface ExportedReport {
+  html: string;
+  /** Suggested file name, e.g. "support-faq-report.html". */
+  fileName: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Jobs and events
 
 /** Stages of a run job, in order; the last three are final. */
@@ -210,6 +370,8 @@ export interface ProgressEvent {
   message?: string;
   /** Set with stage "failed". */
   error?: ApiErrorData;
+  /** Set when the run is an item of a batch or rerun (startBatch, rerun). */
+  batch?: BatchProgress;
 }
 
 /** A queued or running job (so a reloaded page can show progress it missed). */
@@ -263,6 +425,28 @@ export interface WorkbenchMethods {
   appInfo(): Promise<AppInfo>;
   /** Native folder dialog (Electron only; elsewhere fails with code "unsupported"). Null when cancelled. */
   pickModelFolder(): Promise<string | null>;
+  /** Aggregates the finished runs of an experiment (per-head grids, segment shares, top tokens). */
+  aggregateExperiment(name: string, options?: AggregateRequestOptions): Promise<ExperimentAggregate>;
+  /** Summary numbers per run (answer changed, top tokens, entropy, log-probability, IG completeness). Unknown ids: not_found. */
+  summarizeRuns(ids: string[], options?: SummarizeRequestOptions): Promise<RunNumbers[]>;
+  /** One metric over an experiment's finished runs in run order (metrics: shared/experiment-math TIMELINE_METRICS or `share:<method>:<segment>`). */
+  experimentTimeline(name: string, metric: string): Promise<TimelineSeries>;
+  /** Runs side by side, prompt tokens aligned by text, with the difference for two runs. */
+  compareRuns(ids: string[], options?: CompareRequestOptions): Promise<CompareResult>;
+  /** Queues every unfinished dataset item as a run job; progress arrives as ProgressEvents with `batch` set. */
+  startBatch(request: StartBatchRequest): Promise<BatchInfo>;
+  /** Queues reruns of stored runs (or a whole experiment) on another model folder, linked to their sources. */
+  rerun(request: RerunRequest): Promise<BatchInfo>;
+  /** Where a batch stands; null when unknown (batches are kept in memory until the service closes). */
+  getBatch(batchId: string): Promise<BatchInfo | null>;
+  /** Batches started since the service opened, newest first. */
+  listBatches(): Promise<BatchInfo[]>;
+  /** Cancels a batch's queued and running runs. */
+  cancelBatch(batchId: string): Promise<{ cancelled: number }>;
+  /** Renames an experiment (its runs follow). Fails when the new name exists. */
+  renameExperiment(from: string, to: string): Promise<{ name: string }>;
+  /** A self-contained HTML report of runs or of an experiment (main/report), for the UI's Export. */
+  exportReport(request: ExportReportRequest): Promise<ExportedReport>;
 }
 
 /** The event subscriptions. */
@@ -280,7 +464,8 @@ export type ApiMethod = keyof WorkbenchMethods;
 export const API_METHODS = [
   'listRuns', 'getRun', 'listTensors', 'getTensorSlice', 'createRun', 'cancelRun', 'updateRun', 'deleteRuns',
   'inspectModelFolder', 'recentModelFolders', 'listDevices', 'listExperiments', 'listJobs', 'demoModelPath',
-  'appInfo', 'pickModelFolder',
+  'appInfo', 'pickModelFolder', 'aggregateExperiment', 'summarizeRuns', 'experimentTimeline', 'compareRuns',
+  'startBatch', 'rerun', 'getBatch', 'listBatches', 'cancelBatch', 'renameExperiment', 'exportReport',
 ] as const satisfies readonly ApiMethod[];
 
 // Compile-time check that API_METHODS lists every method of WorkbenchMethods.

@@ -11,7 +11,7 @@ export type TensorEncoding = (typeof TENSOR_ENCODINGS)[number];
  * `encoding` is the encoding asked for when writing, and the encoding actually kept when read back.
  *
  * @example
- * { name: 'attention.answer', axes: ['layer', 'head', 'row', 'col'], shape: [2, 4, 3, 10],
+ * { name: 'attention.data', axes: ['layer', 'head', 'row', 'col'], shape: [2, 4, 3, 10],
  *   data: new Float32Array(240), encoding: 'float16' }
  */
 export interface NamedTensor {

@@ -122,7 +122,7 @@ export class RunReader {
   /**
    * The tensor at fixed leading indices, decoding only those rows, or undefined.
    *
-   * @example store.readTensorSlice(id, 'attention.answer', [3, 1]) // layer 3, head 1 → shape [rows, cols]
+   * @example store.readTensorSlice(id, 'attention.data', [3, 1]) // layer 3, head 1 → shape [rows, cols]
    */
   readTensorSlice(id: string, name: string, leadingIndex: readonly number[]): NamedTensor | undefined {
     return tensors.readTensorSlice(this.db, id, name, leadingIndex);
@@ -131,7 +131,7 @@ export class RunReader {
   /**
    * The tensor with one axis fixed, or undefined.
    *
-   * @example store.readTensorAlong(id, 'attention.answer', 'row', 0) // answer row 0 of every head → [layer, head, col]
+   * @example store.readTensorAlong(id, 'attention.data', 'row', 0) // answer row 0 of every head → [layer, head, col]
    */
   readTensorAlong(id: string, name: string, axis: string | number, index: number): NamedTensor | undefined {
     return tensors.readTensorAlong(this.db, id, name, axis, index);

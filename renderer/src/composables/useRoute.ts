@@ -1,11 +1,12 @@
-// A small hash router: `#/runs`, `#/runs/<id>`, `#/new`, `#/experiments`, with `?key=value` parameters.
+// A small hash router: `#/runs`, `#/runs/<id>`, `#/new`, `#/experiments`, `#/experiments/<name>`, `#/compare`,
+// with `?key=value` parameters.
 // Hash routes work the same from a file:// page (Electron, HTML reports) and over HTTP, and need no server
 // support. One module-level ref holds the current route for every component.
 import { readonly, ref } from 'vue';
 
 /** A parsed route: the view name, its path parameters and its query parameters. */
 export interface Route {
-  name: 'runs' | 'run' | 'new' | 'experiments' | 'not-found';
+  name: 'runs' | 'run' | 'new' | 'experiments' | 'experiment' | 'compare' | 'not-found';
   params: Record<string, string>;
   query: Record<string, string>;
   path: string;
@@ -25,6 +26,9 @@ export function parseHash(hash: string): Route {
   if (segments[0] === 'runs' && segments.length === 2) return { name: 'run', params: { id: segments[1] }, query, path };
   if (segments[0] === 'new' && segments.length === 1) return { name: 'new', params: {}, query, path };
   if (segments[0] === 'experiments' && segments.length === 1) return { name: 'experiments', params: {}, query, path };
+  // Issue 6: one experiment's aggregates, and the compare view (`?runs=a,b` or `?experiments=a,b`).
+  if (segments[0] === 'experiments' && segments.length === 2) return { name: 'experiment', params: { name: segments[1] }, query, path };
+  if (segments[0] === 'compare' && segments.length === 1) return { name: 'compare', params: {}, query, path };
   return { name: 'not-found', params: {}, query, path };
 }
 

@@ -36,7 +36,7 @@ export function tempStore(): TempStore {
 export function attentionTensor(): NamedTensor {
   const shape = [2, 2, 3, 5];
   const data = new Float32Array(60).map((_, index) => index / 100);
-  return { name: 'attention.answer', axes: ['layer', 'head', 'row', 'col'], shape, data, encoding: 'float32' };
+  return { name: 'attention.data', axes: ['layer', 'head', 'row', 'col'], shape, data, encoding: 'float32' };
 }
 
 export const PROMPT_TOKENS = ['<s>', 'When', 'is', 'support', 'open'];

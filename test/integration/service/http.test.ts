@@ -158,7 +158,7 @@ describe('API over HTTP', () => {
     expect(page.rows[0]).toMatchObject({ id: runId, status: 'done', tags: ['http'] });
     const run = await api.getRun(runId);
     expect(run).toMatchObject({ id: runId, answerText: 'at nine' });
-    const slice = await api.getTensorSlice(runId, 'attention.answer', [0, 1]);
+    const slice = await api.getTensorSlice(runId, 'attention.data', [0, 1]);
     expect(slice).toMatchObject({ shape: [3, 5], axes: ['row', 'col'] });
     expect(slice!.data[0]).toBeCloseTo(0.15, 6);
     const updated = await api.updateRun(runId, { notes: 'via http', tags: ['http', 'checked'] });

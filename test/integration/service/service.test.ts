@@ -84,16 +84,16 @@ describe('runs', () => {
     const { runId } = await service.createRun(request());
     await service.idle();
     expect(await service.listTensors(runId)).toEqual([
-      { name: 'attention.answer', axes: ['layer', 'head', 'row', 'col'], shape: [2, 2, 3, 5], encoding: 'float32' },
+      { name: 'attention.data', axes: ['layer', 'head', 'row', 'col'], shape: [2, 2, 3, 5], encoding: 'float32' },
     ]);
-    const slice = await service.getTensorSlice(runId, 'attention.answer', [1, 0]);
+    const slice = await service.getTensorSlice(runId, 'attention.data', [1, 0]);
     expect(slice!.axes).toEqual(['row', 'col']);
     expect(slice!.shape).toEqual([3, 5]);
     const expected = Array.from({ length: 15 }, (_, i) => (30 + i) / 100);
     slice!.data.forEach((value, i) => expect(value).toBeCloseTo(expected[i], 6));
     expect(await service.getTensorSlice(runId, 'gradient.saliency', [0])).toBeNull();
-    expect(await service.getTensorSlice('r_missing', 'attention.answer', [0])).toBeNull();
-    const outOfRange = await rejection(service.getTensorSlice(runId, 'attention.answer', [2, 0]));
+    expect(await service.getTensorSlice('r_missing', 'attention.data', [0])).toBeNull();
+    const outOfRange = await rejection(service.getTensorSlice(runId, 'attention.data', [2, 0]));
     expect(outOfRange.code).toBe('invalid_argument');
     expect(outOfRange.message).toContain('out of range for axis layer of size 2');
   });

@@ -53,7 +53,7 @@ describe('inference in a worker thread', () => {
     await service.idle();
     expect(stagesOf(runId)).toEqual(['queued', 'load', 'generate', 'attention', 'store', 'done']);
     expect(await service.getRun(runId)).toMatchObject({ status: 'done', answerText: 'at nine', tags: ['child'] });
-    const slice = await service.getTensorSlice(runId, 'attention.answer', [1, 1]);
+    const slice = await service.getTensorSlice(runId, 'attention.data', [1, 1]);
     expect(slice!.data[0]).toBeCloseTo(0.45, 6);
   });
 
