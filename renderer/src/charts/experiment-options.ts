@@ -13,7 +13,7 @@ import {
   type TimelineSeries,
 } from '../../../shared/experiment-math';
 import type { ExperimentChartOption } from './experiment-charts';
-import { escapeHtml } from './heatmap-option';
+import { escapeHtml, hiddenVisualMap } from './heatmap-option';
 
 /**
  * Categorical colours that stay apart for the common colour-vision deficiencies (Okabe & Ito 2008), in the
@@ -122,14 +122,7 @@ export function buildHeadGridOption(grid: readonly (readonly MeanCell[])[], sett
       axisTick: { show: false },
       axisLabel: { fontSize: 11, color: '#3d4350' },
     },
-    visualMap: {
-      type: 'continuous',
-      show: false,
-      dimension: 2,
-      min: low,
-      max: high > low ? high : low + 1,
-      inRange: { color: [...settings.scale.stops] },
-    },
+    visualMap: hiddenVisualMap(low, high, settings.scale),
     series: [
       {
         type: 'heatmap',

@@ -144,14 +144,7 @@ export function buildHeatmapOption(data: HeatmapData, settings: HeatmapSettings)
         rich: { selected: { fontWeight: 'bold', color: '#0b57d0', fontSize: 11 } },
       },
     },
-    visualMap: {
-      type: 'continuous',
-      show: false,
-      dimension: 2,
-      min: low,
-      max: high > low ? high : low + 1,
-      inRange: { color: [...settings.scale.stops] },
-    },
+    visualMap: hiddenVisualMap(low, high, settings.scale),
     dataZoom,
     series: [
       {
@@ -165,6 +158,18 @@ export function buildHeatmapOption(data: HeatmapData, settings: HeatmapSettings)
 }
 
 /** Height in pixels that fits a heatmap of `rows` rows with readable cells, within sensible bounds. */
+/** The colour mapping of a heatmap's cells (the legend is drawn by our own ColorLegend, so ECharts' is hidden). */
+export function hiddenVisualMap(low: number, high: number, scale: ColorScale) {
+  return {
+    type: 'continuous' as const,
+    show: false,
+    dimension: 2,
+    min: low,
+    max: high > low ? high : low + 1,
+    inRange: { color: [...scale.stops] },
+  };
+}
+
 export function heatmapHeight(rows: number, longColumns: boolean): number {
   const cellHeight = rows > 40 ? 14 : 22;
   return Math.round(Math.min(640, Math.max(140, rows * cellHeight + 90 + (longColumns ? 24 : 0))));
