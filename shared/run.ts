@@ -118,6 +118,8 @@ export interface IntegratedGradientsJson {
   steps: number;
   baseline: string;
   rule: string;
+  /** Where the path points sit: "uniform" in α, or "geometric" (the zero baseline's default; README explains). */
+  spacing?: string;
   attributions: number[];
   delta: number;
   completenessError: number;

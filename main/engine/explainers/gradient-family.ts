@@ -95,6 +95,7 @@ export function gradientOutputs(result: GradientResult): { json: { gradient?: Gr
       steps: ig.steps,
       baseline: ig.baseline,
       rule: ig.rule,
+      spacing: ig.spacing,
       attributions: vector(GRADIENT_TENSORS.igAttributions, ig.attributions),
       delta: ig.delta,
       completenessError: ig.completenessError,

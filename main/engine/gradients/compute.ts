@@ -129,8 +129,14 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
   if (wantsRows || options.methods.length === 0) {
     const rows = target === 'sequence' ? 1 : answerLength;
     const gradient = new Float32Array(rows * positions * hidden);
-    const budget = options.memoryBudgetBytes ?? ROW_BUDGET;
     let chunk = options.rowsPerRun ?? rows;
+    if (options.rowsPerRun === undefined && rows > 1) {
+      // A row's cotangents live briefly, a few of the largest forward tensors at a time.
+      const size = await program.activationBytes({ ...base, embeddings: input, batch: 1, cotangent: new Float32Array(answerLength), rows: 1 });
+      chunk = Math.max(1, Math.min(rows, Math.floor((options.memoryBudgetBytes ?? ROW_BUDGET) / (4 * size.largest))));
+      // Equal chunks: the same work per run, and no tiny last run.
+      chunk = Math.ceil(rows / Math.ceil(rows / chunk));
+    }
     for (let start = 0; start < rows; start += chunk) {
       const count = Math.min(chunk, rows - start);
       // Seed: row r of this chunk selects target start + r (or all targets for the sequence row).
@@ -141,15 +147,7 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
       }
       const out = await program.run({ ...base, embeddings: input, batch: 1, cotangent, rows: count }, options.signal);
       gradient.set(out.gradient, start * positions * hidden);
-      if (start === 0) {
-        result.targetLogProbs = Array.from(out.logProbs, Number);
-        // Later chunks keep the first run's size unless a memory budget asks for fewer rows.
-        if (options.rowsPerRun === undefined) {
-          // A row's cotangents live briefly, a few of the largest forward tensors at a time.
-          const perRow = 4 * (await program.activationBytes({ ...base, embeddings: input, batch: 1, cotangent, rows: count })).largest;
-          if (perRow > 0 && count * perRow > budget) chunk = Math.max(1, Math.floor(budget / perRow));
-        }
-      }
+      if (start === 0) result.targetLogProbs = Array.from(out.logProbs, Number);
     }
     result.rows = rows;
     const norm = options.saliencyNorm ?? 'l2';
@@ -179,7 +177,9 @@ async function integratedGradients(
   input: Float32Array,
   answerLength: number,
 ): Promise<IntegratedGradientsResult & { rowValues: number[] }> {
-  const settings: IntegratedGradientsSettings = { ...DEFAULT_IG, ...options.ig };
+  // Unset fields (undefined) keep the defaults: callers pass CLI options through as they are.
+  const given = Object.fromEntries(Object.entries(options.ig ?? {}).filter(([, value]) => value !== undefined));
+  const settings: IntegratedGradientsSettings = { ...DEFAULT_IG, ...given };
   const positions = base.ids.length;
   const hidden = program.hiddenSize;
   const size = positions * hidden;

@@ -108,6 +108,7 @@ export class GradientProgram {
   private readonly sessions = new Map<string, DerivativeSession>();
   private readonly heads = new Map<boolean, ModelProto>();
   private readonly activation = new Map<string, ActivationSize>();
+  private readonly probed = new Map<string, Map<string, number[]>>();
 
   private constructor(
     readonly sha256: string,
@@ -174,17 +175,31 @@ export class GradientProgram {
     return feeds;
   }
 
+  private derivativeKey(run: ProgramRun, weights: readonly string[]): string {
+    return [this.sha256, this.floatType, run.foilIds !== undefined, run.batch, run.ids.length, run.targetIds.length, weights.join(',')].join('|');
+  }
+
+  /** File of a derivative graph in the cache folder (undefined without one). */
+  private cacheFile(key: string): string | undefined {
+    return this.cacheDir ? join(this.cacheDir, 'gradients', `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.onnx`) : undefined;
+  }
+
+  private shapeKey(run: ProgramRun): string {
+    return [run.foilIds !== undefined, run.batch, run.ids.length, run.targetIds.length].join('|');
+  }
+
   /** Runs forward + backward for one batch of embeddings and seed cotangents. */
   async run(run: ProgramRun, signal?: AbortSignal): Promise<ProgramResult> {
     signal?.throwIfAborted();
     const contrastive = run.foilIds !== undefined;
     const model = this.headModel(contrastive);
     const weights = [...(run.weights ?? [])];
-    const key = [this.sha256, this.floatType, contrastive, run.batch, run.ids.length, run.targetIds.length, weights.join(',')].join('|');
+    const key = this.derivativeKey(run, weights);
     let entry = this.sessions.get(key);
     if (!entry) {
       const feeds = this.feeds(model, run);
-      entry = await this.openDerivative(key, model, feeds, weights);
+      entry = await this.openDerivative(key, model, feeds, weights, this.probed.get(this.shapeKey(run)));
+      this.probed.delete(this.shapeKey(run));
       this.sessions.set(key, entry);
       if (entry.activationBytes) this.activation.set(`${run.batch}|${run.ids.length}`, entry.activationBytes);
     }
@@ -208,15 +223,20 @@ export class GradientProgram {
   async activationBytes(run: ProgramRun): Promise<ActivationSize> {
     const key = `${run.batch}|${run.ids.length}`;
     let bytes = this.activation.get(key);
+    const file = this.cacheFile(this.derivativeKey(run, []));
+    if (bytes === undefined && file) bytes = await readFile(`${file}.json`, 'utf8').then((t) => JSON.parse(t).activationBytes as ActivationSize, () => undefined);
     if (bytes === undefined) {
       const model = this.headModel(run.foilIds !== undefined);
-      bytes = activationBytesOf(model, await probeShapes(model, this.feeds(model, run), this.device));
+      const shapes = await probeShapes(model, this.feeds(model, run), this.device);
+      // Kept for the derivative graph of the same shape, which is usually built next.
+      this.probed.set(this.shapeKey(run), shapes);
+      bytes = activationBytesOf(model, shapes);
       this.activation.set(key, bytes);
     }
     return bytes;
   }
 
-  private async openDerivative(key: string, model: ModelProto, feeds: Feeds, weights: string[]): Promise<DerivativeSession> {
+  private async openDerivative(key: string, model: ModelProto, feeds: Feeds, weights: string[], probed?: Map<string, number[]>): Promise<DerivativeSession> {
     const wrt = [this.split.embeddingsInput, ...weights];
     const outputs = Object.fromEntries(wrt.map((name) => [name, `grad::${name}`]));
     const name = `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.onnx`;
@@ -225,7 +245,7 @@ export class GradientProgram {
     try {
       let activationBytes = await readFile(`${file}.json`, 'utf8').then((t) => JSON.parse(t).activationBytes as ActivationSize, () => undefined);
       if (!activationBytes) {
-        const shapes = await probeShapes(model, feeds, this.device);
+        const shapes = probed ?? (await probeShapes(model, feeds, this.device));
         activationBytes = activationBytesOf(model, shapes);
         const derivative = differentiate(model, { wrt, seeds: [{ tensor: TARGET_OUTPUT, cotangent: COTANGENT_INPUT }], shapes }).model;
         await mkdir(folder, { recursive: true });

@@ -66,10 +66,11 @@ export function splitEmbeddings(model: ModelProto, inputIds = 'input_ids'): Spli
     .map((o) => (o.name === lookupOutput ? { ...o, name: EMBEDDINGS_INPUT } : o));
   const input = [...graph.input, makeValueInfo(EMBEDDINGS_INPUT, floatType, ['batch_size', 'sequence_length', hiddenSize])];
   const pruned = pruneGraph({ ...graph, node, output, input }, [EMBEDDINGS_INPUT]);
+  const values = floatValues(tableTensor);
   return {
     model: withGraph(model, pruned),
     embeddingsInput: EMBEDDINGS_INPUT,
-    table: Float32Array.from(floatValues(tableTensor)),
+    table: values instanceof Float32Array ? values : Float32Array.from(values),
     vocabSize,
     hiddenSize,
   };

@@ -83,7 +83,8 @@ describe('integrated gradients', () => {
     for (const fixture of ['llama', 'gpt2'] as const) {
       const model = `${await fixtureFolder(fixture)}/onnx/model.onnx`;
       const ids = fixture === 'gpt2' ? [464, 3139, 286, 4881, 318, 6342, 13, 383, 3139] : IDS;
-      const result = await computeGradients({ modelPath: model, ids, promptLength: 5, methods: ['integrated_gradients'] });
+      // Undefined fields (as the CLI passes unset options) keep the defaults.
+      const result = await computeGradients({ modelPath: model, ids, promptLength: 5, methods: ['integrated_gradients'], ig: { steps: undefined, rule: undefined } });
       expect(result.integratedGradients!.steps).toBe(32);
       expect(result.integratedGradients!.completenessError).toBeLessThan(0.01);
       expect(result.integratedGradients!.warning).toBeUndefined();
