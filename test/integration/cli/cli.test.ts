@@ -122,6 +122,31 @@ describe('llm-explainer explain / runs / show', () => {
   });
 });
 
+describe('llm-explainer explain with gradient methods, on every fixture architecture', () => {
+  it.each(['llama', 'gpt2', 'llama-fused-gqa', 'llama-fused-mha', 'llama-fused-q4'] as const)('%s: attention and gradients in the run JSON', async (name) => {
+    const file = join(home, `grad-${name}.json`);
+    const out = cli('explain', '--model', await fixtureFolder(name), '--prompt', 'Tell me', '--max-new-tokens', '3',
+      '--methods', 'attention,saliency,grad_x_input,integrated_gradients', '--ig-steps', '8', '--db', db, '--json', file);
+    expect(out.code, out.stderr).toBe(0);
+    const run = JSON.parse(readFileSync(file, 'utf8')) as RunJson;
+    const rows = run.tokens.ids.length - run.promptLength;
+    const T = run.tokens.ids.length;
+    expect(run.gradient!.saliency).toHaveLength(rows);
+    expect(run.gradient!.gradXInput![0]).toHaveLength(T);
+    expect(run.gradient!.sequence!.saliency).toHaveLength(T);
+    // Row t explains answer token t: nothing at or after its own position contributes.
+    run.gradient!.saliency!.forEach((row, t) => row.slice(run.promptLength + t).forEach((v) => expect(v).toBe(0)));
+    const ig = run.integratedGradients!;
+    expect(ig.attributions).toHaveLength(T);
+    expect(ig.baseline).toBe('pad');
+    expect(Number.isFinite(ig.completenessError)).toBe(true);
+    expect(Math.abs(ig.attributions.reduce((a, b) => a + b, 0) - ig.delta)).toBeCloseTo(ig.completenessError * Math.abs(ig.delta), 6);
+    const shown = JSON.parse(cli('show', run.id, '--db', db, '--json', '-').stdout) as RunJson;
+    expect(shown.gradient!.saliency).toEqual(run.gradient!.saliency);
+    expect(shown.gradient!.encoding!.dtype).toBe('float32');
+  });
+});
+
 describe('llm-explainer bad input', () => {
   it.each([
     [['explain', '--prompt', 'x', '--bogus'], /Unknown option '--bogus'/],
