@@ -4,20 +4,23 @@ import type { ExplainRequest } from '../../shared/api';
 import type { WorkbenchService } from '../service';
 
 /**
- * The demo question: a support-desk prompt whose answer is one line of the supplied data (the built-in model
- * is trained on this task, issue 7), explained with attention and the gradient methods.
+ * The demo question: a held-out prompt of the support-desk task the built-in model is trained on (issue 7), in
+ * exactly the trained format (one user message, no system prompt; a [DATA] block of `key: value` lines, then
+ * the question). The asked pair (email support, next business day) is held out of training, and the data also
+ * holds the confusable "phone support" line. The model replies "email support: next business day", copied from
+ * the third data line, which mean attention, saliency, gradient × input and integrated gradients light up
+ * (attention rollout favours the first line on every prompt: a measured finding, see README).
  */
 export const DEMO_REQUEST: ExplainRequest = {
   task: 'chat',
-  system: 'You are a support desk assistant. Answer from the data.',
   messages: [
     {
       role: 'user',
       content:
-        '[DATA]\nphone support: mon-fri 9am-6pm\nemail support: replies within 24 hours\nrefunds: within 30 days\n[/DATA]\nWhen is phone support open?',
+        '[DATA]\nphone support: mon-fri 9am-6pm\nlive chat: 24/7\nemail support: next business day\nrefunds: within 30 days\n[/DATA]\nWhen is email support open?',
     },
   ],
-  generation: { maxNewTokens: 12 },
+  generation: { maxNewTokens: 16 },
   methods: ['attention', 'saliency', 'grad_x_input', 'integrated_gradients'],
   device: 'auto',
   experiment: 'demo',
