@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { ChildHandle, ChildMessage, SpawnChild } from './worker-protocol';
+import { exitNotifier, type ChildHandle, type ChildMessage, type SpawnChild } from './worker-protocol';
 
 /**
  * Where the inference worker's entry is: the built `inference-worker.js` next to the bundle that runs, or the
@@ -41,21 +41,14 @@ export function spawnWorkerThread(entry: { file: string; typescript: boolean }):
     } else {
       worker = new Worker(entry.file);
     }
-    const exitListeners: ((reason: string) => void)[] = [];
-    let ended = false;
-    const end = (reason: string) => {
-      if (ended) return;
-      ended = true;
-      for (const listener of exitListeners) listener(reason);
-    };
+    const exit = exitNotifier();
+    const end = exit.end;
     worker.on('error', (error) => end(`worker error: ${error.message.split('\n')[0]}`));
     worker.on('exit', (code) => end(`exit code ${code}`));
     const handle: ChildHandle = {
       send: (message) => worker.postMessage(message),
       onMessage: (listener) => worker.on('message', (message: ChildMessage) => listener(message)),
-      onExit: (listener) => {
-        exitListeners.push(listener);
-      },
+      onExit: exit.onExit,
       kill: () => {
         void worker.terminate();
       },

@@ -41,3 +41,21 @@ export interface ParentPortLike {
   postMessage(message: ChildMessage): void;
   onMessage(listener: (message: ParentMessage) => void): void;
 }
+
+/**
+ * Exit bookkeeping shared by the child kinds: a child may report its end twice (an error, then an exit), and
+ * listeners must hear it once. `end(reason)` notifies; `onExit` registers; `ended()` tells whether it happened.
+ */
+export function exitNotifier(): { end(reason: string): void; onExit(listener: (reason: string) => void): void; ended(): boolean } {
+  const listeners: ((reason: string) => void)[] = [];
+  let done = false;
+  return {
+    end(reason) {
+      if (done) return;
+      done = true;
+      for (const listener of listeners) listener(reason);
+    },
+    onExit: (listener) => void listeners.push(listener),
+    ended: () => done,
+  };
+}
