@@ -15,8 +15,13 @@ import { GraphTools, defaultOpset, withGraph } from './graph-tools';
 import { GradientError, RuleContext, ruleFor } from './rules';
 
 export interface DifferentiateOptions {
-  /** Tensors to differentiate with respect to: graph inputs (e.g. `inputs_embeds`) or initializers (weights). */
+  /**
+   * Tensors to differentiate with respect to: graph inputs (e.g. `inputs_embeds`), initializers (weights), or
+   * intermediate tensors when `intermediateType` gives their element type.
+   */
   wrt: string[];
+  /** Element type of `wrt` tensors that nodes produce (intermediate tensors). */
+  intermediateType?: number;
   /**
    * Seed cotangents: for each target tensor of shape S, the name of a tensor of shape [R, ...S] already in the
    * graph (usually a graph input) holding d(targets)/d(tensor). R is the number of targets.
@@ -49,7 +54,7 @@ export function differentiate(model: ModelProto, options: DifferentiateOptions):
   if (!graph) throw new GradientError('The model has no graph');
   const tools = new GraphTools(graph);
   const opset = defaultOpset(model);
-  const types = elementTypes(tools, options.wrt);
+  const types = elementTypes(tools, options.wrt, options.intermediateType);
   const active = new Set(options.wrt);
   for (const node of graph.node) propagateActive(node, active, types);
 
@@ -93,7 +98,7 @@ export function differentiate(model: ModelProto, options: DifferentiateOptions):
     if (outputGrads.every((g) => g === undefined)) continue;
     const needed = node.input.map((i) => Boolean(i) && relevant.has(i));
     const rule = ruleFor(node.opType, node.domain, node.name);
-    const ctx = new RuleContext(builder, node, tools, opset, options.shapes, types, needed);
+    const ctx = new RuleContext(builder, node, tools, opset, options.shapes, types, needed, (tensor) => (relevant.has(tensor) ? total(tensor) : undefined));
     const inputGrads = rule(ctx, outputGrads);
     node.input.forEach((input, index) => {
       const grad = inputGrads[index];
@@ -122,12 +127,13 @@ export function differentiate(model: ModelProto, options: DifferentiateOptions):
 }
 
 /** Element types of the differentiated inputs (graph inputs or initializers). */
-function elementTypes(tools: GraphTools, wrt: string[]): Map<string, number> {
+function elementTypes(tools: GraphTools, wrt: string[], intermediateType?: number): Map<string, number> {
   const types = new Map<string, number>();
   for (const name of wrt) {
     const initializer = tools.initializers.get(name);
     const input = tools.graph.input.find((i) => i.name === name);
-    const type = initializer?.dataType ?? (input?.type?.value.case === 'tensorType' ? input.type.value.value.elemType : undefined);
+    const produced = tools.producer.has(name) ? intermediateType : undefined;
+    const type = initializer?.dataType ?? (input?.type?.value.case === 'tensorType' ? input.type.value.value.elemType : produced);
     if (type === undefined) throw new GradientError(`'${name}' is neither a graph input nor an initializer`);
     if (!FLOAT_TYPES.has(type)) throw new GradientError(`'${name}' is not a float tensor (type ${type})`);
     types.set(name, type);

@@ -17,6 +17,10 @@ import { probeShapes } from './shape-probe';
 import { splitEmbeddings, type SplitEmbeddings } from './split-embeddings';
 import { addTargetHead, TARGET_INPUTS, TARGET_OUTPUT } from './targets';
 import { GradientError } from './rules';
+import { seedThroughHead } from './head-seed';
+
+/** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
+const DERIVATIVE_FORMAT = 2;
 
 export const COTANGENT_INPUT = 'target_cotangent';
 
@@ -176,7 +180,7 @@ export class GradientProgram {
   }
 
   private derivativeKey(run: ProgramRun, weights: readonly string[]): string {
-    return [this.sha256, this.floatType, run.foilIds !== undefined, run.batch, run.ids.length, run.targetIds.length, weights.join(',')].join('|');
+    return [DERIVATIVE_FORMAT, this.sha256, this.floatType, run.foilIds !== undefined, run.batch, run.ids.length, run.targetIds.length, weights.join(',')].join('|');
   }
 
   /** File of a derivative graph in the cache folder (undefined without one). */
@@ -247,7 +251,10 @@ export class GradientProgram {
       if (!activationBytes) {
         const shapes = probed ?? (await probeShapes(model, feeds, this.device));
         activationBytes = activationBytesOf(model, shapes);
-        const derivative = differentiate(model, { wrt, seeds: [{ tensor: TARGET_OUTPUT, cotangent: COTANGENT_INPUT }], shapes }).model;
+        // Explanations seed the body in closed form (head-seed.ts); weight gradients (training) include the head's.
+        const seeded = weights.length === 0 ? seedThroughHead(model, shapes, COTANGENT_INPUT, this.floatType) : undefined;
+        const seed = seeded?.seed ?? { tensor: TARGET_OUTPUT, cotangent: COTANGENT_INPUT };
+        const derivative = differentiate(seeded?.model ?? model, { wrt, seeds: [seed], shapes }).model;
         await mkdir(folder, { recursive: true });
         // Written under a temporary name and renamed, so a crash never leaves a half graph under the real name.
         const temporary = join(folder, `tmp-${process.pid}-${name}`);

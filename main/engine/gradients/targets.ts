@@ -13,6 +13,8 @@ import { GradientError } from './rules';
 
 export const TARGET_INPUTS = { positions: 'target_positions', ids: 'target_ids', foils: 'foil_ids' } as const;
 export const TARGET_OUTPUT = 'target_logprobs';
+/** The final hidden state gathered at the target positions, [batch, targets, hidden]: the head's only variable input. */
+export const TARGET_HIDDEN = 'target_hidden';
 
 /** Ops allowed between the lm_head MatMul and `logits` (bias, casts, soft-capping). */
 const LOGIT_TAIL_OPS = new Set(['Add', 'Cast', 'Identity', 'Div', 'Mul', 'Tanh']);
@@ -70,7 +72,7 @@ export function addTargetHead(model: ModelProto, options: TargetHeadOptions): Mo
   b.reserve([...tools.producer.keys(), ...tools.initializers.keys(), ...graph.input.map((i) => i.name), ...graph.node.map((n) => n.name)]);
   const positions = b.input(TARGET_INPUTS.positions, DataType.INT64, ['targets']);
   const ids = b.input(TARGET_INPUTS.ids, DataType.INT64, ['targets']);
-  const gathered = b.op('Gather', [hidden, positions], { axis: 1 });
+  const gathered = b.op('Gather', [hidden, positions], { axis: 1 }, { outputNames: [TARGET_HIDDEN] });
   // Replay the lm_head chain on the gathered rows.
   const renamed = new Map<string, string>([[hidden, gathered]]);
   for (const node of chain) {

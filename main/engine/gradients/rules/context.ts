@@ -32,6 +32,8 @@ export class RuleContext {
     private readonly shapes: Map<string, number[]>,
     private readonly types: Map<string, number>,
     private readonly needed: boolean[],
+    /** The summed cotangent of a tensor whose consumers have all been differentiated already (undefined if none). */
+    readonly cotangentOf: (tensor: string) => string | undefined = () => undefined,
   ) {}
 
   /** Whether input `index` of the node needs a cotangent. */

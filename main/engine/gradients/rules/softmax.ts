@@ -15,9 +15,28 @@ const softmax: GradientRule = (ctx, [g]) => {
   if (!ctx.needs(0)) return [undefined];
   const y = ctx.output(0);
   const axis = softmaxAxis(ctx) + 1;
-  const weighted = ctx.reduceSum(ctx.mul(g!, y), [axis], true);
+  const weighted = attentionRowSums(ctx, y, axis) ?? ctx.reduceSum(ctx.mul(g!, y), [axis], true);
   return [ctx.mul(y, ctx.op('Sub', [g!, weighted]))];
 };
+
+/**
+ * Σ_axis g ⊙ y for attention probabilities y = P whose only consumer is O = P·V: then g = dO·Vᵀ and
+ * Σ_j g_ij P_ij = dO_i · Σ_j P_ij V_j = dO_i · O_i, a sum over the head dimension instead of the key axis. For
+ * R cotangent rows this replaces two passes over [R, heads, T, T] by two over [R, heads, T, head_dim].
+ */
+function attentionRowSums(ctx: RuleContext, y: string, axis: number): string | undefined {
+  const consumers = ctx.tools.consumers.get(y) ?? [];
+  const product = consumers[0];
+  if (consumers.length !== 1 || product.opType !== 'MatMul' || product.input[0] !== y || product.input[1] === y) return undefined;
+  const yShape = ctx.shape(y);
+  const output = product.output[0];
+  const oShape = ctx.shape(output);
+  // The softmax axis must be the contracted one, with no batch broadcasting between P and O.
+  if (axis !== yShape.length || oShape.length !== yShape.length || yShape.slice(0, -1).some((d, i) => d !== oShape[i])) return undefined;
+  const dOutput = ctx.cotangentOf(output);
+  if (!dOutput) return undefined;
+  return ctx.reduceSum(ctx.mul(dOutput, output), [axis], true);
+}
 
 const logSoftmax: GradientRule = (ctx, [g]) => {
   if (!ctx.needs(0)) return [undefined];
