@@ -18,9 +18,10 @@ import { splitEmbeddings, type SplitEmbeddings } from './split-embeddings';
 import { addTargetHead, TARGET_INPUTS, TARGET_OUTPUT } from './targets';
 import { GradientError } from './rules';
 import { seedThroughHead } from './head-seed';
+import { narrowToTargets } from './target-rows';
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
-const DERIVATIVE_FORMAT = 2;
+const DERIVATIVE_FORMAT = 3;
 
 export const COTANGENT_INPUT = 'target_cotangent';
 
@@ -249,12 +250,16 @@ export class GradientProgram {
     try {
       let activationBytes = await readFile(`${file}.json`, 'utf8').then((t) => JSON.parse(t).activationBytes as ActivationSize, () => undefined);
       if (!activationBytes) {
-        const shapes = probed ?? (await probeShapes(model, feeds, this.device));
-        activationBytes = activationBytesOf(model, shapes);
-        // Explanations seed the body in closed form (head-seed.ts); weight gradients (training) include the head's.
-        const seeded = weights.length === 0 ? seedThroughHead(model, shapes, COTANGENT_INPUT, this.floatType) : undefined;
+        const probedShapes = probed ?? (await probeShapes(model, feeds, this.device));
+        activationBytes = activationBytesOf(model, probedShapes);
+        // Explanations compute the last position-wise nodes on the target rows only (target-rows.ts) and seed the
+        // body in closed form (head-seed.ts); weight gradients (training) need every row and the head's own.
+        const targets = feeds[TARGET_INPUTS.positions].dims[0];
+        const narrowed = weights.length === 0 ? narrowToTargets(model, probedShapes, targets) : { model, shapes: probedShapes };
+        const shapes = narrowed.shapes;
+        const seeded = weights.length === 0 ? seedThroughHead(narrowed.model, shapes, COTANGENT_INPUT, this.floatType) : undefined;
         const seed = seeded?.seed ?? { tensor: TARGET_OUTPUT, cotangent: COTANGENT_INPUT };
-        const derivative = differentiate(seeded?.model ?? model, { wrt, seeds: [seed], shapes }).model;
+        const derivative = differentiate(seeded?.model ?? narrowed.model, { wrt, seeds: [seed], shapes }).model;
         await mkdir(folder, { recursive: true });
         // Written under a temporary name and renamed, so a crash never leaves a half graph under the real name.
         const temporary = join(folder, `tmp-${process.pid}-${name}`);

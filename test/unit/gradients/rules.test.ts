@@ -16,6 +16,7 @@ interface Case {
 }
 
 const F = DataType.FLOAT;
+const MS = { domain: 'com.microsoft' };
 const binaryShapes: [string, number[], number[]][] = [
   ['same', [2, 3], [2, 3]],
   ['row', [2, 3], [3]],
@@ -61,6 +62,12 @@ const cases: Case[] = [
   unary('Identity'),
   { name: 'Gelu exact (opset 20)', inputs: [{ name: 'x', dims: [2, 3] }], build: (g, _t, [x]) => g.op('Gelu', [x]), type: F, opsets: { '': 20 }, tolerance: 3e-3 },
   { name: 'Gelu tanh (opset 20)', inputs: [{ name: 'x', dims: [2, 3] }], build: (g, _t, [x]) => g.op('Gelu', [x], { approximate: 'tanh' }), type: F, opsets: { '': 20 }, tolerance: 3e-3 },
+  { name: 'Gelu (com.microsoft, exact)', inputs: [{ name: 'x', dims: [2, 3] }], build: (g, _t, [x]) => g.op('Gelu', [x], {}, MS), type: F, tolerance: 1e-4 },
+  { name: 'FastGelu with bias (com.microsoft)', inputs: [{ name: 'x', dims: [2, 3] }, { name: 'c', dims: [3] }], build: (g, _t, [x, c]) => g.op('FastGelu', [x, c], {}, MS), type: F, tolerance: 1e-4 },
+  { name: 'FastGelu without bias (com.microsoft)', inputs: [{ name: 'x', dims: [2, 3] }], build: (g, _t, [x]) => g.op('FastGelu', [x], {}, MS), type: F, tolerance: 1e-4 },
+  { name: 'BiasGelu (com.microsoft)', inputs: [{ name: 'x', dims: [2, 3] }, { name: 'c', dims: [3] }], build: (g, _t, [x, c]) => g.op('BiasGelu', [x, c], {}, MS), type: F, tolerance: 1e-4 },
+  { name: 'QuickGelu default alpha (com.microsoft)', inputs: [{ name: 'x', dims: [2, 3] }], build: (g, _t, [x]) => g.op('QuickGelu', [x], {}, MS), type: F, tolerance: 1e-4 },
+  { name: 'QuickGelu alpha 1.0 (com.microsoft)', inputs: [{ name: 'x', dims: [2, 3] }], build: (g, _t, [x]) => g.op('QuickGelu', [x], { alpha: { float: 1 } }, MS), type: F, tolerance: 1e-4 },
   { name: 'Cast float64 → float64', inputs: [{ name: 'x', dims: [2, 3] }], build: (g, _t, [x]) => g.op('Mul', [g.op('Cast', [x], { to: DataType.DOUBLE }), x]) },
   { name: 'Where', inputs: [{ name: 'x', dims: [2, 3] }, { name: 'y', dims: [3] }], build: (g, _t, [x, y]) => g.op('Where', [g.op('Greater', [x, g.floatOf(_t, 0.1, [])]), x, y]) },
   { name: 'Max two inputs', inputs: [{ name: 'x', dims: [2, 3] }, { name: 'y', dims: [3] }], build: (g, _t, [x, y]) => g.op('Max', [x, y]) },
@@ -78,6 +85,11 @@ const cases: Case[] = [
   { name: 'MatMul batched × batched', inputs: [{ name: 'a', dims: [2, 3, 4] }, { name: 'b', dims: [2, 4, 5] }], build: (g, _t, [a, b]) => g.op('MatMul', [a, b]) },
   { name: 'MatMul matrix × batched (broadcast a)', inputs: [{ name: 'a', dims: [3, 4] }, { name: 'b', dims: [2, 4, 5] }], build: (g, _t, [a, b]) => g.op('MatMul', [a, b]) },
   { name: 'MatMul batch 1 × batch 2', inputs: [{ name: 'a', dims: [1, 2, 3, 4] }, { name: 'b', dims: [3, 1, 4, 2] }], build: (g, _t, [a, b]) => g.op('MatMul', [a, b]) },
+  { name: 'MatMul vector × matrix', inputs: [{ name: 'a', dims: [4] }, { name: 'b', dims: [4, 3] }], build: (g, _t, [a, b]) => g.op('MatMul', [a, b]) },
+  { name: 'MatMul batched × vector', inputs: [{ name: 'a', dims: [2, 3, 4] }, { name: 'b', dims: [4] }], build: (g, _t, [a, b]) => g.op('MatMul', [a, b]) },
+  { name: 'MatMul matrix × vector', inputs: [{ name: 'a', dims: [3, 4] }, { name: 'b', dims: [4] }], build: (g, _t, [a, b]) => g.op('MatMul', [a, b]) },
+  { name: 'MatMul vector × vector', inputs: [{ name: 'a', dims: [4] }, { name: 'b', dims: [4] }], build: (g, _t, [a, b]) => g.op('MatMul', [a, b]) },
+  { name: 'MatMul vector × batched', inputs: [{ name: 'a', dims: [4] }, { name: 'b', dims: [2, 4, 3] }], build: (g, _t, [a, b]) => g.op('MatMul', [a, b]) },
   { name: 'Gemm plain with bias row', inputs: [{ name: 'a', dims: [3, 4] }, { name: 'b', dims: [4, 2] }, { name: 'c', dims: [2] }], build: (g, _t, [a, b, c]) => g.op('Gemm', [a, b, c]) },
   { name: 'Gemm transA transB alpha beta', inputs: [{ name: 'a', dims: [4, 3] }, { name: 'b', dims: [2, 4] }, { name: 'c', dims: [3, 1] }], build: (g, _t, [a, b, c]) => g.op('Gemm', [a, b, c], { transA: 1, transB: 1, alpha: 0.7, beta: 1.3 }) },
   { name: 'Reshape', inputs: [{ name: 'x', dims: [2, 6] }], build: (g, _t, [x]) => g.op('Reshape', [x, g.int64([3, -1, 2])]) },
@@ -87,6 +99,13 @@ const cases: Case[] = [
   { name: 'Transpose default perm', inputs: [{ name: 'x', dims: [2, 3] }], build: (g, _t, [x]) => g.op('Transpose', [x]) },
   { name: 'Slice with negative start and axes', inputs: [{ name: 'x', dims: [3, 6] }], build: (g, _t, [x]) => g.op('Slice', [x, g.int64([1, -4]), g.int64([3, 1000]), g.int64([0, -1])]) },
   { name: 'Slice rotary halves then Concat', inputs: [{ name: 'x', dims: [2, 4] }], build: (g, _t, [x]) => g.op('Concat', [g.op('Neg', [g.op('Slice', [x, g.int64([2]), g.int64([4]), g.int64([1])])]), g.op('Slice', [x, g.int64([0]), g.int64([2]), g.int64([1])])], { axis: -1 }) },
+  { name: 'Slice step 2 with a plain axis', inputs: [{ name: 'x', dims: [3, 7] }], build: (g, _t, [x]) => g.op('Slice', [x, g.int64([1, 1]), g.int64([3, 7]), g.int64([0, 1]), g.int64([1, 2])]) },
+  { name: 'Slice reversed axis (step -1 from the end)', inputs: [{ name: 'x', dims: [4, 5] }], build: (g, _t, [x]) => g.op('Slice', [x, g.int64([-1]), g.int64([-1000]), g.int64([-1]), g.int64([-1])]) },
+  { name: 'Slice steps -2 and 3 on two axes', inputs: [{ name: 'x', dims: [5, 6] }], build: (g, _t, [x]) => g.op('Slice', [x, g.int64([4, 1]), g.int64([0, 6]), g.int64([0, 1]), g.int64([-2, 3])]) },
+  { name: 'Slice step -3 with clamped start', inputs: [{ name: 'x', dims: [2, 8] }], build: (g, _t, [x]) => g.op('Slice', [x, g.int64([100]), g.int64([0]), g.int64([1]), g.int64([-3])]) },
+  { name: 'Tile 2-D', inputs: [{ name: 'x', dims: [2, 3] }], build: (g, _t, [x]) => g.op('Tile', [x, g.int64([2, 3])]) },
+  { name: 'Tile 3-D with a size-1 axis', inputs: [{ name: 'x', dims: [2, 1, 3] }], build: (g, _t, [x]) => g.op('Tile', [x, g.int64([1, 4, 2])]) },
+  { name: 'Tile with repeats all 1', inputs: [{ name: 'x', dims: [2, 3] }], build: (g, _t, [x]) => g.op('Mul', [g.op('Tile', [x, g.int64([1, 1])]), x]) },
   { name: 'Concat three inputs', inputs: [{ name: 'a', dims: [2, 1] }, { name: 'b', dims: [2, 3] }, { name: 'c', dims: [2, 2] }], build: (g, _t, xs) => g.op('Concat', xs, { axis: 1 }) },
   { name: 'Split with sizes, one output unused', inputs: [{ name: 'x', dims: [2, 6] }], build: (g, _t, [x]) => { const [p, , r] = g.ops('Split', [x, g.int64([1, 2, 3])], { axis: 1 }, { outputs: 3 }); return g.op('Concat', [r, p], { axis: 1 }); } },
   { name: 'Gather rows with repeats', inputs: [{ name: 'x', dims: [4, 3] }], build: (g, _t, [x]) => g.op('Gather', [x, g.int64([2, 0, 2, -1], [2, 2])], { axis: 0 }) },
@@ -134,5 +153,17 @@ describe('gradient rules against finite differences', () => {
       checkGradient({ inputs: [{ name: 'x', dims: [2, 3] }], build: (b, _t, [x]) => b.op('Cos', [x], {}, { name: 'my_cosine' }) }),
     ).rejects.toThrow(/Unsupported operator for gradients: Cos \(node 'my_cosine'\)/);
     expect(new GradientError('x')).toBeInstanceOf(Error);
+  });
+
+  it('names the operator and node of a Slice with computed starts', async () => {
+    await expect(
+      checkGradient({
+        inputs: [{ name: 'x', dims: [2, 6] }],
+        build: (b, _t, [x]) => {
+          const start = b.op('Sub', [b.op('Shape', [x], { start: 1 }), b.int64([4])]);
+          return b.op('Slice', [x, start, b.int64([6]), b.int64([1]), b.int64([2])], {}, { name: 'my_slice' });
+        },
+      }),
+    ).rejects.toThrow(/^Cannot differentiate Slice node 'my_slice': starts must be constant$/);
   });
 });

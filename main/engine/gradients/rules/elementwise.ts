@@ -81,27 +81,6 @@ const relu: GradientRule = (ctx, [g]) => {
 };
 const identity: GradientRule = (ctx, [g]) => [ctx.needs(0) ? g : undefined];
 
-// Gelu (opset 20 and com.microsoft): exact form x·Φ(x), Φ' = φ; tanh form differentiated symbolically.
-const gelu: GradientRule = (ctx, [g]) => {
-  if (!ctx.needs(0)) return [undefined];
-  const x = ctx.input(0);
-  const c = (v: number) => ctx.constant(v, x, []);
-  if (ctx.attribute('approximate', 'none') === 'tanh') {
-    // u = k(x + 0.044715x³), y = ½x(1 + tanh u), dy/dx = ½(1 + t) + ½x(1 − t²)·k(1 + 3·0.044715x²)
-    const k = Math.sqrt(2 / Math.PI);
-    const x2 = ctx.mul(x, x);
-    const u = ctx.mul(ctx.op('Add', [x, ctx.mul(ctx.mul(x2, x), c(0.044715))]), c(k));
-    const t = ctx.op('Tanh', [u]);
-    const left = ctx.mul(ctx.op('Add', [c(1), t]), c(0.5));
-    const du = ctx.mul(ctx.op('Add', [c(1), ctx.mul(x2, c(3 * 0.044715))]), c(k));
-    const right = ctx.mul(ctx.mul(ctx.mul(x, c(0.5)), ctx.op('Sub', [c(1), ctx.mul(t, t)])), du);
-    return [ctx.mul(g!, ctx.op('Add', [left, right]))];
-  }
-  const cdf = ctx.mul(ctx.op('Add', [c(1), ctx.op('Erf', [ctx.mul(x, c(Math.SQRT1_2))])]), c(0.5));
-  const pdf = ctx.mul(ctx.op('Exp', [ctx.mul(ctx.mul(x, x), c(-0.5))]), c(1 / Math.sqrt(2 * Math.PI)));
-  return [ctx.mul(g!, ctx.op('Add', [cdf, ctx.mul(x, pdf)]))];
-};
-
 // Where(c, x, y): the cotangent goes to the branch that was picked.
 const where: GradientRule = (ctx, [g]) => {
   const condition = ctx.input(0);
@@ -168,7 +147,6 @@ export const elementwiseRules: Record<string, GradientRule> = {
   Erf: erf,
   Relu: relu,
   Identity: identity,
-  Gelu: gelu,
   Where: where,
   Max: extremum(),
   Min: extremum(),

@@ -1,6 +1,7 @@
 // The registry of gradient rules by operator type. Fused com.microsoft operators (GroupQueryAttention,
 // MultiHeadAttention, RotaryEmbedding, MatMulNBits) are decomposed into standard operators before
 // differentiation (see ../prepare.ts), so they need no rule here.
+import { activationRules } from './activations';
 import { GradientError, type GradientRule } from './context';
 import { elementwiseRules } from './elementwise';
 import { matmulRules } from './matmul';
@@ -15,6 +16,7 @@ export { GradientError, RuleContext, type GradientRule } from './context';
 /** Operator type → rule; frozen so that no caller changes the differentiator behind another's back. */
 export const GRADIENT_RULES: Readonly<Record<string, GradientRule>> = Object.freeze({
   ...elementwiseRules,
+  ...activationRules,
   ...matmulRules,
   ...reductionRules,
   ...shapeRules,

@@ -10,15 +10,53 @@ function transposeLast(ctx: RuleContext, x: string, rank: number, extraLeading =
   return ctx.op('Transpose', [x], { perm });
 }
 
+/**
+ * MatMul with numpy's 1-D rules: a vector a [K] acts as [1, K] and b [K] as [K, 1], and the added axis is
+ * dropped from the result. The rule works on those promoted views (Reshapes of the forward tensors and of the
+ * cotangent) and reshapes the input cotangents back to the vectors' shapes.
+ */
 const matmul: GradientRule = (ctx, [g]) => {
   const [a, b] = [ctx.input(0), ctx.input(1)];
-  const [aShape, bShape, yShape] = [ctx.shape(a), ctx.shape(b), ctx.shape(ctx.output(0))];
-  if (aShape.length < 2 || bShape.length < 2) ctx.fail('1-D MatMul operands are not supported');
+  const [aShape, bShape] = [ctx.shape(a), ctx.shape(b)];
+  if (aShape.length === 0 || bShape.length === 0) ctx.fail('scalar MatMul operands are not allowed');
+  const aVector = aShape.length === 1;
+  const bVector = bShape.length === 1;
+  if (!aVector && !bVector) return matmulPromoted(ctx, g!, a, b, aShape, bShape, ctx.shape(ctx.output(0)));
+  const aFull = aVector ? [1, aShape[0]] : aShape;
+  const bFull = bVector ? [bShape[0], 1] : bShape;
+  const yFull = [...broadcastBatch(ctx, aFull.slice(0, -2), bFull.slice(0, -2)), aFull.at(-2)!, bFull.at(-1)!];
+  const aView = aVector ? ctx.op('Reshape', [a, ctx.ints(aFull)]) : a;
+  const bView = bVector ? ctx.op('Reshape', [b, ctx.ints(bFull)]) : b;
+  const [da, db] = matmulPromoted(ctx, ctx.reshape(g!, yFull), aView, bView, aFull, bFull, yFull);
+  return [da && aVector ? ctx.reshape(da, aShape) : da, db && bVector ? ctx.reshape(db, bShape) : db];
+};
+
+/** Broadcast shape of two batch-shape prefixes. */
+function broadcastBatch(ctx: RuleContext, x: number[], y: number[]): number[] {
+  const rank = Math.max(x.length, y.length);
+  return Array.from({ length: rank }, (_, i) => {
+    const p = x[i - (rank - x.length)] ?? 1;
+    const q = y[i - (rank - y.length)] ?? 1;
+    if (p !== q && p !== 1 && q !== 1) ctx.fail(`batch shapes [${x}] and [${y}] do not broadcast`);
+    return p === 1 ? q : p;
+  });
+}
+
+/** The rule for operands of rank ≥ 2 (`g` has shape [R, ...yShape]). */
+function matmulPromoted(
+  ctx: RuleContext,
+  g: string,
+  a: string,
+  b: string,
+  aShape: number[],
+  bShape: number[],
+  yShape: number[],
+): (string | undefined)[] {
   let da: string | undefined;
   let db: string | undefined;
   if (ctx.needs(0)) {
     // g [R, ..., M, N] · bᵀ [..., N, K] → [R, ..., M, K]; batch axes of y that a lacks or had as 1 are summed.
-    const product = ctx.op('MatMul', [g!, transposeLast(ctx, b, bShape.length)]);
+    const product = ctx.op('MatMul', [g, transposeLast(ctx, b, bShape.length)]);
     da = ctx.reduceTo(product, [...yShape.slice(0, -2), aShape.at(-2)!, aShape.at(-1)!], aShape);
   }
   if (ctx.needs(1)) {
@@ -26,15 +64,15 @@ const matmul: GradientRule = (ctx, [g]) => {
     if (bShape.length === 2 && aShape.length > 2) {
       // A shared weight matrix: fold every batch row of a into one contraction, [K, rows]·[R, rows, N] → [R, K, N].
       const rows = ctx.op('Reshape', [a, ctx.ints([-1, k])]);
-      const flatGrad = ctx.op('Reshape', [g!, ctx.ints([0, -1, n])]);
+      const flatGrad = ctx.op('Reshape', [g, ctx.ints([0, -1, n])]);
       db = ctx.op('MatMul', [ctx.op('Transpose', [rows], { perm: [1, 0] }), flatGrad]);
     } else {
-      const product = ctx.op('MatMul', [transposeLast(ctx, a, aShape.length), g!]);
+      const product = ctx.op('MatMul', [transposeLast(ctx, a, aShape.length), g]);
       db = ctx.reduceTo(product, [...yShape.slice(0, -2), k, n], bShape);
     }
   }
   return [da, db];
-};
+}
 
 // Gemm: y = alpha·op(a)·op(b) + beta·c on 2-D operands, op = optional transpose.
 const gemm: GradientRule = (ctx, [g]) => {

@@ -45,22 +45,73 @@ function sliceParameters(ctx: RuleContext): { starts: number[]; ends: number[]; 
   return { starts, ends, axes, steps };
 }
 
+/** Where a sliced axis starts in the input, with ONNX's clamping (which differs for negative steps). */
+function sliceStart(start: number, step: number, dim: number): number {
+  const value = start < 0 ? start + dim : start;
+  return step > 0 ? Math.min(Math.max(value, 0), dim) : Math.min(Math.max(value, 0), dim - 1);
+}
+
+/**
+ * Backward of a strided slice along one axis of the cotangent: output element j came from input index
+ * start + j·step, and every other input index gets zero. Written as a Gather from the cotangent with one zero
+ * slot padded at the end, so the index list is a constant and one graph serves any R.
+ */
+function unstride(ctx: RuleContext, grad: string, axis: number, inputDim: number, outputDim: number, start: number, step: number): string {
+  const source = new Array<number>(inputDim).fill(outputDim);
+  for (let j = 0; j < outputDim; j++) {
+    const index = start + j * step;
+    if (index < 0 || index >= inputDim) ctx.fail(`slice index ${index} on axis ${axis} falls outside the input (size ${inputDim})`);
+    source[index] = j;
+  }
+  const rank = ctx.shape(ctx.output(0)).length;
+  const after = Array.from({ length: rank + 1 }, (_, a) => (a === axis + 1 ? 1 : 0));
+  const pads = [...new Array<number>(rank + 1).fill(0), ...after];
+  const padded = ctx.opset >= 11 ? ctx.op('Pad', [grad, ctx.ints(pads)], { mode: 'constant' }) : ctx.op('Pad', [grad], { mode: 'constant', pads });
+  return ctx.op('Gather', [padded, ctx.ints(source)], { axis: axis + 1 });
+}
+
 const slice: GradientRule = (ctx, [g]) => {
   if (!ctx.needs(0)) return [undefined];
   const shape = ctx.shape(ctx.input(0));
   const outShape = ctx.shape(ctx.output(0));
-  const { starts, ends, axes, steps } = sliceParameters(ctx);
+  const { starts, axes, steps } = sliceParameters(ctx);
   const before = shape.map(() => 0);
   const after = shape.map(() => 0);
+  const strided: { axis: number; start: number; step: number }[] = [];
   axes.forEach((axis, i) => {
-    if (steps[i] !== 1) ctx.fail(`step ${steps[i]} on axis ${axis} (only step 1 is supported)`);
-    const dim = shape[axis];
-    const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
-    const start = clamp(starts[i]);
+    const step = steps[i];
+    if (!Number.isInteger(step) || step === 0) ctx.fail(`step ${step} on axis ${axis} is not a non-zero integer`);
+    const start = sliceStart(starts[i], step, shape[axis]);
+    if (step !== 1) {
+      strided.push({ axis, start, step });
+      return;
+    }
     before[axis] = start;
-    after[axis] = dim - start - outShape[axis];
+    after[axis] = shape[axis] - start - outShape[axis];
   });
-  return [padInto(ctx, g!, shape, before, after)];
+  // Strided axes first (they grow an axis from the output's size to the input's), then one Pad for the rest.
+  let grad = g!;
+  const current = outShape.slice();
+  for (const { axis, start, step } of strided) {
+    grad = unstride(ctx, grad, axis, shape[axis], current[axis], start, step);
+    current[axis] = shape[axis];
+  }
+  return [padInto(ctx, grad, shape, before, after)];
+};
+
+// Tile: output block k along an axis is a copy of the input, so the cotangent viewed as
+// [R, reps0, d0, reps1, d1, …] is summed over the reps axes. Repeats come from the probed shapes.
+const tile: GradientRule = (ctx, [g]) => {
+  if (!ctx.needs(0)) return [undefined, undefined];
+  const shape = ctx.shape(ctx.input(0));
+  const outShape = ctx.shape(ctx.output(0));
+  if (shape.includes(0) || outShape.includes(0)) ctx.fail(`zero-sized input [${shape}] or output [${outShape}]`);
+  const reps = outShape.map((size, axis) => size / shape[axis]);
+  if (reps.some((r) => !Number.isInteger(r))) ctx.fail(`output shape [${outShape}] is not a whole multiple of input shape [${shape}]`);
+  if (reps.every((r) => r === 1)) return [g, undefined];
+  const blocks = ctx.reshape(g!, shape.flatMap((dim, axis) => [reps[axis], dim]));
+  const summed = ctx.reduceSum(blocks, shape.map((_, axis) => 2 * axis + 1), false);
+  return [summed, undefined];
 };
 
 const concat: GradientRule = (ctx, [g]) => {
@@ -131,4 +182,5 @@ export const shapeRules: Record<string, GradientRule> = {
   Split: split,
   Gather: gather,
   Expand: expand,
+  Tile: tile,
 };
