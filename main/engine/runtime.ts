@@ -20,6 +20,13 @@ export interface SessionOptions {
   intraOpNumThreads?: number;
   /** onnxruntime graph optimization level (default 'all'). */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Keep freed activation buffers in onnxruntime's CPU arena for reuse (default true). Derivative graphs turn it
+   * off: their transient [rows, heads, T, T] buffers would otherwise stay reserved after the run.
+   */
+  memoryArena?: boolean;
+  /** Let kernels keep pre-packed copies of constant weights (default true). */
+  prepacking?: boolean;
   /** Native log level for this session (default 'error': warnings about unused initializers are noise to users). */
   logLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
 }
@@ -171,6 +178,8 @@ async function openSession(
     intraOpNumThreads: options.intraOpNumThreads ?? availableParallelism(),
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     logSeverityLevel: ({ verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 } as const)[options.logLevel ?? 'error'],
+    enableCpuMemArena: options.memoryArena ?? true,
+    ...(options.prepacking === false ? { extra: { session: { disable_prepacking: '1' } } } : {}),
   };
   // Two calls because `create` is overloaded on path vs bytes.
   return typeof model === 'string'

@@ -137,6 +137,7 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
       // Equal chunks: the same work per run, and no tiny last run.
       chunk = Math.ceil(rows / Math.ceil(rows / chunk));
     }
+    const chunks: { start: number; cotangent: Float32Array; rows: number }[] = [];
     for (let start = 0; start < rows; start += chunk) {
       const count = Math.min(chunk, rows - start);
       // Seed: row r of this chunk selects target start + r (or all targets for the sequence row).
@@ -145,10 +146,12 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
         if (target === 'sequence') cotangent.fill(1, r * answerLength, (r + 1) * answerLength);
         else cotangent[r * answerLength + start + r] = 1;
       }
-      const out = await program.run({ ...base, embeddings: input, batch: 1, cotangent, rows: count }, options.signal);
-      gradient.set(out.gradient, start * positions * hidden);
-      if (start === 0) result.targetLogProbs = Array.from(out.logProbs, Number);
+      chunks.push({ start, cotangent, rows: count });
     }
+    // One forward for all chunks; each chunk's rows go through the reverse pass together.
+    const out = await program.runRows({ ...base, embeddings: input, batch: 1, cotangent: chunks[0].cotangent, rows: chunks[0].rows }, chunks, options.signal);
+    chunks.forEach((c, index) => gradient.set(out.gradients[index], c.start * positions * hidden));
+    result.targetLogProbs = Array.from(out.logProbs, Number);
     result.rows = rows;
     const norm = options.saliencyNorm ?? 'l2';
     const summed = rows === 1 ? gradient : sumRows(gradient, rows, positions * hidden);

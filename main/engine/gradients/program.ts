@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { createSession, Tensor, type Feeds, type SessionHandle } from '../runtime';
 import { DataType, decodeModel, makeValueInfo, type ModelProto } from '../onnx/proto';
 import { writeModelFiles } from './model-files';
@@ -19,9 +19,13 @@ import { addTargetHead, TARGET_INPUTS, TARGET_OUTPUT } from './targets';
 import { GradientError } from './rules';
 import { seedThroughHead } from './head-seed';
 import { narrowToTargets } from './target-rows';
+import { elementTypeOf, splitPasses } from './passes';
+
+/** Memory settings of derivative sessions (see `npm run bench -- gradients` for their effect). */
+const SESSION_OPTIONS = { memoryArena: process.env.LLM_EXPLAINER_ARENA === '1', prepacking: process.env.LLM_EXPLAINER_PREPACK !== '0' };
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
-const DERIVATIVE_FORMAT = 3;
+const DERIVATIVE_FORMAT = 4;
 
 export const COTANGENT_INPUT = 'target_cotangent';
 
@@ -103,10 +107,20 @@ export async function readModel(model: string | Uint8Array): Promise<{ proto: Mo
 }
 
 interface DerivativeSession {
-  session: SessionHandle;
+  /** One graph computing forward and reverse together (integrated gradients, weight gradients). */
+  session?: SessionHandle;
+  /** The same split in two (answer rows): one forward, then a reverse pass per chunk of seed rows. */
+  passes?: { forward: SessionHandle; reverse: SessionHandle; saved: string[] };
   outputs: Record<string, string>;
   /** Bytes of all forward tensors of one run at this shape (a memory estimate for choosing batch sizes). */
   activationBytes?: ActivationSize;
+}
+
+/** A chunk of seed rows for `GradientProgram.runRows`. */
+export interface SeedChunk {
+  /** [rows, batch, targets]. */
+  cotangent: Float32Array | Float64Array;
+  rows: number;
 }
 
 export class GradientProgram {
@@ -196,21 +210,12 @@ export class GradientProgram {
   /** Runs forward + backward for one batch of embeddings and seed cotangents. */
   async run(run: ProgramRun, signal?: AbortSignal): Promise<ProgramResult> {
     signal?.throwIfAborted();
-    const contrastive = run.foilIds !== undefined;
-    const model = this.headModel(contrastive);
+    const model = this.headModel(run.foilIds !== undefined);
     const weights = [...(run.weights ?? [])];
-    const key = this.derivativeKey(run, weights);
-    let entry = this.sessions.get(key);
-    if (!entry) {
-      const feeds = this.feeds(model, run);
-      entry = await this.openDerivative(key, model, feeds, weights, this.probed.get(this.shapeKey(run)));
-      this.probed.delete(this.shapeKey(run));
-      this.sessions.set(key, entry);
-      if (entry.activationBytes) this.activation.set(`${run.batch}|${run.ids.length}`, entry.activationBytes);
-    }
+    const entry = await this.derivative(run, model, weights, false);
     const feeds = this.feeds(model, run);
-    const fetches = [TARGET_OUTPUT, entry.outputs[this.split.embeddingsInput], ...weights.map((w) => entry!.outputs[w])];
-    const results = await entry.session.run(feeds, fetches);
+    const fetches = [TARGET_OUTPUT, entry.outputs[this.split.embeddingsInput], ...weights.map((w) => entry.outputs[w])];
+    const results = await entry.session!.run(feeds, fetches);
     signal?.throwIfAborted();
     const weightGradients: Record<string, Float32Array | Float64Array> = {};
     for (const w of weights) weightGradients[w] = results[entry.outputs[w]].data as Float32Array;
@@ -222,14 +227,53 @@ export class GradientProgram {
   }
 
   /**
+   * One forward pass, then one reverse pass per chunk of seed rows (embedding gradients only): rows that do not
+   * fit one run in memory no longer repeat the forward. `run.cotangent` and `run.rows` are ignored.
+   */
+  async runRows(run: ProgramRun, chunks: SeedChunk[], signal?: AbortSignal): Promise<{ logProbs: Float32Array | Float64Array; gradients: (Float32Array | Float64Array)[] }> {
+    signal?.throwIfAborted();
+    const model = this.headModel(run.foilIds !== undefined);
+    const entry = await this.derivative({ ...run, weights: [] }, model, [], true);
+    const { forward, reverse, saved } = entry.passes!;
+    const pick = (feeds: Feeds, names: string[]) => Object.fromEntries(names.map((n) => [n, feeds[n]]));
+    const all = this.feeds(model, { ...run, ...chunks[0] });
+    const forwardResults = await forward.run(pick(all, forward.inputNames), [TARGET_OUTPUT, ...saved]);
+    const gradients: (Float32Array | Float64Array)[] = [];
+    for (const chunk of chunks) {
+      signal?.throwIfAborted();
+      const feeds = { ...pick(this.feeds(model, { ...run, ...chunk }), reverse.inputNames.filter((n) => !saved.includes(n))), ...pick(forwardResults, saved) };
+      const output = entry.outputs[this.split.embeddingsInput];
+      gradients.push((await reverse.run(feeds, [output]))[output].data as Float32Array);
+    }
+    return { logProbs: forwardResults[TARGET_OUTPUT].data as Float32Array, gradients };
+  }
+
+  /** The derivative session(s) for a run's shape, built (or loaded from the cache) on first use. */
+  private async derivative(run: ProgramRun, model: ModelProto, weights: string[], passes: boolean): Promise<DerivativeSession> {
+    const key = this.derivativeKey(run, weights) + (passes ? '|passes' : '');
+    let entry = this.sessions.get(key);
+    if (!entry) {
+      const feeds = this.feeds(model, run);
+      entry = await this.openDerivative(key, model, feeds, weights, passes, this.probed.get(this.shapeKey(run)));
+      this.probed.delete(this.shapeKey(run));
+      this.sessions.set(key, entry);
+      if (entry.activationBytes) this.activation.set(`${run.batch}|${run.ids.length}`, entry.activationBytes);
+    }
+    return entry;
+  }
+
+  /**
    * Bytes of all forward tensors of one run at this batch and sequence length (a memory estimate for choosing
    * batch sizes): known once a derivative graph of that shape exists, otherwise measured by a shape probe.
    */
   async activationBytes(run: ProgramRun): Promise<ActivationSize> {
     const key = `${run.batch}|${run.ids.length}`;
     let bytes = this.activation.get(key);
-    const file = this.cacheFile(this.derivativeKey(run, []));
-    if (bytes === undefined && file) bytes = await readFile(`${file}.json`, 'utf8').then((t) => JSON.parse(t).activationBytes as ActivationSize, () => undefined);
+    // Either derivative graph of this shape (combined or split in passes) records it in its cache entry.
+    for (const suffix of ['', '|passes']) {
+      const file = this.cacheFile(this.derivativeKey(run, []) + suffix);
+      if (bytes === undefined && file) bytes = await readFile(`${file}.json`, 'utf8').then((t) => JSON.parse(t).activationBytes as ActivationSize, () => undefined);
+    }
     if (bytes === undefined) {
       const model = this.headModel(run.foilIds !== undefined);
       const shapes = await probeShapes(model, this.feeds(model, run), this.device);
@@ -241,45 +285,63 @@ export class GradientProgram {
     return bytes;
   }
 
-  private async openDerivative(key: string, model: ModelProto, feeds: Feeds, weights: string[], probed?: Map<string, number[]>): Promise<DerivativeSession> {
+  private async openDerivative(key: string, model: ModelProto, feeds: Feeds, weights: string[], passes: boolean, probed?: Map<string, number[]>): Promise<DerivativeSession> {
     const wrt = [this.split.embeddingsInput, ...weights];
     const outputs = Object.fromEntries(wrt.map((name) => [name, `grad::${name}`]));
     const name = `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.onnx`;
     const folder = this.cacheDir ? join(this.cacheDir, 'gradients') : await mkdtemp(join(tmpdir(), 'llm-explainer-gradients-'));
     const file = join(folder, name);
+    const reverseFile = join(folder, name.replace(/\.onnx$/, '.reverse.onnx'));
     try {
-      let activationBytes = await readFile(`${file}.json`, 'utf8').then((t) => JSON.parse(t).activationBytes as ActivationSize, () => undefined);
-      if (!activationBytes) {
-        const probedShapes = probed ?? (await probeShapes(model, feeds, this.device));
-        activationBytes = activationBytesOf(model, probedShapes);
-        // Explanations compute the last position-wise nodes on the target rows only (target-rows.ts) and seed the
-        // body in closed form (head-seed.ts); weight gradients (training) need every row and the head's own.
-        const targets = feeds[TARGET_INPUTS.positions].dims[0];
-        const narrowed = weights.length === 0 ? narrowToTargets(model, probedShapes, targets) : { model, shapes: probedShapes };
-        const shapes = narrowed.shapes;
-        const seeded = weights.length === 0 ? seedThroughHead(narrowed.model, shapes, COTANGENT_INPUT, this.floatType) : undefined;
-        const seed = seeded?.seed ?? { tensor: TARGET_OUTPUT, cotangent: COTANGENT_INPUT };
-        const derivative = differentiate(seeded?.model ?? narrowed.model, { wrt, seeds: [seed], shapes }).model;
-        await mkdir(folder, { recursive: true });
-        // Written under a temporary name and renamed, so a crash never leaves a half graph under the real name.
-        const temporary = join(folder, `tmp-${process.pid}-${name}`);
-        await writeModelFiles(derivative, temporary, `${name}.data`);
-        await rename(`${temporary}.data`, `${file}.data`);
-        await rename(temporary, file);
-        await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes }));
+      const cached = await readFile(`${file}.json`, 'utf8').then((t) => JSON.parse(t) as { activationBytes: ActivationSize; saved?: string[] }, () => undefined);
+      if (cached) {
+        const session = await createSession(file, this.device, SESSION_OPTIONS);
+        if (!passes) return { session, outputs, activationBytes: cached.activationBytes };
+        const reverse = await createSession(reverseFile, this.device, SESSION_OPTIONS);
+        return { passes: { forward: session, reverse, saved: cached.saved ?? [] }, outputs, activationBytes: cached.activationBytes };
       }
-      const session = await createSession(file, this.device);
-      return { session, outputs, activationBytes };
+      const probedShapes = probed ?? (await probeShapes(model, feeds, this.device));
+      const activationBytes = activationBytesOf(model, probedShapes);
+      // Explanations compute the last position-wise nodes on the target rows only (target-rows.ts) and seed the
+      // body in closed form (head-seed.ts); weight gradients (training) need every row and the head's own.
+      const targets = feeds[TARGET_INPUTS.positions].dims[0];
+      const narrowed = weights.length === 0 ? narrowToTargets(model, probedShapes, targets) : { model, shapes: probedShapes };
+      const shapes = narrowed.shapes;
+      const seeded = weights.length === 0 ? seedThroughHead(narrowed.model, shapes, COTANGENT_INPUT, this.floatType) : undefined;
+      const seed = seeded?.seed ?? { tensor: TARGET_OUTPUT, cotangent: COTANGENT_INPUT };
+      const derivative = differentiate(seeded?.model ?? narrowed.model, { wrt, seeds: [seed], shapes }).model;
+      await mkdir(folder, { recursive: true });
+      if (!passes) {
+        const session = await this.writeAndOpen(derivative, folder, name);
+        await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes }));
+        return { session, outputs, activationBytes };
+      }
+      const split = splitPasses(derivative, COTANGENT_INPUT, [TARGET_OUTPUT], Object.values(outputs), shapes);
+      const forward = await this.writeAndOpen(split.forward, folder, name);
+      const types = new Map(forward.outputs.map((o) => [o.name, o.type]));
+      const reverse = await this.writeAndOpen(split.reverse((tensor) => elementTypeOf(types.get(tensor))), folder, basename(reverseFile));
+      await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: split.saved }));
+      return { passes: { forward, reverse, saved: split.saved }, outputs, activationBytes };
     } finally {
       // Without a cache folder the files only feed session creation (onnxruntime has read them by now).
       if (!this.cacheDir) await rm(folder, { recursive: true, force: true }).catch(() => undefined);
     }
   }
 
+  /** Writes a graph under a temporary name, renames it (a crash never leaves half a graph) and opens it. */
+  private async writeAndOpen(model: ModelProto, folder: string, name: string): Promise<SessionHandle> {
+    const temporary = join(folder, `tmp-${process.pid}-${name}`);
+    await writeModelFiles(model, temporary, `${name}.data`);
+    await rename(`${temporary}.data`, join(folder, `${name}.data`));
+    await rename(temporary, join(folder, name));
+    return createSession(join(folder, name), this.device, SESSION_OPTIONS);
+  }
+
   /** Frees every open session. */
   async release(): Promise<void> {
     const entries = [...this.sessions.values()];
     this.sessions.clear();
-    await Promise.all(entries.map((e) => e.session.release()));
+    const sessions = entries.flatMap((e) => (e.passes ? [e.passes.forward, e.passes.reverse] : [e.session!]));
+    await Promise.all(sessions.map((session) => session.release()));
   }
 }

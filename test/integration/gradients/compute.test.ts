@@ -87,6 +87,25 @@ describe('computeGradients', () => {
     expect(Array.from(chunked.raw!)).toEqual(Array.from(tokenRun.raw!));
   });
 
+  it('forward and reverse passes split in two (rows) equal the combined derivative graph', async () => {
+    const input = Float64Array.from(embed(program.split.table, program.hiddenSize, IDS));
+    const identity = new Float64Array(ROWS * ROWS);
+    for (let r = 0; r < ROWS; r++) identity[r * ROWS + r] = 1;
+    const run = { embeddings: input, batch: 1, ids: IDS, positions: IDS.slice(PROMPT).map((_, t) => PROMPT + t - 1), targetIds: IDS.slice(PROMPT), cotangent: identity, rows: ROWS };
+    const combined = await program.run(run);
+    const chunks = [{ cotangent: identity.slice(0, 3 * ROWS), rows: 3 }, { cotangent: identity.slice(3 * ROWS), rows: ROWS - 3 }];
+    const split = await program.runRows(run, chunks);
+    const joined = [...split.gradients[0], ...split.gradients[1]];
+    expect(joined.length).toBe(combined.gradient.length);
+    let scale = 0;
+    joined.forEach((value, i) => {
+      scale = Math.max(scale, Math.abs(combined.gradient[i]));
+      expect(Math.abs(value - combined.gradient[i])).toBeLessThan(1e-12);
+    });
+    expect(scale).toBeGreaterThan(1e-3);
+    expect(Array.from(split.logProbs)).toEqual(Array.from(combined.logProbs));
+  });
+
   it('gradients with respect to weights (MatMul, Mul, Gather) match finite differences', async () => {
     for (const [fixture, weights] of [
       ['llama', ['model.layers.0.mlp.up_proj.weight', 'model.norm.weight']],
