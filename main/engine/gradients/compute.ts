@@ -87,7 +87,7 @@ export function openGradientProgram(modelPath: string, device: DeviceChoice = 'c
   const key = `${modelPath}|${device}|${floatType}`;
   let program = programs.get(key);
   if (!program) {
-    program = GradientProgram.open({ model: modelPath, device, cacheDir, floatType });
+    program = GradientProgram.open({ model: modelPath, device, cacheDir, floatType, compact: true });
     programs.set(key, program);
     program.catch(() => programs.delete(key));
   }
@@ -118,7 +118,7 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
     : await GradientProgram.open({ model: options.bytes!, device: options.device, cacheDir: options.cacheDir, floatType: options.floatType }));
   const positions = ids.length;
   const hidden = program.hiddenSize;
-  const input = embed(program.split.table, hidden, ids);
+  const input = embed(program.table, hidden, ids);
   const targetPositions = Array.from({ length: answerLength }, (_, t) => promptLength + t - 1);
   const targetIds = ids.slice(promptLength);
   const foilIds = target === 'contrastive' ? targetIds.map((_, t) => options.foilIds![options.foilIds!.length === 1 ? 0 : t]) : undefined;
@@ -187,7 +187,7 @@ async function integratedGradients(
   const hidden = program.hiddenSize;
   const size = positions * hidden;
   const tokenId = settings.baselineTokenId ?? options.config?.padTokenId ?? options.config?.unkTokenId ?? 0;
-  const baseline = baselineEmbeddings(settings.baseline, input, hidden, { table: program.split.table, tokenId, scale: settings.scale });
+  const baseline = baselineEmbeddings(settings.baseline, input, hidden, { table: program.table, tokenId, scale: settings.scale });
   const spacing = settings.spacing ?? (settings.baseline === 'zero' ? 'geometric' : 'uniform');
   const rule = quadrature(settings.rule, settings.steps);
   const { points, weights } = spacing === 'geometric' ? geometricSpacing(rule) : rule;

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { createSession, Tensor, type Feeds, type SessionHandle } from '../runtime';
-import { DataType, decodeModel, makeValueInfo, type ModelProto } from '../onnx/proto';
+import { DataType, decodeModel, makeValueInfo, type ModelProto, type ValueInfoProto } from '../onnx/proto';
 import { writeModelFiles } from './model-files';
 import type { DeviceChoice } from '../../../shared/run';
 import { differentiate } from './differentiate';
@@ -36,6 +36,11 @@ export interface ProgramSource {
   floatType?: number;
   device?: DeviceChoice;
   cacheDir?: string;
+  /**
+   * Keep only the embedding table between derivative builds (path sources): the prepared graph, which holds every
+   * weight, is read again when a new run shape needs a derivative graph that is not in the cache.
+   */
+  compact?: boolean;
 }
 
 /** The inputs of one session run of a derivative graph. */
@@ -126,27 +131,76 @@ export interface SeedChunk {
 export class GradientProgram {
   private readonly sessions = new Map<string, DerivativeSession>();
   private readonly heads = new Map<boolean, ModelProto>();
+  /** Inputs of each head graph, kept when the graphs themselves are dropped (compact programs). */
+  private readonly headInputs = new Map<boolean, ValueInfoProto[]>();
   private readonly activation = new Map<string, ActivationSize>();
   private readonly probed = new Map<string, Map<string, number[]>>();
+  private readonly embedding: Omit<SplitEmbeddings, 'model'>;
+  private model: ModelProto | undefined;
 
   private constructor(
     readonly sha256: string,
-    readonly split: SplitEmbeddings,
+    split: SplitEmbeddings,
     readonly floatType: number,
-    private readonly device: DeviceChoice,
-    private readonly cacheDir: string | undefined,
-  ) {}
+    private readonly source: ProgramSource,
+  ) {
+    const { model, ...embedding } = split;
+    this.model = model;
+    this.embedding = embedding;
+  }
 
   /** Prepares a model (decompose, convert, split embeddings). */
   static async open(source: ProgramSource): Promise<GradientProgram> {
+    const { sha256, split, floatType } = await GradientProgram.prepare(source);
+    return new GradientProgram(sha256, split, floatType, source);
+  }
+
+  private static async prepare(source: ProgramSource): Promise<{ sha256: string; split: SplitEmbeddings; floatType: number }> {
     const { proto, sha256 } = await readModel(source.model);
     const floatType = source.floatType ?? DataType.FLOAT;
-    const split = splitEmbeddings(prepareForGradients(proto, floatType));
-    return new GradientProgram(sha256, split, floatType, source.device ?? 'cpu', source.cacheDir);
+    return { sha256, split: splitEmbeddings(prepareForGradients(proto, floatType)), floatType };
+  }
+
+  private get device(): DeviceChoice {
+    return this.source.device ?? 'cpu';
+  }
+
+  private get cacheDir(): string | undefined {
+    return this.source.cacheDir;
+  }
+
+  /** The prepared model with its embedding lookup split off (read again if a compact program dropped it). */
+  get split(): SplitEmbeddings {
+    if (!this.model) throw new Error('The prepared graph of this gradient program was released (compact mode)');
+    return { ...this.embedding, model: this.model };
+  }
+
+  get table(): Float32Array {
+    return this.embedding.table;
+  }
+
+  get embeddingsInput(): string {
+    return this.embedding.embeddingsInput;
   }
 
   get hiddenSize(): number {
-    return this.split.hiddenSize;
+    return this.embedding.hiddenSize;
+  }
+
+  /** Reads and prepares the model again after a compact program dropped it. */
+  private async ensurePrepared(): Promise<void> {
+    if (this.model) return;
+    const { sha256, split } = await GradientProgram.prepare(this.source);
+    if (sha256 !== this.sha256) throw new Error('The model file changed since this gradient program was opened; open it again');
+    this.model = split.model;
+  }
+
+  /** Drops the prepared graph and head graphs (compact programs, path sources): sessions and the table stay. */
+  private compact(): void {
+    if (!this.source.compact || typeof this.source.model !== 'string') return;
+    this.model = undefined;
+    this.heads.clear();
+    this.probed.clear();
   }
 
   /** The graph with the target head (kept per target kind). */
@@ -157,8 +211,17 @@ export class GradientProgram {
       const graph = model.graph!;
       model = withGraph(model, { input: [...graph.input, makeValueInfo(COTANGENT_INPUT, this.floatType, ['rows', 'batch_size', 'targets'])] });
       this.heads.set(contrastive, model);
+      this.headInputs.set(contrastive, model.graph!.input);
     }
     return model;
+  }
+
+  /** The inputs of a head graph (feeds are made from them). */
+  private async inputsOf(contrastive: boolean): Promise<ValueInfoProto[]> {
+    const known = this.headInputs.get(contrastive);
+    if (known) return known;
+    await this.ensurePrepared();
+    return this.headModel(contrastive).graph!.input;
   }
 
   private tensor(data: ArrayLike<number>, dims: number[]): Tensor {
@@ -168,14 +231,15 @@ export class GradientProgram {
   }
 
   /** Feeds for every input the explain graph declares. */
-  feeds(model: ModelProto, run: ProgramRun): Feeds {
+  feeds(model: ModelProto | readonly ValueInfoProto[], run: ProgramRun): Feeds {
     const sequence = run.ids.length;
     const int64 = (values: number[], dims: number[]) => new Tensor('int64', BigInt64Array.from(values.map(BigInt)), dims);
     const repeat = (values: readonly number[]) => Array.from({ length: run.batch }, () => values).flat();
     const feeds: Feeds = {};
-    for (const input of model.graph!.input) {
+    const inputs: readonly ValueInfoProto[] = Array.isArray(model) ? model : (model as ModelProto).graph!.input;
+    for (const input of inputs) {
       const name = input.name;
-      if (name === this.split.embeddingsInput) feeds[name] = this.tensor(run.embeddings, [run.batch, sequence, this.hiddenSize]);
+      if (name === this.embeddingsInput) feeds[name] = this.tensor(run.embeddings, [run.batch, sequence, this.hiddenSize]);
       else if (name === 'input_ids') feeds[name] = int64(repeat(run.ids), [run.batch, sequence]);
       else if (name === 'attention_mask') feeds[name] = int64(repeat(run.ids.map(() => 1)), [run.batch, sequence]);
       else if (name === 'position_ids') feeds[name] = int64(repeat(run.ids.map((_, i) => i)), [run.batch, sequence]);
@@ -210,18 +274,18 @@ export class GradientProgram {
   /** Runs forward + backward for one batch of embeddings and seed cotangents. */
   async run(run: ProgramRun, signal?: AbortSignal): Promise<ProgramResult> {
     signal?.throwIfAborted();
-    const model = this.headModel(run.foilIds !== undefined);
+    const inputs = await this.inputsOf(run.foilIds !== undefined);
     const weights = [...(run.weights ?? [])];
-    const entry = await this.derivative(run, model, weights, false);
-    const feeds = this.feeds(model, run);
-    const fetches = [TARGET_OUTPUT, entry.outputs[this.split.embeddingsInput], ...weights.map((w) => entry.outputs[w])];
+    const entry = await this.derivative(run, inputs, weights, false);
+    const feeds = this.feeds(inputs, run);
+    const fetches = [TARGET_OUTPUT, entry.outputs[this.embeddingsInput], ...weights.map((w) => entry.outputs[w])];
     const results = await entry.session!.run(feeds, fetches);
     signal?.throwIfAborted();
     const weightGradients: Record<string, Float32Array | Float64Array> = {};
     for (const w of weights) weightGradients[w] = results[entry.outputs[w]].data as Float32Array;
     return {
       logProbs: results[TARGET_OUTPUT].data as Float32Array,
-      gradient: results[entry.outputs[this.split.embeddingsInput]].data as Float32Array,
+      gradient: results[entry.outputs[this.embeddingsInput]].data as Float32Array,
       weightGradients,
     };
   }
@@ -232,32 +296,37 @@ export class GradientProgram {
    */
   async runRows(run: ProgramRun, chunks: SeedChunk[], signal?: AbortSignal): Promise<{ logProbs: Float32Array | Float64Array; gradients: (Float32Array | Float64Array)[] }> {
     signal?.throwIfAborted();
-    const model = this.headModel(run.foilIds !== undefined);
-    const entry = await this.derivative({ ...run, weights: [] }, model, [], true);
+    const inputs = await this.inputsOf(run.foilIds !== undefined);
+    const entry = await this.derivative({ ...run, weights: [] }, inputs, [], true);
     const { forward, reverse, saved } = entry.passes!;
     const pick = (feeds: Feeds, names: string[]) => Object.fromEntries(names.map((n) => [n, feeds[n]]));
-    const all = this.feeds(model, { ...run, ...chunks[0] });
+    const all = this.feeds(inputs, { ...run, ...chunks[0] });
     const forwardResults = await forward.run(pick(all, forward.inputNames), [TARGET_OUTPUT, ...saved]);
     const gradients: (Float32Array | Float64Array)[] = [];
     for (const chunk of chunks) {
       signal?.throwIfAborted();
-      const feeds = { ...pick(this.feeds(model, { ...run, ...chunk }), reverse.inputNames.filter((n) => !saved.includes(n))), ...pick(forwardResults, saved) };
-      const output = entry.outputs[this.split.embeddingsInput];
+      const feeds = { ...pick(this.feeds(inputs, { ...run, ...chunk }), reverse.inputNames.filter((n) => !saved.includes(n))), ...pick(forwardResults, saved) };
+      const output = entry.outputs[this.embeddingsInput];
       gradients.push((await reverse.run(feeds, [output]))[output].data as Float32Array);
     }
     return { logProbs: forwardResults[TARGET_OUTPUT].data as Float32Array, gradients };
   }
 
   /** The derivative session(s) for a run's shape, built (or loaded from the cache) on first use. */
-  private async derivative(run: ProgramRun, model: ModelProto, weights: string[], passes: boolean): Promise<DerivativeSession> {
+  private async derivative(run: ProgramRun, inputs: readonly ValueInfoProto[], weights: string[], passes: boolean): Promise<DerivativeSession> {
     const key = this.derivativeKey(run, weights) + (passes ? '|passes' : '');
     let entry = this.sessions.get(key);
     if (!entry) {
-      const feeds = this.feeds(model, run);
-      entry = await this.openDerivative(key, model, feeds, weights, passes, this.probed.get(this.shapeKey(run)));
+      const contrastive = run.foilIds !== undefined;
+      const head = async () => {
+        await this.ensurePrepared();
+        return this.headModel(contrastive);
+      };
+      entry = await this.openDerivative(key, head, this.feeds(inputs, run), weights, passes, this.probed.get(this.shapeKey(run)));
       this.probed.delete(this.shapeKey(run));
       this.sessions.set(key, entry);
       if (entry.activationBytes) this.activation.set(`${run.batch}|${run.ids.length}`, entry.activationBytes);
+      this.compact();
     }
     return entry;
   }
@@ -275,6 +344,7 @@ export class GradientProgram {
       if (bytes === undefined && file) bytes = await readFile(`${file}.json`, 'utf8').then((t) => JSON.parse(t).activationBytes as ActivationSize, () => undefined);
     }
     if (bytes === undefined) {
+      await this.ensurePrepared();
       const model = this.headModel(run.foilIds !== undefined);
       const shapes = await probeShapes(model, this.feeds(model, run), this.device);
       // Kept for the derivative graph of the same shape, which is usually built next.
@@ -285,8 +355,8 @@ export class GradientProgram {
     return bytes;
   }
 
-  private async openDerivative(key: string, model: ModelProto, feeds: Feeds, weights: string[], passes: boolean, probed?: Map<string, number[]>): Promise<DerivativeSession> {
-    const wrt = [this.split.embeddingsInput, ...weights];
+  private async openDerivative(key: string, head: () => Promise<ModelProto>, feeds: Feeds, weights: string[], passes: boolean, probed?: Map<string, number[]>): Promise<DerivativeSession> {
+    const wrt = [this.embeddingsInput, ...weights];
     const outputs = Object.fromEntries(wrt.map((name) => [name, `grad::${name}`]));
     const name = `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.onnx`;
     const folder = this.cacheDir ? join(this.cacheDir, 'gradients') : await mkdtemp(join(tmpdir(), 'llm-explainer-gradients-'));
@@ -300,6 +370,7 @@ export class GradientProgram {
         const reverse = await createSession(reverseFile, this.device, SESSION_OPTIONS);
         return { passes: { forward: session, reverse, saved: cached.saved ?? [] }, outputs, activationBytes: cached.activationBytes };
       }
+      const model = await head();
       const probedShapes = probed ?? (await probeShapes(model, feeds, this.device));
       const activationBytes = activationBytesOf(model, probedShapes);
       // Explanations compute the last position-wise nodes on the target rows only (target-rows.ts) and seed the

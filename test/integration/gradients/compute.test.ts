@@ -106,6 +106,21 @@ describe('computeGradients', () => {
     expect(Array.from(split.logProbs)).toEqual(Array.from(combined.logProbs));
   });
 
+  it('a compact program drops the prepared graph after a build and reads it again for a new shape', async () => {
+    const compact = await GradientProgram.open({ model: path, floatType: DataType.DOUBLE, compact: true });
+    try {
+      const first = await computeGradients({ program: compact, ids: IDS, promptLength: PROMPT, methods: ['raw_gradient'] });
+      expect(Array.from(first.raw!)).toEqual(Array.from(tokenRun.raw!));
+      expect(() => compact.split.model).toThrow(/released/);
+      // Another sequence length needs another derivative graph: the model is read and prepared again.
+      const shorter = await computeGradients({ program: compact, ids: IDS.slice(0, 8), promptLength: PROMPT, methods: ['saliency'] });
+      const reference = await computeGradients({ program, ids: IDS.slice(0, 8), promptLength: PROMPT, methods: ['saliency'] });
+      expect(Array.from(shorter.saliency!)).toEqual(Array.from(reference.saliency!));
+    } finally {
+      await compact.release();
+    }
+  });
+
   it('gradients with respect to weights (MatMul, Mul, Gather) match finite differences', async () => {
     for (const [fixture, weights] of [
       ['llama', ['model.layers.0.mlp.up_proj.weight', 'model.norm.weight']],
