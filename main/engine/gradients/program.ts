@@ -3,6 +3,7 @@
 // session. Derivative graphs are specialised to shapes (see differentiate.ts), cached in memory per
 // (model sha256, float type, target kind, batch, sequence, targets, weights) and on disk under cacheDir.
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -111,6 +112,37 @@ export async function readModel(model: string | Uint8Array): Promise<{ proto: Mo
   return { proto, sha256 };
 }
 
+/** sha256 of a file, streamed (a compact program never holds the model's bytes just to name its cache entries). */
+async function hashFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The cached embedding table of a model (and what else a program needs without the graph), if present. */
+async function readTable(folder: string, sha256: string, floatType: number): Promise<Omit<SplitEmbeddings, 'model'> | undefined> {
+  const base = join(folder, `${sha256}-${floatType}`);
+  try {
+    const meta = JSON.parse(await readFile(`${base}.json`, 'utf8')) as Omit<SplitEmbeddings, 'model' | 'table'>;
+    const bytes = await readFile(`${base}.f32`);
+    if (bytes.byteLength !== 4 * meta.vocabSize * meta.hiddenSize) return undefined;
+    const table = new Float32Array(bytes.byteLength / 4);
+    new Uint8Array(table.buffer).set(bytes);
+    return { ...meta, table };
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeTable(folder: string, sha256: string, floatType: number, split: SplitEmbeddings): Promise<void> {
+  const base = join(folder, `${sha256}-${floatType}`);
+  await mkdir(folder, { recursive: true });
+  // Table first, then the metadata that makes it visible (a crash leaves no half entry in use).
+  await writeFile(`${base}.f32`, new Uint8Array(split.table.buffer, split.table.byteOffset, split.table.byteLength));
+  const { embeddingsInput, vocabSize, hiddenSize } = split;
+  await writeFile(`${base}.json`, JSON.stringify({ embeddingsInput, vocabSize, hiddenSize }));
+}
+
 interface DerivativeSession {
   /** One graph computing forward and reverse together (integrated gradients, weight gradients). */
   session?: SessionHandle;
@@ -140,18 +172,31 @@ export class GradientProgram {
 
   private constructor(
     readonly sha256: string,
-    split: SplitEmbeddings,
+    split: SplitEmbeddings | Omit<SplitEmbeddings, 'model'>,
     readonly floatType: number,
     private readonly source: ProgramSource,
   ) {
-    const { model, ...embedding } = split;
+    const { model, ...embedding } = { model: undefined, ...split };
     this.model = model;
     this.embedding = embedding;
   }
 
-  /** Prepares a model (decompose, convert, split embeddings). */
+  /**
+   * Prepares a model (decompose, convert, split embeddings). A compact program with a cache folder whose table is
+   * cached reads only the embedding table; the model itself is read when a derivative graph has to be built.
+   */
   static async open(source: ProgramSource): Promise<GradientProgram> {
-    const { sha256, split, floatType } = await GradientProgram.prepare(source);
+    const floatType = source.floatType ?? DataType.FLOAT;
+    const tableFile = typeof source.model === 'string' && source.compact && source.cacheDir ? join(source.cacheDir, 'gradients', 'tables') : undefined;
+    if (tableFile) {
+      const sha256 = await hashFile(source.model as string);
+      const cached = await readTable(tableFile, sha256, floatType);
+      if (cached) return new GradientProgram(sha256, cached, floatType, source);
+      const prepared = await GradientProgram.prepare(source);
+      await writeTable(tableFile, prepared.sha256, floatType, prepared.split);
+      return new GradientProgram(prepared.sha256, prepared.split, floatType, source);
+    }
+    const { sha256, split } = await GradientProgram.prepare(source);
     return new GradientProgram(sha256, split, floatType, source);
   }
 

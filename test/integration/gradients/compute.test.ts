@@ -11,6 +11,9 @@ import { encodeModel, makeTensor } from '../../../main/engine/onnx/proto';
 import { withGraph } from '../../../main/engine/gradients/graph-tools';
 import { TARGET_OUTPUT } from '../../../main/engine/gradients/targets';
 import { createSession } from '../../../main/engine/runtime';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const IDS = [1, 450, 4996, 17354, 1701, 432, 10, 20, 30, 40];
 const PROMPT = 6;
@@ -118,6 +121,25 @@ describe('computeGradients', () => {
       expect(Array.from(shorter.saliency!)).toEqual(Array.from(reference.saliency!));
     } finally {
       await compact.release();
+    }
+  });
+
+  it('a compact program with a cache folder opens from the cached table alone the second time', async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), 'llm-explainer-compact-'));
+    try {
+      const results: number[][] = [];
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const compact = await GradientProgram.open({ model: path, floatType: DataType.DOUBLE, compact: true, cacheDir });
+        // The second program has no graph until one must be built (here none: the derivative graphs are cached).
+        if (attempt === 1) expect(() => compact.split.model).toThrow(/released/);
+        const run = await computeGradients({ program: compact, ids: IDS, promptLength: PROMPT, methods: ['raw_gradient'] });
+        results.push(Array.from(run.raw!));
+        await compact.release();
+      }
+      expect(results[1]).toEqual(results[0]);
+      expect(results[0]).toEqual(Array.from(tokenRun.raw!));
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
     }
   });
 
