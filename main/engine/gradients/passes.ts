@@ -13,6 +13,9 @@ export interface SplitPasses {
   saved: string[];
 }
 
+/** Layout and elementwise operators cheap enough to recompute in every reverse pass. */
+const RECOMPUTED = new Set(['Transpose', 'Reshape', 'Unsqueeze', 'Squeeze', 'Identity', 'Cast', 'Mul', 'Add', 'Sub', 'Div', 'Neg', 'Sigmoid', 'Exp', 'Pow', 'Sqrt', 'Reciprocal', 'Tanh', 'Expand', 'Slice', 'Concat', 'Where']);
+
 /** onnxruntime-node tensor type names → ONNX element types, for the reverse graph's inputs. */
 const ELEMENT_TYPES: Record<string, number> = {
   float32: DataType.FLOAT,
@@ -55,6 +58,21 @@ export function splitPasses(model: ModelProto, cotangent: string, forwardOutputs
       for (const output of node.output) if (output) constant.add(output);
     }
   }
+  // Cheap forward-space helpers that only reverse nodes read (transposed probabilities, σ(1−σ), …) are recomputed
+  // by the reverse graph instead of being copied out of the forward run: the saved tensors stay the model's own.
+  const readers = new Map<string, NodeProto[]>();
+  for (const node of graph.node) for (const input of node.input) if (input) readers.set(input, [...(readers.get(input) ?? []), node]);
+  const reverseSide = new Set(reverseNodes);
+  const kept = new Set(forwardOutputs);
+  for (let index = forwardNodes.length - 1; index >= 0; index--) {
+    const node = forwardNodes[index];
+    const outputs = node.output.filter(Boolean);
+    if (!RECOMPUTED.has(node.opType) || outputs.every((o) => constant.has(o)) || outputs.some((o) => kept.has(o))) continue;
+    if (!outputs.every((o) => (readers.get(o) ?? []).length > 0 && readers.get(o)!.every((r) => reverseSide.has(r)))) continue;
+    reverseSide.add(node);
+    forwardNodes.splice(index, 1);
+    for (const output of outputs) dependent.add(output);
+  }
   const producer = new Map(graph.node.flatMap((n) => n.output.map((o) => [o, n] as const)));
   const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
   const graphInputs = new Map(graph.input.map((i) => [i.name, i]));
@@ -73,9 +91,8 @@ export function splitPasses(model: ModelProto, cotangent: string, forwardOutputs
       node.input.forEach(need);
     } else if (!saved.includes(input)) saved.push(input);
   };
-  for (const node of reverseNodes) node.input.forEach(need);
-  const reverseSet = new Set(reverseNodes);
-  const reverseAll = graph.node.filter((n) => reverseConstants.has(n) || reverseSet.has(n));
+  for (const node of reverseSide) node.input.forEach(need);
+  const reverseAll = graph.node.filter((n) => reverseConstants.has(n) || reverseSide.has(n));
   const keptForward = forwardOutputs.filter((o) => !saved.includes(o));
   const forward = withGraph(
     model,

@@ -26,7 +26,7 @@ import { elementTypeOf, splitPasses } from './passes';
 const SESSION_OPTIONS = { memoryArena: process.env.LLM_EXPLAINER_ARENA === '1', prepacking: process.env.LLM_EXPLAINER_PREPACK !== '0' };
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
-const DERIVATIVE_FORMAT = 4;
+const DERIVATIVE_FORMAT = 5;
 
 export const COTANGENT_INPUT = 'target_cotangent';
 
@@ -112,6 +112,21 @@ export async function readModel(model: string | Uint8Array): Promise<{ proto: Mo
   return { proto, sha256 };
 }
 
+/** What feeding one graph input needs: its name and, for an empty past, its dimensions. */
+export interface InputSpec {
+  name: string;
+  dims?: readonly (number | string)[];
+}
+
+function inputSpec(input: ValueInfoProto): InputSpec {
+  const dims = input.type?.value.case === 'tensorType' ? input.type.value.value.shape?.dim ?? [] : [];
+  return { name: input.name, dims: dims.map((d) => (d.value.case === 'dimValue' ? Number(d.value.value) : String(d.value.value ?? ''))) };
+}
+
+function sessionInputs(session: SessionHandle): InputSpec[] {
+  return session.inputs.map((input) => ({ name: input.name, dims: input.shape }));
+}
+
 /** sha256 of a file, streamed (a compact program never holds the model's bytes just to name its cache entries). */
 async function hashFile(file: string): Promise<string> {
   const hash = createHash('sha256');
@@ -163,8 +178,6 @@ export interface SeedChunk {
 export class GradientProgram {
   private readonly sessions = new Map<string, DerivativeSession>();
   private readonly heads = new Map<boolean, ModelProto>();
-  /** Inputs of each head graph, kept when the graphs themselves are dropped (compact programs). */
-  private readonly headInputs = new Map<boolean, ValueInfoProto[]>();
   private readonly activation = new Map<string, ActivationSize>();
   private readonly probed = new Map<string, Map<string, number[]>>();
   private readonly embedding: Omit<SplitEmbeddings, 'model'>;
@@ -256,17 +269,8 @@ export class GradientProgram {
       const graph = model.graph!;
       model = withGraph(model, { input: [...graph.input, makeValueInfo(COTANGENT_INPUT, this.floatType, ['rows', 'batch_size', 'targets'])] });
       this.heads.set(contrastive, model);
-      this.headInputs.set(contrastive, model.graph!.input);
     }
     return model;
-  }
-
-  /** The inputs of a head graph (feeds are made from them). */
-  private async inputsOf(contrastive: boolean): Promise<ValueInfoProto[]> {
-    const known = this.headInputs.get(contrastive);
-    if (known) return known;
-    await this.ensurePrepared();
-    return this.headModel(contrastive).graph!.input;
   }
 
   private tensor(data: ArrayLike<number>, dims: number[]): Tensor {
@@ -276,12 +280,12 @@ export class GradientProgram {
   }
 
   /** Feeds for every input the explain graph declares. */
-  feeds(model: ModelProto | readonly ValueInfoProto[], run: ProgramRun): Feeds {
+  feeds(model: ModelProto | readonly InputSpec[], run: ProgramRun): Feeds {
     const sequence = run.ids.length;
     const int64 = (values: number[], dims: number[]) => new Tensor('int64', BigInt64Array.from(values.map(BigInt)), dims);
     const repeat = (values: readonly number[]) => Array.from({ length: run.batch }, () => values).flat();
     const feeds: Feeds = {};
-    const inputs: readonly ValueInfoProto[] = Array.isArray(model) ? model : (model as ModelProto).graph!.input;
+    const inputs: readonly InputSpec[] = Array.isArray(model) ? model : (model as ModelProto).graph!.input.map(inputSpec);
     for (const input of inputs) {
       const name = input.name;
       if (name === this.embeddingsInput) feeds[name] = this.tensor(run.embeddings, [run.batch, sequence, this.hiddenSize]);
@@ -294,8 +298,7 @@ export class GradientProgram {
       else if (name === COTANGENT_INPUT) feeds[name] = this.tensor(run.cotangent, [run.rows, run.batch, run.targetIds.length]);
       else if (name.startsWith('past_key_values') || name.startsWith('past_')) {
         // The explain pass has no past: an empty cache [batch, kvHeads, 0, headDim].
-        const dims = input.type?.value.case === 'tensorType' ? input.type.value.value.shape?.dim ?? [] : [];
-        const shape = dims.map((d, axis) => (axis === 0 ? run.batch : axis === 2 ? 0 : d.value.case === 'dimValue' ? Number(d.value.value) : NaN));
+        const shape = (input.dims ?? []).map((d, axis) => (axis === 0 ? run.batch : axis === 2 ? 0 : typeof d === 'number' ? d : NaN));
         if (shape.length !== 4 || shape.some(Number.isNaN)) throw new GradientError(`Cannot make an empty past for input '${name}'`);
         feeds[name] = this.tensor([], shape);
       } else throw new GradientError(`The explain graph has an input gradients do not know how to feed: '${name}'`);
@@ -319,10 +322,9 @@ export class GradientProgram {
   /** Runs forward + backward for one batch of embeddings and seed cotangents. */
   async run(run: ProgramRun, signal?: AbortSignal): Promise<ProgramResult> {
     signal?.throwIfAborted();
-    const inputs = await this.inputsOf(run.foilIds !== undefined);
     const weights = [...(run.weights ?? [])];
-    const entry = await this.derivative(run, inputs, weights, false);
-    const feeds = this.feeds(inputs, run);
+    const entry = await this.derivative(run, weights, false);
+    const feeds = this.feeds(sessionInputs(entry.session!), run);
     const fetches = [TARGET_OUTPUT, entry.outputs[this.embeddingsInput], ...weights.map((w) => entry.outputs[w])];
     const results = await entry.session!.run(feeds, fetches);
     signal?.throwIfAborted();
@@ -341,16 +343,16 @@ export class GradientProgram {
    */
   async runRows(run: ProgramRun, chunks: SeedChunk[], signal?: AbortSignal): Promise<{ logProbs: Float32Array | Float64Array; gradients: (Float32Array | Float64Array)[] }> {
     signal?.throwIfAborted();
-    const inputs = await this.inputsOf(run.foilIds !== undefined);
-    const entry = await this.derivative({ ...run, weights: [] }, inputs, [], true);
+    const entry = await this.derivative({ ...run, weights: [] }, [], true);
     const { forward, reverse, saved } = entry.passes!;
     const pick = (feeds: Feeds, names: string[]) => Object.fromEntries(names.map((n) => [n, feeds[n]]));
-    const all = this.feeds(inputs, { ...run, ...chunks[0] });
+    const all = this.feeds(sessionInputs(forward), { ...run, ...chunks[0] });
     const forwardResults = await forward.run(pick(all, forward.inputNames), [TARGET_OUTPUT, ...saved]);
     const gradients: (Float32Array | Float64Array)[] = [];
     for (const chunk of chunks) {
       signal?.throwIfAborted();
-      const feeds = { ...pick(this.feeds(inputs, { ...run, ...chunk }), reverse.inputNames.filter((n) => !saved.includes(n))), ...pick(forwardResults, saved) };
+      const own = sessionInputs(reverse).filter((input) => !saved.includes(input.name));
+      const feeds = { ...this.feeds(own, { ...run, ...chunk }), ...pick(forwardResults, saved) };
       const output = entry.outputs[this.embeddingsInput];
       gradients.push((await reverse.run(feeds, [output]))[output].data as Float32Array);
     }
@@ -358,7 +360,7 @@ export class GradientProgram {
   }
 
   /** The derivative session(s) for a run's shape, built (or loaded from the cache) on first use. */
-  private async derivative(run: ProgramRun, inputs: readonly ValueInfoProto[], weights: string[], passes: boolean): Promise<DerivativeSession> {
+  private async derivative(run: ProgramRun, weights: string[], passes: boolean): Promise<DerivativeSession> {
     const key = this.derivativeKey(run, weights) + (passes ? '|passes' : '');
     let entry = this.sessions.get(key);
     if (!entry) {
@@ -367,7 +369,7 @@ export class GradientProgram {
         await this.ensurePrepared();
         return this.headModel(contrastive);
       };
-      entry = await this.openDerivative(key, head, this.feeds(inputs, run), weights, passes, this.probed.get(this.shapeKey(run)));
+      entry = await this.openDerivative(key, head, run, weights, passes, this.probed.get(this.shapeKey(run)));
       this.probed.delete(this.shapeKey(run));
       this.sessions.set(key, entry);
       if (entry.activationBytes) this.activation.set(`${run.batch}|${run.ids.length}`, entry.activationBytes);
@@ -400,7 +402,7 @@ export class GradientProgram {
     return bytes;
   }
 
-  private async openDerivative(key: string, head: () => Promise<ModelProto>, feeds: Feeds, weights: string[], passes: boolean, probed?: Map<string, number[]>): Promise<DerivativeSession> {
+  private async openDerivative(key: string, head: () => Promise<ModelProto>, run: ProgramRun, weights: string[], passes: boolean, probed?: Map<string, number[]>): Promise<DerivativeSession> {
     const wrt = [this.embeddingsInput, ...weights];
     const outputs = Object.fromEntries(wrt.map((name) => [name, `grad::${name}`]));
     const name = `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.onnx`;
@@ -416,6 +418,7 @@ export class GradientProgram {
         return { passes: { forward: session, reverse, saved: cached.saved ?? [] }, outputs, activationBytes: cached.activationBytes };
       }
       const model = await head();
+      const feeds = this.feeds(model, run);
       const probedShapes = probed ?? (await probeShapes(model, feeds, this.device));
       const activationBytes = activationBytesOf(model, probedShapes);
       // Explanations compute the last position-wise nodes on the target rows only (target-rows.ts) and seed the
