@@ -4,7 +4,7 @@
 // one after another within one bench run, so the ratios are measured side by side on the same machine state.
 // Derivative graphs are built (and cached on disk) by a preparation child first: the timed children load them.
 import { execFile } from 'node:child_process';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -30,6 +30,8 @@ const ANSWER = 32;
 interface ChildRequest {
   kind: 'forward' | 'rows' | 'ig' | 'prepare';
   model: string;
+  /** Vocabulary size (the sequence's ids stay inside it). */
+  vocab: number;
   repeats: number;
   steps?: number;
 }
@@ -40,9 +42,10 @@ interface ChildReport {
   note?: string;
 }
 
-/** Token ids of the benchmark sequence (deterministic, inside a 32000 vocabulary). */
-function sequence(): number[] {
-  return Array.from({ length: SEQUENCE }, (_, i) => (i === 0 ? 1 : 100 + ((i * 7919) % 31000)));
+/** Token ids of the benchmark sequence (deterministic, inside the model's vocabulary, past its special tokens). */
+function sequence(vocab: number): number[] {
+  const first = Math.min(100, Math.floor(vocab / 8));
+  return Array.from({ length: SEQUENCE }, (_, i) => (i === 0 ? 1 : first + ((i * 7919) % (vocab - first))));
 }
 
 async function runChild(request: ChildRequest): Promise<ChildReport> {
@@ -69,18 +72,25 @@ async function benchModel(): Promise<string> {
 
 /** Runs the benchmark and returns one row per (model, measurement). */
 export async function benchGradients(): Promise<Row[]> {
-  const { ensureDemoModel } = await import('../../main/engine/model-builder/demo');
-  const demo = join(await ensureDemoModel(join(root, '.cache', 'bench', 'demo-model')), 'onnx', 'model.onnx');
-  const models: [string, string][] = [
-    ['demo (9M)', demo],
-    ['llama 40M (h512, 8 layers)', await benchModel()],
+  const { committedDemoFolder } = await import('../../main/engine/model-builder/demo');
+  const demoFolder = committedDemoFolder();
+  if (!demoFolder) throw new Error('No committed demo model (models/demo) found');
+  const demoConfig = JSON.parse(await readFile(join(demoFolder, 'config.json'), 'utf8')) as { vocab_size: number; hidden_size: number; num_hidden_layers: number };
+  const models: [string, string, number][] = [
+    [`demo (trained; hidden ${demoConfig.hidden_size}, ${demoConfig.num_hidden_layers} layers, vocab ${demoConfig.vocab_size})`, join(demoFolder, 'onnx', 'model.onnx'), demoConfig.vocab_size],
+    ['llama h512, 8 layers, vocab 32000 (56 M)', await benchModel(), 32000],
   ];
   const rows: Row[] = [];
-  for (const [name, model] of models) {
-    await runChild({ kind: 'prepare', model, repeats: 0 });
-    const forward = await runChild({ kind: 'forward', model, repeats: 5 });
-    const saliency = await runChild({ kind: 'rows', model, repeats: 2 });
-    const ig = await runChild({ kind: 'ig', model, repeats: 1, steps: 64 });
+  for (const [name, model, vocab] of models) {
+    await runChild({ kind: 'prepare', model, vocab, repeats: 0 });
+    // Plain forwards before, between and after the gradient measurements: the machine's speed drifts, and the
+    // baseline is the median of all of them.
+    const forwards = [await runChild({ kind: 'forward', model, vocab, repeats: 3 })];
+    const saliency = await runChild({ kind: 'rows', model, vocab, repeats: 2 });
+    forwards.push(await runChild({ kind: 'forward', model, vocab, repeats: 3 }));
+    const ig = await runChild({ kind: 'ig', model, vocab, repeats: 1, steps: 64 });
+    forwards.push(await runChild({ kind: 'forward', model, vocab, repeats: 3 }));
+    const forward: ChildReport = { seconds: forwards.flatMap((f) => f.seconds), peakMemoryMB: Math.max(...forwards.map((f) => f.peakMemoryMB)) };
     const base = median(forward.seconds);
     const row = (measurement: string, report: ChildReport): Row => ({
       model: name,
@@ -104,7 +114,7 @@ function median(values: number[]): number {
 async function child(request: ChildRequest): Promise<void> {
   const { computeGradients, openGradientProgram } = await import('../../main/engine/gradients/compute');
   const { createSession, emptyTensor, int64Tensor } = await import('../../main/engine/runtime');
-  const ids = sequence();
+  const ids = sequence(request.vocab);
   const promptLength = SEQUENCE - ANSWER;
   const seconds: number[] = [];
   let note: string | undefined;
