@@ -11,7 +11,7 @@
 // so a derivative graph is built once per (model, sequence length, batch, target count) and cached.
 import { GraphBuilder } from '../onnx/graph-builder';
 import { DataType, makeValueInfo, type ModelProto, type NodeProto } from '../onnx/proto';
-import { GraphTools, defaultOpset, withGraph } from './graph-tools';
+import { GraphTools, defaultOpset, pruneGraph, withGraph } from './graph-tools';
 import { GradientError, RuleContext, ruleFor } from './rules';
 
 export interface DifferentiateOptions {
@@ -117,12 +117,14 @@ export function differentiate(model: ModelProto, options: DifferentiateOptions):
     outputs.push(makeValueInfo(outputName));
     gradientOutputs[name] = outputName;
   }
-  const extended = withGraph(model, {
-    node: [...graph.node, ...builder.nodes],
-    initializer: [...graph.initializer, ...builder.initializers],
-    output: [...graph.output, ...outputs],
-    valueInfo: [],
-  });
+  // Rules may leave products that a later rule computed in a cheaper form (softmax.ts): drop what no output reads.
+  const extended = withGraph(
+    model,
+    pruneGraph(
+      { ...graph, node: [...graph.node, ...builder.nodes], initializer: [...graph.initializer, ...builder.initializers], output: [...graph.output, ...outputs], valueInfo: [] },
+      graph.input.map((i) => i.name),
+    ),
+  );
   return { model: extended, gradientOutputs };
 }
 

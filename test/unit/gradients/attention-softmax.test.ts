@@ -24,7 +24,7 @@ describe('softmax feeding an attention product', () => {
     expect(maxError).toBeLessThan(1e-7);
   });
 
-  it('sums over the head dimension, not the key axis', () => {
+  it('sums over the head dimension and subtracts inside one MatMul', () => {
     const b = new GraphBuilder('attention', '');
     const inputs = INPUTS.map((i) => b.input(i.name, DataType.DOUBLE, i.dims));
     const output = attention(b, DataType.DOUBLE, inputs);
@@ -41,5 +41,8 @@ describe('softmax feeding an attention product', () => {
     const producers = new Map(derivative.graph!.node.flatMap((n) => n.output.map((o) => [o, n] as const)));
     // The row sum multiplies the output's cotangent by the output O itself.
     expect(reduceInputs.some((name) => producers.get(name)?.opType === 'Mul' && producers.get(name)!.input.includes(output))).toBe(true);
+    // g − D comes from one MatMul of augmented operands: no subtraction pass over the [T, T] scores remains.
+    expect(derivative.graph!.node.some((n) => n.opType === 'Sub')).toBe(false);
+    expect(derivative.graph!.node.filter((n) => n.opType === 'Concat').length).toBe(2);
   });
 });
