@@ -30,7 +30,7 @@ import { elementTypeOf, splitPasses } from './passes';
 const SESSION_OPTIONS = { memoryArena: false, prepacking: false };
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
-const DERIVATIVE_FORMAT = 6;
+const DERIVATIVE_FORMAT = 7;
 
 export const COTANGENT_INPUT = 'target_cotangent';
 

@@ -24,6 +24,17 @@ describe('softmax feeding an attention product', () => {
     expect(maxError).toBeLessThan(1e-7);
   });
 
+  it('matches finite differences with a head size above the augmented-MatMul limit', async () => {
+    const inputs = [
+      { name: 'q', dims: [1, 1, 4, 40] },
+      { name: 'k', dims: [1, 1, 4, 40] },
+      { name: 'v', dims: [1, 1, 4, 40] },
+    ];
+    const { maxError, maxMagnitude } = await checkGradient({ inputs, build: attention, targets: 2 });
+    expect(maxMagnitude).toBeGreaterThan(1e-2);
+    expect(maxError).toBeLessThan(1e-7);
+  });
+
   it('sums over the head dimension and subtracts inside one MatMul', () => {
     const b = new GraphBuilder('attention', '');
     const inputs = INPUTS.map((i) => b.input(i.name, DataType.DOUBLE, i.dims));
