@@ -20,7 +20,6 @@ import {
 import { geometricSpacing, quadrature } from './methods/quadrature';
 import { saliency, type SaliencyNorm } from './methods/saliency';
 import { GradientProgram } from './program';
-import { embed } from './split-embeddings';
 
 export type GradientMethod = 'saliency' | 'grad_x_input' | 'raw_gradient' | 'integrated_gradients';
 export const GRADIENT_METHODS: readonly GradientMethod[] = ['saliency', 'grad_x_input', 'raw_gradient', 'integrated_gradients'];
@@ -118,7 +117,7 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
     : await GradientProgram.open({ model: options.bytes!, device: options.device, cacheDir: options.cacheDir, floatType: options.floatType }));
   const positions = ids.length;
   const hidden = program.hiddenSize;
-  const input = embed(program.table, hidden, ids);
+  const input = program.embedIds(ids);
   const targetPositions = Array.from({ length: answerLength }, (_, t) => promptLength + t - 1);
   const targetIds = ids.slice(promptLength);
   const foilIds = target === 'contrastive' ? targetIds.map((_, t) => options.foilIds![options.foilIds!.length === 1 ? 0 : t]) : undefined;
@@ -187,7 +186,8 @@ async function integratedGradients(
   const hidden = program.hiddenSize;
   const size = positions * hidden;
   const tokenId = settings.baselineTokenId ?? options.config?.padTokenId ?? options.config?.unkTokenId ?? 0;
-  const baseline = baselineEmbeddings(settings.baseline, input, hidden, { table: program.table, tokenId, scale: settings.scale });
+  // The pad baseline needs one row of the table: read just that row (a one-row table).
+  const baseline = baselineEmbeddings(settings.baseline, input, hidden, { table: program.embedIds([tokenId]), tokenId: 0, scale: settings.scale });
   const spacing = settings.spacing ?? (settings.baseline === 'zero' ? 'geometric' : 'uniform');
   const rule = quadrature(settings.rule, settings.steps);
   const { points, weights } = spacing === 'geometric' ? geometricSpacing(rule) : rule;

@@ -3,8 +3,8 @@
 // session. Derivative graphs are specialised to shapes (see differentiate.ts), cached in memory per
 // (model sha256, float type, target kind, batch, sequence, targets, weights) and on disk under cacheDir.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { closeSync, createReadStream, openSync, readFileSync, readSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { createSession, Tensor, type Feeds, type SessionHandle } from '../runtime';
@@ -15,7 +15,7 @@ import { differentiate } from './differentiate';
 import { withGraph } from './graph-tools';
 import { prepareForGradients } from './prepare';
 import { probeShapes } from './shape-probe';
-import { splitEmbeddings, type SplitEmbeddings } from './split-embeddings';
+import { embed, splitEmbeddings, type SplitEmbeddings } from './split-embeddings';
 import { addTargetHead, TARGET_INPUTS, TARGET_OUTPUT } from './targets';
 import { GradientError } from './rules';
 import { seedThroughHead } from './head-seed';
@@ -23,11 +23,19 @@ import { narrowToTargets } from './target-rows';
 import { elementTypeOf, splitPasses } from './passes';
 
 /**
- * Memory settings of derivative sessions. Measured on the 56 M bench model (T = 512, 4 rows per reverse pass): the
- * CPU arena keeps the transient [rows, heads, T, T] buffers reserved after a run (+160 MB), and pre-packed weight
- * copies cost ~190 MB for both passes; without either the time changed within the machine's noise (28.4× vs 28.6×).
+ * Session settings per graph role, measured on the 56 M bench model (T = 512). The forward pass of answer rows runs
+ * once per explanation: its pre-packed weight copies (+160 MB) buy nothing, and an arena would keep its activations
+ * reserved. Reverse passes run once per chunk of rows: pre-packing costs ~30 MB and saves ~3%; their arena would save
+ * another ~5% but keeps 100–200 MB reserved, which the 1 GB target for 32 rows does not allow (peak 973 MB without,
+ * 1072 MB with, 3 rows per pass). Combined graphs (integrated gradients, weight gradients) run once per batch of
+ * path points with a looser memory target: both on.
  */
-const SESSION_OPTIONS = { memoryArena: false, prepacking: false };
+const SESSION_OPTIONS = {
+  forward: { memoryArena: false, prepacking: false },
+  reverse: { memoryArena: false, prepacking: true },
+  combined: { memoryArena: true, prepacking: true },
+} as const;
+type SessionRole = keyof typeof SESSION_OPTIONS;
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
 const DERIVATIVE_FORMAT = 7;
@@ -138,16 +146,16 @@ async function hashFile(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** What a program keeps of the embedding split: the table in memory, or the cached table file to read rows from. */
+type Embedding = Omit<SplitEmbeddings, 'model' | 'table'> & { table?: Float32Array; tableFile?: string };
+
 /** The cached embedding table of a model (and what else a program needs without the graph), if present. */
-async function readTable(folder: string, sha256: string, floatType: number): Promise<Omit<SplitEmbeddings, 'model'> | undefined> {
+async function readTable(folder: string, sha256: string, floatType: number): Promise<Embedding | undefined> {
   const base = join(folder, `${sha256}-${floatType}`);
   try {
     const meta = JSON.parse(await readFile(`${base}.json`, 'utf8')) as Omit<SplitEmbeddings, 'model' | 'table'>;
-    const bytes = await readFile(`${base}.f32`);
-    if (bytes.byteLength !== 4 * meta.vocabSize * meta.hiddenSize) return undefined;
-    // The file's own buffer when it is aligned (it is for a whole-file read): no second copy of the table.
-    const table = bytes.byteOffset % 4 === 0 ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) : new Float32Array(new Uint8Array(bytes).buffer);
-    return { ...meta, table };
+    const size = (await stat(`${base}.f32`)).size;
+    return size === 4 * meta.vocabSize * meta.hiddenSize ? { ...meta, tableFile: `${base}.f32` } : undefined;
   } catch {
     return undefined;
   }
@@ -184,12 +192,12 @@ export class GradientProgram {
   private readonly heads = new Map<boolean, ModelProto>();
   private readonly activation = new Map<string, ActivationSize>();
   private readonly probed = new Map<string, Map<string, number[]>>();
-  private readonly embedding: Omit<SplitEmbeddings, 'model'>;
+  private readonly embedding: Embedding;
   private model: ModelProto | undefined;
 
   private constructor(
     readonly sha256: string,
-    split: SplitEmbeddings | Omit<SplitEmbeddings, 'model'>,
+    split: SplitEmbeddings | Embedding,
     readonly floatType: number,
     private readonly source: ProgramSource,
   ) {
@@ -234,11 +242,34 @@ export class GradientProgram {
   /** The prepared model with its embedding lookup split off (read again if a compact program dropped it). */
   get split(): SplitEmbeddings {
     if (!this.model) throw new Error('The prepared graph of this gradient program was released (compact mode)');
-    return { ...this.embedding, model: this.model };
+    return { ...this.embedding, table: this.table, model: this.model };
   }
 
+  /** The whole embedding table [vocab, hidden] (read from the cache when a compact program kept only its file). */
   get table(): Float32Array {
+    if (!this.embedding.table) {
+      const bytes = readFileSync(this.embedding.tableFile!);
+      this.embedding.table = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    }
     return this.embedding.table;
+  }
+
+  /** Embedding rows of token ids, [ids, hidden]; a compact program reads just these rows from the cached table. */
+  embedIds(ids: readonly number[]): Float32Array {
+    const hidden = this.hiddenSize;
+    if (this.embedding.table || !this.embedding.tableFile) return embed(this.table, hidden, ids);
+    const out = new Float32Array(ids.length * hidden);
+    const bytes = new Uint8Array(out.buffer);
+    const file = openSync(this.embedding.tableFile, 'r');
+    try {
+      ids.forEach((id, position) => {
+        if (!Number.isInteger(id) || id < 0 || id >= this.embedding.vocabSize) throw new GradientError(`Token id ${id} is outside the vocabulary (0–${this.embedding.vocabSize - 1})`);
+        readSync(file, bytes, position * hidden * 4, hidden * 4, id * hidden * 4);
+      });
+    } finally {
+      closeSync(file);
+    }
+    return out;
   }
 
   get embeddingsInput(): string {
@@ -416,9 +447,9 @@ export class GradientProgram {
     try {
       const cached = await readFile(`${file}.json`, 'utf8').then((t) => JSON.parse(t) as { activationBytes: ActivationSize; saved?: string[] }, () => undefined);
       if (cached) {
-        const session = await createSession(file, this.device, SESSION_OPTIONS);
+        const session = await createSession(file, this.device, SESSION_OPTIONS[passes ? 'forward' : 'combined']);
         if (!passes) return { session, outputs, activationBytes: cached.activationBytes };
-        const reverse = await createSession(reverseFile, this.device, SESSION_OPTIONS);
+        const reverse = await createSession(reverseFile, this.device, SESSION_OPTIONS.reverse);
         return { passes: { forward: session, reverse, saved: cached.saved ?? [] }, outputs, activationBytes: cached.activationBytes };
       }
       const model = await head();
@@ -435,14 +466,14 @@ export class GradientProgram {
       const derivative = differentiate(seeded?.model ?? narrowed.model, { wrt, seeds: [seed], shapes }).model;
       await mkdir(folder, { recursive: true });
       if (!passes) {
-        const session = await this.writeAndOpen(derivative, folder, name);
+        const session = await this.writeAndOpen(derivative, folder, name, 'combined');
         await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes }));
         return { session, outputs, activationBytes };
       }
       const split = splitPasses(derivative, COTANGENT_INPUT, [TARGET_OUTPUT], Object.values(outputs), shapes);
-      const forward = await this.writeAndOpen(split.forward, folder, name);
+      const forward = await this.writeAndOpen(split.forward, folder, name, 'forward');
       const types = new Map(forward.outputs.map((o) => [o.name, o.type]));
-      const reverse = await this.writeAndOpen(split.reverse((tensor) => elementTypeOf(types.get(tensor))), folder, basename(reverseFile));
+      const reverse = await this.writeAndOpen(split.reverse((tensor) => elementTypeOf(types.get(tensor))), folder, basename(reverseFile), 'reverse');
       await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: split.saved }));
       return { passes: { forward, reverse, saved: split.saved }, outputs, activationBytes };
     } finally {
@@ -452,12 +483,12 @@ export class GradientProgram {
   }
 
   /** Writes a graph under a temporary name, renames it (a crash never leaves half a graph) and opens it. */
-  private async writeAndOpen(model: ModelProto, folder: string, name: string): Promise<SessionHandle> {
+  private async writeAndOpen(model: ModelProto, folder: string, name: string, role: SessionRole): Promise<SessionHandle> {
     const temporary = join(folder, `tmp-${process.pid}-${name}`);
     await writeModelFiles(model, temporary, `${name}.data`);
     await rename(`${temporary}.data`, join(folder, `${name}.data`));
     await rename(temporary, join(folder, name));
-    return createSession(join(folder, name), this.device, SESSION_OPTIONS);
+    return createSession(join(folder, name), this.device, SESSION_OPTIONS[role]);
   }
 
   /** Frees every open session. */
