@@ -194,7 +194,9 @@ async function integratedGradients(
   // f at both ends is needed for completeness; the rule's own points may include them (trapezoid).
   const path = points.map((alpha, k) => ({ alpha, weight: weights[k] }));
   for (const end of [0, 1]) if (!points.includes(end)) path.push({ alpha: end, weight: 0 });
-  const batch = Math.min(path.length, settings.batchSize ?? (await chooseBatch(program, options, base, input, answerLength)));
+  const largest = Math.min(path.length, settings.batchSize ?? (await chooseBatch(program, options, base, input, answerLength)));
+  // Equal batches (66 points at most 16 per run: 5 runs of 14, not 4 of 16 and a fifth padded from 2 to 16).
+  const batch = settings.batchSize ?? Math.ceil(path.length / Math.ceil(path.length / largest));
   const weighted = new Float64Array(size);
   const values = new Map<number, number>();
   let rowValues: number[] = [];

@@ -14,7 +14,7 @@ import type { DeviceChoice } from '../../../shared/run';
 import { differentiate } from './differentiate';
 import { withGraph } from './graph-tools';
 import { prepareForGradients } from './prepare';
-import { probeShapes } from './shape-probe';
+import { probeShapesAndValues } from './shape-probe';
 import { embed, splitEmbeddings, type SplitEmbeddings } from './split-embeddings';
 import { addTargetHead, TARGET_INPUTS, TARGET_OUTPUT } from './targets';
 import { GradientError } from './rules';
@@ -38,7 +38,7 @@ const SESSION_OPTIONS = {
 type SessionRole = keyof typeof SESSION_OPTIONS;
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
-const DERIVATIVE_FORMAT = 7;
+const DERIVATIVE_FORMAT = 8;
 
 export const COTANGENT_INPUT = 'target_cotangent';
 
@@ -124,6 +124,9 @@ export async function readModel(model: string | Uint8Array): Promise<{ proto: Mo
   return { proto, sha256 };
 }
 
+/** A shape probe of one run shape: every tensor's shape and the unmodified graph's target values. */
+type Probe = Awaited<ReturnType<typeof probeShapesAndValues>>;
+
 /** What feeding one graph input needs: its name and, for an empty past, its dimensions. */
 export interface InputSpec {
   name: string;
@@ -191,7 +194,7 @@ export class GradientProgram {
   private readonly sessions = new Map<string, DerivativeSession>();
   private readonly heads = new Map<boolean, ModelProto>();
   private readonly activation = new Map<string, ActivationSize>();
-  private readonly probed = new Map<string, Map<string, number[]>>();
+  private readonly probed = new Map<string, Probe>();
   private readonly embedding: Embedding;
   private model: ModelProto | undefined;
 
@@ -428,16 +431,16 @@ export class GradientProgram {
     if (bytes === undefined) {
       await this.ensurePrepared();
       const model = this.headModel(run.foilIds !== undefined);
-      const shapes = await probeShapes(model, this.feeds(model, run), this.device);
+      const probe = await probeShapesAndValues(model, this.feeds(model, run), [TARGET_OUTPUT], this.device);
       // Kept for the derivative graph of the same shape, which is usually built next.
-      this.probed.set(this.shapeKey(run), shapes);
-      bytes = activationBytesOf(model, shapes);
+      this.probed.set(this.shapeKey(run), probe);
+      bytes = activationBytesOf(model, probe.shapes);
       this.activation.set(key, bytes);
     }
     return bytes;
   }
 
-  private async openDerivative(key: string, head: () => Promise<ModelProto>, run: ProgramRun, weights: string[], passes: boolean, probed?: Map<string, number[]>): Promise<DerivativeSession> {
+  private async openDerivative(key: string, head: () => Promise<ModelProto>, run: ProgramRun, weights: string[], passes: boolean, probed?: Probe): Promise<DerivativeSession> {
     const wrt = [this.embeddingsInput, ...weights];
     const outputs = Object.fromEntries(wrt.map((name) => [name, `grad::${name}`]));
     const name = `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.onnx`;
@@ -454,32 +457,69 @@ export class GradientProgram {
       }
       const model = await head();
       const feeds = this.feeds(model, run);
-      const probedShapes = probed ?? (await probeShapes(model, feeds, this.device));
-      const activationBytes = activationBytesOf(model, probedShapes);
-      // Explanations compute the last position-wise nodes on the target rows only (target-rows.ts) and seed the
-      // body in closed form (head-seed.ts); weight gradients (training) need every row and the head's own.
-      const targets = feeds[TARGET_INPUTS.positions].dims[0];
-      const narrowed = weights.length === 0 ? narrowToTargets(model, probedShapes, targets) : { model, shapes: probedShapes };
-      const shapes = narrowed.shapes;
-      const seeded = weights.length === 0 ? seedThroughHead(narrowed.model, shapes, COTANGENT_INPUT, this.floatType) : undefined;
-      const seed = seeded?.seed ?? { tensor: TARGET_OUTPUT, cotangent: COTANGENT_INPUT };
-      const derivative = differentiate(seeded?.model ?? narrowed.model, { wrt, seeds: [seed], shapes }).model;
+      const probe = probed ?? (await probeShapesAndValues(model, feeds, [TARGET_OUTPUT], this.device));
+      const activationBytes = activationBytesOf(model, probe.shapes);
       await mkdir(folder, { recursive: true });
-      if (!passes) {
-        const session = await this.writeAndOpen(derivative, folder, name, 'combined');
-        await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes }));
-        return { session, outputs, activationBytes };
+      // Explanations compute the last position-wise nodes on the target rows only (target-rows.ts); the rewritten
+      // forward must give the probe's target values, or the graph is built again without it (an export whose
+      // layout the narrowing misreads costs speed, never correctness).
+      const narrow = weights.length === 0;
+      let built = await this.buildDerivative(model, probe.shapes, feeds, wrt, narrow, passes, folder, name);
+      if (narrow && !(await this.matchesProbe(built, feeds, probe.values.get(TARGET_OUTPUT)!))) {
+        await built.release();
+        built = await this.buildDerivative(model, probe.shapes, feeds, wrt, false, passes, folder, name);
       }
-      const split = splitPasses(derivative, COTANGENT_INPUT, [TARGET_OUTPUT], Object.values(outputs), shapes);
-      const forward = await this.writeAndOpen(split.forward, folder, name, 'forward');
-      const types = new Map(forward.outputs.map((o) => [o.name, o.type]));
-      const reverse = await this.writeAndOpen(split.reverse((tensor) => elementTypeOf(types.get(tensor))), folder, basename(reverseFile), 'reverse');
-      await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: split.saved }));
-      return { passes: { forward, reverse, saved: split.saved }, outputs, activationBytes };
+      await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: built.passes?.saved }));
+      return { ...built.entry, outputs, activationBytes };
     } finally {
       // Without a cache folder the files only feed session creation (onnxruntime has read them by now).
       if (!this.cacheDir) await rm(folder, { recursive: true, force: true }).catch(() => undefined);
     }
+  }
+
+  /** Builds, writes and opens one derivative graph (combined, or split in passes). */
+  private async buildDerivative(
+    model: ModelProto,
+    probedShapes: Map<string, number[]>,
+    feeds: Feeds,
+    wrt: string[],
+    narrow: boolean,
+    passes: boolean,
+    folder: string,
+    name: string,
+  ): Promise<{ entry: Omit<DerivativeSession, 'outputs'>; passes?: { saved: string[] }; release: () => Promise<void> }> {
+    const targets = feeds[TARGET_INPUTS.positions].dims[0];
+    const narrowed = narrow ? narrowToTargets(model, probedShapes, targets) : { model, shapes: probedShapes };
+    const shapes = narrowed.shapes;
+    // Explanations seed the body in closed form (head-seed.ts); weight gradients (training) need the head's own.
+    const seeded = wrt.length === 1 ? seedThroughHead(narrowed.model, shapes, COTANGENT_INPUT, this.floatType) : undefined;
+    const seed = seeded?.seed ?? { tensor: TARGET_OUTPUT, cotangent: COTANGENT_INPUT };
+    const derivative = differentiate(seeded?.model ?? narrowed.model, { wrt, seeds: [seed], shapes }).model;
+    if (!passes) {
+      const session = await this.writeAndOpen(derivative, folder, name, 'combined');
+      return { entry: { session }, release: () => session.release() };
+    }
+    const split = splitPasses(derivative, COTANGENT_INPUT, [TARGET_OUTPUT], wrt.map((w) => `grad::${w}`), shapes);
+    const forward = await this.writeAndOpen(split.forward, folder, name, 'forward');
+    const types = new Map(forward.outputs.map((o) => [o.name, o.type]));
+    const reverse = await this.writeAndOpen(split.reverse((tensor) => elementTypeOf(types.get(tensor))), folder, name.replace(/\.onnx$/, '.reverse.onnx'), 'reverse');
+    return {
+      entry: { passes: { forward, reverse, saved: split.saved } },
+      passes: { saved: split.saved },
+      release: async () => {
+        await forward.release();
+        await reverse.release();
+      },
+    };
+  }
+
+  /** Whether a built graph's target values equal the unmodified head graph's (from the shape probe). */
+  private async matchesProbe(built: { entry: Omit<DerivativeSession, 'outputs'> }, feeds: Feeds, reference: Tensor['data']): Promise<boolean> {
+    const session = built.entry.session ?? built.entry.passes!.forward;
+    const own = Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]]));
+    const values = (await session.run(own, [TARGET_OUTPUT]))[TARGET_OUTPUT].data as Float32Array;
+    const expected = reference as Float32Array;
+    return values.length === expected.length && values.every((v, i) => Math.abs(v - expected[i]) <= 1e-3 * Math.max(1, Math.abs(expected[i])));
   }
 
   /** Writes a graph under a temporary name, renames it (a crash never leaves half a graph) and opens it. */

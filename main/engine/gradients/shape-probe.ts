@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataType, makeNode, makeValueInfo, type ModelProto } from '../onnx/proto';
 import { writeModelFiles } from './model-files';
-import { createSession, type Feeds } from '../runtime';
+import { createSession, type Feeds, type Tensor } from '../runtime';
 import type { DeviceChoice } from '../../../shared/run';
 import { withGraph } from './graph-tools';
 
@@ -37,17 +37,28 @@ export function shapeProbeModel(model: ModelProto): { model: ModelProto; probes:
 
 /** Runs the probe and returns every tensor's shape (initializers from their declared dims). */
 export async function probeShapes(model: ModelProto, feeds: Feeds, device: DeviceChoice = 'cpu'): Promise<Map<string, number[]>> {
-  const { model: probe, probes } = shapeProbeModel(model);
+  return (await probeShapesAndValues(model, feeds, [], device)).shapes;
+}
+
+/** The probe, also returning the values of some graph tensors of the same run (a reference for rewritten graphs). */
+export async function probeShapesAndValues(
+  model: ModelProto,
+  feeds: Feeds,
+  values: string[],
+  device: DeviceChoice = 'cpu',
+): Promise<{ shapes: Map<string, number[]>; values: Map<string, Tensor['data']> }> {
+  const { model: bare, probes } = shapeProbeModel(model);
+  const probe = withGraph(bare, { output: [...bare.graph!.output, ...values.map((name) => makeValueInfo(name))] });
   const folder = await mkdtemp(join(tmpdir(), 'llm-explainer-probe-'));
   try {
     // Optimisations would only fold Shape nodes; keep them cheap to create.
     const session = await createSession(await writeModelFiles(probe, join(folder, 'probe.onnx')), device, { graphOptimizationLevel: 'basic' });
     try {
-      const results = await session.run(feeds, [...probes.values()]);
+      const results = await session.run(feeds, [...probes.values(), ...values]);
       const shapes = new Map<string, number[]>();
       for (const tensor of model.graph!.initializer) shapes.set(tensor.name, tensor.dims.map(Number));
       for (const [tensor, output] of probes) shapes.set(tensor, Array.from(results[output].data as BigInt64Array, Number));
-    return shapes;
+      return { shapes, values: new Map(values.map((name) => [name, results[name].data])) };
     } finally {
       await session.release();
     }
