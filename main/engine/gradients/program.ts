@@ -19,6 +19,7 @@ import { embed, splitEmbeddings, type SplitEmbeddings } from './split-embeddings
 import { addTargetHead, TARGET_INPUTS, TARGET_OUTPUT } from './targets';
 import { GradientError } from './rules';
 import { seedThroughHead } from './head-seed';
+import { gradientCacheBudget, pruneCache, touchCacheEntry } from './cache-budget';
 import { narrowToTargets } from './target-rows';
 import { elementTypeOf, splitPasses } from './passes';
 
@@ -38,7 +39,7 @@ const SESSION_OPTIONS = {
 type SessionRole = keyof typeof SESSION_OPTIONS;
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
-const DERIVATIVE_FORMAT = 8;
+const DERIVATIVE_FORMAT = 9;
 
 export const COTANGENT_INPUT = 'target_cotangent';
 
@@ -450,6 +451,7 @@ export class GradientProgram {
     try {
       const cached = await readFile(`${file}.json`, 'utf8').then((t) => JSON.parse(t) as { activationBytes: ActivationSize; saved?: string[] }, () => undefined);
       if (cached) {
+        await touchCacheEntry(`${file}.json`);
         const session = await createSession(file, this.device, SESSION_OPTIONS[passes ? 'forward' : 'combined']);
         if (!passes) return { session, outputs, activationBytes: cached.activationBytes };
         const reverse = await createSession(reverseFile, this.device, SESSION_OPTIONS.reverse);
@@ -470,6 +472,11 @@ export class GradientProgram {
         built = await this.buildDerivative(model, probe.shapes, feeds, wrt, false, passes, folder, name);
       }
       await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: built.passes?.saved }));
+      if (this.cacheDir) {
+        // Open entries (their sessions hold them) and this one stay; older ones go once the cache is over budget.
+        const keep = new Set([...this.sessions.keys(), key].map((k) => createHash('sha256').update(k).digest('hex').slice(0, 32)));
+        await pruneCache(folder, gradientCacheBudget(), keep);
+      }
       return { ...built.entry, outputs, activationBytes };
     } finally {
       // Without a cache folder the files only feed session creation (onnxruntime has read them by now).
