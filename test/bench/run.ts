@@ -12,7 +12,7 @@ function fixed(value: unknown, digits = 2): unknown {
 
 function table(title: string, rows: object[]): void {
   console.log(`\n## ${title}`);
-  console.table(rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, fixed(v, k.includes('atio') ? 3 : 1)]))));
+  console.table(rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, fixed(v, k.includes('atio') || k === 'seconds' ? 3 : 1)]))));
 }
 
 if (wanted('attention')) {

@@ -127,7 +127,6 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
   const result: GradientResult = { target, rows: 0, positions, hidden, sequence: {}, targetLogProbs: [] };
   if (wantsRows || options.methods.length === 0) {
     const rows = target === 'sequence' ? 1 : answerLength;
-    const gradient = new Float32Array(rows * positions * hidden);
     let chunk = options.rowsPerRun ?? rows;
     if (options.rowsPerRun === undefined && rows > 1) {
       // A row's cotangents live briefly, a few of the largest forward tensors at a time.
@@ -147,22 +146,36 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
       }
       chunks.push({ start, cotangent, rows: count });
     }
+    // Each chunk's gradient [count, positions, hidden] is reduced to its rows as it arrives; the whole raw gradient
+    // is kept only when asked for (32 rows of a 512-wide model at T = 512 are 32 MB).
+    const norm = options.saliencyNorm ?? 'l2';
+    const size = positions * hidden;
+    const wants = (method: GradientMethod) => options.methods.includes(method);
+    const raw = wants('raw_gradient') ? new Float32Array(rows * size) : undefined;
+    const rowSaliency = wants('saliency') ? new Float32Array(rows * positions) : undefined;
+    const rowGradXInput = wants('grad_x_input') ? new Float32Array(rows * positions) : undefined;
+    const summed = new Float32Array(size);
+    const consume = (index: number, gradient: Float32Array) => {
+      const { start, rows: count } = chunks[index];
+      raw?.set(gradient, start * size);
+      rowSaliency?.set(saliency(gradient, count, positions, hidden, norm), start * positions);
+      rowGradXInput?.set(gradientTimesInput(gradient, input, count, positions, hidden), start * positions);
+      const chunkSum = count === 1 ? gradient : sumRows(gradient, count, size);
+      for (let i = 0; i < size; i++) summed[i] += chunkSum[i];
+    };
     // One forward for all chunks; each chunk's rows go through the reverse pass together.
-    const out = await program.runRows({ ...base, embeddings: input, batch: 1, cotangent: chunks[0].cotangent, rows: chunks[0].rows }, chunks, options.signal);
-    chunks.forEach((c, index) => gradient.set(out.gradients[index], c.start * positions * hidden));
+    const out = await program.runRows({ ...base, embeddings: input, batch: 1, cotangent: chunks[0].cotangent, rows: chunks[0].rows }, chunks, options.signal, consume);
     result.targetLogProbs = Array.from(out.logProbs, Number);
     result.rows = rows;
-    const norm = options.saliencyNorm ?? 'l2';
-    const summed = rows === 1 ? gradient : sumRows(gradient, rows, positions * hidden);
-    if (options.methods.includes('saliency')) {
-      result.saliency = saliency(gradient, rows, positions, hidden, norm);
+    if (rowSaliency) {
+      result.saliency = rowSaliency;
       result.sequence.saliency = saliency(summed, 1, positions, hidden, norm);
     }
-    if (options.methods.includes('grad_x_input')) {
-      result.gradXInput = gradientTimesInput(gradient, input, rows, positions, hidden);
+    if (rowGradXInput) {
+      result.gradXInput = rowGradXInput;
       result.sequence.gradXInput = gradientTimesInput(summed, input, 1, positions, hidden);
     }
-    if (options.methods.includes('raw_gradient')) result.raw = gradient;
+    if (raw) result.raw = raw;
   }
   if (options.methods.includes('integrated_gradients')) {
     const { rowValues, ...ig } = await integratedGradients(program, options, base, input, answerLength);

@@ -380,7 +380,13 @@ export class GradientProgram {
    * One forward pass, then one reverse pass per chunk of seed rows (embedding gradients only): rows that do not
    * fit one run in memory no longer repeat the forward. `run.cotangent` and `run.rows` are ignored.
    */
-  async runRows(run: ProgramRun, chunks: SeedChunk[], signal?: AbortSignal): Promise<{ logProbs: Float32Array | Float64Array; gradients: (Float32Array | Float64Array)[] }> {
+  async runRows(
+    run: ProgramRun,
+    chunks: SeedChunk[],
+    signal?: AbortSignal,
+    /** Takes each chunk's gradient as it arrives; the result then holds none (nothing kept for long). */
+    consume?: (chunk: number, gradient: Float32Array) => void,
+  ): Promise<{ logProbs: Float32Array | Float64Array; gradients: (Float32Array | Float64Array)[] }> {
     signal?.throwIfAborted();
     const entry = await this.derivative({ ...run, weights: [] }, [], true);
     const { forward, reverse, saved } = entry.passes!;
@@ -388,12 +394,14 @@ export class GradientProgram {
     const all = this.feeds(sessionInputs(forward), { ...run, ...chunks[0] });
     const forwardResults = await forward.run(pick(all, forward.inputNames), [TARGET_OUTPUT, ...saved]);
     const gradients: (Float32Array | Float64Array)[] = [];
-    for (const chunk of chunks) {
+    for (const [index, chunk] of chunks.entries()) {
       signal?.throwIfAborted();
       const own = sessionInputs(reverse).filter((input) => !saved.includes(input.name));
       const feeds = { ...this.feeds(own, { ...run, ...chunk }), ...pick(forwardResults, saved) };
       const output = entry.outputs[this.embeddingsInput];
-      gradients.push((await reverse.run(feeds, [output]))[output].data as Float32Array);
+      const gradient = (await reverse.run(feeds, [output]))[output].data as Float32Array;
+      if (consume) consume(index, gradient);
+      else gradients.push(gradient);
     }
     return { logProbs: forwardResults[TARGET_OUTPUT].data as Float32Array, gradients };
   }
