@@ -1,9 +1,10 @@
-// Writes a rewritten model as an .onnx file plus one external-data file. Protobuf caps a message at 2 GiB, and
+// Reads a model (external data inlined) and writes rewritten ones as an .onnx file plus one external-data file. Protobuf caps a message at 2 GiB, and
 // a float16 model of 1B parameters is 4 GB once differentiated in float32, so derivative and probe graphs are
 // never encoded with their weights inline; onnxruntime then loads them from the path.
-import { open, rm, writeFile } from 'node:fs/promises';
-import { basename } from 'node:path';
-import { encodeModel, metadataEntry, type ModelProto, type TensorProto } from '../onnx/proto';
+import { createHash } from 'node:crypto';
+import { open, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { decodeModel, encodeModel, metadataEntry, type ModelProto, type TensorProto } from '../onnx/proto';
 import { withGraph } from './graph-tools';
 
 /** onnx TensorProto.DataLocation.EXTERNAL */
@@ -49,4 +50,29 @@ export async function writeModelFiles(model: ModelProto, file: string, dataName 
 /** Removes a model written by `writeModelFiles`. */
 export async function removeModelFiles(file: string): Promise<void> {
   await Promise.all([rm(file, { force: true }), rm(`${file}.data`, { force: true })]);
+}
+
+/** Reads a model, inlining external-data initializers (the rewritten graph is run from bytes). */
+export async function readModel(model: string | Uint8Array): Promise<{ proto: ModelProto; sha256: string }> {
+  // A plain Uint8Array view, not a Buffer: Buffer#slice does not copy, which tensorToArray relies on.
+  const file = typeof model === 'string' ? await readFile(model) : model;
+  const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const proto = decodeModel(bytes);
+  if (typeof model === 'string') {
+    const files = new Map<string, Buffer>();
+    for (const tensor of proto.graph!.initializer) {
+      if (tensor.dataLocation !== 1) continue;
+      const entry = (key: string) => tensor.externalData.find((e) => e.key === key)?.value;
+      const location = entry('location')!;
+      if (!files.has(location)) files.set(location, await readFile(join(dirname(model), location)));
+      const data = files.get(location)!;
+      const offset = Number(entry('offset') ?? 0);
+      const length = Number(entry('length') ?? data.length - offset);
+      tensor.rawData = new Uint8Array(data.subarray(offset, offset + length));
+      tensor.dataLocation = 0;
+      tensor.externalData = [];
+    }
+  }
+  return { proto, sha256 };
 }

@@ -3,13 +3,12 @@
 // session. Derivative graphs are specialised to shapes (see differentiate.ts), cached in memory per
 // (model sha256, float type, target kind, batch, sequence, targets, weights) and on disk under cacheDir.
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, readFileSync, readSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createSession, Tensor, type Feeds, type SessionHandle } from '../runtime';
-import { DataType, decodeModel, makeValueInfo, type ModelProto, type ValueInfoProto } from '../onnx/proto';
-import { writeModelFiles } from './model-files';
+import { DataType, makeValueInfo, type ModelProto, type ValueInfoProto } from '../onnx/proto';
+import { readModel, writeModelFiles } from './model-files';
 import type { DeviceChoice } from '../../../shared/run';
 import { differentiate } from './differentiate';
 import { withGraph } from './graph-tools';
@@ -20,6 +19,7 @@ import { addTargetHead, TARGET_INPUTS, TARGET_OUTPUT } from './targets';
 import { GradientError } from './rules';
 import { seedThroughHead } from './head-seed';
 import { gradientCacheBudget, pruneCache, touchCacheEntry } from './cache-budget';
+import { hashFile, readTable, readTableRows, readWholeTable, writeTable, type Embedding } from './embedding-table';
 import { narrowToTargets } from './target-rows';
 import { elementTypeOf, splitPasses } from './passes';
 
@@ -100,30 +100,6 @@ function activationBytesOf(model: ModelProto, shapes: Map<string, number[]>): Ac
   return size;
 }
 
-/** Reads a model, inlining external-data initializers (the rewritten graph is run from bytes). */
-export async function readModel(model: string | Uint8Array): Promise<{ proto: ModelProto; sha256: string }> {
-  // A plain Uint8Array view, not a Buffer: Buffer#slice does not copy, which tensorToArray relies on.
-  const file = typeof model === 'string' ? await readFile(model) : model;
-  const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const proto = decodeModel(bytes);
-  if (typeof model === 'string') {
-    const files = new Map<string, Buffer>();
-    for (const tensor of proto.graph!.initializer) {
-      if (tensor.dataLocation !== 1) continue;
-      const entry = (key: string) => tensor.externalData.find((e) => e.key === key)?.value;
-      const location = entry('location')!;
-      if (!files.has(location)) files.set(location, await readFile(join(dirname(model), location)));
-      const data = files.get(location)!;
-      const offset = Number(entry('offset') ?? 0);
-      const length = Number(entry('length') ?? data.length - offset);
-      tensor.rawData = new Uint8Array(data.subarray(offset, offset + length));
-      tensor.dataLocation = 0;
-      tensor.externalData = [];
-    }
-  }
-  return { proto, sha256 };
-}
 
 /** A shape probe of one run shape: every tensor's shape and the unmodified graph's target values. */
 type Probe = Awaited<ReturnType<typeof probeShapesAndValues>>;
@@ -141,37 +117,6 @@ function inputSpec(input: ValueInfoProto): InputSpec {
 
 function sessionInputs(session: SessionHandle): InputSpec[] {
   return session.inputs.map((input) => ({ name: input.name, dims: input.shape }));
-}
-
-/** sha256 of a file, streamed (a compact program never holds the model's bytes just to name its cache entries). */
-async function hashFile(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/** What a program keeps of the embedding split: the table in memory, or the cached table file to read rows from. */
-type Embedding = Omit<SplitEmbeddings, 'model' | 'table'> & { table?: Float32Array; tableFile?: string };
-
-/** The cached embedding table of a model (and what else a program needs without the graph), if present. */
-async function readTable(folder: string, sha256: string, floatType: number): Promise<Embedding | undefined> {
-  const base = join(folder, `${sha256}-${floatType}`);
-  try {
-    const meta = JSON.parse(await readFile(`${base}.json`, 'utf8')) as Omit<SplitEmbeddings, 'model' | 'table'>;
-    const size = (await stat(`${base}.f32`)).size;
-    return size === 4 * meta.vocabSize * meta.hiddenSize ? { ...meta, tableFile: `${base}.f32` } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function writeTable(folder: string, sha256: string, floatType: number, split: SplitEmbeddings): Promise<void> {
-  const base = join(folder, `${sha256}-${floatType}`);
-  await mkdir(folder, { recursive: true });
-  // Table first, then the metadata that makes it visible (a crash leaves no half entry in use).
-  await writeFile(`${base}.f32`, new Uint8Array(split.table.buffer, split.table.byteOffset, split.table.byteLength));
-  const { embeddingsInput, vocabSize, hiddenSize } = split;
-  await writeFile(`${base}.json`, JSON.stringify({ embeddingsInput, vocabSize, hiddenSize }));
 }
 
 interface DerivativeSession {
@@ -251,29 +196,14 @@ export class GradientProgram {
 
   /** The whole embedding table [vocab, hidden] (read from the cache when a compact program kept only its file). */
   get table(): Float32Array {
-    if (!this.embedding.table) {
-      const bytes = readFileSync(this.embedding.tableFile!);
-      this.embedding.table = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-    }
+    this.embedding.table ??= readWholeTable(this.embedding.tableFile!);
     return this.embedding.table;
   }
 
   /** Embedding rows of token ids, [ids, hidden]; a compact program reads just these rows from the cached table. */
   embedIds(ids: readonly number[]): Float32Array {
-    const hidden = this.hiddenSize;
-    if (this.embedding.table || !this.embedding.tableFile) return embed(this.table, hidden, ids);
-    const out = new Float32Array(ids.length * hidden);
-    const bytes = new Uint8Array(out.buffer);
-    const file = openSync(this.embedding.tableFile, 'r');
-    try {
-      ids.forEach((id, position) => {
-        if (!Number.isInteger(id) || id < 0 || id >= this.embedding.vocabSize) throw new GradientError(`Token id ${id} is outside the vocabulary (0–${this.embedding.vocabSize - 1})`);
-        readSync(file, bytes, position * hidden * 4, hidden * 4, id * hidden * 4);
-      });
-    } finally {
-      closeSync(file);
-    }
-    return out;
+    if (this.embedding.table || !this.embedding.tableFile) return embed(this.table, this.hiddenSize, ids);
+    return readTableRows(this.embedding, ids);
   }
 
   get embeddingsInput(): string {
