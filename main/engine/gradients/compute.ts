@@ -6,6 +6,7 @@
 // same session run (the seed cotangent is the identity over rows), in chunks of `rowsPerRun` when memory asks.
 // `sequence` (saliency and gradient × input of the summed target) comes from the sum of the row gradients.
 // Integrated gradients run the path points as a batch of interpolated embeddings with the all-ones seed.
+import { statSync } from 'node:fs';
 import type { DeviceChoice } from '../../../shared/run';
 import { DataType } from '../onnx/proto';
 import { gradientTimesInput, sumRows } from './methods/grad-x-input';
@@ -79,23 +80,28 @@ export interface GradientResult {
 const ROW_BUDGET = 80e6;
 const IG_BUDGET = 1.5e9;
 
-const programs = new Map<string, Promise<GradientProgram>>();
+const programs = new Map<string, { stamp: string; program: Promise<GradientProgram> }>();
 
-/** An open program for a model path, shared between runs (sessions stay open: runs are one sequence each). */
+/**
+ * An open program for a model path, shared between runs (sessions stay open: runs are one sequence each). A model
+ * file rewritten in place (a re-export) gets a new program; the old one's sessions are released.
+ */
 export function openGradientProgram(modelPath: string, device: DeviceChoice = 'cpu', cacheDir?: string, floatType = DataType.FLOAT): Promise<GradientProgram> {
   const key = `${modelPath}|${device}|${floatType}`;
-  let program = programs.get(key);
-  if (!program) {
-    program = GradientProgram.open({ model: modelPath, device, cacheDir, floatType, compact: true });
-    programs.set(key, program);
-    program.catch(() => programs.delete(key));
-  }
+  const info = statSync(modelPath, { throwIfNoEntry: false });
+  const stamp = info ? `${info.size}|${info.mtimeMs}` : '';
+  const known = programs.get(key);
+  if (known?.stamp === stamp) return known.program;
+  if (known) known.program.then((old) => old.release(), () => undefined);
+  const program = GradientProgram.open({ model: modelPath, device, cacheDir, floatType, compact: true });
+  programs.set(key, { stamp, program });
+  program.catch(() => programs.delete(key));
   return program;
 }
 
 /** Releases every cached program's sessions. */
 export async function releaseGradientPrograms(): Promise<void> {
-  const open = [...programs.values()];
+  const open = [...programs.values()].map((entry) => entry.program);
   programs.clear();
   await Promise.all(open.map(async (p) => (await p).release()));
 }

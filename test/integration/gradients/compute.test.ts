@@ -2,7 +2,7 @@
 // targets match the unmodified model, batching and chunking change nothing, weight gradients are right.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureFolder } from '../../fixtures/models';
-import { computeGradients, type GradientResult } from '../../../main/engine/gradients/compute';
+import { computeGradients, openGradientProgram, releaseGradientPrograms, type GradientResult } from '../../../main/engine/gradients/compute';
 import { GradientProgram } from '../../../main/engine/gradients/program';
 import { embed } from '../../../main/engine/gradients/split-embeddings';
 import { DataType } from '../../../main/engine/onnx/proto';
@@ -11,7 +11,7 @@ import { encodeModel, makeTensor } from '../../../main/engine/onnx/proto';
 import { withGraph } from '../../../main/engine/gradients/graph-tools';
 import { TARGET_OUTPUT } from '../../../main/engine/gradients/targets';
 import { createSession } from '../../../main/engine/runtime';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -140,6 +140,25 @@ describe('computeGradients', () => {
       expect(results[0]).toEqual(Array.from(tokenRun.raw!));
     } finally {
       await rm(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a model file rewritten in place gets a new shared program', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'llm-explainer-reexport-'));
+    try {
+      const file = join(folder, 'model.onnx');
+      await copyFile(path, file);
+      const first = await openGradientProgram(file);
+      expect(await openGradientProgram(file)).toBe(first);
+      const later = new Date(Date.now() + 5000);
+      await utimes(file, later, later);
+      const second = await openGradientProgram(file);
+      expect(second).not.toBe(first);
+      const run = await computeGradients({ program: second, ids: IDS, promptLength: PROMPT, methods: ['saliency'] });
+      expect(run.saliency!.length).toBe(ROWS * IDS.length);
+    } finally {
+      await releaseGradientPrograms();
+      await rm(folder, { recursive: true, force: true });
     }
   });
 
