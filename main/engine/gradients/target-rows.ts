@@ -90,7 +90,8 @@ export function narrowToTargets(model: ModelProto, shapes: Map<string, number[]>
     return axis;
   };
 
-  const narrowedAxis = new Map<number, number>();
+  // Node index → the axis its outputs are narrowed along and the axes its inputs are read along.
+  const narrowedAxis = new Map<number, { axis: number; inputs: InputAxes }>();
   for (let index = graph.node.length - 1; index >= 0; index--) {
     const node = graph.node[index];
     if (index === headIndex) {
@@ -106,7 +107,7 @@ export function narrowToTargets(model: ModelProto, shapes: Map<string, number[]>
       for (const input of node.input) request(input, index, null);
       continue;
     }
-    narrowedAxis.set(index, axis!);
+    narrowedAxis.set(index, { axis: axis!, inputs: axes });
     node.input.forEach((input, slot) => request(input, index, axes[slot]));
   }
   if (narrowedAxis.size === 0) return { model, shapes, narrowedNodes: 0 };
@@ -134,7 +135,7 @@ export function narrowToTargets(model: ModelProto, shapes: Map<string, number[]>
   };
 
   graph.node.forEach((node, index) => {
-    const axis = narrowedAxis.get(index);
+    const narrowing = narrowedAxis.get(index);
     if (index === headIndex) {
       const state = stateOf(node.input[0]);
       if (state === 1) {
@@ -143,13 +144,13 @@ export function narrowToTargets(model: ModelProto, shapes: Map<string, number[]>
       } else nodes.push(node);
       return;
     }
-    if (axis === undefined) {
+    if (!narrowing) {
       nodes.push(node);
       return;
     }
-    const axes = inputAxes(node, axis, shapeOf, tools)!;
+    const { axis } = narrowing;
     const inputs = node.input.map((input, slot) => {
-      const inputAxis = axes[slot];
+      const inputAxis = narrowing.inputs[slot];
       if (!input || inputAxis === null) return input;
       return narrowed(input, inputAxis);
     });

@@ -60,6 +60,18 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The live service over the test store, whose answers the report's static client must replay. */
+function liveService() {
+  return createWorkbenchService({
+    store,
+    runJob: () => Promise.reject(new Error('no jobs here')),
+    demoModel: () => Promise.reject(new Error('no demo')),
+    databasePath: store.path,
+    mode: 'local',
+    version: APP_VERSION,
+  });
+}
+
 describe('report page', () => {
   it('inlines the built bundle and allows exactly it, by hash, under a policy with no network sources', () => {
     expect(html.startsWith('<!doctype html>')).toBe(true);
@@ -120,14 +132,7 @@ describe('report page', () => {
   });
 
   it('answers the views through the static client as the live service does', async () => {
-    const service = createWorkbenchService({
-      store,
-      runJob: () => Promise.reject(new Error('no jobs here')),
-      demoModel: () => Promise.reject(new Error('no demo')),
-      databasePath: store.path,
-      mode: 'local',
-      version: APP_VERSION,
-    });
+    const service = liveService();
     const replay = createStaticApi(embeddedData(html).data!);
     try {
       for (const id of [runs.llama, runs.gpt2, runs.hostile]) {
@@ -159,14 +164,7 @@ describe('report page', () => {
     expect(data?.runs.map((run) => run.id).sort()).toEqual([runs.llama, runs.gpt2].sort());
     expect(page).toContain(`<title>Report: ${REPORT_EXPERIMENT}</title>`);
     // The experiment and compare views' calls replay the live service's answers.
-    const service = createWorkbenchService({
-      store,
-      runJob: () => Promise.reject(new Error('no jobs here')),
-      demoModel: () => Promise.reject(new Error('no demo')),
-      databasePath: store.path,
-      mode: 'local',
-      version: APP_VERSION,
-    });
+    const service = liveService();
     const replay = createStaticApi(data!);
     try {
       const aggregate = await service.aggregateExperiment(REPORT_EXPERIMENT);
