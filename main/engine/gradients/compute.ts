@@ -92,7 +92,7 @@ export function openGradientProgram(modelPath: string, device: DeviceChoice = 'c
   const stamp = info ? `${info.size}|${info.mtimeMs}` : '';
   const known = programs.get(key);
   if (known?.stamp === stamp) return known.program;
-  if (known) known.program.then((old) => old.release(), () => undefined);
+  if (known) known.program.then((old) => old.release()).catch(() => undefined);
   const program = GradientProgram.open({ model: modelPath, device, cacheDir, floatType, compact: true });
   programs.set(key, { stamp, program });
   program.catch(() => programs.delete(key));
