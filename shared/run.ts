@@ -124,6 +124,8 @@ export interface IntegratedGradientsJson {
   delta: number;
   completenessError: number;
   warning?: string;
+  /** Why the baseline differs from the one asked for (a pad token whose embedding is all zeros). */
+  note?: string;
 }
 
 /** How stored tensors were encoded, stated by `show --json`. */

@@ -163,7 +163,7 @@ export function summarizeRun(run: RunJson): string {
   ];
   if (run.integratedGradients) {
     const ig = run.integratedGradients;
-    lines.push(`IG       ${ig.steps} steps, ${ig.rule}, ${ig.baseline} baseline: completeness error ${(ig.completenessError * 100).toFixed(2)}%${ig.warning ? `  WARNING: ${ig.warning}` : ''}`);
+    lines.push(`IG       ${ig.steps} steps, ${ig.rule}, ${ig.baseline} baseline: completeness error ${(ig.completenessError * 100).toFixed(2)}%${ig.note ? ` (${ig.note})` : ''}${ig.warning ? `  WARNING: ${ig.warning}` : ''}`);
   }
   lines.push(`timings  ${Object.entries(run.timings).map(([k, v]) => `${k} ${Math.round(v)} ms`).join(', ')}`);
   return lines.join('\n') + '\n';

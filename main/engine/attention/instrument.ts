@@ -26,7 +26,7 @@ export const EXPLAIN_NAMES = {
 } as const;
 
 /** Bump when the rewrite changes, so cached graphs are rebuilt. */
-export const INSTRUMENT_VERSION = 'attention-instrument-1';
+export const INSTRUMENT_VERSION = 'attention-instrument-2';
 
 export interface InstrumentOptions {
   /** Add the explain_rollout output (default true). */
@@ -65,11 +65,14 @@ export function instrumentModel(original: ModelProto, options: InstrumentOptions
 
   // [.., S, T] → [1, heads, S, T] whatever the export's rank ([B, H, S, T], [B·H, S, T], [B, KH, G, S, T]).
   const toFourAxes = (x: string): string => builder.op('Reshape', [x, builder.op('Concat', [builder.int64([1, -1]), emit.dims(x, -2)], { axis: 0 })]);
-  const rows = sites.map((site) => toFourAxes(emit.slice(site.probabilities, start, end, [-2])));
+  // Float16 exports may keep probabilities in float16: the stored rows and the rollout work in float32 (the casts
+  // touch only the stored rows and one head mean per layer).
+  const asFloat = (x: string): string => builder.op('Cast', [x], { to: DataType.FLOAT });
+  const rows = sites.map((site) => toFourAxes(asFloat(emit.slice(site.probabilities, start, end, [-2]))));
   builder.ops('Concat', rows, { axis: 0 }, { outputNames: [EXPLAIN_NAMES.attention] });
   builder.output(EXPLAIN_NAMES.attention);
 
-  if (options.rollout ?? true) addRollout(builder, emit, sites, start, end, options.residual ?? 0.5);
+  if (options.rollout ?? true) addRollout(builder, emit, sites, start, end, options.residual ?? 0.5, asFloat);
 
   let queryKey: InstrumentedModel['queryKey'];
   if (options.captureQueryKey) {
@@ -97,11 +100,11 @@ export function instrumentModel(original: ModelProto, options: InstrumentOptions
   };
 }
 
-function addRollout(builder: GraphBuilder, emit: Emit, sites: AttentionSite[], start: string, end: string, residual: number): void {
+function addRollout(builder: GraphBuilder, emit: Emit, sites: AttentionSite[], start: string, end: string, residual: number, asFloat: (x: string) => string): void {
   // Per layer: head mean [T, T] → A' = (1 − r)·A + r·I, rows renormalised.
   const mixed = sites.map((site) => {
     const stacked = builder.op('Reshape', [site.probabilities, builder.op('Concat', [builder.int64([-1]), emit.dims(site.probabilities, -2)], { axis: 0 })]);
-    const mean = emit.reduce('ReduceMean', stacked, [0], 0);
+    const mean = asFloat(emit.reduce('ReduceMean', stacked, [0], 0));
     const blend = builder.op('Add', [
       builder.op('Mul', [mean, builder.float(1 - residual, [])]),
       builder.op('Mul', [builder.op('EyeLike', [mean]), builder.float(residual, [])]),

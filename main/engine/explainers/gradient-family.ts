@@ -100,6 +100,7 @@ export function gradientOutputs(result: GradientResult): { json: { gradient?: Gr
       delta: ig.delta,
       completenessError: ig.completenessError,
       warning: ig.warning,
+      note: ig.note,
     };
   }
   return { json, tensors };

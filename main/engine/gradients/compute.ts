@@ -206,8 +206,19 @@ async function integratedGradients(
   const size = positions * hidden;
   const tokenId = settings.baselineTokenId ?? options.config?.padTokenId ?? options.config?.unkTokenId ?? 0;
   // The pad baseline needs one row of the table: read just that row (a one-row table).
-  const baseline = baselineEmbeddings(settings.baseline, input, hidden, { table: program.embedIds([tokenId]), tokenId: 0, scale: settings.scale });
-  const spacing = settings.spacing ?? (settings.baseline === 'zero' ? 'geometric' : 'uniform');
+  const table = program.embedIds([tokenId]);
+  let baseline = baselineEmbeddings(settings.baseline, input, hidden, { table, tokenId: 0, scale: settings.scale });
+  // Models trained with a padding_idx keep the pad token's row at zero (OPT; Hugging Face initialises the row of
+  // any configured pad_token_id so). Such a "neutral token" is the zero baseline, whose steep path uniform rules
+  // miss (96% completeness error on a torch llama export at 8 steps), so the scaled input takes its place, and the
+  // result says so. Ask for the zero baseline to get that path.
+  let note: string | undefined;
+  if (settings.baseline === 'pad' && table.every((v) => v === 0)) {
+    settings.baseline = 'scaled';
+    baseline = baselineEmbeddings('scaled', input, hidden, { scale: settings.scale });
+    note = `token ${tokenId}'s embedding (the pad baseline) is all zeros, so the scaled input (×${settings.scale ?? 0.1}) is the baseline instead`;
+  }
+  const spacing = settings.spacing ?? (baseline.every((v) => v === 0) ? 'geometric' : 'uniform');
   const rule = quadrature(settings.rule, settings.steps);
   const { points, weights } = spacing === 'geometric' ? geometricSpacing(rule) : rule;
   // f at both ends is needed for completeness; the rule's own points may include them (trapezoid).
@@ -238,7 +249,7 @@ async function integratedGradients(
   }
   const attributions = attributionsFrom(weighted, input, baseline, positions, hidden);
   const delta = values.get(1)! - values.get(0)!;
-  return { steps: settings.steps, baseline: settings.baseline, rule: settings.rule, spacing, attributions, delta, ...completeness(attributions, delta), rowValues };
+  return { steps: settings.steps, baseline: settings.baseline, rule: settings.rule, spacing, attributions, delta, ...completeness(attributions, delta), note, rowValues };
 }
 
 /** Path points per run: as many as fit the memory budget, judged from one probe of a single point. */

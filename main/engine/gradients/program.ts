@@ -14,6 +14,7 @@ import { differentiate } from './differentiate';
 import { withGraph } from './graph-tools';
 import { prepareForGradients } from './prepare';
 import { probeShapesAndValues } from './shape-probe';
+import { foldStatic, staticCandidates } from './static-fold';
 import { embed, splitEmbeddings, type SplitEmbeddings } from './split-embeddings';
 import { addTargetHead, TARGET_INPUTS, TARGET_OUTPUT } from './targets';
 import { GradientError } from './rules';
@@ -39,7 +40,7 @@ const SESSION_OPTIONS = {
 type SessionRole = keyof typeof SESSION_OPTIONS;
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
-const DERIVATIVE_FORMAT = 9;
+const DERIVATIVE_FORMAT = 10;
 
 export const COTANGENT_INPUT = 'target_cotangent';
 
@@ -370,7 +371,7 @@ export class GradientProgram {
     if (bytes === undefined) {
       await this.ensurePrepared();
       const model = this.headModel(run.foilIds !== undefined);
-      const probe = await probeShapesAndValues(model, this.feeds(model, run), [TARGET_OUTPUT], this.device);
+      const probe = await this.probe(model, this.feeds(model, run));
       // Kept for the derivative graph of the same shape, which is usually built next.
       this.probed.set(this.shapeKey(run), probe);
       bytes = activationBytesOf(model, probe.shapes);
@@ -397,17 +398,19 @@ export class GradientProgram {
       }
       const model = await head();
       const feeds = this.feeds(model, run);
-      const probe = probed ?? (await probeShapesAndValues(model, feeds, [TARGET_OUTPUT], this.device));
+      const probe = probed ?? (await this.probe(model, feeds));
       const activationBytes = activationBytesOf(model, probe.shapes);
+      const shapes = new Map(probe.shapes);
+      const folded = foldStatic(model, probe.values, shapes);
       await mkdir(folder, { recursive: true });
       // Explanations compute the last position-wise nodes on the target rows only (target-rows.ts); the rewritten
       // forward must give the probe's target values, or the graph is built again without it (an export whose
       // layout the narrowing misreads costs speed, never correctness).
       const narrow = weights.length === 0;
-      let built = await this.buildDerivative(model, probe.shapes, feeds, wrt, narrow, passes, folder, name);
+      let built = await this.buildDerivative(folded, shapes, feeds, wrt, narrow, passes, folder, name);
       if (narrow && !(await this.matchesProbe(built, feeds, probe.values.get(TARGET_OUTPUT)!))) {
         await built.release();
-        built = await this.buildDerivative(model, probe.shapes, feeds, wrt, false, passes, folder, name);
+        built = await this.buildDerivative(folded, shapes, feeds, wrt, false, passes, folder, name);
       }
       await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: built.passes?.saved }));
       if (this.cacheDir) {
@@ -420,6 +423,11 @@ export class GradientProgram {
       // Without a cache folder the files only feed session creation (onnxruntime has read them by now).
       if (!this.cacheDir) await rm(folder, { recursive: true, force: true }).catch(() => undefined);
     }
+  }
+
+  /** The shape probe of one run: every tensor's shape, the target values and the static integers to fold. */
+  private probe(model: ModelProto, feeds: Feeds): Promise<Probe> {
+    return probeShapesAndValues(model, feeds, [TARGET_OUTPUT, ...staticCandidates(model)], this.device);
   }
 
   /** Builds, writes and opens one derivative graph (combined, or split in passes). */

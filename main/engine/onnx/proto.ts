@@ -33,7 +33,35 @@ export type Dim = number | string;
 export type AttributeValue = number | bigint | string | number[] | bigint[] | TensorProto | GraphProto | { floats: number[] } | { float: number };
 
 export function decodeModel(bytes: Uint8Array): ModelProto {
-  return fromBinary(ModelProtoSchema, bytes);
+  const model = fromBinary(ModelProtoSchema, bytes);
+  if (model.graph) ownDefaults(model.graph);
+  return model;
+}
+
+/** Copies a field's value onto the object itself when it only comes from the message prototype. */
+function own(message: object, keys: readonly string[]): void {
+  const record = message as Record<string, unknown>;
+  for (const key of keys) if (!Object.hasOwn(record, key)) record[key] = record[key];
+}
+
+/**
+ * Decoded proto2 messages keep unset scalar fields (a node's empty `domain`, an attribute's `i`) on their prototype,
+ * so `{ ...node }` would drop them. Exporters such as torch.onnx leave them unset; the graph rewriters copy nodes by
+ * spreading, so every message they copy gets its defaults as own fields here.
+ */
+function ownDefaults(graph: GraphProto): void {
+  own(graph, ['name']);
+  for (const node of graph.node) {
+    own(node, ['name', 'opType', 'domain', 'overload']);
+    for (const attribute of node.attribute) {
+      own(attribute, ['name', 'type']); // value fields stay unset: a set field counts as the attribute's value
+      if (attribute.g) ownDefaults(attribute.g);
+      for (const sub of attribute.graphs) ownDefaults(sub);
+      if (attribute.t) own(attribute.t, ['name', 'dataType']);
+    }
+  }
+  for (const tensor of graph.initializer) own(tensor, ['name', 'dataType']);
+  for (const info of [...graph.input, ...graph.output, ...graph.valueInfo]) own(info, ['name']);
 }
 
 export function encodeModel(model: ModelProto): Uint8Array {

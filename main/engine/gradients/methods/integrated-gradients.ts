@@ -47,6 +47,8 @@ export interface IntegratedGradientsResult {
   /** |Σ attributions − delta| / |delta|. */
   completenessError: number;
   warning?: string;
+  /** Why the baseline differs from the one asked for, or how it was sampled (a zero pad embedding). */
+  note?: string;
 }
 
 /** Baseline embeddings [positions, hidden]. */

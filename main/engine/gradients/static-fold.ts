@@ -1,0 +1,74 @@
+// Integer tensors that depend on tensor shapes only (Shape → Gather → Div → Concat → Slice bounds, Reshape targets,
+// Unsqueeze axes) are constants for one run shape, and derivative graphs are built per run shape. torch.onnx
+// exports compute slice bounds and reshape targets that way (rotate_half's `x[..., : x.shape[-1] // 2]`), while
+// the gradient rules and the narrowing read such parameters as constants. The shape probe fetches their values
+// and they become initializers here.
+import { makeTensor, type ModelProto, type NodeProto } from '../onnx/proto';
+import type { Tensor } from '../runtime';
+import { GraphTools, pruneGraph, withGraph } from './graph-tools';
+
+/** Operators whose outputs are not a function of their inputs' values and shapes alone. */
+const NOT_STATIC = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli', 'If', 'Loop', 'Scan']);
+/** Shape-only outputs: their values follow from the input's shape, whatever the input holds. */
+const SHAPE_OF = new Set(['Shape', 'Size']);
+/** Larger static tensors (masks, position tables) stay computed in the graph: rules never need them as constants. */
+const MAX_ELEMENTS = 4096;
+const PREFIX = 'static::';
+
+function staticTensors(model: ModelProto): Set<string> {
+  const graph = model.graph!;
+  const known = new Set(graph.initializer.map((t) => t.name));
+  for (const node of graph.node) {
+    if (NOT_STATIC.has(node.opType) || node.domain === 'com.microsoft') continue;
+    const ready = SHAPE_OF.has(node.opType) || node.input.every((input) => !input || known.has(input));
+    if (ready) for (const output of node.output) if (output) known.add(output);
+  }
+  return known;
+}
+
+/**
+ * Static tensors computed by nodes (not Constants or initializers) that some non-static node reads: the values the
+ * probe fetches for `foldStatic`.
+ */
+export function staticCandidates(model: ModelProto): string[] {
+  const graph = model.graph!;
+  const known = staticTensors(model);
+  const tools = new GraphTools(graph);
+  const candidates = new Set<string>();
+  const readByDynamic = (node: NodeProto) => !node.output.some((o) => o && known.has(o));
+  for (const node of graph.node) {
+    if (!readByDynamic(node)) continue;
+    for (const input of node.input) {
+      const producer = input ? tools.producer.get(input) : undefined;
+      if (producer && producer.opType !== 'Constant' && known.has(input)) candidates.add(input);
+    }
+  }
+  return [...candidates];
+}
+
+/**
+ * Replaces the probed static integer tensors by initializers in every node that is not static itself, and drops
+ * the shape arithmetic nobody reads any more. `shapes` gains the new initializers' shapes.
+ */
+export function foldStatic(model: ModelProto, values: Map<string, Tensor['data']>, shapes: Map<string, number[]>): ModelProto {
+  const graph = model.graph!;
+  const folded = new Map<string, string>();
+  const initializers = [];
+  for (const [name, data] of values) {
+    const integer = data instanceof BigInt64Array || data instanceof Int32Array;
+    const dims = shapes.get(name);
+    if (!integer || !dims || data.length > MAX_ELEMENTS) continue;
+    const constant = `${PREFIX}${name}`;
+    initializers.push(makeTensor(constant, data as BigInt64Array | Int32Array, dims));
+    shapes.set(constant, dims);
+    folded.set(name, constant);
+  }
+  if (folded.size === 0) return model;
+  const known = staticTensors(model);
+  const nodes = graph.node.map((node) => {
+    if (node.output.some((o) => o && known.has(o)) || !node.input.some((i) => folded.has(i))) return node;
+    return { ...node, input: node.input.map((input) => folded.get(input) ?? input) };
+  });
+  const rewritten = pruneGraph({ ...graph, node: nodes, initializer: [...graph.initializer, ...initializers] }, graph.input.map((i) => i.name));
+  return withGraph(model, rewritten);
+}
