@@ -5,7 +5,8 @@
 import { decodeFloat16 } from '../../shared/float16';
 import type { GenerationParams } from '../../shared/run';
 import type { GraphLayout, LoadedModel } from './model-folder';
-import { emptyTensor, int64Tensor, type Feeds, type SessionHandle, type Tensor } from './runtime';
+import { USE_CACHE_BRANCH } from './onnx/cache-branch';
+import { boolScalarTensor, emptyTensor, int64Tensor, type Feeds, type SessionHandle, type Tensor } from './runtime';
 import { chooseToken, createRandom, isGreedy, logSumExp, randomSeed, tokenLogProbability } from './sampling';
 
 export type StopReason = 'eos' | 'max_new_tokens' | 'stop_string' | 'max_length' | 'cancelled';
@@ -112,6 +113,8 @@ export async function generate(
     const feeds: Feeds = { ...cache, input_ids: int64Tensor(fresh, [1, fresh.length]) };
     if (layout.hasAttentionMask) feeds.attention_mask = int64Tensor(new Array(start + fresh.length).fill(1), [1, start + fresh.length]);
     if (layout.hasPositionIds) feeds.position_ids = int64Tensor(range(start, start + fresh.length), [1, fresh.length]);
+    // Merged exports (decoder_model_merged): the cache branch once a past exists, as transformers.js feeds it.
+    if (layout.inputNames.includes(USE_CACHE_BRANCH)) feeds[USE_CACHE_BRANCH] = boolScalarTensor(start > 0);
 
     const outputs = await session.run(feeds, fetches);
     const row = logitsRow(outputs.logits, outputs.logits.dims[1] - 1);

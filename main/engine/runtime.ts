@@ -268,6 +268,11 @@ export function int64Tensor(values: ArrayLike<number>, dims: readonly number[]):
   return new ort.Tensor('int64', data, dims);
 }
 
+/** A bool tensor of shape [1] (optimum's `use_cache_branch` switch). */
+export function boolScalarTensor(value: boolean): ort.Tensor {
+  return new ort.Tensor('bool', Uint8Array.from([value ? 1 : 0]), [1]);
+}
+
 /** A float32 tensor (copies `values` unless it is already a Float32Array). */
 export function float32Tensor(values: ArrayLike<number> | Float32Array, dims: readonly number[]): ort.Tensor {
   const data = values instanceof Float32Array ? values : Float32Array.from(values);
