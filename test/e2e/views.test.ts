@@ -83,6 +83,13 @@ describe('workbench views', () => {
     await page.locator('#tokens-heading').scrollIntoViewIfNeeded();
     await workbench.screenshot('run-detail-grad-x-input');
 
+    // Integrated gradients state how they were computed and how complete they are.
+    await page.locator('label', { hasText: 'Integrated gradients' }).click();
+    await expect.poll(() => page.getByTestId('ig-summary').textContent()).toBe(
+      'Integrated gradients: 16 steps, gauss-legendre rule, zero baseline. f(input) − f(baseline) = 1; the attributions sum to it within 0.10%.',
+    );
+    await page.locator('label', { hasText: 'Gradient × input' }).click();
+
     const heatmap = page.locator('.heatmap').first();
     await heatmap.scrollIntoViewIfNeeded();
     const box = (await heatmap.boundingBox())!;

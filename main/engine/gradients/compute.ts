@@ -216,7 +216,7 @@ async function integratedGradients(
   if (settings.baseline === 'pad' && table.every((v) => v === 0)) {
     settings.baseline = 'scaled';
     baseline = baselineEmbeddings('scaled', input, hidden, { scale: settings.scale });
-    note = `token ${tokenId}'s embedding (the pad baseline) is all zeros, so the scaled input (×${settings.scale ?? 0.1}) is the baseline instead`;
+    note = `Token ${tokenId}'s embedding (the pad baseline) is all zeros, so the scaled input (×${settings.scale ?? 0.1}) is the baseline instead`;
   }
   const spacing = settings.spacing ?? (baseline.every((v) => v === 0) ? 'geometric' : 'uniform');
   const rule = quadrature(settings.rule, settings.steps);

@@ -1,7 +1,7 @@
 // Per-token values of one explanation method, read from a run: what the token chips, the answer × input
 // heatmap and the legends show. Pure functions over the run JSON (no DOM), so the views, a static report
 // and the unit tests all read explanations the same way.
-import type { RunJson } from '../../../shared/run';
+import type { IntegratedGradientsJson, RunJson } from '../../../shared/run';
 
 /** The methods a view can colour tokens by; attention splits into its two aggregations. */
 export const VIEW_METHODS = ['attention_mean', 'attention_rollout', 'saliency', 'grad_x_input', 'integrated_gradients'] as const;
@@ -134,4 +134,17 @@ export function tokenValues(run: RunJson, method: ViewMethod, focus: AnswerFocus
 export function displayToken(text: string): string {
   if (text === '') return '∅';
   return text.replace(/\n/g, '↵').replace(/\t/g, '⇥').replace(/^ +| +$/g, (spaces) => '·'.repeat(spaces.length));
+}
+
+/**
+ * One line on how integrated gradients were computed and how complete they are.
+ * @example integratedGradientsSummary({steps: 32, rule: 'gauss-legendre', spacing: 'uniform', baseline: 'pad', delta: 1.5, completenessError: 0.001, …})
+ * // 'Integrated gradients: 32 steps, gauss-legendre rule (uniform spacing), pad baseline. f(input) − f(baseline) = 1.5; the attributions sum to it within 0.10%.'
+ */
+export function integratedGradientsSummary(ig: IntegratedGradientsJson): string {
+  const spacing = ig.spacing ? ` (${ig.spacing} spacing)` : '';
+  return (
+    `Integrated gradients: ${ig.steps} steps, ${ig.rule} rule${spacing}, ${ig.baseline} baseline. ` +
+    `f(input) − f(baseline) = ${Number(ig.delta.toPrecision(4))}; the attributions sum to it within ${(100 * ig.completenessError).toFixed(2)}%.`
+  );
 }

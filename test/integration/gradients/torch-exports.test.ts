@@ -105,7 +105,7 @@ describe('torch exports: explanations equal PyTorch float64 references', () => {
       const pad = await ig({ steps: 12, baseline: 'pad', rule: 'gauss-legendre', spacing: 'uniform' }, { config: { padTokenId: 3 } });
       if (padRowIsZero) {
         expect(pad.baseline).toBe('scaled');
-        expect(pad.note).toMatch(/token 3's embedding .* all zeros/);
+        expect(pad.note).toMatch(/Token 3's embedding .* all zeros/);
         cases.push({ got: await ig({ steps: 12, baseline: 'zero', rule: 'gauss-legendre', spacing: 'uniform' }), want: ref.ig_pad_gauss_12 });
       } else {
         expect(pad.baseline).toBe('pad');

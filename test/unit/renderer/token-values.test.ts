@@ -1,6 +1,6 @@
 // Reading per-token values out of a run: which rows, which positions are masked, sequence-level values.
 import { describe, expect, it } from 'vitest';
-import { answerMatrix, availableViewMethods, displayToken, tokenValues } from '../../../renderer/src/explain/token-values';
+import { answerMatrix, availableViewMethods, displayToken, integratedGradientsSummary, tokenValues } from '../../../renderer/src/explain/token-values';
 import { makeRun } from './run-fixture';
 
 describe('token values', () => {
@@ -66,5 +66,12 @@ describe('token values', () => {
     expect(displayToken('\n')).toBe('↵');
     expect(displayToken('')).toBe('∅');
     expect(displayToken('a b')).toBe('a b');
+  });
+
+  it('summarises how integrated gradients were computed and how complete they are', () => {
+    const summary = integratedGradientsSummary({ steps: 32, rule: 'gauss-legendre', spacing: 'uniform', baseline: 'scaled', attributions: [], delta: 1.23456, completenessError: 0.0012 });
+    expect(summary).toBe(
+      'Integrated gradients: 32 steps, gauss-legendre rule (uniform spacing), scaled baseline. f(input) − f(baseline) = 1.235; the attributions sum to it within 0.12%.',
+    );
   });
 });
