@@ -5,7 +5,7 @@
 import { decodeFloat16 } from '../../shared/float16';
 import type { GenerationParams } from '../../shared/run';
 import type { GraphLayout, LoadedModel } from './model-folder';
-import { USE_CACHE_BRANCH } from './onnx/cache-branch';
+import { NUM_LOGITS_TO_KEEP, USE_CACHE_BRANCH } from './onnx/whole-sequence';
 import { boolScalarTensor, emptyTensor, int64Tensor, type Feeds, type SessionHandle, type Tensor } from './runtime';
 import { chooseToken, createRandom, isGreedy, logSumExp, randomSeed, tokenLogProbability } from './sampling';
 
@@ -115,6 +115,8 @@ export async function generate(
     if (layout.hasPositionIds) feeds.position_ids = int64Tensor(range(start, start + fresh.length), [1, fresh.length]);
     // Merged exports (decoder_model_merged): the cache branch once a past exists, as transformers.js feeds it.
     if (layout.inputNames.includes(USE_CACHE_BRANCH)) feeds[USE_CACHE_BRANCH] = boolScalarTensor(start > 0);
+    // Only the last position's logits are read.
+    if (layout.inputNames.includes(NUM_LOGITS_TO_KEEP)) feeds[NUM_LOGITS_TO_KEEP] = int64Tensor([1], []);
 
     const outputs = await session.run(feeds, fetches);
     const row = logitsRow(outputs.logits, outputs.logits.dims[1] - 1);

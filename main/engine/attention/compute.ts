@@ -1,6 +1,6 @@
 // Attention for one teacher-forced token sequence: one forward pass of the instrumented graph (or, in manual
 // mode, of the graph with its query/key projections exposed), then the aggregations of shared/attention-math.
-import { withoutCacheBranch } from '../onnx/cache-branch';
+import { wholeSequenceGraph } from '../onnx/whole-sequence';
 import { link, copyFile, mkdir, readFile, writeFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
@@ -145,7 +145,7 @@ export async function computeAttention(request: AttentionRequest): Promise<Atten
   const key = sha256(new TextEncoder().encode(JSON.stringify([INSTRUMENT_VERSION, modelHash, options]))).slice(0, 32);
   let sites: string[] = [];
   const file = await cachedModelFile(request.cacheDir, key, request.modelPath, () => {
-    const decoded = withoutCacheBranch(decodeModel(bytes));
+    const decoded = wholeSequenceGraph(decodeModel(bytes));
     const instrumented = instrumentModel(decoded, options);
     sites = instrumented.sites;
     return { bytes: encodeModel(instrumented.model), external: externalLocations(decoded) };
@@ -224,7 +224,7 @@ async function computeManual(
   const key = sha256(new TextEncoder().encode(JSON.stringify(['manual-1', modelHash, patterns.query, patterns.key]))).slice(0, 32);
   let names: { queries: string[]; keys: string[] } | undefined;
   const decodedOnce = () => {
-    const decoded = withoutCacheBranch(decodeModel(bytes));
+    const decoded = wholeSequenceGraph(decodeModel(bytes));
     return { decoded, captured: captureProjections(decoded, patterns) };
   };
   const file = await cachedModelFile(request.cacheDir, key, request.modelPath, () => {

@@ -1,6 +1,6 @@
 // Inputs for one teacher-forced forward pass over a whole token sequence: ids, a mask of ones, positions
 // 0 … T−1 and empty key/value caches, built from the session's own input list so any decoder export works.
-import { USE_CACHE_BRANCH } from '../onnx/cache-branch';
+import { NUM_LOGITS_TO_KEEP, USE_CACHE_BRANCH } from '../onnx/whole-sequence';
 import { boolScalarTensor, emptyTensor, int64Tensor, type Feeds, type SessionHandle, type ValueInfo } from '../runtime';
 
 /** Cache inputs of decoder exports: past_key_values.N.key|value (optimum) and past.N.key|value variants. */
@@ -29,6 +29,7 @@ export function forwardFeeds(session: Pick<SessionHandle, 'inputs'>, ids: readon
       feeds[name] = int64Tensor(positions, name === 'position_ids' ? [1, T] : [T]);
     } else if (PAST.test(name)) feeds[name] = emptyCacheTensor(info);
     else if (name === USE_CACHE_BRANCH) feeds[name] = boolScalarTensor(false);
+    else if (name === NUM_LOGITS_TO_KEEP) feeds[name] = int64Tensor([1], []);
     else throw new Error(`cannot fill graph input "${name}" for a forward pass (known: input_ids, attention_mask, position_ids, past_key_values.*)`);
   }
   return feeds;

@@ -1,7 +1,7 @@
 // Reads a model (external data inlined) and writes rewritten ones as an .onnx file plus one external-data file. Protobuf caps a message at 2 GiB, and
 // a float16 model of 1B parameters is 4 GB once differentiated in float32, so derivative and probe graphs are
 // never encoded with their weights inline; onnxruntime then loads them from the path.
-import { withoutCacheBranch } from '../onnx/cache-branch';
+import { wholeSequenceGraph } from '../onnx/whole-sequence';
 import { createHash } from 'node:crypto';
 import { open, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -59,8 +59,8 @@ export async function readModel(model: string | Uint8Array): Promise<{ proto: Mo
   const file = typeof model === 'string' ? await readFile(model) : model;
   const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  // Merged exports: the explain graphs start from the whole-sequence branch (../onnx/cache-branch.ts).
-  const proto = withoutCacheBranch(decodeModel(bytes));
+  // Merged exports and num_logits_to_keep: the explain graphs start from one whole-sequence pass (../onnx/whole-sequence.ts).
+  const proto = wholeSequenceGraph(decodeModel(bytes));
   if (typeof model === 'string') {
     const files = new Map<string, Buffer>();
     for (const tensor of proto.graph!.initializer) {

@@ -40,7 +40,7 @@ const SESSION_OPTIONS = {
 type SessionRole = keyof typeof SESSION_OPTIONS;
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
-const DERIVATIVE_FORMAT = 10;
+const DERIVATIVE_FORMAT = 11;
 
 export const COTANGENT_INPUT = 'target_cotangent';
 

@@ -236,8 +236,14 @@ function inputAxes(node: NodeProto, axis: number, shapeOf: (name: string) => num
     }
     case 'Slice': {
       const sliced = tools.constantNumbers(node.input[3] ?? '') ?? (node.input[3] ? undefined : Array.from({ length: rank }, (_, i) => i));
-      if (!sliced || sliced.some((a) => norm(a, rank) === axis) || attributeValue(node, 'axes') !== undefined) return undefined;
-      return rest(axis);
+      if (!sliced || attributeValue(node, 'axes') !== undefined) return undefined;
+      const at = sliced.findIndex((a) => norm(a, rank) === axis);
+      if (at < 0) return rest(axis);
+      // A unit-step slice that keeps the whole axis (hidden[:, -k:] with k = 0, num_logits_to_keep) is the identity
+      // on that axis: its bounds still cover any narrower input.
+      const steps = node.input[4] ? tools.constantNumbers(node.input[4]) : undefined;
+      const step = node.input[4] ? steps?.[at] : 1;
+      return step === 1 && input0?.[axis] === size ? rest(axis) : undefined;
     }
     case 'Reshape':
     case 'Squeeze':

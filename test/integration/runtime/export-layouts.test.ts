@@ -1,14 +1,16 @@
-// optimum's merged decoder layout (decoder_model_merged.onnx: one If node on `use_cache_branch` whose branches are
-// the with-cache and the whole-sequence graphs, initializers shared at the top): generation feeds the switch, and
-// attention and gradients read the whole-sequence branch. Built here from a torch export with a key/value cache,
-// it must give exactly what the unmerged file gives.
+// Export layouts that transformers.js reads and our fixtures lack, built here from a torch export with a key/value
+// cache; each must give exactly what the plain file gives:
+// - optimum's merged decoder (decoder_model_merged.onnx: one If node on `use_cache_branch` whose branches are the
+//   with-cache and the whole-sequence graphs, initializers shared at the top): generation feeds the switch, and
+//   attention and gradients read the whole-sequence branch;
+// - a `num_logits_to_keep` input slicing the final hidden states before the lm_head (hidden[:, -k:]).
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { DataType, decodeModel, encodeModel, makeAttribute, makeNode, makeValueInfo, type GraphProto, type NodeProto } from '../../../main/engine/onnx/proto';
-import { withoutCacheBranch, USE_CACHE_BRANCH } from '../../../main/engine/onnx/cache-branch';
+import { DataType, decodeModel, encodeModel, makeAttribute, makeNode, makeTensor, makeValueInfo, type GraphProto, type NodeProto } from '../../../main/engine/onnx/proto';
+import { NUM_LOGITS_TO_KEEP, withoutCacheBranch, USE_CACHE_BRANCH } from '../../../main/engine/onnx/whole-sequence';
 import type { RunJson } from '../../../shared/run';
 
 const root = resolve(__dirname, '..', '..', '..');
@@ -34,6 +36,24 @@ function mergedFolder(): string {
   return dir;
 }
 
+/** The export with hidden[:, -k:] before the lm_head, k the scalar input `num_logits_to_keep` (0: every position). */
+function logitsToKeepFolder(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'logits-to-keep-'));
+  cpSync(source, dir, { recursive: true });
+  const model = decodeModel(readFileSync(join(source, 'onnx', 'model.onnx')));
+  const graph = model.graph!;
+  const head = graph.node.find((n) => n.opType === 'MatMul' && n.output[0] === 'logits')!;
+  const hidden = head.input[0];
+  const start = makeNode('Neg', [NUM_LOGITS_TO_KEEP], ['keep::start'], 'keep::neg');
+  const starts = makeNode('Unsqueeze', ['keep::start', 'keep::zero'], ['keep::starts'], 'keep::unsqueeze');
+  const slice = makeNode('Slice', [hidden, 'keep::starts', 'keep::ends', 'keep::axes'], ['keep::hidden'], 'keep::slice');
+  const node = graph.node.flatMap((n) => (n === head ? [start, starts, slice, { ...n, input: ['keep::hidden', ...n.input.slice(1)] }] : [n]));
+  const initializer = [...graph.initializer, makeTensor('keep::axes', new BigInt64Array([1n]), [1]), makeTensor('keep::zero', new BigInt64Array([0n]), [1]), makeTensor('keep::ends', new BigInt64Array([2n ** 62n]), [1])];
+  const kept = { ...model, graph: { ...graph, node, initializer, input: [...graph.input, makeValueInfo(NUM_LOGITS_TO_KEEP, DataType.INT64, [])] } };
+  writeFileSync(join(dir, 'onnx', 'model.onnx'), encodeModel(kept));
+  return dir;
+}
+
 function explain(model: string, home: string): RunJson {
   const json = join(home, `${Math.random().toString(36).slice(2)}.json`);
   const result = spawnSync(
@@ -46,7 +66,7 @@ function explain(model: string, home: string): RunJson {
   return JSON.parse(readFileSync(json, 'utf8')) as RunJson;
 }
 
-describe('merged decoder exports (use_cache_branch)', () => {
+describe('export layouts: merged decoders and num_logits_to_keep', () => {
   it('inlines the whole-sequence branch for the explain graphs', () => {
     const model = decodeModel(readFileSync(join(mergedFolder(), 'onnx', 'decoder_model_merged.onnx')));
     const inlined = withoutCacheBranch(model);
@@ -64,5 +84,17 @@ describe('merged decoder exports (use_cache_branch)', () => {
     expect(merged.attention!.data).toEqual(plain.attention!.data);
     expect(merged.gradient!.saliency).toEqual(plain.gradient!.saliency);
     expect(merged.gradient!.gradXInput).toEqual(plain.gradient!.gradXInput);
+  });
+
+  it('feeds num_logits_to_keep (1 while generating, every position for the explain graphs) and gives what the plain export gives', () => {
+    const home = mkdtempSync(join(tmpdir(), 'keep-cli-'));
+    const plain = explain(source, home);
+    const kept = explain(logitsToKeepFolder(), home);
+    expect(kept.tokens.ids).toEqual(plain.tokens.ids);
+    expect(kept.attention!.data).toEqual(plain.attention!.data);
+    // The slice changes which nodes the target rows move through, so float32 sums may round differently.
+    const close = (a: number[][], b: number[][]) => a.flat().every((v, i) => Math.abs(v - b.flat()[i]) <= 1e-5 * Math.max(1, Math.abs(b.flat()[i])));
+    expect(close(kept.gradient!.saliency!, plain.gradient!.saliency!)).toBe(true);
+    expect(close(kept.gradient!.gradXInput!, plain.gradient!.gradXInput!)).toBe(true);
   });
 });
