@@ -89,24 +89,33 @@ class Plain(torch.nn.Module):
 
 
 class WithPast(torch.nn.Module):
-    def __init__(self, m, layers):
-        super().__init__()
-        self.m, self.layers = m, layers
+    """Flat past/present tensors around transformers' DynamicCache: the optimum / transformers.js layout."""
 
-    def forward(self, input_ids, attention_mask, position_ids, *past):
+    def __init__(self, m, layers, pos):
+        super().__init__()
+        self.m, self.layers, self.pos = m, layers, pos
+
+    def forward(self, input_ids, attention_mask, *rest):
         from transformers import DynamicCache
+        position_ids, past = (rest[0], rest[1:]) if self.pos else (None, rest)
         cache = DynamicCache()
         for i in range(self.layers):
             cache.update(past[2 * i], past[2 * i + 1], i)
-        out = self.m(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, past_key_values=cache, use_cache=True)
-        flat = []
-        pkv = out.past_key_values
-        for i in range(self.layers):
-            if hasattr(pkv, 'layers'):
-                flat += [pkv.layers[i].keys, pkv.layers[i].values]
-            else:
-                flat += [pkv.key_cache[i], pkv.value_cache[i]]
-        return (out.logits, *flat)
+        kw = dict(input_ids=input_ids, attention_mask=attention_mask, past_key_values=cache, use_cache=True)
+        if self.pos:
+            kw['position_ids'] = position_ids
+        out = self.m(**kw)
+        return (out.logits, *flat_cache(out.past_key_values, self.layers))
+
+
+def flat_cache(pkv, layers):
+    flat = []
+    for i in range(layers):
+        if hasattr(pkv, 'layers'):
+            flat += [pkv.layers[i].keys, pkv.layers[i].values]
+        else:
+            flat += [pkv.key_cache[i], pkv.value_cache[i]]
+    return flat
 
 
 def export(model, folder, mode, fname='model.onnx'):
@@ -122,24 +131,28 @@ def export(model, folder, mode, fname='model.onnx'):
     dyn = {'input_ids': {0: 'batch_size', 1: 'sequence_length'}, 'attention_mask': {0: 'batch_size', 1: 'total_sequence_length'},
            'logits': {0: 'batch_size', 1: 'sequence_length'}}
     if mode == 'kv':
+        # The example past comes from the model itself, so every family's cache layout is what it really is.
         L = model.config.num_hidden_layers
-        kvh = model.config.num_key_value_heads
-        hd = model.config.hidden_size // model.config.num_attention_heads
         P = 3
-        past = []
+        with torch.no_grad():
+            first = model(input_ids=torch.tensor([IDS[:P]], device=dev), use_cache=True)
+        past = [t.detach().clone() for t in flat_cache(first.past_key_values, L)]
         names_in, names_out = [], []
         for i in range(L):
-            past += [torch.randn(1, kvh, P, hd, device=dev), torch.randn(1, kvh, P, hd, device=dev)]
             names_in += [f'past_key_values.{i}.key', f'past_key_values.{i}.value']
             names_out += [f'present.{i}.key', f'present.{i}.value']
         for n in names_in:
             dyn[n] = {0: 'batch_size', 2: 'past_sequence_length'}
         for n in names_out:
             dyn[n] = {0: 'batch_size', 2: 'total_sequence_length'}
+        ids = torch.tensor([IDS[P:P + T]], device=dev)
         am = torch.ones(1, P + T, dtype=torch.long, device=dev)
         pos = torch.arange(P, P + T, device=dev)[None]
-        dyn['position_ids'] = {0: 'batch_size', 1: 'sequence_length'}
-        torch.onnx.export(WithPast(model, L), (ids, am, pos, *past), path, input_names=['input_ids', 'attention_mask', 'position_ids'] + names_in,
+        head = [ids, am] + ([pos] if use_pos else [])
+        names = ['input_ids', 'attention_mask'] + (['position_ids'] if use_pos else [])
+        if use_pos:
+            dyn['position_ids'] = {0: 'batch_size', 1: 'sequence_length'}
+        torch.onnx.export(WithPast(model, L, use_pos), (*head, *past), path, input_names=names + names_in,
                           output_names=['logits'] + names_out, dynamic_axes=dyn, opset_version=17, dynamo=False)
     else:
         args = (ids, am, pos) if use_pos else (ids, am)
@@ -255,6 +268,13 @@ def references(model):
         delta = float(fe[0] - fb[0])
         return {'attributions': attr.tolist(), 'delta': delta, 'completenessError': abs(float(attr.sum()) - delta) / abs(delta)}
 
+    # Greedy generation from the first 8 ids, with each step's top-two logit margin (near-ties flip in float32).
+    with torch.no_grad():
+        prompt = torch.tensor([IDS[:8]])
+        steps = model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=8, do_sample=False,
+                               output_scores=True, return_dict_in_generate=True, pad_token_id=3)
+        margins = [float(sc[0].topk(2).values[0] - sc[0].topk(2).values[1]) for sc in steps.scores]
+    res['generation'] = {'prompt': IDS[:8], 'ids': steps.sequences[0, 8:].tolist(), 'margins': margins}
     n = 16
     res['ig_zero_midpoint_16'] = ig(torch.zeros_like(raw), [(k + 0.5) / n for k in range(n)], [1 / n] * n)
     xs, ws = np.polynomial.legendre.leggauss(8)
@@ -266,7 +286,7 @@ def references(model):
 
 
 KEPT = ['llama', 'llama-sdpa', 'llama-kv', 'llama-fp16', 'qwen3-dynamo', 'phi3-dynamo', 'gpt2', 'gemma2', 'gemma3_text',
-        'bloom', 'falcon', 'opt', 'phi', 'granite']
+        'bloom', 'falcon', 'opt', 'phi', 'granite', 'gpt2-kv', 'bloom-kv', 'falcon-kv', 'gemma2-kv', 'phi3-kv', 'opt-kv']
 
 
 def main():
@@ -276,6 +296,8 @@ def main():
     for arch in ARCHS:
         jobs.append((arch, arch, 'legacy', 'eager'))
     jobs += [('llama-sdpa', 'llama', 'legacy', 'sdpa'), ('llama-kv', 'llama', 'kv', 'eager'), ('llama-fp16', 'llama', 'fp16', 'eager')]
+    for arch in ['gpt2', 'bloom', 'falcon', 'gemma2', 'phi3', 'opt']:
+        jobs.append((f'{arch}-kv', arch, 'kv', 'eager'))
     for arch in ['llama', 'gpt2', 'qwen3', 'gemma2', 'phi3']:
         jobs.append((f'{arch}-dynamo', arch, 'dynamo', 'eager'))
     models = {}

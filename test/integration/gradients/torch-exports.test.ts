@@ -1,7 +1,8 @@
 // Models exported by torch itself, not by this project's graph builders: tiny random Hugging Face models of 11
 // families (scripts/torch-exports.py; the TorchScript exporter that optimum uses, torch.export for two of them,
-// a key/value-cache layout and a float16 export). Every explanation is compared with PyTorch's own float64
-// autograd and attention weights on the same weights (reference.json beside each model).
+// key/value-cache layouts of seven families and a float16 export). Every explanation is compared with PyTorch's own
+// float64 autograd and attention weights on the same weights, and greedy generation with transformers' generate()
+// (reference.json beside each model).
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -11,6 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { computeAttention } from '../../../main/engine/attention/compute';
 import { computeGradients } from '../../../main/engine/gradients/compute';
 import { GradientProgram } from '../../../main/engine/gradients/program';
+import { generate } from '../../../main/engine/generate';
+import { loadModelFolder } from '../../../main/engine/model-folder';
 import type { RunJson } from '../../../shared/run';
 
 const root = resolve(__dirname, '..', '..', '..');
@@ -26,6 +29,8 @@ interface Reference {
   contrastiveGradXInput: number[][];
   sequence: { saliency: number[]; gradXInput: number[] };
   attentions?: number[][][][];
+  /** transformers' greedy generate() in float32 from the first 8 ids, with each step's top-two logit margin. */
+  generation: { prompt: number[]; ids: number[]; margins: number[] };
   ig_zero_midpoint_16: { attributions: number[]; delta: number };
   ig_scaled_gauss_8: { attributions: number[]; delta: number };
   ig_pad_gauss_12: { attributions: number[]; delta: number };
@@ -47,6 +52,13 @@ const VARIANTS: { name: string; file?: string; loose?: boolean; attentionsOf?: s
   { name: 'opt' },
   { name: 'phi' },
   { name: 'granite' },
+  // Key/value-cache exports of families whose caches differ (multi-query, ALiBi, sliding window, fused qkv).
+  { name: 'gpt2-kv' },
+  { name: 'bloom-kv' },
+  { name: 'falcon-kv' },
+  { name: 'gemma2-kv' },
+  { name: 'phi3-kv' },
+  { name: 'opt-kv' },
 ];
 
 /** Largest absolute difference over the largest reference magnitude. */
@@ -122,6 +134,26 @@ describe('torch exports: explanations equal PyTorch float64 references', () => {
         const attention = await computeAttention({ modelPath: model, config, ids: ref.ids, promptLength: ref.promptLength, rows: 'all', cacheDir: mkdtempSync(join(tmpdir(), 'torch-attention-')) });
         expect(attention.method).toBe('graph');
         expect(relativeError(attention.data, ref.attentions.flat(3))).toBeLessThan(variant.loose ? 2e-3 : 1e-5);
+      }
+    });
+  }
+});
+
+describe('torch exports: greedy generation equals transformers generate()', () => {
+  for (const variant of VARIANTS) {
+    it(`${variant.name}`, async () => {
+      const dir = folder(variant.name);
+      const { generation } = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as Reference;
+      const model = await loadModelFolder(dir, { dtype: variant.file ? 'fp16' : 'fp32' });
+      try {
+        const result = await generate(model, model.session, generation.prompt, { maxNewTokens: generation.ids.length });
+        // Steps after a near-tie (top-two logits within 0.01 in PyTorch's float32) may go either way in ours.
+        const tie = generation.margins.findIndex((m) => m < 0.01);
+        const checked = tie < 0 ? generation.ids.length : tie;
+        expect(checked).toBeGreaterThanOrEqual(1);
+        expect(result.ids.slice(0, checked)).toEqual(generation.ids.slice(0, checked));
+      } finally {
+        await model.release();
       }
     });
   }
