@@ -161,6 +161,10 @@ def export(model, folder, mode, fname='model.onnx'):
             dyn['position_ids'] = {0: 'batch_size', 1: 'sequence_length'}
         if mode == 'dynamo':
             torch.onnx.export(Plain(model, use_pos), args, path, input_names=names, output_names=['logits'], dynamic_axes=dyn, dynamo=True)
+        elif mode == 'dynamo23':
+            # Opset 23: scaled_dot_product_attention may become the ONNX Attention operator.
+            torch.onnx.export(Plain(model, use_pos), args, path, input_names=names, output_names=['logits'], dynamic_axes=dyn, dynamo=True,
+                              opset_version=23)
         else:
             try:
                 torch.onnx.export(Plain(model, use_pos), args, path, input_names=names, output_names=['logits'], dynamic_axes=dyn,
@@ -298,6 +302,8 @@ def main():
     jobs += [('llama-sdpa', 'llama', 'legacy', 'sdpa'), ('llama-kv', 'llama', 'kv', 'eager'), ('llama-fp16', 'llama', 'fp16', 'eager')]
     for arch in ['gpt2', 'bloom', 'falcon', 'gemma2', 'phi3', 'opt']:
         jobs.append((f'{arch}-kv', arch, 'kv', 'eager'))
+    for arch in ['llama', 'qwen3', 'gpt2']:
+        jobs.append((f'{arch}-sdpa-opset23', arch, 'dynamo23', 'sdpa'))
     for arch in ['llama', 'gpt2', 'qwen3', 'gemma2', 'phi3']:
         jobs.append((f'{arch}-dynamo', arch, 'dynamo', 'eager'))
     models = {}

@@ -184,7 +184,12 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
     if (raw) result.raw = raw;
   }
   if (options.methods.includes('integrated_gradients')) {
-    const { rowValues, ...ig } = await integratedGradients(program, options, base, input, answerLength);
+    const { rowValues, ...ig } = await integratedGradients(program, options, base, input, answerLength).catch((error: unknown) => {
+      // Some exports declare a dynamic batch but bake a batch of 1 into a Reshape (torch.export specialises the
+      // example's batch of 1): batched path points then fail in onnxruntime, and they run one at a time instead.
+      if (options.ig?.batchSize === 1 || options.signal?.aborted) throw error;
+      return integratedGradients(program, { ...options, ig: { ...options.ig, batchSize: 1 } }, base, input, answerLength);
+    });
     result.integratedGradients = ig;
     if (result.targetLogProbs.length === 0) result.targetLogProbs = rowValues;
   }

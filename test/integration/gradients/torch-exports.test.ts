@@ -44,6 +44,9 @@ const VARIANTS: { name: string; file?: string; loose?: boolean; attentionsOf?: s
   { name: 'llama-fp16', file: 'model_fp16.onnx', loose: true },
   { name: 'qwen3-dynamo' },
   { name: 'phi3-dynamo' },
+  // torch.export at opset 23: attention is the ONNX Attention operator, and a Reshape bakes in the example's batch
+  // of 1 although the inputs declare a dynamic batch (integrated gradients then run their path points one by one).
+  { name: 'gpt2-sdpa-opset23', attentionsOf: 'gpt2' },
   { name: 'gpt2' },
   { name: 'gemma2' },
   { name: 'gemma3_text' },
