@@ -1,8 +1,10 @@
 // Gradient benchmark (issue 4): one plain forward pass vs 32 saliency rows vs integrated gradients with 64
-// steps, at T = 512 with a 32-token answer, as multiples of one plain forward of the same sequence. Each
-// measurement runs in its own child process so that its peak memory (max RSS) is its own; the children run
-// one after another within one bench run, so the ratios are measured side by side on the same machine state.
-// Derivative graphs are built (and cached on disk) by a preparation child first: the timed children load them.
+// steps, at T = 512 with a 32-token answer, as multiples of one plain forward of the same sequence.
+// Timing: one child process per measurement alternates plain forwards and gradient calls (F G F G … F), and each
+// gradient call is divided by the mean of the forwards on either side of it; the ratio is the median of those. This
+// machine's speed drifts by 10–40% within minutes, so forwards timed in other processes, minutes apart, moved the
+// ratios by as much. Memory: a separate child makes one gradient call alone, so its peak RSS holds no plain session.
+// Derivative graphs are built (and cached on disk) by a preparation child first: the other children load them.
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -28,7 +30,8 @@ const SEQUENCE = 512;
 const ANSWER = 32;
 
 interface ChildRequest {
-  kind: 'forward' | 'rows' | 'ig' | 'prepare';
+  /** `*-memory`: one gradient call, for peak RSS. `rows`/`ig`: forwards and gradient calls alternated. */
+  kind: 'rows' | 'ig' | 'rows-memory' | 'ig-memory' | 'forward-memory' | 'prepare';
   model: string;
   /** Vocabulary size (the sequence's ids stay inside it). */
   vocab: number;
@@ -37,7 +40,10 @@ interface ChildRequest {
 }
 
 interface ChildReport {
+  /** Gradient calls, seconds. */
   seconds: number[];
+  /** Plain forwards, seconds: one before each gradient call and one after the last. */
+  forwardSeconds: number[];
   peakMemoryMB: number;
   note?: string;
 }
@@ -83,84 +89,99 @@ export async function benchGradients(): Promise<Row[]> {
   const rows: Row[] = [];
   for (const [name, model, vocab] of models) {
     await runChild({ kind: 'prepare', model, vocab, repeats: 0 });
-    // Plain forwards before, between and after the gradient measurements: the machine's speed drifts, and the
-    // baseline is the median of all of them.
-    const forwards = [await runChild({ kind: 'forward', model, vocab, repeats: 3 })];
-    const saliency = await runChild({ kind: 'rows', model, vocab, repeats: 3 });
-    forwards.push(await runChild({ kind: 'forward', model, vocab, repeats: 3 }));
-    const ig = await runChild({ kind: 'ig', model, vocab, repeats: 1, steps: 64 });
-    forwards.push(await runChild({ kind: 'forward', model, vocab, repeats: 3 }));
-    const forward: ChildReport = { seconds: forwards.flatMap((f) => f.seconds), peakMemoryMB: Math.max(...forwards.map((f) => f.peakMemoryMB)) };
-    const base = median(forward.seconds);
-    const row = (measurement: string, report: ChildReport): Row => ({
+    const saliency = await runChild({ kind: 'rows', model, vocab, repeats: 5 });
+    const ig = await runChild({ kind: 'ig', model, vocab, repeats: 3, steps: 64 });
+    const saliencyMemory = await runChild({ kind: 'rows-memory', model, vocab, repeats: 1 });
+    const igMemory = await runChild({ kind: 'ig-memory', model, vocab, repeats: 1, steps: 64 });
+    const forwardMemory = await runChild({ kind: 'forward-memory', model, vocab, repeats: 1 });
+    const forwards = [...saliency.forwardSeconds, ...ig.forwardSeconds];
+    const row = (measurement: string, report: ChildReport, memory: ChildReport): Row => ({
       model: name,
       measurement,
       seconds: median(report.seconds),
-      ratio: median(report.seconds) / base,
-      peakMemoryMB: report.peakMemoryMB,
+      ratio: median(report.seconds.map((g, i) => g / ((report.forwardSeconds[i] + report.forwardSeconds[i + 1]) / 2))),
+      peakMemoryMB: memory.peakMemoryMB,
       note: report.note,
     });
-    rows.push(row('plain forward (full logits)', forward), row(`${ANSWER} saliency rows (+ grad×input)`, saliency), row('integrated gradients, 64 steps', ig));
+    rows.push(
+      { model: name, measurement: 'plain forward (full logits)', seconds: median(forwards), ratio: 1, peakMemoryMB: forwardMemory.peakMemoryMB },
+      row(`${ANSWER} saliency rows (+ grad×input)`, saliency, saliencyMemory),
+      row('integrated gradients, 64 steps', ig, igMemory),
+    );
   }
   return rows;
 }
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** A plain forward of the whole sequence with full logits, as a workbench runs it. */
+async function plainForward(model: string, ids: number[]): Promise<() => Promise<void>> {
+  const { createSession, emptyTensor, int64Tensor } = await import('../../main/engine/runtime');
+  const session = await createSession(model, 'cpu');
+  const feeds: Record<string, ReturnType<typeof int64Tensor>> = {};
+  for (const input of session.inputs) {
+    if (input.name === 'input_ids') feeds[input.name] = int64Tensor(ids, [1, SEQUENCE]);
+    else if (input.name === 'attention_mask') feeds[input.name] = int64Tensor(ids.map(() => 1), [1, SEQUENCE]);
+    else if (input.name === 'position_ids') feeds[input.name] = int64Tensor(ids.map((_, i) => i), [1, SEQUENCE]);
+    else feeds[input.name] = emptyTensor('float32', input.shape!.map((d, axis) => (axis === 0 ? 1 : axis === 2 ? 0 : Number(d))));
+  }
+  return async () => {
+    await session.run(feeds, ['logits']);
+  };
+}
+
+async function timed(call: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await call();
+  return (performance.now() - start) / 1000;
 }
 
 /** Child side: one measurement, reported as one JSON line. */
 async function child(request: ChildRequest): Promise<void> {
   const { computeGradients, openGradientProgram } = await import('../../main/engine/gradients/compute');
-  const { createSession, emptyTensor, int64Tensor } = await import('../../main/engine/runtime');
   const ids = sequence(request.vocab);
   const promptLength = SEQUENCE - ANSWER;
   const seconds: number[] = [];
+  const forwardSeconds: number[] = [];
   let note: string | undefined;
-  if (request.kind === 'forward') {
-    const session = await createSession(request.model, 'cpu');
-    const feeds: Record<string, ReturnType<typeof int64Tensor>> = {};
-    for (const input of session.inputs) {
-      if (input.name === 'input_ids') feeds[input.name] = int64Tensor(ids, [1, SEQUENCE]);
-      else if (input.name === 'attention_mask') feeds[input.name] = int64Tensor(ids.map(() => 1), [1, SEQUENCE]);
-      else if (input.name === 'position_ids') feeds[input.name] = int64Tensor(ids.map((_, i) => i), [1, SEQUENCE]);
-      else feeds[input.name] = emptyTensor('float32', input.shape!.map((d, axis) => (axis === 0 ? 1 : axis === 2 ? 0 : Number(d))));
-    }
-    await session.run(feeds, ['logits']);
-    for (let r = 0; r < request.repeats; r++) {
-      const start = performance.now();
-      await session.run(feeds, ['logits']);
-      seconds.push((performance.now() - start) / 1000);
-    }
+  if (request.kind === 'forward-memory') {
+    await (await plainForward(request.model, ids))();
   } else {
     const program = await openGradientProgram(request.model, 'cpu', cacheDir);
     const options = { program, ids, promptLength, config: { unkTokenId: 0 } };
-    const kinds = request.kind === 'prepare' ? (['rows', 'ig'] as const) : ([request.kind] as const);
-    for (const kind of kinds) {
-      const call = () =>
+    const kind = request.kind.startsWith('rows') ? 'rows' : 'ig';
+    const call = async () => {
+      const result =
         kind === 'rows'
-          ? computeGradients({ ...options, methods: ['saliency', 'grad_x_input'] })
-          : computeGradients({ ...options, methods: ['integrated_gradients'], ig: { steps: request.steps ?? 64 } });
-      if (request.kind === 'prepare') {
-        // Builds and caches the derivative graphs: rows at batch 1, IG at its chosen batch (one short IG run).
-        if (kind === 'rows') await call();
-        else await computeGradients({ ...options, methods: ['integrated_gradients'], ig: { steps: 16 } });
-        continue;
-      }
-      // One untimed call first: it opens the cached derivative sessions (seconds for a large model), which a
-      // workbench does once per model and sequence length, not per explanation.
+          ? await computeGradients({ ...options, methods: ['saliency', 'grad_x_input'] })
+          : await computeGradients({ ...options, methods: ['integrated_gradients'], ig: { steps: request.steps ?? 64 } });
+      if (result.integratedGradients) note = `completeness error ${(100 * result.integratedGradients.completenessError).toFixed(2)}%`;
+    };
+    if (request.kind === 'prepare') {
+      // Builds and caches the derivative graphs: rows at batch 1, IG at its chosen batch (one short IG run).
+      await computeGradients({ ...options, methods: ['saliency', 'grad_x_input'] });
+      await computeGradients({ ...options, methods: ['integrated_gradients'], ig: { steps: 16 } });
+    } else if (request.kind.endsWith('-memory')) {
+      await call();
+    } else {
+      const forward = await plainForward(request.model, ids);
+      // One untimed call of each first: sessions open (seconds for a large model's cached derivative graphs), which
+      // a workbench does once per model and sequence length, not per explanation.
+      await forward();
       await call();
       for (let r = 0; r < request.repeats; r++) {
-        const start = performance.now();
-        const result = await call();
-        seconds.push((performance.now() - start) / 1000);
-        if (result.integratedGradients) note = `completeness error ${(100 * result.integratedGradients.completenessError).toFixed(2)}%`;
+        forwardSeconds.push(await timed(forward));
+        seconds.push(await timed(call));
       }
+      forwardSeconds.push(await timed(forward));
     }
   }
   const peakMemoryMB = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(`${JSON.stringify({ seconds, peakMemoryMB, note } satisfies ChildReport)}\n`);
+  process.stdout.write(`${JSON.stringify({ seconds, forwardSeconds, peakMemoryMB, note } satisfies ChildReport)}\n`);
 }
 
 if (process.argv[2] === 'gradient-bench-child') {
