@@ -13,9 +13,9 @@ import type { DeviceChoice } from '../../../shared/run';
 import { differentiate } from './differentiate';
 import { withGraph } from './graph-tools';
 import { prepareForGradients } from './prepare';
-import { probeShapesAndValues } from './shape-probe';
-import { foldStatic, staticCandidates } from './static-fold';
-import { blockCausalAttention, blockSites, causalChecks } from './causal-blocks';
+import { probeForDerivative, type DerivativeProbe } from './derivative-probe';
+import { foldStatic } from './static-fold';
+import { blockCausalAttention } from './causal-blocks';
 import { embed, splitEmbeddings, type SplitEmbeddings } from './split-embeddings';
 import { addTargetHead, TARGET_INPUTS, TARGET_OUTPUT } from './targets';
 import { GradientError } from './rules';
@@ -43,8 +43,8 @@ type SessionRole = keyof typeof SESSION_OPTIONS;
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
 const DERIVATIVE_FORMAT = 12;
 /**
- * Row blocks of causal attention (causal-blocks.ts): [T, T] work × (n + 1) / 2n. Alternating runs on the bench model
- * (T = 512): 2 blocks made reverse passes 3–6% and forward passes 5–12% faster; 4 blocks were no faster than 2.
+ * Row blocks of causal attention (causal-blocks.ts): [T, T] work × (n + 1) / 2n. Alternating runs at T = 512: reverse
+ * passes 26–34% faster on the demo model, no measurable change on the 56 M bench model; 4 blocks no faster than 2.
  */
 const ATTENTION_BLOCKS = 2;
 
@@ -108,8 +108,6 @@ function activationBytesOf(model: ModelProto, shapes: Map<string, number[]>): Ac
 }
 
 
-/** A shape probe of one run shape: every tensor's shape and the unmodified graph's target values. */
-type Probe = Awaited<ReturnType<typeof probeShapesAndValues>> & { causal: ReadonlySet<string> };
 
 /** What feeding one graph input needs: its name and, for an empty past, its dimensions. */
 export interface InputSpec {
@@ -147,7 +145,7 @@ export class GradientProgram {
   private readonly sessions = new Map<string, DerivativeSession>();
   private readonly heads = new Map<boolean, ModelProto>();
   private readonly activation = new Map<string, ActivationSize>();
-  private readonly probed = new Map<string, Probe>();
+  private readonly probed = new Map<string, DerivativeProbe>();
   private readonly embedding: Embedding;
   private model: ModelProto | undefined;
 
@@ -377,7 +375,7 @@ export class GradientProgram {
     if (bytes === undefined) {
       await this.ensurePrepared();
       const model = this.headModel(run.foilIds !== undefined);
-      const probe = await this.probe(model, this.feeds(model, run));
+      const probe = await probeForDerivative(model, this.feeds(model, run), this.floatType, this.device);
       // Kept for the derivative graph of the same shape, which is usually built next.
       this.probed.set(this.shapeKey(run), probe);
       bytes = activationBytesOf(model, probe.shapes);
@@ -386,7 +384,7 @@ export class GradientProgram {
     return bytes;
   }
 
-  private async openDerivative(key: string, head: () => Promise<ModelProto>, run: ProgramRun, weights: string[], passes: boolean, probed?: Probe): Promise<DerivativeSession> {
+  private async openDerivative(key: string, head: () => Promise<ModelProto>, run: ProgramRun, weights: string[], passes: boolean, probed?: DerivativeProbe): Promise<DerivativeSession> {
     const wrt = [this.embeddingsInput, ...weights];
     const outputs = Object.fromEntries(wrt.map((name) => [name, `grad::${name}`]));
     const name = `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.onnx`;
@@ -404,7 +402,7 @@ export class GradientProgram {
       }
       const model = await head();
       const feeds = this.feeds(model, run);
-      const probe = probed ?? (await this.probe(model, feeds));
+      const probe = probed ?? (await probeForDerivative(model, feeds, this.floatType, this.device));
       const activationBytes = activationBytesOf(model, probe.shapes);
       const shapes = new Map(probe.shapes);
       const folded = foldStatic(model, probe.values, shapes);
@@ -429,18 +427,6 @@ export class GradientProgram {
       // Without a cache folder the files only feed session creation (onnxruntime has read them by now).
       if (!this.cacheDir) await rm(folder, { recursive: true, force: true }).catch(() => undefined);
     }
-  }
-
-  /**
-   * The shape probe of one run: every tensor's shape, the target values, the static integers to fold, and which
-   * attention probabilities are exactly zero above the diagonal (causal, for causal-blocks.ts).
-   */
-  private async probe(model: ModelProto, feeds: Feeds): Promise<Probe> {
-    const sites = blockSites(model);
-    const checks = causalChecks(model, sites, this.floatType);
-    const probe = await probeShapesAndValues(checks.model, feeds, [TARGET_OUTPUT, ...staticCandidates(model), ...checks.outputs], this.device);
-    const causal = new Set(sites.filter((_, i) => (probe.values.get(checks.outputs[i]) as ArrayLike<number>)[0] === 0).map((site) => site.softmax.output[0]));
-    return { ...probe, causal };
   }
 
   /** Builds, writes and opens one derivative graph (combined, or split in passes). */

@@ -1,0 +1,24 @@
+// The shape probe a derivative graph is built from: one run of the head model that returns every tensor's shape,
+// the unmodified graph's target values (the reference for rewritten graphs), the shape-only integers to fold
+// (static-fold.ts), and which attention probabilities are exactly zero above the diagonal (causal-blocks.ts).
+import type { DeviceChoice } from '../../../shared/run';
+import type { ModelProto } from '../onnx/proto';
+import type { Feeds } from '../runtime';
+import { blockSites, causalChecks } from './causal-blocks';
+import { probeShapesAndValues } from './shape-probe';
+import { staticCandidates } from './static-fold';
+import { TARGET_OUTPUT } from './targets';
+
+export type DerivativeProbe = Awaited<ReturnType<typeof probeShapesAndValues>> & {
+  /** Probability tensors (Softmax outputs) that are exactly zero above the diagonal. */
+  causal: ReadonlySet<string>;
+};
+
+export async function probeForDerivative(model: ModelProto, feeds: Feeds, floatType: number, device: DeviceChoice): Promise<DerivativeProbe> {
+  const sites = blockSites(model);
+  const checks = causalChecks(model, sites, floatType);
+  const probe = await probeShapesAndValues(checks.model, feeds, [TARGET_OUTPUT, ...staticCandidates(model), ...checks.outputs], device);
+  const aboveDiagonal = (i: number) => (probe.values.get(checks.outputs[i]) as ArrayLike<number>)[0];
+  const causal = new Set(sites.filter((_, i) => aboveDiagonal(i) === 0).map((site) => site.softmax.output[0]));
+  return { ...probe, causal };
+}
