@@ -6,6 +6,8 @@
 #   TORCH_EXPORTS_DIR=test/fixtures/torch-exports python3 scripts/torch-exports.py [--all | NAME...]
 # Without arguments it writes the variants the repository keeps; --all adds ten more that were checked once
 # (qwen2, qwen3, gemma, gpt_neox, starcoder2, olmo2, phi3 and the dynamo exports of llama, gpt2 and gemma2).
+# Both then also write llama-q8 and gpt2-q8: onnxruntime's quantize_dynamic of those exports, as transformers.js
+# makes its model_quantized.onnx files.
 import copy, inspect, json, os, sys, time, traceback
 import numpy as np
 import torch
@@ -290,7 +292,8 @@ def references(model):
 
 
 KEPT = ['llama', 'llama-sdpa', 'llama-kv', 'llama-fp16', 'qwen3-dynamo', 'phi3-dynamo', 'gpt2', 'gemma2', 'gemma3_text',
-        'bloom', 'falcon', 'opt', 'phi', 'granite', 'gpt2-kv', 'bloom-kv', 'falcon-kv', 'gemma2-kv', 'phi3-kv', 'opt-kv']
+        'bloom', 'falcon', 'opt', 'phi', 'granite', 'gpt2-kv', 'bloom-kv', 'falcon-kv', 'gemma2-kv', 'phi3-kv', 'opt-kv',
+        'gpt2-sdpa-opset23']
 
 
 def main():
@@ -346,5 +349,33 @@ def main():
         json.dump(manifest, open(os.path.join(WORK, 'manifest.json'), 'w'), indent=1)
 
 
+def quantized_variants():
+    """q8 files as transformers.js makes them (onnxruntime quantize_dynamic), with the q8 file's own log-probabilities."""
+    import shutil
+    import onnxruntime as ort
+    from onnxruntime.quantization import quantize_dynamic, QuantType
+    for name, weight_type, per_channel, ops in [('llama', QuantType.QUInt8, True, ['MatMul', 'Gather', 'Gemm']), ('gpt2', QuantType.QInt8, False, None)]:
+        src, dst = os.path.join(WORK, name), os.path.join(WORK, f'{name}-q8')
+        os.makedirs(os.path.join(dst, 'onnx'), exist_ok=True)
+        for f in ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'reference.json']:
+            shutil.copy(os.path.join(src, f), os.path.join(dst, f))
+        path = os.path.join(dst, 'onnx', 'model_quantized.onnx')
+        quantize_dynamic(os.path.join(src, 'onnx', 'model.onnx'), path, weight_type=weight_type, per_channel=per_channel, reduce_range=False,
+                         op_types_to_quantize=ops)
+        s = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+        T = len(IDS)
+        feeds = {'input_ids': np.array([IDS], dtype=np.int64), 'attention_mask': np.ones((1, T), dtype=np.int64)}
+        if 'position_ids' in [i.name for i in s.get_inputs()]:
+            feeds['position_ids'] = np.arange(T, dtype=np.int64)[None]
+        logits = s.run(['logits'], feeds)[0][0].astype(np.float64)
+        top = logits.max(-1, keepdims=True)
+        logp = logits - top - np.log(np.exp(logits - top).sum(-1, keepdims=True))
+        rows = [float(logp[PROMPT - 1 + t, IDS[PROMPT + t]]) for t in range(T - PROMPT)]
+        json.dump({'targetLogProbs': rows}, open(os.path.join(dst, 'q8-reference.json'), 'w'))
+        print(f'{name}-q8 ok', flush=True)
+
+
 if __name__ == '__main__':
     main()
+    if sys.argv[1:] in ([], ['--all']):
+        quantized_variants()

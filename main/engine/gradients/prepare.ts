@@ -3,15 +3,19 @@
 // float32 (half precision cotangents underflow and onnxruntime lacks many float16 CPU kernels); tests convert
 // to float64 for sharp finite differences.
 import { decomposeModel } from '../onnx/decompose';
+import { dequantizeDynamic } from './dequantize-dynamic';
 import { DataType, makeAttribute, makeTensor, tensorToArray, type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../onnx/proto';
 import { decodeFloat16 } from '../../../shared/float16';
 import { withGraph } from './graph-tools';
 
 const FLOATS = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE]);
 
-/** Decomposes fused operators and converts every float tensor, Cast and constant to `floatType`. */
+/**
+ * Dequantizes q8 weights (dequantize-dynamic.ts), decomposes fused operators and converts every float tensor, Cast
+ * and constant to `floatType`.
+ */
 export function prepareForGradients(model: ModelProto, floatType: number = DataType.FLOAT): ModelProto {
-  const decomposed = decomposeModel(model).model;
+  const decomposed = decomposeModel(dequantizeDynamic(model)).model;
   return convertFloatType(decomposed, floatType);
 }
 
