@@ -6,8 +6,8 @@
 #   TORCH_EXPORTS_DIR=test/fixtures/torch-exports python3 scripts/torch-exports.py [--all | NAME...]
 # Without arguments it writes the variants the repository keeps; --all adds ten more that were checked once
 # (qwen2, qwen3, gemma, gpt_neox, starcoder2, olmo2, phi3 and the dynamo exports of llama, gpt2 and gemma2).
-# Both then also write llama-q8 and gpt2-q8: onnxruntime's quantize_dynamic of those exports, as transformers.js
-# makes its model_quantized.onnx files.
+# Both then also write llama-q8 / gpt2-q8 and llama-q4 / gpt2-q4: onnxruntime's quantize_dynamic and
+# MatMulNBitsQuantizer applied to those exports, as transformers.js makes its model_quantized.onnx and model_q4.onnx.
 import copy, inspect, json, os, sys, time, traceback
 import numpy as np
 import torch
@@ -349,6 +349,18 @@ def main():
         json.dump(manifest, open(os.path.join(WORK, 'manifest.json'), 'w'), indent=1)
 
 
+def file_log_probs(session):
+    """The answer tokens' log-probabilities as the quantized file itself computes them (onnxruntime)."""
+    T = len(IDS)
+    feeds = {'input_ids': np.array([IDS], dtype=np.int64), 'attention_mask': np.ones((1, T), dtype=np.int64)}
+    if 'position_ids' in [i.name for i in session.get_inputs()]:
+        feeds['position_ids'] = np.arange(T, dtype=np.int64)[None]
+    logits = session.run(['logits'], feeds)[0][0].astype(np.float64)
+    top = logits.max(-1, keepdims=True)
+    logp = logits - top - np.log(np.exp(logits - top).sum(-1, keepdims=True))
+    return [float(logp[PROMPT - 1 + t, IDS[PROMPT + t]]) for t in range(T - PROMPT)]
+
+
 def quantized_variants():
     """q8 files as transformers.js makes them (onnxruntime quantize_dynamic), with the q8 file's own log-probabilities."""
     import shutil
@@ -362,17 +374,23 @@ def quantized_variants():
         path = os.path.join(dst, 'onnx', 'model_quantized.onnx')
         quantize_dynamic(os.path.join(src, 'onnx', 'model.onnx'), path, weight_type=weight_type, per_channel=per_channel, reduce_range=False,
                          op_types_to_quantize=ops)
-        s = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
-        T = len(IDS)
-        feeds = {'input_ids': np.array([IDS], dtype=np.int64), 'attention_mask': np.ones((1, T), dtype=np.int64)}
-        if 'position_ids' in [i.name for i in s.get_inputs()]:
-            feeds['position_ids'] = np.arange(T, dtype=np.int64)[None]
-        logits = s.run(['logits'], feeds)[0][0].astype(np.float64)
-        top = logits.max(-1, keepdims=True)
-        logp = logits - top - np.log(np.exp(logits - top).sum(-1, keepdims=True))
-        rows = [float(logp[PROMPT - 1 + t, IDS[PROMPT + t]]) for t in range(T - PROMPT)]
+        rows = file_log_probs(ort.InferenceSession(path, providers=['CPUExecutionProvider']))
         json.dump({'targetLogProbs': rows}, open(os.path.join(dst, 'q8-reference.json'), 'w'))
         print(f'{name}-q8 ok', flush=True)
+    # q4: MatMulNBits, block 32 (symmetric for llama, zero points for gpt2), the lm_head included.
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    for name, symmetric in [('llama', True), ('gpt2', False)]:
+        src, dst = os.path.join(WORK, name), os.path.join(WORK, f'{name}-q4')
+        os.makedirs(os.path.join(dst, 'onnx'), exist_ok=True)
+        for f in ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'reference.json']:
+            shutil.copy(os.path.join(src, f), os.path.join(dst, f))
+        quantizer = MatMulNBitsQuantizer(onnx.load(os.path.join(src, 'onnx', 'model.onnx')), block_size=32, is_symmetric=symmetric)
+        quantizer.process()
+        path = os.path.join(dst, 'onnx', 'model_q4.onnx')
+        quantizer.model.save_model_to_file(path, False)
+        json.dump({'targetLogProbs': file_log_probs(ort.InferenceSession(path, providers=['CPUExecutionProvider']))}, open(os.path.join(dst, 'q4-reference.json'), 'w'))
+        print(f'{name}-q4 ok', flush=True)
 
 
 if __name__ == '__main__':
