@@ -39,7 +39,8 @@ export function dequantizeDynamic(model: ModelProto): ModelProto {
   const tools = new GraphTools(graph);
   const replaced = new Map<NodeProto, NodeProto>();
   const dropped = new Set<NodeProto>();
-  const initializers: TensorProto[] = [];
+  // Dequantized weights by name: a weight two MatMulIntegers share is dequantized once.
+  const initializers = new Map<string, TensorProto>();
   const single = (tensor: string) => {
     const consumers = tools.consumers.get(tensor) ?? [];
     return consumers.length === 1 ? consumers[0] : undefined;
@@ -61,7 +62,7 @@ export function dequantizeDynamic(model: ModelProto): ModelProto {
       if (!s || (node.input[3] && !z)) continue;
       const [rows, columns] = weight!.dims.map(Number);
       const name = `${weight!.name}::dequantized`;
-      initializers.push(makeTensor(name, dequantize(q, rows, columns, s, z, 1), [rows, columns]));
+      if (!initializers.has(name)) initializers.set(name, makeTensor(name, dequantize(q, rows, columns, s, z, 1), [rows, columns]));
       replaced.set(scaled, makeNode('MatMul', [quantize.input[0], name], [scaled.output[0]], `${node.name}::dequantized`));
       dropped.add(node).add(cast!);
     } else if (node.opType === 'DequantizeLinear' && !node.domain) {
@@ -74,12 +75,12 @@ export function dequantizeDynamic(model: ModelProto): ModelProto {
       const [rows, columns] = table!.dims.map(Number);
       const axis = Number(attributeValue(node, 'axis') ?? 1);
       const name = `${table!.name}::dequantized`;
-      initializers.push(makeTensor(name, dequantize(q, rows, columns, s, z, axis < 0 ? axis + 2 : axis), [rows, columns]));
+      if (!initializers.has(name)) initializers.set(name, makeTensor(name, dequantize(q, rows, columns, s, z, axis < 0 ? axis + 2 : axis), [rows, columns]));
       replaced.set(node, makeNode('Gather', [name, lookup!.input[1]], [node.output[0]], `${lookup!.name}::dequantized`, { axis: Number(attributeValue(lookup!, 'axis') ?? 0) }));
       dropped.add(lookup!);
     }
   }
   if (replaced.size === 0) return model;
   const node = graph.node.flatMap((n) => (replaced.has(n) ? [replaced.get(n)!] : dropped.has(n) ? [] : [n]));
-  return withGraph(model, pruneGraph({ ...graph, node, initializer: [...graph.initializer, ...initializers] }, graph.input.map((i) => i.name)));
+  return withGraph(model, pruneGraph({ ...graph, node, initializer: [...graph.initializer, ...initializers.values()] }, graph.input.map((i) => i.name)));
 }
