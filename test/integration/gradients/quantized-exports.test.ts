@@ -15,6 +15,7 @@ import { dequantizeDynamic } from '../../../main/engine/gradients/dequantize-dyn
 import { GradientProgram, type ProgramRun } from '../../../main/engine/gradients/program';
 import { embed } from '../../../main/engine/gradients/split-embeddings';
 import { DataType, decodeModel } from '../../../main/engine/onnx/proto';
+import { finiteDifferenceGap } from './reference';
 
 const folder = (name: string) => resolve(__dirname, '..', '..', 'fixtures', 'torch-exports', name);
 const modelFile = (name: string) => join(folder(name), 'onnx', name.endsWith('q4') ? 'model_q4.onnx' : 'model_quantized.onnx');
@@ -43,23 +44,7 @@ async function finiteDifferenceError(name: string, ids: number[], promptLength: 
   const identity = new Float64Array(rows * rows).map((_, i) => (i % (rows + 1) === 0 ? 1 : 0));
   const run: ProgramRun = { embeddings: input, batch: 1, ids, positions: ids.slice(promptLength).map((_, t) => promptLength + t - 1), targetIds: ids.slice(promptLength), cotangent: identity, rows };
   const analytic = await program.run(run);
-  const step = 1e-5;
-  let maxError = 0;
-  let maxMagnitude = 0;
-  for (const [position, coordinate] of [[0, 3], [4, 10], [9, hidden - 1], [12, 7]]) {
-    const at = (delta: number) => {
-      const moved = Float64Array.from(input);
-      moved[position * hidden + coordinate] += delta;
-      return program.run({ ...run, embeddings: moved });
-    };
-    const [plus, minus] = [await at(step), await at(-step)];
-    for (let r = 0; r < rows; r++) {
-      const exact = analytic.gradient[(r * ids.length + position) * hidden + coordinate];
-      maxError = Math.max(maxError, Math.abs((plus.logProbs[r] - minus.logProbs[r]) / (2 * step) - exact));
-      maxMagnitude = Math.max(maxMagnitude, Math.abs(exact));
-    }
-  }
-  return { maxError, maxMagnitude };
+  return finiteDifferenceGap(program, run, analytic, [[0, 3], [4, 10], [9, hidden - 1], [12, 7]]);
 }
 
 describe('q4 exports (MatMulNBitsQuantizer)', () => {

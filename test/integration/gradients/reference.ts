@@ -1,5 +1,38 @@
-// Independent reference values: the unmodified model's full logits, log-softmaxed here in JavaScript.
+// Independent reference values: the unmodified model's full logits, log-softmaxed here in JavaScript, and central
+// finite differences of a program's own target values.
+import type { GradientProgram, ProgramResult, ProgramRun } from '../../../main/engine/gradients/program';
 import { createSession, emptyTensor, int64Tensor } from '../../../main/engine/runtime';
+
+/**
+ * Largest gap between `analytic` (a [rows, positions, hidden] gradient of `run`) and central differences of the
+ * program's target values at the given (position, coordinate) pairs, and the largest analytic value there.
+ */
+export async function finiteDifferenceGap(
+  program: GradientProgram,
+  run: ProgramRun,
+  analytic: ProgramResult,
+  coordinates: [number, number][],
+  step = 1e-5,
+): Promise<{ maxError: number; maxMagnitude: number }> {
+  const hidden = program.hiddenSize;
+  const positions = run.ids.length;
+  let maxError = 0;
+  let maxMagnitude = 0;
+  for (const [position, coordinate] of coordinates) {
+    const at = (delta: number) => {
+      const moved = Float64Array.from(run.embeddings);
+      moved[position * hidden + coordinate] += delta;
+      return program.run({ ...run, embeddings: moved });
+    };
+    const [plus, minus] = [await at(step), await at(-step)];
+    for (let r = 0; r < run.rows; r++) {
+      const exact = analytic.gradient[(r * positions + position) * hidden + coordinate];
+      maxError = Math.max(maxError, Math.abs((plus.logProbs[r] - minus.logProbs[r]) / (2 * step) - exact));
+      maxMagnitude = Math.max(maxMagnitude, Math.abs(exact));
+    }
+  }
+  return { maxError, maxMagnitude };
+}
 
 /** Log-softmax rows of the original model's full logits, computed here from the unmodified graph. */
 export async function referenceLogProbs(path: string, ids: number[]): Promise<number[][]> {
