@@ -182,7 +182,7 @@ function rewriteSite(b: GraphBuilder, site: AttentionBlockSite, shapes: Map<stri
         const [rows, rowShape] = sliceAxis(input, shape, 2, r0, r1);
         return sliceAxis(rows, rowShape, 1, 0, r1)[0];
       });
-      const out = b.op(node.opType, inputs, attributesOf(node));
+      const out = copyNode(b, node, inputs);
       currentShape = shapes.get(node.output[0])!.map((d, i, all) => (i === all.length - 2 ? r1 - r0 : i === all.length - 1 ? r1 : d));
       shapes.set(out, currentShape);
       previous = node.output[0];
@@ -191,7 +191,7 @@ function rewriteSite(b: GraphBuilder, site: AttentionBlockSite, shapes: Map<stri
     let p = b.op('Softmax', [current], { axis: -1 });
     shapes.set(p, currentShape);
     for (const node of site.after) {
-      p = b.op(node.opType, [p], attributesOf(node));
+      p = copyNode(b, node, [p]);
       shapes.set(p, currentShape);
     }
     const [vi] = sliceAxis(v, vShape, 2, 0, r1);
@@ -203,12 +203,10 @@ function rewriteSite(b: GraphBuilder, site: AttentionBlockSite, shapes: Map<stri
   return b.nodes.slice(first);
 }
 
-function attributesOf(node: NodeProto): Record<string, number | number[] | string> {
-  const out: Record<string, number | number[] | string> = {};
-  for (const attribute of node.attribute) {
-    const value = attributeValue(node, attribute.name);
-    if (typeof value === 'number' || typeof value === 'string' || Array.isArray(value)) out[attribute.name] = value;
-  }
-  return out;
+/** The node again (same operator, domain and attributes) on new inputs, with a fresh output; returns that output. */
+function copyNode(b: GraphBuilder, node: NodeProto, inputs: string[]): string {
+  const output = b.fresh(`${node.output[0]}/block`);
+  b.nodes.push({ ...node, name: b.fresh(`${node.name || node.opType}/block`), input: inputs, output: [output] });
+  return output;
 }
 
