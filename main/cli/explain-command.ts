@@ -9,6 +9,7 @@ import { terminalProgress } from './progress';
 import { openWorkbench } from './workbench';
 import { runExplanation } from '../engine/pipeline';
 import { writeReportFile } from './report-command';
+import { VIEW_OPTIONS, checkViewAgainstMethods, tokenViewFor, viewFlagsFromArgs } from './view-flags';
 
 export const EXPLAIN_OPTIONS = {
   model: { type: 'string' },
@@ -44,6 +45,7 @@ export const EXPLAIN_OPTIONS = {
   json: { type: 'string' },
   report: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
+  ...VIEW_OPTIONS,
 } as const;
 
 /** Turns explain flags into an ExplainRequest; every bad value is a UsageError. */
@@ -126,6 +128,8 @@ function readMessages(file: string): ChatMessage[] {
 export async function explainCommand(argv: string[]): Promise<number> {
   const { values } = parseCommand('explain', argv, EXPLAIN_OPTIONS);
   const request = explainRequestFromArgs(values);
+  const view = viewFlagsFromArgs(values);
+  checkViewAgainstMethods(view, request.methods);
   const workbench = openWorkbench(values.db as string | undefined);
   const progress = terminalProgress(process.stderr, values.quiet === true);
   const abort = new AbortController();
@@ -143,6 +147,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
     if (values.json) writeFileSync(values.json as string, JSON.stringify(run, null, 2) + '\n');
     if (values.report) await writeReportFile(workbench.store, [run.id], values.report as string);
     process.stdout.write(summarizeRun(run));
+    process.stdout.write(tokenViewFor(run, view, process.stdout));
     return 0;
   } finally {
     process.off('SIGINT', onSigint);

@@ -4,9 +4,11 @@ import { storedRunJson } from '../run-export';
 import { UsageError, parseCommand } from './args';
 import { summarizeRun } from './explain-command';
 import { openWorkbench } from './workbench';
+import { VIEW_OPTIONS, tokenViewFor, viewFlagsFromArgs } from './view-flags';
 
 export async function showCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand('show', argv, { db: { type: 'string' }, json: { type: 'string' } }, true);
+  const { values, positionals } = parseCommand('show', argv, { db: { type: 'string' }, json: { type: 'string' }, ...VIEW_OPTIONS }, true);
+  const view = viewFlagsFromArgs(values);
   if (positionals.length !== 1) throw new UsageError('show: give exactly one run id (see `llm-explainer runs`)');
   const workbench = openWorkbench(values.db);
   try {
@@ -14,6 +16,7 @@ export async function showCommand(argv: string[]): Promise<number> {
     if (!run) throw new UsageError(`show: no run "${positionals[0]}" in ${workbench.databasePath} (see \`llm-explainer runs\`)`);
     if (values.json === undefined) {
       process.stdout.write(summarizeRun(run) + (run.error ? `error    ${run.error}\n` : ''));
+      process.stdout.write(tokenViewFor(run, view, process.stdout));
     } else if (values.json === '-') {
       process.stdout.write(JSON.stringify(run, null, 2) + '\n');
     } else {

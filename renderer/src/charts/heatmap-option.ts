@@ -3,7 +3,7 @@
 // merge equal category names); labels map positions back to token text.
 import type { ChartOption } from './echarts';
 import { displayedRange, finiteRange, type ColorScale } from '../../../shared/color-scale';
-import { displayToken } from '../explain/token-values';
+import { displayToken } from '../../../shared/token-values';
 
 /** A matrix with labelled rows and columns; null cells are not drawn (masked or unknown). */
 export interface HeatmapData {

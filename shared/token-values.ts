@@ -1,7 +1,8 @@
 // Per-token values of one explanation method, read from a run: what the token chips, the answer × input
-// heatmap and the legends show. Pure functions over the run JSON (no DOM), so the views, a static report
-// and the unit tests all read explanations the same way.
-import type { IntegratedGradientsJson, RunJson } from '../../../shared/run';
+// heatmap and the legends show. Pure functions over the run JSON (no DOM, no Node), so the app's views, a
+// static report, the terminal view of the CLI and the unit tests all read explanations the same way.
+import { finiteRange } from './color-scale';
+import type { IntegratedGradientsJson, RunJson } from './run';
 
 /** The methods a view can colour tokens by; attention splits into its two aggregations. */
 export const VIEW_METHODS = ['attention_mean', 'attention_rollout', 'saliency', 'grad_x_input', 'integrated_gradients'] as const;
@@ -128,6 +129,16 @@ export function tokenValues(run: RunJson, method: ViewMethod, focus: AnswerFocus
         : undefined;
   if (stored?.length) return { values: fitToSequence(stored, length), signed };
   return { values: meanOfRows(answerMatrix(run, method), length), signed };
+}
+
+/**
+ * The colour range for values of a method: signed values span their own [min, max] (the diverging scale
+ * centres it on zero); non-negative ones start at 0 so that a uniform row does not look saturated.
+ * @example valueRange([0.2, null, 0.5], false) // [0, 0.5]
+ */
+export function valueRange(values: Iterable<number | null>, signed: boolean): [number, number] {
+  const [min, max] = finiteRange(values);
+  return signed ? [min, max] : [Math.min(0, min), max];
 }
 
 /** Text of a token for display: whitespace made visible so chips of spaces and newlines stay readable. */

@@ -1,7 +1,7 @@
 // Reading per-token values out of a run: which rows, which positions are masked, sequence-level values.
 import { describe, expect, it } from 'vitest';
-import { answerMatrix, availableViewMethods, displayToken, integratedGradientsSummary, tokenValues } from '../../../renderer/src/explain/token-values';
-import { makeRun } from './run-fixture';
+import { answerMatrix, availableViewMethods, displayToken, integratedGradientsSummary, tokenValues } from '../../../shared/token-values';
+import { makeRun } from '../renderer/run-fixture';
 
 describe('token values', () => {
   const run = makeRun();

@@ -1,0 +1,178 @@
+// The terminal view of a run: prompt and answer tokens painted with one method's values (the app's token
+// chips, in ANSI colour), wrapped at the terminal width without splitting a token, and a one-line legend.
+// The values come from shared/token-values and the colours from shared/color-scale, the same code the app's
+// run view uses, so the terminal and the app never disagree about a token.
+import { displayedRange, readableTextColor, scaleColor, scaleFor, type ColorScale } from '../../shared/color-scale';
+import type { RunJson } from '../../shared/run';
+import {
+  VIEW_METHOD_LABELS,
+  VIEW_METHODS,
+  answerLength,
+  availableViewMethods,
+  displayToken,
+  tokenValues,
+  valueRange,
+  type AnswerFocus,
+  type ViewMethod,
+} from '../../shared/token-values';
+import { paint, type ColorDepth } from './ansi';
+import { displayWidth } from './text-width';
+
+/** What to draw: which method, which answer token (or the whole answer), at which colour depth and width. */
+export interface TokenViewSettings {
+  method: ViewMethod;
+  focus: AnswerFocus;
+  depth: ColorDepth;
+  /** Columns to wrap at. */
+  width: number;
+}
+
+/** The names `--view` takes; `attention` and `rollout` are the two attention aggregations. */
+export const VIEW_NAMES: Readonly<Record<string, ViewMethod>> = Object.freeze({
+  attention: 'attention_mean',
+  rollout: 'attention_rollout',
+  ...Object.fromEntries(VIEW_METHODS.map((method) => [method, method])),
+});
+
+/** The short name of a view method, as `--view` spells it. */
+export function viewName(method: ViewMethod): string {
+  return method === 'attention_mean' ? 'attention' : method === 'attention_rollout' ? 'rollout' : method;
+}
+
+/** Cells of the legend's colour bar. */
+const LEGEND_CELLS = 24;
+
+/** The run method that produces a view method's values (attention's two aggregations both come from `attention`). */
+export function sourceMethod(method: ViewMethod): string {
+  return method === 'attention_mean' || method === 'attention_rollout' ? 'attention' : method;
+}
+
+/**
+ * The view a run opens on: its first method (in the order it was asked for) that holds values, else the first
+ * view with values; undefined when the run has none (a failed run).
+ * @example defaultViewMethod({methods: ['saliency', 'attention'], …}) // 'saliency'
+ */
+export function defaultViewMethod(run: RunJson): ViewMethod | undefined {
+  const available = availableViewMethods(run);
+  for (const method of run.methods) {
+    const view = available.find((candidate) => sourceMethod(candidate) === method);
+    if (view) return view;
+  }
+  return available[0];
+}
+
+/** C0 and C1 control characters other than the newline and tab that displayToken already shows. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * A token as the terminal shows it: whitespace made visible (↵, ⇥, ·) like the app's chips, and every other
+ * control character replaced by its visible symbol (␛ for ESC), so model output can never send the terminal
+ * an escape sequence of its own.
+ * @example terminalToken(' hi\x1b[2J') // '·hi␛[2J'
+ */
+export function terminalToken(text: string): string {
+  return displayToken(text).replace(CONTROL, (character) => {
+    const code = character.charCodeAt(0);
+    return code === 0x7f ? '␡' : code < 0x20 ? String.fromCharCode(0x2400 + code) : '�';
+  });
+}
+
+function formatValue(value: number): string {
+  if (value === 0) return '0';
+  return Math.abs(value) >= 1e-3 && Math.abs(value) < 1e4 ? String(Number(value.toPrecision(3))) : value.toExponential(2);
+}
+
+interface Chip {
+  text: string;
+  width: number;
+  /** The chip ends a line of the original text, so the view starts a new line after it. */
+  lineBreak: boolean;
+  painted: string;
+}
+
+function chipsOf(run: RunJson, positions: number[], values: (number | null)[], scale: ColorScale, range: [number, number], settings: TokenViewSettings): Chip[] {
+  const focusPosition = settings.focus === 'sequence' ? -1 : run.promptLength + settings.focus;
+  return positions.map((position) => {
+    const raw = run.tokens.text[position] ?? '';
+    const value = values[position] ?? null;
+    const focused = position === focusPosition;
+    let text = terminalToken(raw);
+    // Without colour the explained token is bracketed; with colour it is bold and underlined.
+    if (focused && settings.depth === 'none') text = `[${text}]`;
+    const background = value === null ? undefined : scaleColor(scale, value, range[0], range[1]);
+    const painted = paint(
+      text,
+      { background, foreground: background && readableTextColor(background), bold: focused, underline: focused, dim: value === null && !focused },
+      settings.depth,
+    );
+    return { text, width: displayWidth(text), lineBreak: raw.includes('\n'), painted };
+  });
+}
+
+/**
+ * Chips laid out in lines of at most `width` columns, one space apart; a chip never splits (a chip wider than
+ * the line gets a line of its own), and a chip holding a newline ends its line, as the text did.
+ */
+export function wrapChips(chips: readonly Pick<Chip, 'width' | 'lineBreak' | 'painted'>[], width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  let used = 0;
+  for (const chip of chips) {
+    if (used > 0 && used + 1 + chip.width > width) {
+      lines.push(line);
+      line = '';
+      used = 0;
+    }
+    line += (used > 0 ? ' ' : '') + chip.painted;
+    used += (used > 0 ? 1 : 0) + chip.width;
+    if (chip.lineBreak) {
+      lines.push(line);
+      line = '';
+      used = 0;
+    }
+  }
+  if (used > 0) lines.push(line);
+  return lines;
+}
+
+/** The one-line legend: method and focus, the colour bar between the ends of the displayed range. */
+function legendLine(label: string, scale: ColorScale, range: [number, number], data: [number, number], depth: ColorDepth): string {
+  const [low, high] = displayedRange(scale, range[0], range[1]);
+  const values = `values ${formatValue(data[0])} … ${formatValue(data[1])}`;
+  if (depth === 'none') return `${label}: ${values} (no colour; --color always to paint them)`;
+  let bar = '';
+  for (let cell = 0; cell < LEGEND_CELLS; cell++) {
+    const value = low + ((high - low) * (cell + 0.5)) / LEGEND_CELLS;
+    bar += paint(' ', { background: scaleColor(scale, value, range[0], range[1]) }, depth);
+  }
+  const kind = scale.kind === 'diverging' ? ', 0 pale' : '';
+  return `${label}: ${formatValue(low)} ${bar} ${formatValue(high)}  (${values}${kind})`;
+}
+
+/**
+ * The whole terminal view as text with ANSI sequences (none at depth `none`), ending in a newline.
+ * @example renderTokenView(run, {method: 'saliency', focus: 'sequence', depth: 'none', width: 80})
+ * // 'Saliency — whole answer\nprompt  26 tokens\n<s> user: [DATA] ↵\n…\nsaliency, whole answer: values 0 … 0.41 (no colour; …)\n'
+ */
+export function renderTokenView(run: RunJson, settings: TokenViewSettings): string {
+  const { values, signed, note } = tokenValues(run, settings.method, settings.focus);
+  const scale = scaleFor(signed);
+  const range = valueRange(values, signed);
+  const data = valueRange(values, true);
+  const promptPositions = Array.from({ length: run.promptLength }, (_, position) => position);
+  const answerPositions = Array.from({ length: answerLength(run) }, (_, index) => run.promptLength + index);
+  const focusLabel =
+    settings.focus === 'sequence' ? 'whole answer' : `answer token ${settings.focus} ${JSON.stringify(run.tokens.text[run.promptLength + settings.focus] ?? '')}`;
+  const heading = (text: string) => paint(text, { bold: true }, settings.depth);
+  const lines = [
+    heading(`${VIEW_METHOD_LABELS[settings.method]} — ${focusLabel}`),
+    heading(`prompt  ${promptPositions.length} tokens`),
+    ...wrapChips(chipsOf(run, promptPositions, values, scale, range, settings), settings.width),
+    heading(`answer  ${answerPositions.length} tokens`),
+    ...wrapChips(chipsOf(run, answerPositions, values, scale, range, settings), settings.width),
+    legendLine(`${viewName(settings.method)}, ${settings.focus === 'sequence' ? 'whole answer' : `token ${settings.focus}`}`, scale, range, data, settings.depth),
+  ];
+  if (note) lines.push(note);
+  return lines.join('\n') + '\n';
+}
