@@ -7,6 +7,9 @@ import { serveCommandFromArgs } from './cli/serve-command';
 import { BATCH_USAGE, batchCommand } from './cli/batch-command';
 import { RERUN_USAGE, rerunCommand } from './cli/rerun-command';
 import { UsageError } from './cli/args';
+import { HELP_COMMANDS, commandHelp, wantsHelp } from './cli/help';
+import { VIEW_USAGE } from './cli/view-flags';
+import { APP_VERSION } from './engine/version';
 
 export const HELP = `llm-explainer — why did a local language model answer what it did?
 
@@ -22,14 +25,18 @@ Usage:
                         [--ig-rule midpoint|trapezoid|gauss-legendre]
                         [--device auto|cpu|cuda|dml|coreml] [--experiment NAME] [--tag TAG]...
                         [--db FILE] [--json FILE] [--report FILE.html] [--quiet]
+                        ${VIEW_USAGE}
   llm-explainer runs   [--db FILE] [--limit N] [--offset N] [--experiment NAME] [--search TEXT] [--json]
   llm-explainer show ID [--db FILE] [--json FILE|-]
+                        ${VIEW_USAGE}
   ${REPORT_USAGE}
   llm-explainer serve  [--db FILE] [--port N] [--no-open] [--no-demo]
   ${BATCH_USAGE}
   ${RERUN_USAGE}
-  llm-explainer help
+  llm-explainer help [COMMAND]      (or COMMAND --help)
+  llm-explainer --version
 
+METHOD (the token view's colours): attention, rollout, saliency, grad_x_input, integrated_gradients or none.
 Without --model the built-in demo model is used. The run store is a SQLite file in the app-data folder
 (override with --db or LLM_EXPLAINER_DB).`;
 
@@ -37,6 +44,15 @@ Without --model the built-in demo model is used. The run store is a SQLite file 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    if (command === '--version' || command === '-V') {
+      process.stdout.write(`llm-explainer ${APP_VERSION}\n`);
+      return 0;
+    }
+    const helpFor = command === 'help' ? rest[0] : wantsHelp(rest) ? command : undefined;
+    if (helpFor !== undefined && HELP_COMMANDS.includes(helpFor)) {
+      process.stdout.write(commandHelp(HELP, helpFor) + '\n');
+      return 0;
+    }
     switch (command) {
       case 'explain':
         return await explainCommand(rest);

@@ -69,6 +69,11 @@ export interface RunInput {
   messages?: ChatMessage[];
   /** Raw prompt (completion-style) when no messages are given. */
   prompt?: string;
+  /**
+   * A run made from token ids alone (`--input-ids`): the prompt ids decoded to text, so lists, search and
+   * reports can show it. The ids (tokens.ids) stay what the run is; this text is never re-tokenized.
+   */
+  decodedPrompt?: string;
 }
 
 /** Attention export (issue 3). Axes: data[layer][head][row][col]. */

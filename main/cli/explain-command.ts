@@ -45,7 +45,6 @@ export const EXPLAIN_OPTIONS = {
   json: { type: 'string' },
   report: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
-  ...VIEW_OPTIONS,
 } as const;
 
 /** Turns explain flags into an ExplainRequest; every bad value is a UsageError. */
@@ -126,7 +125,8 @@ function readMessages(file: string): ChatMessage[] {
 }
 
 export async function explainCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommand('explain', argv, EXPLAIN_OPTIONS);
+  // The view flags are explain's own (batch shares EXPLAIN_OPTIONS but prints no token view).
+  const { values } = parseCommand('explain', argv, { ...EXPLAIN_OPTIONS, ...VIEW_OPTIONS });
   const request = explainRequestFromArgs(values);
   const view = viewFlagsFromArgs(values);
   checkViewAgainstMethods(view, request.methods);

@@ -3,6 +3,12 @@ import type { RunSummary } from '../../shared/run';
 import { intOption, parseCommand } from './args';
 import { openWorkbench } from './workbench';
 
+/**
+ * The prompt the empty-store hint suggests: one line (no shell quoting tricks) in the support-desk format the
+ * built-in demo model was trained on; it answers "email support: next business day" (checked by a test).
+ */
+export const HINT_PROMPT = '[DATA] phone support: mon-fri 9am-6pm email support: next business day [/DATA] When is email support open?';
+
 export async function runsCommand(argv: string[]): Promise<number> {
   const { values } = parseCommand('runs', argv, {
     db: { type: 'string' },
@@ -26,7 +32,7 @@ export async function runsCommand(argv: string[]): Promise<number> {
       return 0;
     }
     if (rows.length === 0) {
-      process.stdout.write('no runs yet — try: llm-explainer explain --prompt "Hello"\n');
+      process.stdout.write(`no runs yet — try: llm-explainer explain --prompt "${HINT_PROMPT}"\n`);
       return 0;
     }
     process.stdout.write(formatRunsTable(rows) + `\n${rows.length} of ${total} runs\n`);

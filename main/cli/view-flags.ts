@@ -11,8 +11,8 @@ export const VIEW_OPTIONS = {
   color: { type: 'string' },
 } as const;
 
-/** The usage text of the view flags, for the commands' help. */
-export const VIEW_USAGE = `[--view ${Object.keys(VIEW_NAMES).join('|')}|none] [--answer-token N] [--color auto|always|never]`;
+/** The usage text of the view flags; METHOD is one of VIEW_NAMES' keys or none. */
+export const VIEW_USAGE = '[--view METHOD] [--answer-token N] [--color auto|always|never]';
 
 /** What the flags asked for; `method` undefined means the run's first method, null means no view. */
 export interface ViewFlags {

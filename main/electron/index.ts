@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createWorkbenchService, type WorkbenchService } from '../service';
 import { createWorkerRunner, type WorkerRunner } from '../service/worker-runner';
-import { ensureDemoRun } from '../service/demo-run';
+import { ensureDemoRun, firstStartHash } from '../service/demo-run';
 import { openRunStore, type RunStore } from '../store/run-store';
 import { defaultDatabasePath, userDataFolder } from '../store/database';
 import { defaultDemoModelDir } from '../engine/model-builder/demo';
@@ -100,15 +100,19 @@ async function start(): Promise<void> {
   });
   removeIpc = registerIpc({ service, renderer });
   Menu.setApplicationMenu(buildMenu({ dataFolder, version: APP_VERSION }));
-  createWindow(join(dataFolder, 'window-state.json'));
-  ensureDemoRun(service).catch((error: unknown) => console.error(`demo run not started: ${(error as Error).message}`));
+  // The demo run is queued first so that the first window opens on its detail view (issue 18).
+  const demoRunId = await ensureDemoRun(service).catch((error: unknown) => {
+    console.error(`demo run not started: ${(error as Error).message}`);
+    return undefined;
+  });
+  createWindow(join(dataFolder, 'window-state.json'), firstStartHash(demoRunId));
 
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createWindow(join(dataFolder, 'window-state.json'));
   });
 }
 
-function createWindow(stateFile: string): void {
+function createWindow(stateFile: string, hash = ''): void {
   const state = readWindowState(stateFile, screen.getAllDisplays().map((display) => display.workArea));
   const window = new BrowserWindow({
     width: state?.width ?? DEFAULT_WINDOW_SIZE.width,
@@ -145,8 +149,8 @@ function createWindow(stateFile: string): void {
   window.on('closed', () => {
     if (mainWindow === window) mainWindow = undefined;
   });
-  if (renderer.devServerUrl) void window.loadURL(renderer.devServerUrl);
-  else void window.loadFile(renderer.file);
+  if (renderer.devServerUrl) void window.loadURL(renderer.devServerUrl + hash);
+  else void window.loadFile(renderer.file, hash ? { hash: hash.slice(1) } : undefined);
 }
 
 app.on('window-all-closed', () => {

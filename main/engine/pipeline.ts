@@ -86,6 +86,9 @@ async function explainLoaded(
   checkSignal(signal);
 
   const input: RunInput = { task: request.task, system: request.system, messages: request.messages, prompt: request.prompt };
+  if (request.inputIds && !request.messages?.length && request.prompt === undefined) {
+    input.decodedPrompt = loaded.tokenizer.decode(request.inputIds, { skip_special_tokens: true });
+  }
   const generation: GenerationParams = {
     ...request.generation,
     supplied: request.answer !== undefined || request.answerIds !== undefined,

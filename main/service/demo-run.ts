@@ -28,6 +28,14 @@ export const DEMO_REQUEST: ExplainRequest = {
 };
 
 /**
+ * The route a window opens on: the demo run's detail view when this start queued one, else the default (list).
+ * @example firstStartHash('r_1') // '#/runs/r_1'
+ */
+export function firstStartHash(demoRunId: string | undefined): string {
+  return demoRunId ? `#/runs/${encodeURIComponent(demoRunId)}` : '';
+}
+
+/**
  * Queues the demo run when the store holds no runs at all; returns its id, or undefined when runs exist.
  * The model path is left out so the pipeline builds and uses the built-in demo model.
  */

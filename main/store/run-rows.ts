@@ -130,11 +130,14 @@ export function excerpt(text: string): string {
   return flat.length <= EXCERPT_LENGTH ? flat : `${flat.slice(0, EXCERPT_LENGTH - 1)}…`;
 }
 
-/** The text the list shows as the prompt: the last user message, else the raw prompt, else any message. */
+/**
+ * The text the list shows as the prompt: the last user message, else the raw prompt, else any message, else
+ * the prompt decoded from token ids.
+ */
 export function promptExcerptOf(input: RunInput): string {
   const messages = input.messages ?? [];
   const lastUser = [...messages].reverse().find((message) => message.role === 'user');
-  return excerpt(lastUser?.content ?? input.prompt ?? messages[messages.length - 1]?.content ?? '');
+  return excerpt(lastUser?.content ?? input.prompt ?? messages[messages.length - 1]?.content ?? input.decodedPrompt ?? '');
 }
 
 /** Everything a search can match for one run, as one text (the trigram index matches substrings). */
@@ -146,7 +149,7 @@ export function searchBody(fields: {
   input: RunInput;
   answerText: string;
 }): string {
-  const prompt = [fields.input.system ?? '', ...(fields.input.messages ?? []).map((m) => m.content), fields.input.prompt ?? '']
+  const prompt = [fields.input.system ?? '', ...(fields.input.messages ?? []).map((m) => m.content), fields.input.prompt ?? '', fields.input.decodedPrompt ?? '']
     .filter(Boolean)
     .join('\n');
   return [

@@ -13,7 +13,7 @@ import { APP_VERSION } from '../engine/version';
 import { pipelineRunner } from '../service/pipeline-runner';
 import { createWorkerRunner } from '../service/worker-runner';
 import { findWorkerEntry, spawnWorkerThread } from '../service/thread-child';
-import { ensureDemoRun } from '../service/demo-run';
+import { ensureDemoRun, firstStartHash } from '../service/demo-run';
 import type { JobRunner } from '../service/job-queue';
 import { startWebServer, type WebServer } from './server';
 
@@ -110,9 +110,11 @@ export async function serveCommand(options: ServeOptions = {}): Promise<WebMode>
     }
   }
 
-  log(`LLM Explainer Workbench (web mode): ${server.launchUrl}`);
+  // A first start opens on the demo run's detail (it fills in as the run finishes), not on a one-row list.
+  const startUrl = server.launchUrl + firstStartHash(demoRunId);
+  log(`LLM Explainer Workbench (web mode): ${startUrl}`);
   log(`runs are stored in ${databasePath}; press Ctrl+C to stop`);
-  if (options.open ?? hasDisplay()) openBrowser(server.launchUrl, log);
+  if (options.open ?? hasDisplay()) openBrowser(startUrl, log);
 
   let finish!: () => void;
   const closed = new Promise<void>((resolve) => (finish = resolve));

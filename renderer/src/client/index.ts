@@ -5,7 +5,8 @@
 import type { WorkbenchApi } from '../../../shared/api';
 import { createApiProxy } from '../../../shared/api-proxy';
 import { createHttpApi, takeLaunchToken } from '../../../shared/api-http';
-import { createStaticApi, readStaticData } from './static';
+import { createStaticApi, readStaticData, reportStartPath } from './static';
+import { navigate } from '../composables/useRoute';
 
 interface ClientState {
   api: WorkbenchApi;
@@ -17,7 +18,11 @@ let state: ClientState | null = null;
 /** Picks the transport for this page. Called once by main.ts; tests call `provideClient` instead. */
 export function createClientForPage(): ClientState {
   const data = readStaticData(document);
-  if (data) return { api: createStaticApi(data), readOnly: true };
+  if (data) {
+    const start = window.location.hash ? undefined : reportStartPath(data);
+    if (start) navigate(start, {}, true);
+    return { api: createStaticApi(data), readOnly: true };
+  }
   const bridge = window.workbench;
   if (bridge && typeof bridge.invoke === 'function') {
     return { api: createApiProxy((method, args) => bridge.invoke(method, args), (listener) => bridge.onEvent(listener)), readOnly: false };

@@ -62,10 +62,19 @@ export function readStaticData(document: DataHost): StaticData | null {
   return data.schema === STATIC_DATA_SCHEMA && Array.isArray(data.runs) ? (unpackValue(data) as StaticData) : null;
 }
 
+/**
+ * The view a report opens on when its URL names none: a report of one run is about that run, so it opens on
+ * its detail; reports of several runs or of an experiment open on the list.
+ * @example reportStartPath({schema, runs: [run]}) // '/runs/r_1'
+ */
+export function reportStartPath(data: StaticData): string | undefined {
+  return data.runs.length === 1 && data.experiment === undefined ? `/runs/${encodeURIComponent(data.runs[0].id)}` : undefined;
+}
+
 /** The list row of a stored run. */
 export function summarizeRun(run: RunJson): RunSummary {
   const excerpt = (text: string) => (text.length > 160 ? `${text.slice(0, 159)}…` : text);
-  const prompt = run.input.prompt ?? run.input.messages?.map((message) => message.content).join(' ') ?? '';
+  const prompt = run.input.prompt ?? run.input.messages?.map((message) => message.content).join(' ') ?? run.input.decodedPrompt ?? '';
   return {
     id: run.id,
     createdAt: run.createdAt,
