@@ -136,18 +136,29 @@ export function wrapChips(chips: readonly Pick<Chip, 'width' | 'lineBreak' | 'pa
   return lines;
 }
 
-/** The one-line legend: method and focus, the colour bar between the ends of the displayed range. */
-function legendLine(label: string, scale: ColorScale, range: [number, number], data: [number, number], depth: ColorDepth): string {
+/**
+ * The one-line legend: method and focus, the colour bar between the ends of the displayed range, and the range
+ * of the values. On a narrow terminal the range note goes first, then the bar shrinks (to 8 cells), so the
+ * legend stays one line.
+ */
+function legendLine(label: string, scale: ColorScale, range: [number, number], data: [number, number], settings: Pick<TokenViewSettings, 'depth' | 'width'>): string {
   const [low, high] = displayedRange(scale, range[0], range[1]);
   const values = `values ${formatValue(data[0])} … ${formatValue(data[1])}`;
-  if (depth === 'none') return `${label}: ${values} (no colour; --color always to paint them)`;
-  let bar = '';
-  for (let cell = 0; cell < LEGEND_CELLS; cell++) {
-    const value = low + ((high - low) * (cell + 0.5)) / LEGEND_CELLS;
-    bar += paint(' ', { background: scaleColor(scale, value, range[0], range[1]) }, depth);
+  if (settings.depth === 'none') {
+    const plain = `${label}: ${values}`;
+    const hint = ' (no colour; --color always to paint them)';
+    return displayWidth(plain + hint) <= settings.width ? plain + hint : plain;
   }
-  const kind = scale.kind === 'diverging' ? ', 0 pale' : '';
-  return `${label}: ${formatValue(low)} ${bar} ${formatValue(high)}  (${values}${kind})`;
+  const ends = `${label}: ${formatValue(low)}  ${formatValue(high)}`;
+  const note = `  (${values}${scale.kind === 'diverging' ? ', 0 pale' : ''})`;
+  const withNote = displayWidth(ends + note) + LEGEND_CELLS <= settings.width;
+  const cells = withNote ? LEGEND_CELLS : Math.max(8, Math.min(LEGEND_CELLS, settings.width - displayWidth(ends)));
+  let bar = '';
+  for (let cell = 0; cell < cells; cell++) {
+    const value = low + ((high - low) * (cell + 0.5)) / cells;
+    bar += paint(' ', { background: scaleColor(scale, value, range[0], range[1]) }, settings.depth);
+  }
+  return `${label}: ${formatValue(low)} ${bar} ${formatValue(high)}${withNote ? note : ''}`;
 }
 
 /**
@@ -171,7 +182,7 @@ export function renderTokenView(run: RunJson, settings: TokenViewSettings): stri
     ...wrapChips(chipsOf(run, promptPositions, values, scale, range, settings), settings.width),
     heading(`answer  ${answerPositions.length} tokens`),
     ...wrapChips(chipsOf(run, answerPositions, values, scale, range, settings), settings.width),
-    legendLine(`${viewName(settings.method)}, ${settings.focus === 'sequence' ? 'whole answer' : `token ${settings.focus}`}`, scale, range, data, settings.depth),
+    legendLine(`${viewName(settings.method)}, ${settings.focus === 'sequence' ? 'whole answer' : `token ${settings.focus}`}`, scale, range, data, settings),
   ];
   if (note) lines.push(note);
   return lines.join('\n') + '\n';

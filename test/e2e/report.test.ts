@@ -221,7 +221,7 @@ describe('HTML report from file://, offline', () => {
   });
 
   it('shows markup from prompts and answers as text and runs none of it', async () => {
-    const opened = await openReport(files.hostile);
+    const opened = await openReport(files.hostile, '#/runs');
     const { page } = opened;
     const prompt = page.locator(`[role="row"][data-run-id="${runs.hostile}"] .td.prompt a`);
     await prompt.waitFor();

@@ -33,7 +33,7 @@ describe('terminal view', () => {
   });
 
   it('uses the diverging scale for signed methods: the most negative value is the dark-blue end, zero the pale centre', () => {
-    const out = renderTokenView(saliencyRun(), { method: 'grad_x_input', focus: 'sequence', depth: 'truecolor', width: 80 });
+    const out = renderTokenView(saliencyRun(), { method: 'grad_x_input', focus: 'sequence', depth: 'truecolor', width: 100 });
     expect(out).toContain('\x1b[48;2;5;48;97;38;2;255;255;255m·phone\x1b[0m');
     expect(out).toContain('\x1b[48;2;244;244;242;38;2;0;0;0mWhen\x1b[0m');
     expect(out).toMatch(/grad_x_input, whole answer: -1 .* 1 {2}\(values -1 … 0, 0 pale\)/);
@@ -43,6 +43,8 @@ describe('terminal view', () => {
     const out = renderTokenView(saliencyRun(), { method: 'saliency', focus: 'sequence', depth: 'none', width: 80 });
     expect(out).not.toContain('\x1b');
     expect(out).toContain('saliency, whole answer: values 0 … 1 (no colour; --color always to paint them)');
+    const narrow = renderTokenView(saliencyRun(), { method: 'saliency', focus: 'sequence', depth: 'none', width: 40 });
+    expect(narrow.trimEnd().split('\n').at(-1)).toBe('saliency, whole answer: values 0 … 1');
   });
 
   it('has a one-line legend whose colour bar runs from the low to the high end of the scale', () => {
@@ -53,6 +55,17 @@ describe('terminal view', () => {
     expect(cells[0][2]).toBeGreaterThan(cells[0][0]); // dark blue first
     expect(cells[23][0]).toBeGreaterThan(200); // yellow last
     expect(plain(legend)).toMatch(/^saliency, whole answer: 0 {26}1 {2}\(values 0 … 1\)$/);
+  });
+
+  it('keeps the legend on one line of a narrow terminal: the range note goes, then the bar shrinks', () => {
+    const legendAt = (width: number) => {
+      const out = renderTokenView(saliencyRun(), { method: 'saliency', focus: 'sequence', depth: '256', width });
+      return plain(out.split('\n').find((line) => line.includes('saliency, whole answer'))!);
+    };
+    expect(legendAt(80)).toContain('(values 0 … 1)');
+    expect(legendAt(60)).toBe(`saliency, whole answer: 0 ${' '.repeat(24)} 1`);
+    expect(legendAt(40)).toBe(`saliency, whole answer: 0 ${' '.repeat(12)} 1`);
+    expect(legendAt(40)).toHaveLength(40);
   });
 
   it('shows whitespace and special tokens visibly and starts a new line after a newline token', () => {
