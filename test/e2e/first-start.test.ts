@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM, RENDERER_DIR, ROOT, SCREENSHOT_DIR, ensureRendererBuilt } from './harness';
+import type { Browser, Page } from 'playwright-core';
+import { RENDERER_DIR, ROOT, SCREENSHOT_DIR, ensureRendererBuilt, launchChromium } from './harness';
 import { serveCommand, type WebMode } from '../../main/web/serve';
 import { runExplanation } from '../../main/engine/pipeline';
 import { buildReport } from '../../main/report/write-report';
@@ -36,10 +36,7 @@ beforeAll(async () => {
     inference: 'in-process',
     log: (line) => logged.push(line),
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-  });
+  browser = await launchChromium();
 }, 240_000);
 
 afterAll(async () => {

@@ -30,6 +30,14 @@ export function ensureRendererBuilt(): void {
   if (result.status !== 0) throw new Error('building the renderer failed');
 }
 
+/** Headless Chromium as every e2e suite runs it: no sandbox (containers), no GPU, no background requests. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+  });
+}
+
 /** Web mode as `llm-explainer serve` assembles it, on a database of the test's own. */
 export interface WebMode {
   server: WebServer;
@@ -101,10 +109,7 @@ export async function startWorkbench(options: WorkbenchOptions = {}): Promise<Wo
   const folder = mkdtempSync(join(tmpdir(), 'llm-explainer-e2e-'));
   const web = await startWebMode(folder);
   await options.seed?.(web);
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-  });
+  const browser = await launchChromium();
   const context = await browser.newContext({ viewport: options.viewport ?? { width: 1400, height: 900 }, deviceScaleFactor: 1 });
   const page = await context.newPage();
   const problems: string[] = [];

@@ -1,36 +1,22 @@
 // The `llm-explainer` command as a user runs it: the built bin in a child process, a real SQLite file,
 // real onnxruntime sessions on the built-in demo model and the fixture models.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixtureFolder } from '../../fixtures/models';
 import { RUN_SCHEMA, type RunJson } from '../../../shared/run';
+import { requireBuiltCli, runCli, runIdOf } from './cli-process';
 
-const root = resolve(__dirname, '..', '..', '..');
-const bin = join(root, 'bin', 'llm-explainer.js');
 let home: string;
 let db: string;
 
 function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, 'config'), LLM_EXPLAINER_DB: join(home, 'env.db') },
-    timeout: 180_000,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function runIdOf(stdout: string): string {
-  const match = /^run (r_[0-9a-z]+)/m.exec(stdout);
-  if (!match) throw new Error(`no run id in: ${stdout}`);
-  return match[1];
+  return runCli(args, { HOME: home, XDG_CONFIG_HOME: join(home, 'config'), LLM_EXPLAINER_DB: join(home, 'env.db') });
 }
 
 beforeAll(() => {
-  if (!existsSync(join(root, 'out', 'main', 'cli.js'))) throw new Error('build first: npm run build (npm test does it)');
+  requireBuiltCli();
   home = mkdtempSync(join(tmpdir(), 'llm-explainer-cli-'));
   db = join(home, 'runs.db');
 });

@@ -4,24 +4,17 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HELP_COMMANDS } from '../../../main/cli/help';
 import type { RunJson, RunSummary } from '../../../shared/run';
+import { ROOT as root, requireBuiltCli, runCli, runIdOf } from './cli-process';
 
-const root = resolve(__dirname, '..', '..', '..');
-const bin = join(root, 'bin', 'llm-explainer.js');
 let home: string;
 let db: string;
 
 function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, HOME: home, LLM_EXPLAINER_DB: db },
-    timeout: 180_000,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  return runCli(args, { HOME: home, LLM_EXPLAINER_DB: db });
 }
 
 function listed(...args: string[]): { total: number; rows: RunSummary[] } {
@@ -31,7 +24,7 @@ function listed(...args: string[]): { total: number; rows: RunSummary[] } {
 }
 
 beforeAll(() => {
-  if (!existsSync(join(root, 'out', 'main', 'cli.js'))) throw new Error('build first: npm run build (npm test does it)');
+  requireBuiltCli();
   home = mkdtempSync(join(tmpdir(), 'llm-explainer-finished-'));
   db = join(home, 'runs.db');
 });
@@ -95,7 +88,7 @@ describe('first minutes on the demo model', () => {
     const ids = hinted.tokens.ids.slice(0, hinted.promptLength);
     const out = cli('explain', '--input-ids', ids.join(','), '--methods', 'attention', '--tag', 'from-ids');
     expect(out.code, out.stderr).toBe(0);
-    const id = /^run (r_[0-9a-z]+)/m.exec(out.stdout)![1];
+    const id = runIdOf(out.stdout);
     const row = listed().rows.find((candidate) => candidate.id === id)!;
     expect(row.promptExcerpt).toContain('phone support: mon-fri 9am-6pm');
     expect(row.promptExcerpt).toContain('When is email support open?');

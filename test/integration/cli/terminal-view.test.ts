@@ -2,13 +2,12 @@
 // (no colour, 80 columns) and in a real terminal (a tmux pane, read back with `capture-pane -e`, which keeps
 // the escape sequences the pane received).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN as bin, requireBuiltCli, runCli, runIdOf } from './cli-process';
 
-const root = resolve(__dirname, '..', '..', '..');
-const bin = join(root, 'bin', 'llm-explainer.js');
 const PROMPT = '[DATA] phone support: mon-fri 9am-6pm email support: next business day [/DATA] When is email support open?';
 let home: string;
 let db: string;
@@ -18,13 +17,7 @@ let runId: string;
 const ANSI = /\x1b\[[0-9;]*m/g;
 
 function cli(args: string[], env: Record<string, string | undefined> = {}) {
-  const result = spawnSync(process.execPath, [bin, ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: undefined, COLORTERM: undefined, HOME: home, LLM_EXPLAINER_DB: db, ...env },
-    timeout: 180_000,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  return runCli(args, { NO_COLOR: undefined, COLORTERM: undefined, HOME: home, LLM_EXPLAINER_DB: db, ...env });
 }
 
 /** The lines of the token view: from its heading to the legend. */
@@ -35,12 +28,12 @@ function viewLines(stdout: string): string[] {
 }
 
 beforeAll(() => {
-  if (!existsSync(join(root, 'out', 'main', 'cli.js'))) throw new Error('build first: npm run build (npm test does it)');
+  requireBuiltCli();
   home = mkdtempSync(join(tmpdir(), 'llm-explainer-view-'));
   db = join(home, 'runs.db');
   const out = cli(['explain', '--prompt', PROMPT, '--methods', 'saliency,attention,grad_x_input', '--max-new-tokens', '8']);
   expect(out.code, out.stderr).toBe(0);
-  runId = /^run (r_[0-9a-z]+)/m.exec(out.stdout)![1];
+  runId = runIdOf(out.stdout);
   // Piped: the default view (the first method, saliency) in plain text below the summary.
   expect(out.stdout).not.toContain('\x1b');
   expect(out.stdout).toMatch(/methods {2}saliency, attention, grad_x_input\ntimings .*\nSaliency — whole answer\nprompt {2}\d+ tokens\n/);
