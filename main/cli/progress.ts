@@ -52,6 +52,10 @@ export function terminalProgress(stream: ProgressStream = process.stderr, quiet 
   let lastLine = '';
   let stageStart = started;
   let stageStartFraction = 0;
+  // When the fraction last moved: the estimate uses the pace up to then and counts down while a step runs, rather
+  // than growing as if the work had slowed down.
+  let movedAt = started;
+  let movedFraction = 0;
   let current: { label: string; fraction?: number; message?: string } | undefined;
   let ticker: ReturnType<typeof setInterval> | undefined;
   const tty = Boolean(stream.isTTY);
@@ -61,8 +65,10 @@ export function terminalProgress(stream: ProgressStream = process.stderr, quiet 
     const { label, fraction, message } = current;
     const width = 24;
     const bar = fraction === undefined ? '' : ` [${'#'.repeat(Math.round(fraction * width)).padEnd(width, '.')}] ${Math.round(fraction * 100)}%`;
-    const elapsed = now() - stageStart;
-    const left = fraction === undefined ? undefined : remainingMs(elapsed, stageStartFraction, fraction);
+    const time = now();
+    const elapsed = time - stageStart;
+    const pace = fraction === undefined ? undefined : remainingMs(movedAt - stageStart, stageStartFraction, fraction);
+    const left = pace === undefined || pace - (time - movedAt) <= 0 ? undefined : pace - (time - movedAt);
     const timing = ` ${formatDuration(elapsed)}${left === undefined ? '' : `, about ${formatDuration(left)} left`}`;
     const line = `${label}${bar}${timing}${message ? ` ${message}` : ''}`.slice(0, (stream.columns ?? 100) - 1);
     if (line !== lastLine) stream.write(`\r\x1b[2K${line}`);
@@ -75,8 +81,11 @@ export function terminalProgress(stream: ProgressStream = process.stderr, quiet 
       const label = STAGE_LABELS[stage] ?? stage;
       const time = now();
       if (stage !== lastStage) {
-        stageStart = time;
-        stageStartFraction = fraction ?? 0;
+        stageStart = movedAt = time;
+        stageStartFraction = movedFraction = fraction ?? 0;
+      } else if (fraction !== undefined && fraction !== movedFraction) {
+        movedAt = time;
+        movedFraction = fraction;
       }
       if (!tty) {
         if (stage !== lastStage) stream.write(`… ${label}${message ? `: ${message}` : ''} (${formatDuration(time - started)} so far)\n`);

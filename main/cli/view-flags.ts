@@ -49,7 +49,8 @@ export function tokenViewFor(run: RunJson, flags: ViewFlags, stream: { isTTY?: b
   const method = flags.method ?? defaultViewMethod(run);
   if (!method) return '';
   if (!available.includes(method)) {
-    throw new UsageError(`--view ${viewName(method)}: run ${run.id} has no such values; it has: ${available.map(viewName).join(', ')}`);
+    const has = available.length ? `it has: ${available.map(viewName).join(', ')}` : `it has none (status ${run.status})`;
+    throw new UsageError(`--view ${viewName(method)}: run ${run.id} has no such values; ${has}`);
   }
   const count = answerLength(run);
   if (flags.answerToken !== undefined && flags.answerToken >= count) {

@@ -54,6 +54,25 @@ describe('progress', () => {
     ]);
   });
 
+  it('counts the estimate down while the fraction stays put, instead of letting it grow', () => {
+    let clock = 0;
+    const { stream, chunks } = sink(true);
+    const progress = terminalProgress(stream, false, () => clock);
+    progress.update('gradients', 0);
+    clock = 2000;
+    progress.update('gradients', 0.5);
+    clock = 3500;
+    progress.update('gradients', 0.5);
+    clock = 5000;
+    progress.update('gradients', 0.5);
+    progress.done();
+    expect(chunks.slice(1, 4)).toEqual([
+      '\r\x1b[2Kgradients [############............] 50% 2.0 s, about 2.0 s left',
+      '\r\x1b[2Kgradients [############............] 50% 3.5 s, about 0.5 s left',
+      '\r\x1b[2Kgradients [############............] 50% 5.0 s',
+    ]);
+  });
+
   it('writes one line per stage with the time so far when not on a terminal', () => {
     let clock = 0;
     const { stream, chunks } = sink(false);

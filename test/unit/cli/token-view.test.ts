@@ -168,5 +168,8 @@ describe('view flags', () => {
       /run run-fixture has no such values; it has: attention, rollout, saliency, grad_x_input/,
     );
     expect(() => tokenViewFor(run, viewFlagsFromArgs({ 'answer-token': '5' }), {}, {})).toThrow(/has 5 tokens \(0 to 4\)/);
+    const failed = { ...run, status: 'failed' as const, attention: undefined, gradient: undefined };
+    expect(() => tokenViewFor(failed, viewFlagsFromArgs({ view: 'saliency' }), {}, {})).toThrow(/has no such values; it has none \(status failed\)/);
+    expect(tokenViewFor(failed, viewFlagsFromArgs({}), {}, {})).toBe('');
   });
 });
