@@ -120,6 +120,8 @@ export interface IntegratedGradientsJson {
   rule: string;
   /** Where the path points sit: "uniform" in α, or "geometric" (the zero baseline's default; README explains). */
   spacing?: string;
+  /** True when no spacing was asked for and the baseline's default (geometric for zero) applied. */
+  spacingDefaulted?: boolean;
   attributions: number[];
   delta: number;
   completenessError: number;

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ExplainRequest } from '../../shared/api';
 import { DEVICES, TASK_TYPES, type ChatMessage, type RunJson, type TaskType } from '../../shared/run';
-import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, METHOD_IDS, SALIENCY_NORMS, type ExplainOptions } from '../../shared/explain-options';
+import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, IG_SPACINGS, METHOD_IDS, SALIENCY_NORMS, type ExplainOptions } from '../../shared/explain-options';
 import { UsageError, choiceOption, floatOption, idListOption, intOption, listOption, parseCommand } from './args';
 import { terminalProgress } from './progress';
 import { openWorkbench } from './workbench';
@@ -37,6 +37,7 @@ export const EXPLAIN_OPTIONS = {
   'ig-steps': { type: 'string' },
   'ig-baseline': { type: 'string' },
   'ig-rule': { type: 'string' },
+  'ig-spacing': { type: 'string' },
   device: { type: 'string' },
   experiment: { type: 'string' },
   tag: { type: 'string', multiple: true },
@@ -75,6 +76,7 @@ export function explainRequestFromArgs(values: Record<string, string | boolean |
     igSteps: intOption('ig-steps', str('ig-steps'), 1, 4096),
     igBaseline: choiceOption('ig-baseline', str('ig-baseline'), IG_BASELINES),
     igRule: choiceOption('ig-rule', str('ig-rule'), IG_RULES),
+    igSpacing: choiceOption('ig-spacing', str('ig-spacing'), IG_SPACINGS),
   };
   for (const k of Object.keys(options) as (keyof ExplainOptions)[]) if (options[k] === undefined) delete options[k];
 
@@ -151,6 +153,13 @@ export async function explainCommand(argv: string[]): Promise<number> {
   }
 }
 
+/** The spacing an IG run used, saying when it was the baseline's default rather than asked for. */
+function igSpacingText(ig: NonNullable<RunJson['integratedGradients']>): string {
+  if (!ig.spacing) return 'spacing not recorded';
+  if (!ig.spacingDefaulted) return `${ig.spacing} spacing`;
+  return `${ig.spacing} spacing (the ${ig.baseline} baseline's default${ig.spacing === 'geometric' ? '; --ig-spacing uniform for Captum\'s points' : ''})`;
+}
+
 /** The one-screen summary printed after a run. */
 export function summarizeRun(run: RunJson): string {
   const lines = [
@@ -163,7 +172,7 @@ export function summarizeRun(run: RunJson): string {
   ];
   if (run.integratedGradients) {
     const ig = run.integratedGradients;
-    lines.push(`IG       ${ig.steps} steps, ${ig.rule}, ${ig.baseline} baseline: completeness error ${(ig.completenessError * 100).toFixed(2)}%${ig.note ? ` (${ig.note})` : ''}${ig.warning ? `  WARNING: ${ig.warning}` : ''}`);
+    lines.push(`IG       ${ig.steps} steps, ${ig.rule}, ${igSpacingText(ig)}, ${ig.baseline} baseline: completeness error ${(ig.completenessError * 100).toFixed(2)}%${ig.note ? ` (${ig.note})` : ''}${ig.warning ? `  WARNING: ${ig.warning}` : ''}`);
   }
   lines.push(`timings  ${Object.entries(run.timings).map(([k, v]) => `${k} ${Math.round(v)} ms`).join(', ')}`);
   return lines.join('\n') + '\n';
