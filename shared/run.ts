@@ -161,6 +161,8 @@ export interface RunJson {
   attention?: AttentionJson;
   gradient?: GradientJson;
   integratedGradients?: IntegratedGradientsJson;
+  /** What the user should know about this run's tokens (a supplied answer that maps to the unknown token). */
+  warnings?: string[];
   /** Link to the run this one re-ran (experiments issue). */
   sourceRunId?: string;
 }

@@ -7,7 +7,7 @@ import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, IG_SPACINGS, METHOD_IDS, SALI
 import { UsageError, choiceOption, floatOption, idListOption, intOption, listOption, parseCommand } from './args';
 import { terminalProgress } from './progress';
 import { openWorkbench } from './workbench';
-import { runExplanation } from '../engine/pipeline';
+import { TokenIdError, runExplanation } from '../engine/pipeline';
 import { writeReportFile } from './report-command';
 
 export const EXPLAIN_OPTIONS = {
@@ -140,6 +140,9 @@ export async function explainCommand(argv: string[]): Promise<number> {
       demoModelDir: workbench.demoModelDir,
       signal: abort.signal,
       onProgress: (stage, fraction, message) => progress.update(stage, fraction, message),
+    }).catch((error: unknown) => {
+      // Ids outside the vocabulary are bad input, refused before the run is created: exit 2 like other bad values.
+      throw error instanceof TokenIdError ? new UsageError(`explain: ${error.message}`) : error;
     });
     progress.done();
     if (values.json) writeFileSync(values.json as string, JSON.stringify(run, null, 2) + '\n');
@@ -174,6 +177,7 @@ export function summarizeRun(run: RunJson): string {
     const ig = run.integratedGradients;
     lines.push(`IG       ${ig.steps} steps, ${ig.rule}, ${igSpacingText(ig)}, ${ig.baseline} baseline: completeness error ${(ig.completenessError * 100).toFixed(2)}%${ig.note ? ` (${ig.note})` : ''}${ig.warning ? `  WARNING: ${ig.warning}` : ''}`);
   }
+  for (const warning of run.warnings ?? []) lines.push(`WARNING  ${warning}`);
   lines.push(`timings  ${Object.entries(run.timings).map(([k, v]) => `${k} ${Math.round(v)} ms`).join(', ')}`);
   return lines.join('\n') + '\n';
 }

@@ -57,6 +57,18 @@ export async function describeModelFolder(path: string, inspect: InspectFolder, 
   return result;
 }
 
+/**
+ * The model's vocabulary size from its config.json, for checking token ids before a run is queued; undefined
+ * when the config cannot be read (the run itself then reports the folder's problem).
+ */
+export async function vocabularySize(path: string, normalize: NormalizeConfig): Promise<number | undefined> {
+  try {
+    return normalize(JSON.parse(await readFile(join(path, 'config.json'), 'utf8'))).vocabSize;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The first reason the engine would refuse this folder, found from the inspection alone. */
 function folderProblem(info: EngineFolderInfo): ApiErrorData | undefined {
   const problem = (code: string, message: string): ApiErrorData => ({ name: 'ModelFolderError', code, message });
