@@ -24,6 +24,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '64' },
     'no-fixtures': { type: 'boolean', default: false },
     table: { type: 'string' },
+    fixture: { type: 'string', default: 'llama,gpt2' },
   },
 });
 const steps = Number(values.steps);
@@ -66,12 +67,14 @@ async function measure(name: string, model: string, ids: number[], promptLength:
 /** One README table column: completeness error of `rule` at 4…128 steps per fixture and baseline setting. */
 async function table(rule: QuadratureRule): Promise<void> {
   const settings: [IgBaseline, IgSpacing][] = [['pad', 'uniform'], ['scaled', 'uniform'], ['zero', 'uniform'], ['zero', 'geometric']];
-  for (const [fixture, ids] of [['llama', [1, 450, 4996, 17354, 1701, 432, 10, 20, 30, 40]], ['gpt2', [464, 3139, 286, 4881, 318, 6342, 13, 383, 3139]]] as const) {
+  // The pad baseline is the unk token's row, as the engine picks it without a pad token (llama <unk> 0, GPT-2 <|endoftext|>).
+  const fixtures = [['llama', [1, 450, 4996, 17354, 1701, 432, 10, 20, 30, 40], 0], ['gpt2', [464, 3139, 286, 4881, 318, 6342, 13, 383, 3139], 50256]] as const;
+  for (const [fixture, ids, unk] of fixtures.filter(([name]) => values.fixture!.split(',').includes(name))) {
     const program = await GradientProgram.open({ model: join(await fixtureFolder(fixture), 'onnx', 'model.onnx'), floatType: DataType.DOUBLE });
     for (const [baseline, spacing] of settings) {
       const errors: string[] = [];
       for (const n of [4, 8, 16, 32, 64, 128]) {
-        const ig = (await computeGradients({ program, ids: [...ids], promptLength: fixture === 'gpt2' ? 5 : 6, methods: ['integrated_gradients'], ig: { steps: n, baseline, rule, spacing, baselineTokenId: 0 } })).integratedGradients!;
+        const ig = (await computeGradients({ program, ids: [...ids], promptLength: fixture === 'gpt2' ? 5 : 6, methods: ['integrated_gradients'], ig: { steps: n, baseline, rule, spacing, baselineTokenId: unk } })).integratedGradients!;
         errors.push(`${(100 * ig.completenessError).toPrecision(2)}%`);
       }
       console.log(`${fixture} | ${baseline}, ${spacing} | ${rule}: ${errors.join(' / ')}`);
