@@ -54,7 +54,7 @@ export function answerTokens(model: PromptModel, prompt: PromptText | undefined,
     warnings.push(
       `The supplied answer maps to the unknown token ${tokenizer.decode([tokenizer.unk_token_id!], { skip_special_tokens: false })} (id ${tokenizer.unk_token_id}) ` +
         `at answer token${unknown.length > 1 ? 's' : ''} ${unknown.map((i) => i + 1).join(', ')} of ${ids.length}: that text is not in the model's vocabulary, ` +
-        `so it is explained as the unknown token. Check the answer's spelling and spacing, or give --answer-ids.`,
+        `so it is explained as the unknown token. Check the answer's spelling and spacing, or give exact answer ids.`,
     );
   }
   return { ids, warnings };

@@ -1,6 +1,6 @@
 // The New run form's integrated-gradients spacing in real headless Chromium against web mode and the real
 // pipeline on the demo model: the default follows the baseline, an explicit choice reaches the stored run, and a
-// supplied answer without its leading space keeps its first word.
+// supplied answer without its leading space keeps its first word; an unknown-token answer's warning is shown.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startWorkbench, type Workbench } from './harness';
@@ -42,6 +42,18 @@ describe('New run: integrated-gradients spacing', () => {
     const run = (await workbench.web.service.getRun(decodeURIComponent(href!.replace('#/runs/', ''))))!;
     expect(run.integratedGradients).toMatchObject({ rule: 'midpoint', baseline: 'zero', spacing: 'uniform', spacingDefaulted: false });
     expect(run.answerText).toBe(' email support: next business day');
+    expect(workbench.problems).toEqual([]);
+  });
+
+  it('shows the run warning of an answer that maps to the unknown token', async () => {
+    const api = workbench.web.service;
+    const { runId } = await api.createRun({ task: 'chat', prompt: 'When is email support open?', answer: 'xyzzy support', generation: { maxNewTokens: 1 }, methods: ['attention'], device: 'cpu' });
+    await api.idle();
+    await page.goto(`${workbench.web.server.url}/#/runs/${encodeURIComponent(runId)}`);
+    const warning = page.getByTestId('run-warning');
+    await warning.waitFor();
+    expect(await warning.textContent()).toMatch(/maps to the unknown token <unk> \(id 0\) at answer token 1 of 2/);
+    await workbench.screenshot('run-warning');
     expect(workbench.problems).toEqual([]);
   });
 });
