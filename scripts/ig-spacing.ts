@@ -31,13 +31,8 @@ const steps = Number(values.steps);
 
 /** Largest |a − b| over the largest |b|. */
 function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let scale = 0;
-  let error = 0;
-  for (let i = 0; i < want.length; i++) {
-    scale = Math.max(scale, Math.abs(want[i]));
-    error = Math.max(error, Math.abs(got[i] - want[i]));
-  }
-  return error / scale;
+  const wanted = Array.from(want);
+  return Math.max(...wanted.map((value, i) => Math.abs(got[i] - value))) / Math.max(...wanted.map(Math.abs));
 }
 
 const percent = (value: number) => `${(100 * value).toPrecision(2)}%`;
