@@ -30,8 +30,7 @@ import type { RunJson } from '../shared/run';
 import type { RunStore } from './store/run-store';
 import { newRunId } from './store/run-rows';
 import { JobQueue, type JobOutcome, type JobRunner } from './service/job-queue';
-import { describeModelFolder, vocabularySize, type InspectFolder, type NormalizeConfig } from './service/folder-info';
-import { tokenIdProblem } from '../shared/token-ids';
+import { describeModelFolder, requestTokenIdProblem, type InspectFolder, type NormalizeConfig } from './service/folder-info';
 import { BatchTracker } from './service/batches';
 import { compareRuns } from './service/compare';
 import { aggregateExperiment } from './experiments/aggregate';
@@ -170,11 +169,10 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
     async createRun(request: ExplainRequest) {
       if (request.modelPath !== undefined) await checkFolderExists(request.modelPath);
       // Exact ids past the vocabulary are refused here, before a run exists (the pipeline checks again).
-      if (request.inputIds || request.answerIds || request.options?.foilIds) {
-        const size = await vocabularySize(request.modelPath ?? (await options.demoModel()), (await loadEngine()).normalizeConfig);
-        const problem = size === undefined ? undefined : tokenIdProblem({ inputIds: request.inputIds, answerIds: request.answerIds, 'options.foilIds': request.options?.foilIds }, size);
-        if (problem) throw new ApiError(API_ERROR_CODES.invalidArgument, `createRun: ${problem}`);
-      }
+      const folder = async () => request.modelPath ?? (await options.demoModel());
+      const names = { inputIds: 'inputIds', answerIds: 'answerIds', foilIds: 'options.foilIds' };
+      const problem = await requestTokenIdProblem(request, folder, (await loadEngine()).normalizeConfig, names);
+      if (problem) throw new ApiError(API_ERROR_CODES.invalidArgument, `createRun: ${problem}`);
       const runId = newRunId();
       queue.add(runId, request);
       runsChanged({ reason: 'created', runIds: [runId] });

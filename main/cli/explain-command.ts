@@ -8,6 +8,9 @@ import { UsageError, choiceOption, floatOption, idListOption, intOption, listOpt
 import { terminalProgress } from './progress';
 import { openWorkbench } from './workbench';
 import { TokenIdError, runExplanation } from '../engine/pipeline';
+import { ensureDemoModel } from '../engine/model-builder/demo';
+import { normalizeConfig } from '../engine/config';
+import { requestTokenIdProblem } from '../service/folder-info';
 import { writeReportFile } from './report-command';
 
 export const EXPLAIN_OPTIONS = {
@@ -129,6 +132,14 @@ export async function explainCommand(argv: string[]): Promise<number> {
   const { values } = parseCommand('explain', argv, EXPLAIN_OPTIONS);
   const request = explainRequestFromArgs(values);
   const workbench = openWorkbench(values.db as string | undefined);
+  // Exact ids past the vocabulary: one line and exit 2 before the model loads (the pipeline checks again).
+  const folder = async () => request.modelPath ?? (await ensureDemoModel(workbench.demoModelDir));
+  const names = { inputIds: '--input-ids', answerIds: '--answer-ids', foilIds: 'foil ids' };
+  const idProblem = await requestTokenIdProblem(request, folder, normalizeConfig, names);
+  if (idProblem) {
+    workbench.close();
+    throw new UsageError(`explain: ${idProblem}`);
+  }
   const progress = terminalProgress(process.stderr, values.quiet === true);
   const abort = new AbortController();
   const onSigint = () => abort.abort();

@@ -53,15 +53,16 @@ describe('explain: supplied answers on the demo model', () => {
 
 describe('explain: token ids outside the vocabulary', () => {
   it.each([
-    [['--input-ids', '1,2,99999999'], /input ids: token id 99999999 \(position 3\) is outside the model's vocabulary/],
-    [['--prompt', 'When is phone support open?', '--answer-ids', '5,99999999'], /answer ids: token id 99999999 \(position 2\)/],
-  ])('%j exits 2 with one line and stores no run', (args, message) => {
+    [['--input-ids', '1,2,99999999'], /^llm-explainer: explain: --input-ids: token id 99999999 \(position 3\) is outside the model's vocabulary \(ids 0–\d+\)$/],
+    [['--prompt', 'When is phone support open?', '--answer-ids', '5,99999999'], /--answer-ids: token id 99999999 \(position 2\)/],
+  ])('%j exits 2 with one line, before loading the model, and stores no run', (args, message) => {
     const before = storedRuns();
-    const out = cli('explain', ...(args as string[]), '--methods', 'attention', '--quiet');
+    // Without --quiet: a refusal after loading would print a progress line first.
+    const out = cli('explain', ...(args as string[]), '--methods', 'attention');
     expect(out.code).toBe(2);
     expect(out.stderr.trim().split('\n')).toHaveLength(1);
-    expect(out.stderr).toMatch(message);
-    expect(out.stderr).not.toMatch(/onnxruntime|Gather/i);
+    expect(out.stderr.trim()).toMatch(message);
+    expect(out.stderr).not.toMatch(/onnxruntime|Gather|loading model/i);
     expect(storedRuns()).toBe(before);
   });
 });
