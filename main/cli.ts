@@ -22,7 +22,7 @@ Usage:
                         [--attention-rows answer|all] [--attention-query PATTERN --attention-key PATTERN]
                         [--target token|sequence|contrastive] [--foil TEXT] [--saliency-norm l2|l1|max]
                         [--raw-gradient] [--ig-steps N] [--ig-baseline zero|pad|scaled]
-                        [--ig-rule midpoint|trapezoid|gauss-legendre]
+                        [--ig-rule midpoint|trapezoid|gauss-legendre] [--ig-spacing uniform|geometric]
                         [--device auto|cpu|cuda|dml|coreml] [--experiment NAME] [--tag TAG]...
                         [--db FILE] [--json FILE] [--report FILE.html] [--quiet]
                         ${VIEW_USAGE}

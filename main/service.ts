@@ -30,7 +30,7 @@ import type { RunJson } from '../shared/run';
 import type { RunStore } from './store/run-store';
 import { newRunId } from './store/run-rows';
 import { JobQueue, type JobOutcome, type JobRunner } from './service/job-queue';
-import { describeModelFolder, type InspectFolder, type NormalizeConfig } from './service/folder-info';
+import { describeModelFolder, requestTokenIdProblem, type InspectFolder, type NormalizeConfig } from './service/folder-info';
 import { BatchTracker } from './service/batches';
 import { compareRuns } from './service/compare';
 import { aggregateExperiment } from './experiments/aggregate';
@@ -168,6 +168,11 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
 
     async createRun(request: ExplainRequest) {
       if (request.modelPath !== undefined) await checkFolderExists(request.modelPath);
+      // Exact ids past the vocabulary are refused here, before a run exists (the pipeline checks again).
+      const folder = async () => request.modelPath ?? (await options.demoModel());
+      const names = { inputIds: 'inputIds', answerIds: 'answerIds', foilIds: 'options.foilIds' };
+      const problem = await requestTokenIdProblem(request, folder, (await loadEngine()).normalizeConfig, names);
+      if (problem) throw new ApiError(API_ERROR_CODES.invalidArgument, `createRun: ${problem}`);
       const runId = newRunId();
       queue.add(runId, request);
       runsChanged({ reason: 'created', runIds: [runId] });

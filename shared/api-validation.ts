@@ -2,7 +2,7 @@
 // a wrong type, a missing field or an unknown key is answered with one clear message instead of a crash deep
 // in the engine. Hand-written small combinators: no schema library.
 import { DEVICES, RUN_STATUSES, TASK_TYPES } from './run';
-import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, METHOD_IDS, SALIENCY_NORMS } from './explain-options';
+import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, IG_SPACINGS, METHOD_IDS, SALIENCY_NORMS } from './explain-options';
 import { ATTRIBUTION_METHODS } from './experiment-math';
 import {
   API_ERROR_CODES,
@@ -167,6 +167,7 @@ const explainOptionsCheck = object(
     igSteps: optional(integer(1, 4096)),
     igBaseline: optional(oneOf(IG_BASELINES)),
     igRule: optional(oneOf(IG_RULES)),
+    igSpacing: optional(oneOf(IG_SPACINGS)),
   },
   (value, path) =>
     value.target === 'contrastive' && value.foil === undefined && value.foilIds === undefined

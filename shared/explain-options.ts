@@ -9,6 +9,13 @@ export type IgBaseline = (typeof IG_BASELINES)[number];
 export const IG_RULES = ['midpoint', 'trapezoid', 'gauss-legendre'] as const;
 export type IgRule = (typeof IG_RULES)[number];
 
+/**
+ * Where the integrated-gradients path points sit: `uniform` is the rule as Captum defines it; `geometric`
+ * spreads the same rule over 16 decades of α near the baseline (the zero baseline's default, README).
+ */
+export const IG_SPACINGS = ['uniform', 'geometric'] as const;
+export type IgSpacing = (typeof IG_SPACINGS)[number];
+
 export const GRADIENT_TARGETS = ['token', 'sequence', 'contrastive'] as const;
 export type GradientTarget = (typeof GRADIENT_TARGETS)[number];
 
@@ -29,6 +36,8 @@ export interface ExplainOptions {
   igSteps: number;
   igBaseline: IgBaseline;
   igRule: IgRule;
+  /** Unset: geometric for the zero baseline, uniform otherwise (the run states which was used). */
+  igSpacing?: IgSpacing;
 }
 
 export const DEFAULT_EXPLAIN_OPTIONS: ExplainOptions = {

@@ -125,6 +125,8 @@ export interface IntegratedGradientsJson {
   rule: string;
   /** Where the path points sit: "uniform" in α, or "geometric" (the zero baseline's default; README explains). */
   spacing?: string;
+  /** True when no spacing was asked for and the baseline's default (geometric for zero) applied. */
+  spacingDefaulted?: boolean;
   attributions: number[];
   delta: number;
   completenessError: number;
@@ -164,6 +166,8 @@ export interface RunJson {
   attention?: AttentionJson;
   gradient?: GradientJson;
   integratedGradients?: IntegratedGradientsJson;
+  /** What the user should know about this run's tokens (a supplied answer that maps to the unknown token). */
+  warnings?: string[];
   /** Link to the run this one re-ran (experiments issue). */
   sourceRunId?: string;
 }

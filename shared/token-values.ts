@@ -153,7 +153,7 @@ export function displayToken(text: string): string {
  * // 'Integrated gradients: 32 steps, gauss-legendre rule (uniform spacing), pad baseline. f(input) − f(baseline) = 1.5; the attributions sum to it within 0.10%.'
  */
 export function integratedGradientsSummary(ig: IntegratedGradientsJson): string {
-  const spacing = ig.spacing ? ` (${ig.spacing} spacing)` : '';
+  const spacing = ig.spacing ? ` (${ig.spacing} spacing${ig.spacingDefaulted ? `, the ${ig.baseline} baseline's default` : ''})` : '';
   return (
     `Integrated gradients: ${ig.steps} steps, ${ig.rule} rule${spacing}, ${ig.baseline} baseline. ` +
     `f(input) − f(baseline) = ${Number(ig.delta.toPrecision(4))}; the attributions sum to it within ${(100 * ig.completenessError).toFixed(2)}%.`

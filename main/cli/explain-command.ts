@@ -3,11 +3,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ExplainRequest } from '../../shared/api';
 import { DEVICES, TASK_TYPES, type ChatMessage, type RunJson, type TaskType } from '../../shared/run';
-import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, METHOD_IDS, SALIENCY_NORMS, type ExplainOptions } from '../../shared/explain-options';
+import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, IG_SPACINGS, METHOD_IDS, SALIENCY_NORMS, type ExplainOptions } from '../../shared/explain-options';
 import { UsageError, choiceOption, floatOption, idListOption, intOption, listOption, parseCommand } from './args';
 import { terminalProgress } from './progress';
 import { openWorkbench } from './workbench';
-import { runExplanation } from '../engine/pipeline';
+import { TokenIdError, runExplanation } from '../engine/pipeline';
+import { ensureDemoModel } from '../engine/model-builder/demo';
+import { normalizeConfig } from '../engine/config';
+import { requestTokenIdProblem } from '../service/folder-info';
 import { writeReportFile } from './report-command';
 import { VIEW_OPTIONS, checkViewAgainstMethods, tokenViewFor, viewFlagsFromArgs } from './view-flags';
 
@@ -38,6 +41,7 @@ export const EXPLAIN_OPTIONS = {
   'ig-steps': { type: 'string' },
   'ig-baseline': { type: 'string' },
   'ig-rule': { type: 'string' },
+  'ig-spacing': { type: 'string' },
   device: { type: 'string' },
   experiment: { type: 'string' },
   tag: { type: 'string', multiple: true },
@@ -76,6 +80,7 @@ export function explainRequestFromArgs(values: Record<string, string | boolean |
     igSteps: intOption('ig-steps', str('ig-steps'), 1, 4096),
     igBaseline: choiceOption('ig-baseline', str('ig-baseline'), IG_BASELINES),
     igRule: choiceOption('ig-rule', str('ig-rule'), IG_RULES),
+    igSpacing: choiceOption('ig-spacing', str('ig-spacing'), IG_SPACINGS),
   };
   for (const k of Object.keys(options) as (keyof ExplainOptions)[]) if (options[k] === undefined) delete options[k];
 
@@ -131,6 +136,14 @@ export async function explainCommand(argv: string[]): Promise<number> {
   const view = viewFlagsFromArgs(values);
   checkViewAgainstMethods(view, request.methods);
   const workbench = openWorkbench(values.db as string | undefined);
+  // Exact ids past the vocabulary: one line and exit 2 before the model loads (the pipeline checks again).
+  const folder = async () => request.modelPath ?? (await ensureDemoModel(workbench.demoModelDir));
+  const names = { inputIds: '--input-ids', answerIds: '--answer-ids', foilIds: 'foil ids' };
+  const idProblem = await requestTokenIdProblem(request, folder, normalizeConfig, names);
+  if (idProblem) {
+    workbench.close();
+    throw new UsageError(`explain: ${idProblem}`);
+  }
   const progress = terminalProgress(process.stderr, values.quiet === true);
   const abort = new AbortController();
   const onSigint = () => abort.abort();
@@ -142,6 +155,9 @@ export async function explainCommand(argv: string[]): Promise<number> {
       demoModelDir: workbench.demoModelDir,
       signal: abort.signal,
       onProgress: (stage, fraction, message) => progress.update(stage, fraction, message),
+    }).catch((error: unknown) => {
+      // Ids outside the vocabulary are bad input, refused before the run is created: exit 2 like other bad values.
+      throw error instanceof TokenIdError ? new UsageError(`explain: ${error.message}`) : error;
     });
     progress.done();
     if (values.json) writeFileSync(values.json as string, JSON.stringify(run, null, 2) + '\n');
@@ -156,6 +172,13 @@ export async function explainCommand(argv: string[]): Promise<number> {
   }
 }
 
+/** The spacing an IG run used, saying when it was the baseline's default rather than asked for. */
+function igSpacingText(ig: NonNullable<RunJson['integratedGradients']>): string {
+  if (!ig.spacing) return 'spacing not recorded';
+  if (!ig.spacingDefaulted) return `${ig.spacing} spacing`;
+  return `${ig.spacing} spacing (the ${ig.baseline} baseline's default${ig.spacing === 'geometric' ? '; --ig-spacing uniform for Captum\'s points' : ''})`;
+}
+
 /** The one-screen summary printed after a run. */
 export function summarizeRun(run: RunJson): string {
   const lines = [
@@ -168,8 +191,9 @@ export function summarizeRun(run: RunJson): string {
   ];
   if (run.integratedGradients) {
     const ig = run.integratedGradients;
-    lines.push(`IG       ${ig.steps} steps, ${ig.rule}, ${ig.baseline} baseline: completeness error ${(ig.completenessError * 100).toFixed(2)}%${ig.note ? ` (${ig.note})` : ''}${ig.warning ? `  WARNING: ${ig.warning}` : ''}`);
+    lines.push(`IG       ${ig.steps} steps, ${ig.rule}, ${igSpacingText(ig)}, ${ig.baseline} baseline: completeness error ${(ig.completenessError * 100).toFixed(2)}%${ig.note ? ` (${ig.note})` : ''}${ig.warning ? `  WARNING: ${ig.warning}` : ''}`);
   }
+  for (const warning of run.warnings ?? []) lines.push(`WARNING  ${warning}`);
   lines.push(`timings  ${Object.entries(run.timings).map(([k, v]) => `${k} ${Math.round(v)} ms`).join(', ')}`);
   return lines.join('\n') + '\n';
 }

@@ -7,7 +7,9 @@ import { DEFAULT_EXPLAIN_OPTIONS, type ExplainOptions } from '../../shared/expla
 import type { NamedTensor } from '../../shared/tensor';
 import type { RunStore } from '../store/run-store';
 import { loadModelFolder, type Dtype, type LoadedModel } from './model-folder';
-import { answerIds as answerTokenIds, buildTokenSequence, tokenTexts } from './prompt';
+import { promptIds, promptText, tokenTexts } from './prompt';
+import { answerTokens } from './answer-tokens';
+import { tokenIdProblem } from '../../shared/token-ids';
 import { generate } from './generate';
 import { ensureDemoModel } from './model-builder/demo';
 import { familiesFor, validateMethods } from './explainers/registry';
@@ -41,6 +43,15 @@ export class CancelledError extends Error {
 
 function checkSignal(signal?: AbortSignal): void {
   if (signal?.aborted) throw new CancelledError();
+}
+
+/** Token ids outside the model's vocabulary: refused before the run is created (the CLI exits 2). */
+export class TokenIdError extends Error {
+  readonly code = 'invalid_argument';
+  constructor(message: string) {
+    super(message);
+    this.name = 'TokenIdError';
+  }
 }
 
 export function resolveExplainOptions(partial?: Partial<ExplainOptions>): ExplainOptions {
@@ -84,6 +95,8 @@ async function explainLoaded(
   const methods = validateMethods(request.methods);
   const options = resolveExplainOptions(request.options);
   checkSignal(signal);
+  const idProblem = tokenIdProblem({ 'input ids': request.inputIds, 'answer ids': request.answerIds, 'foil ids': options.foilIds }, loaded.config.vocabSize);
+  if (idProblem) throw new TokenIdError(idProblem);
 
   const input: RunInput = { task: request.task, system: request.system, messages: request.messages, prompt: request.prompt };
   if (request.inputIds && !request.messages?.length && request.prompt === undefined) {
@@ -117,18 +130,21 @@ async function explainLoaded(
   let generatedCount = 0;
   try {
     // Prompt ids: exact ids win over text; then the answer is supplied (teacher forcing) or generated.
-    const prompt = request.inputIds
-      ? { ids: request.inputIds, promptLength: request.inputIds.length }
-      : buildTokenSequence(loaded, input);
+    const promptInput = { ...input, inputIds: request.inputIds };
+    const rendered = promptText(loaded, promptInput);
+    const prompt = promptIds(loaded, promptInput, rendered);
     let answerIds: number[];
+    const warnings: string[] = [];
     if (request.answerIds) {
       answerIds = request.answerIds;
     } else if (request.answer !== undefined) {
-      answerIds = answerTokenIds(loaded, request.answer);
+      const supplied = answerTokens(loaded, rendered, prompt, request.answer);
+      answerIds = supplied.ids;
+      warnings.push(...supplied.warnings);
     } else {
       progress('generate', 0);
       const generated = await time('generate', () =>
-        generate(loaded, loaded.session, prompt.ids, generation, {
+        generate(loaded, loaded.session, prompt, generation, {
           signal,
           onToken: () => progress('generate', Math.min(1, ++generatedCount / generation.maxNewTokens)),
         }),
@@ -141,8 +157,8 @@ async function explainLoaded(
     if (answerIds.length === 0) throw new Error('the answer is empty: nothing to explain (raise --max-new-tokens or supply --answer)');
     checkSignal(signal);
 
-    const ids = [...prompt.ids, ...answerIds];
-    const promptLength = prompt.promptLength;
+    const ids = [...prompt, ...answerIds];
+    const promptLength = prompt.length;
     const role: TokenRole[] = ids.map((_, i) => (i < promptLength ? 'prompt' : 'answer'));
     const text = tokenTexts(loaded, ids);
     const answerText = loaded.tokenizer.decode(answerIds, { skip_special_tokens: true });
@@ -180,6 +196,7 @@ async function explainLoaded(
       answerText,
       generation,
       timings,
+      ...(warnings.length > 0 ? { warnings } : {}),
       ...json,
     };
     const storeStart = performance.now();

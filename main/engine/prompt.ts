@@ -2,6 +2,7 @@
 // for chat-style tasks, raw text for completion, or exact ids) followed by the answer (teacher forcing).
 import type { ChatMessage, RunInput } from '../../shared/run';
 import type { LoadedModel } from './model-folder';
+import { answerTokens } from './answer-tokens';
 
 /** Tasks whose prompt goes through the chat template (when the model has one). */
 const CHAT_TASKS = new Set(['chat', 'question_answering', 'translation', 'summarization']);
@@ -49,17 +50,22 @@ function chatMessages(input: PromptInput): ChatMessage[] {
   throw new Error('The input has neither messages nor a prompt');
 }
 
-/** Prompt ids for a run input (no answer). */
-export function promptIds(model: PromptModel, input: PromptInput): number[] {
-  if (input.inputIds) return [...input.inputIds];
+/** The prompt as the text its ids are encoded from, and whether the tokenizer adds its special tokens. */
+export interface PromptText {
+  text: string;
+  specialTokens: boolean;
+  /** The messages the chat template rendered (with the system prompt placed); absent for plain text. */
+  messages?: ChatMessage[];
+}
+
+/** The text a run input's prompt is encoded from; undefined for exact prompt ids. */
+export function promptText(model: PromptModel, input: PromptInput): PromptText | undefined {
+  if (input.inputIds) return undefined;
   if (CHAT_TASKS.has(input.task) && model.chatTemplate) {
     const messages = withSystemPrompt(model, chatMessages(input), input.system);
-    return model.tokenizer.apply_chat_template(messages, {
-      add_generation_prompt: true,
-      tokenize: true,
-      return_dict: false,
-      return_tensor: false,
-    }) as number[];
+    // What apply_chat_template(…, {tokenize: true}) encodes: the rendered text, without added special tokens.
+    const text = model.tokenizer.apply_chat_template(messages, { tokenize: false, add_generation_prompt: true }) as string;
+    return { text, specialTokens: false, messages };
   }
   // Completion, or a chat task on a model without a chat template: plain text, with the tokenizer's own
   // special tokens (BOS for Llama-style tokenizers, none for GPT-2).
@@ -67,26 +73,27 @@ export function promptIds(model: PromptModel, input: PromptInput): number[] {
     input.messages && input.messages.length > 0
       ? [input.system, ...input.messages.map((message) => message.content)].filter(Boolean).join('\n\n')
       : [input.system, input.prompt ?? ''].filter(Boolean).join('\n\n');
-  return model.tokenizer.encode(text, { add_special_tokens: true });
+  return { text, specialTokens: true };
 }
 
-/** Answer ids: exact ids as given, or the text tokenized without special tokens. */
-export function answerIds(model: PromptModel, answer: string | number[] | undefined): number[] {
-  if (answer === undefined) return [];
-  if (Array.isArray(answer)) return [...answer];
-  if (answer.length === 0) return [];
-  return model.tokenizer.encode(answer, { add_special_tokens: false });
+/** Prompt ids for a run input (no answer). */
+export function promptIds(model: PromptModel, input: PromptInput, prompt = promptText(model, input)): number[] {
+  if (!prompt) return [...input.inputIds!];
+  return model.tokenizer.encode(prompt.text, { add_special_tokens: prompt.specialTokens });
 }
 
 /**
- * The teacher-forced sequence: prompt ids, then answer ids.
+ * The teacher-forced sequence: prompt ids, then answer ids — exact ids as given, or a text answer tokenized as
+ * the continuation of the prompt (./answer-tokens).
  *
  * Example (GPT-2 tokenizer): `buildTokenSequence(model, {task: 'completion', prompt: 'Hello'}, ' world')` →
  * `{ids: [15496, 995], promptLength: 1}`.
  */
 export function buildTokenSequence(model: PromptModel, input: PromptInput, answer?: string | number[]): TokenSequence {
-  const prompt = promptIds(model, input);
-  return { ids: [...prompt, ...answerIds(model, answer)], promptLength: prompt.length };
+  const text = promptText(model, input);
+  const prompt = promptIds(model, input, text);
+  const answerIds = answer === undefined ? [] : Array.isArray(answer) ? [...answer] : answerTokens(model, text, prompt, answer).ids;
+  return { ids: [...prompt, ...answerIds], promptLength: prompt.length };
 }
 
 /**

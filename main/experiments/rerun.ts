@@ -48,6 +48,8 @@ export function optionsOfRun(run: RunJson): Partial<ExplainOptions> {
     options.igSteps = ig.steps;
     options.igBaseline = ig.baseline as ExplainOptions['igBaseline'];
     options.igRule = ig.rule as ExplainOptions['igRule'];
+    // The same path points as the source run (runs before issue 14 record the spacing they used, too).
+    if (ig.spacing === 'uniform' || ig.spacing === 'geometric') options.igSpacing = ig.spacing;
   }
   return options;
 }

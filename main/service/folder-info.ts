@@ -2,7 +2,8 @@
 // form shows, and — instead of a thrown error — whether the folder can be used and, if not, why.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { toErrorData, type ApiErrorData, type FolderInfo } from '../../shared/api';
+import { toErrorData, type ApiErrorData, type ExplainRequest, type FolderInfo } from '../../shared/api';
+import { tokenIdProblem } from '../../shared/token-ids';
 import type { FolderInfo as EngineFolderInfo } from '../engine/model-folder';
 
 /** The engine's inspector (main/engine/model-folder inspectModelFolder). */
@@ -55,6 +56,35 @@ export async function describeModelFolder(path: string, inspect: InspectFolder, 
     }
   }
   return result;
+}
+
+/** What the user calls each exact-id list of a request, for the one-line refusal. */
+export interface TokenIdNames {
+  inputIds: string;
+  answerIds: string;
+  foilIds: string;
+}
+
+/**
+ * One line naming an exact token id (prompt, answer or foil ids) outside the vocabulary of the folder's config.json,
+ * checked before a run is queued or created; undefined when every id fits or the config cannot be read (the run
+ * itself then reports the folder's problem, and the pipeline checks the ids again).
+ */
+export async function requestTokenIdProblem(
+  request: Pick<ExplainRequest, 'inputIds' | 'answerIds' | 'options'>,
+  folder: () => Promise<string>,
+  normalize: NormalizeConfig,
+  names: TokenIdNames,
+): Promise<string | undefined> {
+  const foilIds = request.options?.foilIds;
+  if (!request.inputIds && !request.answerIds && !foilIds) return undefined;
+  let vocabSize: number;
+  try {
+    vocabSize = normalize(JSON.parse(await readFile(join(await folder(), 'config.json'), 'utf8'))).vocabSize;
+  } catch {
+    return undefined;
+  }
+  return tokenIdProblem({ [names.inputIds]: request.inputIds, [names.answerIds]: request.answerIds, [names.foilIds]: foilIds }, vocabSize);
 }
 
 /** The first reason the engine would refuse this folder, found from the inspection alone. */

@@ -223,6 +223,8 @@ async function integratedGradients(
     baseline = baselineEmbeddings('scaled', input, hidden, { scale: settings.scale });
     note = `Token ${tokenId}'s embedding (the pad baseline) is all zeros, so the scaled input (×${settings.scale ?? 0.1}) is the baseline instead`;
   }
+  // Uniform is the rule exactly as Captum defines it; geometric is the zero baseline's default (README).
+  const spacingDefaulted = settings.spacing === undefined;
   const spacing = settings.spacing ?? (baseline.every((v) => v === 0) ? 'geometric' : 'uniform');
   const rule = quadrature(settings.rule, settings.steps);
   const { points, weights } = spacing === 'geometric' ? geometricSpacing(rule) : rule;
@@ -254,7 +256,7 @@ async function integratedGradients(
   }
   const attributions = attributionsFrom(weighted, input, baseline, positions, hidden);
   const delta = values.get(1)! - values.get(0)!;
-  return { steps: settings.steps, baseline: settings.baseline, rule: settings.rule, spacing, attributions, delta, ...completeness(attributions, delta), note, rowValues };
+  return { steps: settings.steps, baseline: settings.baseline, rule: settings.rule, spacing, spacingDefaulted, attributions, delta, ...completeness(attributions, delta), note, rowValues };
 }
 
 /** Path points per run: as many as fit the memory budget, judged from one probe of a single point. */

@@ -20,9 +20,13 @@ afterAll(async () => program.release());
 
 /** IG by definition: one run per point, f summed over answer rows, attributions Σ_h (x − x')·Σ_k w_k ∇f. */
 async function bruteForce(rule: QuadratureRule, steps: number, baseline: Float64Array, geometric = false) {
+  return naiveLoop(geometric ? geometricSpacing(quadrature(rule, steps)) : quadrature(rule, steps), baseline);
+}
+
+/** The same loop over points and weights given by the caller. */
+async function naiveLoop({ points, weights }: { points: number[]; weights: number[] }, baseline: Float64Array) {
   const hidden = program.hiddenSize;
   const input = embed(program.split.table, hidden, IDS);
-  const { points, weights } = geometric ? geometricSpacing(quadrature(rule, steps)) : quadrature(rule, steps);
   const attributions = new Float64Array(IDS.length);
   const f = async (alpha: number) => {
     const embeddings = input.map((v, i) => baseline[i] + alpha * (v - baseline[i]));
@@ -63,6 +67,32 @@ describe('integrated gradients', () => {
     const reference = await bruteForce('midpoint', 6, new Float64Array(IDS.length * program.hiddenSize), true);
     expect(result.integratedGradients!.spacing).toBe('geometric');
     for (let p = 0; p < IDS.length; p++) expect(result.integratedGradients!.attributions[p]).toBeCloseTo(reference.attributions[p], 4);
+  });
+
+  it("uniform midpoint is Captum's riemann_middle: equals per-α gradient calls at α_k = (k − ½)/n, weights 1/n", async () => {
+    const steps = 8;
+    const result = await computeGradients({ program, ids: IDS, promptLength: PROMPT, methods: ['integrated_gradients'], ig: { rule: 'midpoint', steps, baseline: 'zero', spacing: 'uniform', batchSize: 3 } });
+    const ig = result.integratedGradients!;
+    expect(ig.spacing).toBe('uniform');
+    expect(ig.spacingDefaulted).toBe(false);
+    // α and weights written out here, not taken from the quadrature module.
+    const points = Array.from({ length: steps }, (_, k) => (k + 1 - 0.5) / steps);
+    const reference = await naiveLoop({ points, weights: points.map(() => 1 / steps) }, new Float64Array(IDS.length * program.hiddenSize));
+    const scale = Math.max(...reference.attributions.map(Math.abs));
+    // float64 program; the attributions are stored as float32 (relative rounding 6e-8).
+    for (let p = 0; p < IDS.length; p++) expect(Math.abs(ig.attributions[p] - reference.attributions[p]) / scale).toBeLessThan(2e-7);
+    expect(ig.delta).toBeCloseTo(reference.delta, 9);
+    const total = reference.attributions.reduce((a, v) => a + v, 0);
+    expect(ig.completenessError).toBeCloseTo(Math.abs(total - reference.delta) / Math.abs(reference.delta), 6);
+  });
+
+  it('an explicit rule without a spacing states the default that applied (geometric for zero, uniform otherwise)', async () => {
+    const zero = await computeGradients({ program, ids: IDS, promptLength: PROMPT, methods: ['integrated_gradients'], ig: { rule: 'midpoint', steps: 4, baseline: 'zero' } });
+    expect(zero.integratedGradients).toMatchObject({ spacing: 'geometric', spacingDefaulted: true });
+    const pad = await computeGradients({ program, ids: IDS, promptLength: PROMPT, methods: ['integrated_gradients'], ig: { rule: 'midpoint', steps: 4, baseline: 'pad', baselineTokenId: 0 } });
+    expect(pad.integratedGradients).toMatchObject({ spacing: 'uniform', spacingDefaulted: true });
+    const geometric = await computeGradients({ program, ids: IDS, promptLength: PROMPT, methods: ['integrated_gradients'], ig: { rule: 'midpoint', steps: 4, baseline: 'pad', baselineTokenId: 0, spacing: 'geometric' } });
+    expect(geometric.integratedGradients).toMatchObject({ spacing: 'geometric', spacingDefaulted: false });
   });
 
   it('completeness error shrinks as steps grow, and large errors carry a warning', async () => {

@@ -99,14 +99,15 @@ describe('buildTokenSequence', () => {
     expect(decode(gpt2, gpt2Ids)).toBe('Once upon a time');
   });
 
-  it('appends an answer text tokenized without special tokens (teacher forcing)', () => {
+  it('appends an answer text as the continuation of the prompt text (teacher forcing)', () => {
     for (const model of [llama, gpt2]) {
       const prompt = buildTokenSequence(model, { task: 'completion', prompt: 'The capital of France is' });
       const full = buildTokenSequence(model, { task: 'completion', prompt: 'The capital of France is' }, ' Paris.');
       expect(full.promptLength).toBe(prompt.ids.length);
       expect(full.ids.slice(0, full.promptLength)).toEqual(prompt.ids);
       const answer = full.ids.slice(full.promptLength);
-      expect(answer).toEqual(model.tokenizer.encode(' Paris.', { add_special_tokens: false }));
+      // The whole text encoded in one piece: no SentencePiece word-start "▁" of its own before " Paris".
+      expect(full.ids).toEqual(model.tokenizer.encode('The capital of France is Paris.', { add_special_tokens: true }));
       expect(answer).not.toContain(model.tokenizer.bos_token_id);
       expect(decode(model, answer).trim()).toBe('Paris.');
     }

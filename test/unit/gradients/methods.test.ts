@@ -30,7 +30,8 @@ describe('quadrature', () => {
     expect(quadrature('midpoint', 4).points).toEqual([0.125, 0.375, 0.625, 0.875]);
     const trapezoid = quadrature('trapezoid', 5);
     expect(trapezoid.points).toEqual([0, 0.25, 0.5, 0.75, 1]);
-    expect(trapezoid.weights).toEqual([0.125, 0.25, 0.25, 0.25, 0.125]);
+    // Captum's riemann_trapezoid: 1/n per point, halved at the ends (the weights sum to 1 − 1/n).
+    expect(trapezoid.weights).toEqual([0.1, 0.2, 0.2, 0.2, 0.1]);
     expect(() => quadrature('trapezoid', 1)).toThrow(/at least 2/);
     expect(() => quadrature('simpson' as never, 4)).toThrow(/valid: midpoint, trapezoid, gauss-legendre/);
   });
@@ -41,6 +42,8 @@ describe('quadrature', () => {
     const error = (rule: 'midpoint' | 'trapezoid' | 'gauss-legendre', n: number) => Math.abs(integrate(quadrature(rule, n), f) - exact);
     expect(error('midpoint', 16) / error('midpoint', 32)).toBeCloseTo(4, 1);
     expect(error('gauss-legendre', 6)).toBeLessThan(1e-12);
+    // Captum's trapezoid weights sum to 1 − 1/n, so its error is first order: about (e − 1)/(2n) here.
+    expect(error('trapezoid', 32) / error('trapezoid', 64)).toBeCloseTo(2, 1);
   });
 
   it('geometric spacing integrates the same integral, resolving a step near zero', () => {
@@ -51,6 +54,67 @@ describe('quadrature', () => {
     expect(integrate(spaced, f)).toBeCloseTo(1, 2);
     expect(integrate(quadrature('gauss-legendre', 64), f)).toBeLessThan(0.5);
     expect(integrate(spaced, (x) => x * x)).toBeCloseTo(1 / 3, 4);
+  });
+});
+
+/**
+ * Captum's nodes and weights (captum/attr/_utils/approximation_methods.py), computed here without our quadrature
+ * module: numpy's linspace for the Riemann rules, and Legendre roots by bisection on sign changes of P_n (then
+ * Newton from the bracket) for Gauss–Legendre, with the weights from P_{n−1}: ω = 2(1 − x²)/(n P_{n−1}(x))².
+ */
+function linspace(start: number, stop: number, n: number): number[] {
+  const step = (stop - start) / (n - 1);
+  return Array.from({ length: n }, (_, k) => (k === n - 1 ? stop : start + k * step));
+}
+function legendreValues(n: number, x: number): [number, number] {
+  let [before, value] = [1, x];
+  for (let k = 2; k <= n; k++) [before, value] = [value, ((2 * k - 1) * x * value - (k - 1) * before) / k];
+  return [value, before];
+}
+function legendreRule(n: number): { points: number[]; weights: number[] } {
+  const grid = 40 * n + 1; // odd: no cell edge at 0, a root of P_n for odd n
+  const points: number[] = [];
+  for (let i = 0; i < grid; i++) {
+    let [a, b] = [-1 + (2 * i) / grid, -1 + (2 * (i + 1)) / grid];
+    if (Math.sign(legendreValues(n, a)[0]) === Math.sign(legendreValues(n, b)[0])) continue;
+    for (let iteration = 0; iteration < 200 && b - a > 1e-15; iteration++) {
+      const middle = (a + b) / 2;
+      if (Math.sign(legendreValues(n, middle)[0]) === Math.sign(legendreValues(n, a)[0])) a = middle;
+      else b = middle;
+    }
+    points.push((a + b) / 2);
+  }
+  const weights = points.map((x) => (2 * (1 - x * x)) / (n * legendreValues(n, x)[1]) ** 2);
+  return { points: points.map((x) => (x + 1) / 2), weights: weights.map((w) => w / 2) };
+}
+
+describe("Captum's α nodes and weights (uniform spacing)", () => {
+  const close = (got: number[], want: number[], tolerance: number) => {
+    expect(got).toHaveLength(want.length);
+    got.forEach((value, k) => expect(Math.abs(value - want[k])).toBeLessThanOrEqual(tolerance));
+  };
+  for (const n of [2, 3, 7, 16, 64, 128]) {
+    it(`n = ${n}: riemann_middle, riemann_trapezoid and gausslegendre`, () => {
+      const midpoint = quadrature('midpoint', n);
+      close(midpoint.points, linspace(1 / (2 * n), 1 - 1 / (2 * n), n), 1e-15);
+      close(midpoint.points, Array.from({ length: n }, (_, k) => (k + 1 - 0.5) / n), 1e-16);
+      close(midpoint.weights, Array(n).fill(1 / n), 0);
+      const trapezoid = quadrature('trapezoid', n);
+      close(trapezoid.points, linspace(0, 1, n), 1e-16);
+      close(trapezoid.weights, Array.from({ length: n }, (_, k) => (k === 0 || k === n - 1 ? 0.5 / n : 1 / n)), 1e-17);
+      const reference = legendreRule(n);
+      const gauss = quadrature('gauss-legendre', n);
+      expect(reference.points).toHaveLength(n);
+      close(gauss.points, reference.points, 1e-13);
+      close(gauss.weights, reference.weights, 1e-13);
+    });
+  }
+  it('Gauss–Legendre with 5 points equals the tabulated rule (Abramowitz & Stegun 25.4, numpy leggauss(5))', () => {
+    const x = [-0.906179845938664, -0.5384693101056831, 0, 0.5384693101056831, 0.906179845938664];
+    const w = [0.2369268850561891, 0.4786286704993665, 0.5688888888888889, 0.4786286704993665, 0.2369268850561891];
+    const gauss = quadrature('gauss-legendre', 5);
+    close(gauss.points, x.map((v) => (v + 1) / 2), 1e-15);
+    close(gauss.weights, w.map((v) => v / 2), 1e-15);
   });
 });
 

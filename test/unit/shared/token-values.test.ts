@@ -73,5 +73,7 @@ describe('token values', () => {
     expect(summary).toBe(
       'Integrated gradients: 32 steps, gauss-legendre rule (uniform spacing), scaled baseline. f(input) − f(baseline) = 1.235; the attributions sum to it within 0.12%.',
     );
+    const defaulted = integratedGradientsSummary({ steps: 64, rule: 'midpoint', spacing: 'geometric', spacingDefaulted: true, baseline: 'zero', attributions: [], delta: 1, completenessError: 0 });
+    expect(defaulted).toMatch(/^Integrated gradients: 64 steps, midpoint rule \(geometric spacing, the zero baseline's default\), zero baseline\./);
   });
 });

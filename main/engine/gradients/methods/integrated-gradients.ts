@@ -10,6 +10,7 @@
 //   pad     e'_t = embedding of the pad token (or unk when there is no pad token): a "neutral token" baseline
 //           that stays inside the embedding distribution, so the path is smooth.
 //   scaled  e' = s·e (s = 0.1 by default): the input shrunk toward zero, avoiding the steep region just above zero.
+import type { IgSpacing } from '../../../../shared/explain-options';
 import type { QuadratureRule } from './quadrature';
 
 export type BaselineKind = 'zero' | 'pad' | 'scaled';
@@ -30,7 +31,7 @@ export interface IntegratedGradientsSettings {
    * Where the path points sit: 'uniform' (the rule as is) or 'geometric' (dense near the baseline, see
    * quadrature.ts). Default: geometric for the zero baseline, uniform otherwise.
    */
-  spacing?: 'uniform' | 'geometric';
+  spacing?: IgSpacing;
   /** Path points per session run (default chosen from the model size). */
   batchSize?: number;
 }
@@ -39,7 +40,9 @@ export interface IntegratedGradientsResult {
   steps: number;
   baseline: BaselineKind;
   rule: QuadratureRule;
-  spacing: 'uniform' | 'geometric';
+  spacing: IgSpacing;
+  /** No spacing was asked for: the baseline's default applied. */
+  spacingDefaulted: boolean;
   /** Per position: Σ_h (e − e') ⊙ Σ_k w_k ∇f(path point k). */
   attributions: Float32Array;
   /** f(e) − f(e'). */

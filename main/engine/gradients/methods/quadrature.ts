@@ -1,10 +1,14 @@
 // Quadrature rules for the integrated-gradients path integral ∫₀¹ ∂f/∂x(x' + α(x − x')) dα, as points α_k
-// and weights w_k on [0, 1] with Σ w_k = 1.
-//   midpoint (Riemann):  α_k = (k + ½)/n,           w_k = 1/n
-//   trapezoid:           α_k = k/(n − 1),           w_k = 1/(n − 1), halved at both ends   (n ≥ 2)
+// and weights w_k on [0, 1]. They are Captum's (captum/attr/_utils/approximation_methods.py: riemann_middle,
+// riemann_trapezoid, gausslegendre), so that uniform-spacing attributions equal Captum's and inseq's:
+//   midpoint (riemann_middle):  α_k = (k − ½)/n, k = 1…n,  w_k = 1/n
+//   trapezoid (riemann_trapezoid): α_k = (k − 1)/(n − 1), w_k = 1/n, halved at both ends (n ≥ 2). The weights
+//                        sum to 1 − 1/n, not 1 (Captum's definition, kept so that the numbers agree): the
+//                        rule under-weights the integral by 1/n, which the completeness error shows.
 //   gauss-legendre:      α_k = (ξ_k + 1)/2, w_k = ω_k/2, with ξ_k the roots of the Legendre polynomial P_n and
-//                        ω_k = 2 / ((1 − ξ_k²) P_n'(ξ_k)²); roots found by Newton's method from Chebyshev-like
-//                        starting points, which converges for every n (Abramowitz & Stegun 25.4.29).
+//                        ω_k = 2 / ((1 − ξ_k²) P_n'(ξ_k)²) — numpy's leggauss mapped to [0, 1], as Captum does;
+//                        roots found by Newton's method from Chebyshev-like starting points, which converges for
+//                        every n (Abramowitz & Stegun 25.4.29).
 
 export type QuadratureRule = 'midpoint' | 'trapezoid' | 'gauss-legendre';
 export const QUADRATURE_RULES: readonly QuadratureRule[] = ['midpoint', 'trapezoid', 'gauss-legendre'];
@@ -57,8 +61,8 @@ export function quadrature(rule: QuadratureRule, steps: number): Quadrature {
       if (steps < 2) throw new Error('the trapezoid rule needs at least 2 steps');
       const h = 1 / (steps - 1);
       return {
-        points: Array.from({ length: steps }, (_, k) => k * h),
-        weights: Array.from({ length: steps }, (_, k) => (k === 0 || k === steps - 1 ? h / 2 : h)),
+        points: Array.from({ length: steps }, (_, k) => (k === steps - 1 ? 1 : k * h)),
+        weights: Array.from({ length: steps }, (_, k) => (k === 0 || k === steps - 1 ? 1 / (2 * steps) : 1 / steps)),
       };
     }
     case 'gauss-legendre': {
