@@ -9,6 +9,7 @@ import type { RunStore } from '../store/run-store';
 import { loadModelFolder, type Dtype, type LoadedModel } from './model-folder';
 import { answerIds as answerTokenIds, buildTokenSequence, tokenTexts } from './prompt';
 import { generate } from './generate';
+import { generateAssistedAnswer } from './assisted-answer';
 import { ensureDemoModel } from './model-builder/demo';
 import { familiesFor, validateMethods } from './explainers/registry';
 import { APP_VERSION } from './version';
@@ -118,10 +119,22 @@ async function explainLoaded(
       ? { ids: request.inputIds, promptLength: request.inputIds.length }
       : buildTokenSequence(loaded, input);
     let answerIds: number[];
+    let drafted: boolean[] | undefined;
     if (request.answerIds) {
       answerIds = request.answerIds;
     } else if (request.answer !== undefined) {
       answerIds = answerTokenIds(loaded, request.answer);
+    } else if (request.assistant) {
+      progress('generate', 0);
+      const assisted = await generateAssistedAnswer(loaded, request.assistant, prompt.ids, generation, time, {
+        signal,
+        onToken: () => progress('generate', Math.min(1, ++generatedCount / generation.maxNewTokens)),
+      });
+      if (assisted.stopReason === 'cancelled') throw new CancelledError();
+      answerIds = assisted.ids;
+      drafted = assisted.drafted;
+      generation.assistant = assisted.record;
+      if (assisted.seed !== undefined) generation.seed = assisted.seed;
     } else {
       progress('generate', 0);
       const generated = await time('generate', () =>
@@ -172,7 +185,7 @@ async function explainLoaded(
 
     progress('store', 0);
     const patch = {
-      tokens: { ids, text, role },
+      tokens: drafted ? { ids, text, role, drafted } : { ids, text, role },
       promptLength,
       answerText,
       generation,
