@@ -36,6 +36,10 @@ export async function generateAssistedAnswer(
   // The assistant goes where the main model went (after any device fallback).
   const assistant = await time('load_assistant', () => loadModelFolder(request.modelPath, { device: main.session.provider as 'cpu' }));
   try {
+    // One untimed step of each model first: a session's first run pays one-off costs (arena allocation, kernel
+    // selection) that would otherwise be charged to whichever generation ran first.
+    await generate(main, main.session, promptIds, { maxNewTokens: 1 });
+    await generate(assistant, assistant.session, promptIds, { maxNewTokens: 1 });
     let assistedMs = 0;
     const assisted = await time('generate', async () => {
       const start = performance.now();

@@ -7,7 +7,8 @@ import { startWorkbench, type Workbench } from './harness';
 import { demoAssistantFolder } from '../fixtures/assistant-models';
 import { fixtureFolder } from '../fixtures/models';
 
-const PROMPT = '[DATA]\nphone support: weekdays 9 am to 5 pm\nrefunds: within 30 days\n[/DATA]\nWhen is phone support open?';
+const PROMPT = '[DATA]\nphone support: mon-fri 9am-5pm\nrefunds: within 30 days\nshipping: free over $50\n[/DATA]\nWhen is phone support open?';
+const SYSTEM = 'You are a support desk assistant. Answer from the data.';
 let workbench: Workbench;
 let page: Page;
 let assistantDir: string;
@@ -38,6 +39,7 @@ describe('assisted generation in the app', () => {
     await page.goto(`${workbench.web.server.url}/#/new`);
     await page.getByRole('button', { name: 'Demo model' }).click();
     await page.locator('.folder-info .badge').first().waitFor({ timeout: 120_000 });
+    await page.getByPlaceholder('You are a helpful assistant.').fill(SYSTEM);
     await page.getByLabel('Message 1', { exact: true }).fill(PROMPT);
     await page.getByLabel('Saliency').uncheck();
     await page.getByLabel('Gradient × input').uncheck();
@@ -70,6 +72,7 @@ describe('assisted generation in the app', () => {
     const before = (await workbench.web.service.listRuns({ status: 'done' })).total;
     await workbench.web.service.createRun({
       task: 'chat',
+      system: SYSTEM,
       messages: [{ role: 'user', content: PROMPT }],
       generation: { maxNewTokens: 16 },
       methods: ['attention'],
@@ -108,7 +111,10 @@ describe('assisted generation in the app', () => {
     expect(text).toMatch(/different vocabulary from the main model .*demo/);
   });
 
-  it('loaded nothing remote and logged no errors', () => {
-    expect(workbench.problems).toEqual([]);
+  it('loaded nothing remote and logged no errors but the refusal', () => {
+    // Chromium logs the refused createRun (HTTP 400, invalid_argument) as a failed resource: that one is expected.
+    const refusal = /status of 400 \(Bad Request\)/;
+    expect(workbench.problems.filter((problem) => refusal.test(problem))).toHaveLength(1);
+    expect(workbench.problems.filter((problem) => !refusal.test(problem))).toEqual([]);
   });
 });

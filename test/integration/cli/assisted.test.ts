@@ -12,7 +12,8 @@ import type { RunJson } from '../../../shared/run';
 
 const root = resolve(__dirname, '..', '..', '..');
 const bin = join(root, 'bin', 'llm-explainer.js');
-const PROMPT = '[DATA]\nphone support: weekdays 9 am to 5 pm\nrefunds: within 30 days\n[/DATA]\nWhen is phone support open?';
+const PROMPT = '[DATA]\nphone support: mon-fri 9am-5pm\nrefunds: within 30 days\nshipping: free over $50\n[/DATA]\nWhen is phone support open?';
+const SYSTEM = 'You are a support desk assistant. Answer from the data.';
 let home: string;
 let db: string;
 let assistantDir: string;
@@ -29,7 +30,7 @@ function cli(...args: string[]) {
 
 function explain(name: string, ...extra: string[]): RunJson {
   const json = join(home, `${name}.json`);
-  const out = cli('explain', '--prompt', PROMPT, '--max-new-tokens', '16', '--methods', 'attention', '--db', db, '--json', json, '--quiet', ...extra);
+  const out = cli('explain', '--system', SYSTEM, '--prompt', PROMPT, '--max-new-tokens', '16', '--methods', 'attention', '--db', db, '--json', json, '--quiet', ...extra);
   expect(out.code, out.stderr).toBe(0);
   return JSON.parse(readFileSync(json, 'utf8')) as RunJson;
 }
@@ -82,7 +83,7 @@ describe('llm-explainer explain --assistant-model', () => {
   });
 
   it('prints the acceptance in the summary', () => {
-    const out = cli('explain', '--prompt', PROMPT, '--max-new-tokens', '8', '--methods', 'attention', '--db', db, '--assistant-model', assistantDir, '--quiet');
+    const out = cli('explain', '--system', SYSTEM, '--prompt', PROMPT, '--max-new-tokens', '8', '--methods', 'attention', '--db', db, '--assistant-model', assistantDir, '--quiet');
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toMatch(/^assist\s+demo-assistant-2: \d+\/\d+ drafts accepted \(\d+%\), \d+ main forwards; \d+ ms vs \d+ ms alone/m);
   });

@@ -5,7 +5,7 @@
 // plain sampler passing the same test side by side).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureFolder } from '../../fixtures/models';
-import { demoAssistantFolder, llamaAssistantFolder } from '../../fixtures/assistant-models';
+import { deepPairFolders, demoAssistantFolder, llamaAssistantFolder } from '../../fixtures/assistant-models';
 import { assistedGenerate } from '../../../main/engine/assisted-generate';
 import { AssistantModelError, checkAssistantModel } from '../../../main/engine/assistant-check';
 import { emptyCache, generate, logitsRow, stepFeeds } from '../../../main/engine/generate';
@@ -81,6 +81,26 @@ describe.each(Object.keys(PAIRS) as (keyof typeof PAIRS)[])('assisted greedy gen
     expect(self.accepted).toBe(self.proposed);
     expect(self.outcomes.every((outcome) => outcome !== 'rejected')).toBe(true);
     expect(self.rounds).toBe(Math.ceil(plain.ids.length / 4));
+  });
+});
+
+describe('assisted greedy generation where the assistant mostly agrees (deep pair)', () => {
+  it('keeps the plain answer with over 80% of drafts accepted and under a third of the main-model forwards', async () => {
+    const folders = await deepPairFolders();
+    const pair = await loadPair(folders.main, folders.assistant, [{ task: 'chat', prompt: 'When is phone support open?' }]);
+    try {
+      const [prompt] = pair.prompts;
+      const plain = await generate(pair.main, pair.main.session, prompt, { maxNewTokens: 32 });
+      const assisted = await assistedGenerate(pair.main, pair.assistant, prompt, { maxNewTokens: 32 }, 5);
+      expect(assisted.ids).toEqual(plain.ids);
+      expect(plain.ids).toHaveLength(32);
+      expect(assisted.accepted / assisted.proposed).toBeGreaterThan(0.8);
+      // Plain generation runs the main model once per token; here one forward verifies a whole round.
+      expect(assisted.rounds).toBeLessThan(plain.ids.length / 3);
+    } finally {
+      await pair.main.release();
+      await pair.assistant.release();
+    }
   });
 });
 
