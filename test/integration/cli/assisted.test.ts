@@ -1,17 +1,15 @@
 // `explain --assistant-model` as a user runs it: the built bin in a child process, a real SQLite file, the
 // built-in demo model verified against a 2-layer cut of itself. The answer and the explanations must be those
 // of a plain run; the run JSON and `show --json` must carry generation.assistant and tokens.drafted.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixtureFolder } from '../../fixtures/models';
 import { demoAssistantFolder } from '../../fixtures/assistant-models';
 import type { RunJson } from '../../../shared/run';
+import { ROOT, runCli } from './run-cli';
 
-const root = resolve(__dirname, '..', '..', '..');
-const bin = join(root, 'bin', 'llm-explainer.js');
 const PROMPT = '[DATA]\nphone support: mon-fri 9am-5pm\nrefunds: within 30 days\nshipping: free over $50\n[/DATA]\nWhen is phone support open?';
 const SYSTEM = 'You are a support desk assistant. Answer from the data.';
 let home: string;
@@ -19,13 +17,7 @@ let db: string;
 let assistantDir: string;
 
 function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, 'config'), LLM_EXPLAINER_DB: join(home, 'env.db') },
-    timeout: 180_000,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  return runCli(home, ...args);
 }
 
 function explain(name: string, ...extra: string[]): RunJson {
@@ -36,7 +28,7 @@ function explain(name: string, ...extra: string[]): RunJson {
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(root, 'out', 'main', 'cli.js'))) throw new Error('build first: npm run build (npm test does it)');
+  if (!existsSync(join(ROOT, 'out', 'main', 'cli.js'))) throw new Error('build first: npm run build (npm test does it)');
   home = mkdtempSync(join(tmpdir(), 'llm-explainer-assisted-'));
   db = join(home, 'runs.db');
   assistantDir = await demoAssistantFolder(2);

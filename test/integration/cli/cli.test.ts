@@ -1,26 +1,19 @@
 // The `llm-explainer` command as a user runs it: the built bin in a child process, a real SQLite file,
 // real onnxruntime sessions on the built-in demo model and the fixture models.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixtureFolder } from '../../fixtures/models';
 import { RUN_SCHEMA, type RunJson } from '../../../shared/run';
+import { runCli } from './run-cli';
 
 const root = resolve(__dirname, '..', '..', '..');
-const bin = join(root, 'bin', 'llm-explainer.js');
 let home: string;
 let db: string;
 
 function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, 'config'), LLM_EXPLAINER_DB: join(home, 'env.db') },
-    timeout: 180_000,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  return runCli(home, ...args);
 }
 
 function runIdOf(stdout: string): string {
