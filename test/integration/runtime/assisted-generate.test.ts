@@ -35,6 +35,12 @@ const PAIRS = {
       { task: 'chat', prompt: 'What is the capital of France?' },
       { task: 'completion', prompt: 'Once upon a time' },
     ]),
+  // The onnxruntime-genai layout (GroupQueryAttention keeps the cache inside the fused operator) as main model.
+  'llama-fused-gqa': async () =>
+    loadPair(await fixtureFolder('llama-fused-gqa'), await llamaAssistantFolder(), [
+      { task: 'chat', prompt: 'What is the capital of France?' },
+      { task: 'completion', prompt: 'Once upon a time' },
+    ]),
   demo: async () =>
     loadPair(committedDemoFolder()!, await demoAssistantFolder(2), [
       { task: 'chat', prompt: 'When is phone support open?' },
