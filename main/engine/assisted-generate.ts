@@ -120,7 +120,9 @@ export async function assistedGenerate(
   const random: Random = createRandom(seed ?? 0);
   const stops = (params.stop ?? []).filter((text) => text.length > 0);
   const eos = new Set(main.eosTokenIds);
-  const maxLength = Math.min(main.config.maxPositions ?? Infinity, assistant.config.maxPositions ?? Infinity);
+  const maxLength = main.config.maxPositions ?? Infinity;
+  // A shorter assistant only drafts less near its limit; the answer still ends where the main model's does.
+  const assistantLength = assistant.config.maxPositions ?? Infinity;
 
   const target = new Decoder(main.layout, main.session);
   const drafter = new Decoder(assistant.layout, assistant.session);
@@ -139,7 +141,7 @@ export async function assistedGenerate(
         break;
       }
       // Room for the drafts plus the token that follows them.
-      const room = Math.min(draftTokens, params.maxNewTokens - result.ids.length - 1, maxLength - all.length - 1);
+      const room = Math.max(0, Math.min(draftTokens, params.maxNewTokens - result.ids.length - 1, maxLength - all.length - 1, assistantLength - all.length));
 
       const drafts: number[] = [];
       const draftRows: Distribution[] = [];

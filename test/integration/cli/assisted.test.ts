@@ -1,7 +1,7 @@
 // `explain --assistant-model` as a user runs it: the built bin in a child process, a real SQLite file, the
 // built-in demo model verified against a 2-layer cut of itself. The answer and the explanations must be those
 // of a plain run; the run JSON and `show --json` must carry generation.assistant and tokens.drafted.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -78,6 +78,24 @@ describe('llm-explainer explain --assistant-model', () => {
     const out = cli('explain', '--system', SYSTEM, '--prompt', PROMPT, '--max-new-tokens', '8', '--methods', 'attention', '--db', db, '--assistant-model', assistantDir, '--quiet');
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toMatch(/^assist\s+demo-assistant-2: \d+\/\d+ drafts accepted \(\d+%\), \d+ main forwards; \d+ ms vs \d+ ms alone/m);
+  });
+});
+
+describe('llm-explainer batch --assistant-model', () => {
+  it('drafts with the assistant for every dataset item', () => {
+    const dataset = join(home, 'items.jsonl');
+    writeFileSync(dataset, [PROMPT, PROMPT.replace('When is phone support open?', 'What about refunds?')].map((prompt, index) => JSON.stringify({ id: `q${index}`, system: SYSTEM, prompt })).join('\n') + '\n');
+    const json = join(home, 'batch.json');
+    const out = cli('batch', '--dataset', dataset, '--experiment', 'assisted-batch', '--max-new-tokens', '12', '--methods', 'attention', '--assistant-model', assistantDir, '--db', db, '--json', json, '--quiet');
+    expect(out.code, out.stderr).toBe(0);
+    const result = JSON.parse(readFileSync(json, 'utf8')) as { completed: { runId: string }[] };
+    expect(result.completed).toHaveLength(2);
+    for (const { runId } of result.completed) {
+      const run = JSON.parse(cli('show', runId, '--db', db, '--json', '-').stdout) as RunJson;
+      expect(run.generation.assistant?.draftTokens).toBe(5);
+      expect(run.generation.assistant?.timing?.plainIdentical).toBe(true);
+      expect(run.tokens.drafted).toHaveLength(run.tokens.ids.length - run.promptLength);
+    }
   });
 });
 

@@ -146,6 +146,15 @@ describe('assisted generation stops where plain generation stops (llama pair)', 
     expect([cappedAssisted.ids, cappedAssisted.stopReason]).toEqual([cappedPlain.ids, 'max_length']);
   });
 
+  it('lets a shorter assistant draft less without ending the answer early', async () => {
+    const short = { ...pair.assistant, config: { ...pair.assistant.config, maxPositions: prompt.length + 3 } } as LoadedModel;
+    const assisted = await assistedGenerate(pair.main, short, prompt, { maxNewTokens: 16 }, 4);
+    expect([assisted.ids, assisted.stopReason]).toEqual([plain.ids, plain.stopReason]);
+    // Past its last position the assistant proposes nothing: every later token is the main model's alone.
+    expect(assisted.proposed).toBeGreaterThan(0);
+    expect(assisted.outcomes.slice(3).every((outcome) => outcome === 'none')).toBe(true);
+  });
+
   it('cancels between rounds, keeping a prefix of the plain answer', async () => {
     const controller = new AbortController();
     const result = await assistedGenerate(pair.main, pair.assistant, prompt, { maxNewTokens: 16 }, 2, {
