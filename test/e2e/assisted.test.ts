@@ -88,12 +88,15 @@ describe('assisted generation in the app', () => {
     await row.waitFor({ timeout: 60_000 });
     const cells = await row.locator('td').allTextContents();
     expect(cells).toEqual([`${(assisted.generation.assistant!.acceptanceRate * 100).toFixed(1)}%`, '—']);
+    await row.scrollIntoViewIfNeeded();
+    await workbench.screenshot('compare-assisted');
 
     await page.goto(`${workbench.web.server.url}/#/experiments/assisted`);
     const notice = page.getByTestId('experiment-assistant');
     await notice.waitFor({ timeout: 60_000 });
     const record = assisted.generation.assistant!;
     expect(await notice.textContent()).toMatch(new RegExp(`in 1 of 2 runs:\\s+${record.accepted} of ${record.proposed} drafts accepted`));
+    await workbench.screenshot('experiment-assisted');
   });
 
   it('refuses an assistant with another vocabulary when the run is asked for, naming both models', async () => {
