@@ -2,8 +2,7 @@
 // more with the main model alone (same parameters and seed) so the run records what the assistant saved, and,
 // for greedy runs, that the answer is the plain one. Explanations never see the assistant: they run on the
 // final token sequence like any other run's.
-import type { AssistantRequest } from '../../shared/api';
-import { DEFAULT_ASSISTANT_TOKENS } from '../../shared/api';
+import { DEFAULT_ASSISTANT_TOKENS, type AssistantRequest } from '../../shared/api';
 import type { AssistantRecord, GenerationParams } from '../../shared/run';
 import { assistedGenerate } from './assisted-generate';
 import { checkAssistantModel } from './assistant-check';

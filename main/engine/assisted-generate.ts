@@ -6,8 +6,7 @@
 //
 // Stopping rules are plain generation's (generate.ts): EOS, stop strings, max_new_tokens and the model's length
 // limit, checked after every emitted token, so a round can end the answer in the middle.
-import type { GenerationParams } from '../../shared/run';
-import type { AssistantOutcome } from '../../shared/run';
+import type { AssistantOutcome, GenerationParams } from '../../shared/run';
 import type { GraphLayout } from './model-folder';
 import {
   emptyCache,
