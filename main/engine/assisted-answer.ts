@@ -3,7 +3,7 @@
 // for greedy runs, that the answer is the plain one. Explanations never see the assistant: they run on the
 // final token sequence like any other run's.
 import { DEFAULT_ASSISTANT_TOKENS, type AssistantRequest } from '../../shared/api';
-import type { AssistantRecord, GenerationParams } from '../../shared/run';
+import type { AssistantRecord, DeviceChoice, GenerationParams } from '../../shared/run';
 import { assistedGenerate } from './assisted-generate';
 import { checkAssistantModel } from './assistant-check';
 import { generate, type GenerateOptions, type StopReason } from './generate';
@@ -33,7 +33,7 @@ export async function generateAssistedAnswer(
   await checkAssistantModel(main.path, request.modelPath);
   const draftTokens = request.draftTokens ?? DEFAULT_ASSISTANT_TOKENS;
   // The assistant goes where the main model went (after any device fallback).
-  const assistant = await time('load_assistant', () => loadModelFolder(request.modelPath, { device: main.session.provider as 'cpu' }));
+  const assistant = await time('load_assistant', () => loadModelFolder(request.modelPath, { device: main.session.provider as DeviceChoice }));
   try {
     // One untimed step of each model first: a session's first run pays one-off costs (arena allocation, kernel
     // selection) that would otherwise be charged to whichever generation ran first.
