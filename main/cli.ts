@@ -18,6 +18,7 @@ Usage:
                         [--system TEXT] [--task chat|completion|question_answering|translation|summarization]
                         [--answer TEXT | --answer-ids N,N,...] [--max-new-tokens N] [--temperature T]
                         [--top-k K] [--top-p P] [--seed S] [--stop TEXT]... [--dtype fp32|fp16|q8|q4|...]
+                        [--assistant-model DIR [--assistant-tokens K]]
                         [--methods attention,saliency,grad_x_input,integrated_gradients]
                         [--attention-rows answer|all] [--attention-query PATTERN --attention-key PATTERN]
                         [--target token|sequence|contrastive] [--foil TEXT] [--saliency-norm l2|l1|max]

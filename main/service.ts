@@ -1,6 +1,7 @@
 // The workbench API, implemented once. Every door — Electron IPC, the loopback HTTP server, tests — calls this
 // object; nothing here knows which door a request came through. Arguments are validated on every call
 // (shared/api-validation), errors leave as ApiError with a code, and run jobs go through one queue.
+import { checkAssistant } from './service/assistant';
 import { stat } from 'node:fs/promises';
 import {
   API_ERROR_CODES,
@@ -173,6 +174,7 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
       const names = { inputIds: 'inputIds', answerIds: 'answerIds', foilIds: 'options.foilIds' };
       const problem = await requestTokenIdProblem(request, folder, (await loadEngine()).normalizeConfig, names);
       if (problem) throw new ApiError(API_ERROR_CODES.invalidArgument, `createRun: ${problem}`);
+      if (request.assistant) await checkAssistant(request.modelPath ?? (await options.demoModel()), request.assistant.modelPath, 'createRun');
       const runId = newRunId();
       queue.add(runId, request);
       runsChanged({ reason: 'created', runIds: [runId] });

@@ -8,6 +8,7 @@ import {
   API_ERROR_CODES,
   API_METHODS,
   ApiError,
+  MAX_ASSISTANT_TOKENS,
   MAX_PAGE_SIZE,
   RUN_SORT_COLUMNS,
   isApiMethod,
@@ -155,6 +156,8 @@ const generationCheck = object({
   stop: optional(arrayOf(string({ min: 1, max: 1000 }), { max: 100 })),
 });
 
+const assistantCheck = object({ modelPath: absolutePath, draftTokens: optional(integer(1, MAX_ASSISTANT_TOKENS)) });
+
 const explainOptionsCheck = object(
   {
     attentionRows: optional(oneOf(['answer', 'all'])),
@@ -187,6 +190,7 @@ export const explainRequestCheck = object(
     answerIds: optional(tokenIds),
     inputIds: optional(arrayOf(integer(0, 2 ** 31 - 1), { min: 1, max: 1_000_000 })),
     generation: generationCheck,
+    assistant: optional(assistantCheck),
     methods: arrayOf(oneOf(METHOD_IDS), { max: METHOD_IDS.length }),
     options: optional(explainOptionsCheck),
     device: oneOf(DEVICES),
@@ -240,6 +244,7 @@ export const compareOptionsCheck = object({ method: optional(attributionMethod) 
 export const batchSettingsCheck = object({
   dtype: optional(string({ min: 1, max: 50 })),
   generation: generationCheck,
+  assistant: optional(assistantCheck),
   methods: arrayOf(oneOf(METHOD_IDS), { max: METHOD_IDS.length }),
   options: optional(explainOptionsCheck),
   device: oneOf(DEVICES),

@@ -80,8 +80,20 @@ export interface TensorSlice {
   data: number[];
 }
 
-/** Generation parameters of a request (GenerationParams without the stored-only `supplied` flag). */
-export type GenerationRequest = Omit<GenerationParams, 'supplied'>;
+/** Generation parameters of a request (GenerationParams without the stored-only `supplied` and `assistant` records). */
+export type GenerationRequest = Omit<GenerationParams, 'supplied' | 'assistant'>;
+
+/** Assisted generation: `modelPath` drafts up to `draftTokens` (default 5) tokens that the run's model verifies. */
+export interface AssistantRequest {
+  /** Absolute folder of the assistant model; its tokenizer files must equal the main model's. */
+  modelPath: string;
+  draftTokens?: number;
+}
+
+/** Default of AssistantRequest.draftTokens (--assistant-tokens). */
+export const DEFAULT_ASSISTANT_TOKENS = 5;
+/** Largest draftTokens accepted: more drafts per round only add rejected work. */
+export const MAX_ASSISTANT_TOKENS = 64;
 
 /**
  * Everything needed to create and explain a run. The answer is generated unless `answer` / `answerIds`
@@ -107,6 +119,8 @@ export interface ExplainRequest {
   /** Exact prompt token ids; replace the tokenised prompt/messages. */
   inputIds?: number[];
   generation: GenerationRequest;
+  /** Assisted generation (ignored when the answer is supplied). */
+  assistant?: AssistantRequest;
   /** Method ids from shared/explain-options METHOD_IDS; may be empty (generate only). */
   methods: string[];
   /** Explainer options; missing fields take DEFAULT_EXPLAIN_OPTIONS. */
@@ -261,6 +275,7 @@ export interface CompareResult {
 export interface BatchRequestSettings {
   dtype?: string;
   generation: GenerationRequest;
+  assistant?: AssistantRequest;
   methods: string[];
   options?: Partial<ExplainOptions>;
   device: DeviceChoice;

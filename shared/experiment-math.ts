@@ -258,6 +258,28 @@ export interface ExperimentAggregate {
   segmentShares: Partial<Record<AttributionMethod, Record<string, SegmentShareCell>>>;
   /** method → top token texts. */
   topTokens: Partial<Record<AttributionMethod, TokenTotal[]>>;
+  /** Assisted generation pooled over the runs that used an assistant (absent when none did). */
+  assistant?: AssistantAcceptance;
+}
+
+/** Drafts accepted over several assisted runs: pooled (Σ accepted / Σ proposed), not a mean of rates. */
+export interface AssistantAcceptance {
+  runIds: string[];
+  proposed: number;
+  accepted: number;
+  acceptanceRate: number;
+}
+
+/**
+ * Pools the assistant records of runs; undefined when none has one.
+ * @example pooledAcceptance([{runId: 'a', proposed: 10, accepted: 8}, {runId: 'b', proposed: 30, accepted: 12}])
+ * // → {runIds: ['a', 'b'], proposed: 40, accepted: 20, acceptanceRate: 0.5}
+ */
+export function pooledAcceptance(records: readonly { runId: string; proposed: number; accepted: number }[]): AssistantAcceptance | undefined {
+  if (records.length === 0) return undefined;
+  const proposed = records.reduce((sum, record) => sum + record.proposed, 0);
+  const accepted = records.reduce((sum, record) => sum + record.accepted, 0);
+  return { runIds: records.map((record) => record.runId), proposed, accepted, acceptanceRate: proposed > 0 ? accepted / proposed : 0 };
 }
 
 /** The summary numbers of one run that the compare view and timelines show. */
@@ -284,10 +306,12 @@ export interface RunNumbers {
   igCompletenessError: number | null;
   igDelta: number | null;
   answerTokens: number;
+  /** Share of the assistant's drafts the run's model accepted; null without assisted generation. */
+  assistantAcceptance?: number | null;
 }
 
 /** Metrics a timeline can plot: a RunNumbers field, or `share:<method>:<segment>`. */
-export const TIMELINE_METRICS = ['answerLogProb', 'meanEntropy', 'igCompletenessError', 'answerTokens', 'answerChanged'] as const;
+export const TIMELINE_METRICS = ['answerLogProb', 'meanEntropy', 'igCompletenessError', 'answerTokens', 'answerChanged', 'assistantAcceptance'] as const;
 
 export interface TimelinePoint {
   runId: string;

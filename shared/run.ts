@@ -44,6 +44,51 @@ export interface GenerationParams {
   stop?: string[];
   /** The answer was supplied by the user (teacher forcing), not generated. */
   supplied?: boolean;
+  /** Assisted generation: a small model drafted tokens that this run's model verified (README "Assisted generation"). */
+  assistant?: AssistantRecord;
+}
+
+/** What the assistant of an assisted generation did for each answer token. */
+export type AssistantOutcome = 'accepted' | 'rejected' | 'none';
+
+/**
+ * Assisted (speculative) generation of a run's answer.
+ * Example: `{model: {path: '/m/draft', name: 'draft', sha256: 'ab…'}, draftTokens: 5, proposed: 20, accepted: 14,
+ * acceptanceRate: 0.7, rounds: 6, outcomes: ['accepted', 'rejected', …], timing: {assistedMs: 41, plainMs: 55, …}}`.
+ */
+export interface AssistantRecord {
+  model: { path: string; name: string; sha256: string };
+  /** Most tokens drafted per round (--assistant-tokens). */
+  draftTokens: number;
+  /** Drafted tokens the main model verified (up to where generation stopped). */
+  proposed: number;
+  /** Drafted tokens kept in the answer. */
+  accepted: number;
+  /** accepted / proposed (0 when nothing was proposed). */
+  acceptanceRate: number;
+  /** Verification forwards of the main model (plain generation needs one per answer token). */
+  rounds?: number;
+  /**
+   * Per answer token: "accepted" (the assistant's draft, kept), "rejected" (the assistant proposed another token
+   * here; this is the main model's replacement), "none" (nothing was proposed: the bonus token after a fully
+   * accepted round, or a step without room to draft).
+   */
+  outcomes?: AssistantOutcome[];
+  timing?: AssistantTiming;
+}
+
+/** Assisted generation against the main model alone, measured in the same run (same parameters and seed). */
+export interface AssistantTiming {
+  /** Wall time of the assisted generation (both models). */
+  assistedMs: number;
+  /** Wall time of plain generation with the main model alone. */
+  plainMs: number;
+  /** Tokens the plain generation produced (sampled answers can differ in length). */
+  plainTokens: number;
+  /** (plainMs / plainTokens) / (assistedMs / answer tokens): above 1 means assisted was faster per token. */
+  speedup: number;
+  /** Greedy runs: whether the plain answer was token-for-token the assisted one (it must be). */
+  plainIdentical?: boolean;
 }
 
 export interface DeviceInfo {
@@ -58,6 +103,8 @@ export interface RunTokens {
   ids: number[];
   text: string[];
   role: TokenRole[];
+  /** Assisted generation: drafted[i] is true where answer token i (position promptLength + i) was proposed by the assistant and accepted. */
+  drafted?: boolean[];
 }
 
 /** Milliseconds per stage, e.g. {load: 120, generate: 80, attention: 40, gradients: 300, store: 5}. */

@@ -6,7 +6,7 @@ import type { QueueProgress, QueueResult } from '../experiments/queue';
 import { readDataset } from '../experiments/dataset';
 import { runBatch, type BatchSettings } from '../experiments/batch';
 import { UsageError, parseCommand } from './args';
-import { EXPLAIN_OPTIONS, explainRequestFromArgs } from './explain-command';
+import { EXPLAIN_OPTIONS, checkAssistantArgs, explainRequestFromArgs } from './explain-command';
 import { terminalProgress, type TerminalProgress } from './progress';
 import { openWorkbench } from './workbench';
 
@@ -32,6 +32,12 @@ export async function batchCommand(argv: string[]): Promise<number> {
   const settings = batchSettingsFromArgs(values);
   const items = await readDataset(values.dataset);
   const workbench = openWorkbench(values.db);
+  try {
+    await checkAssistantArgs(settings.modelPath, settings.assistant?.modelPath, workbench.demoModelDir);
+  } catch (error) {
+    workbench.close();
+    throw error;
+  }
   const progress = terminalProgress(process.stderr, values.quiet === true);
   const abort = new AbortController();
   const onSigint = () => {

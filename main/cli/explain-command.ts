@@ -1,7 +1,7 @@
 // `llm-explainer explain`: run (or teacher-force) one answer, explain it, store it, print a summary.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { ExplainRequest } from '../../shared/api';
+import { DEFAULT_ASSISTANT_TOKENS, MAX_ASSISTANT_TOKENS, type ExplainRequest } from '../../shared/api';
 import { DEVICES, TASK_TYPES, type ChatMessage, type RunJson, type TaskType } from '../../shared/run';
 import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, IG_SPACINGS, METHOD_IDS, SALIENCY_NORMS, type ExplainOptions } from '../../shared/explain-options';
 import { UsageError, choiceOption, floatOption, idListOption, intOption, listOption, parseCommand } from './args';
@@ -11,6 +11,7 @@ import { TokenIdError, runExplanation } from '../engine/pipeline';
 import { ensureDemoModel } from '../engine/model-builder/demo';
 import { normalizeConfig } from '../engine/config';
 import { requestTokenIdProblem } from '../service/folder-info';
+import { AssistantModelError, checkAssistantModel } from '../engine/assistant-check';
 import { writeReportFile } from './report-command';
 import { VIEW_OPTIONS, checkViewAgainstMethods, tokenViewFor, viewFlagsFromArgs } from './view-flags';
 
@@ -25,6 +26,8 @@ export const EXPLAIN_OPTIONS = {
   'answer-ids': { type: 'string' },
   'input-ids': { type: 'string' },
   'max-new-tokens': { type: 'string' },
+  'assistant-model': { type: 'string' },
+  'assistant-tokens': { type: 'string' },
   temperature: { type: 'string' },
   'top-k': { type: 'string' },
   'top-p': { type: 'string' },
@@ -85,6 +88,8 @@ export function explainRequestFromArgs(values: Record<string, string | boolean |
   for (const k of Object.keys(options) as (keyof ExplainOptions)[]) if (options[k] === undefined) delete options[k];
 
   const methodList = listOption('methods', str('methods'), METHOD_IDS) ?? ['attention'];
+  const draftTokens = intOption('assistant-tokens', str('assistant-tokens'), 1, MAX_ASSISTANT_TOKENS);
+  if (draftTokens !== undefined && str('assistant-model') === undefined) throw new UsageError('explain: --assistant-tokens needs --assistant-model DIR');
   return {
     modelPath: str('model') === undefined ? undefined : resolve(str('model')!),
     dtype: str('dtype'),
@@ -103,6 +108,7 @@ export function explainRequestFromArgs(values: Record<string, string | boolean |
       seed: intOption('seed', str('seed'), 0, 2 ** 31 - 1),
       stop: values.stop as string[] | undefined,
     },
+    assistant: str('assistant-model') === undefined ? undefined : { modelPath: resolve(str('assistant-model')!), draftTokens: draftTokens ?? DEFAULT_ASSISTANT_TOKENS },
     methods: methodList,
     options,
     device: choiceOption('device', str('device'), DEVICES) ?? 'auto',
@@ -144,6 +150,12 @@ export async function explainCommand(argv: string[]): Promise<number> {
     workbench.close();
     throw new UsageError(`explain: ${idProblem}`);
   }
+  try {
+    await checkAssistantArgs(request.modelPath, request.assistant?.modelPath, workbench.demoModelDir);
+  } catch (error) {
+    workbench.close();
+    throw error;
+  }
   const progress = terminalProgress(process.stderr, values.quiet === true);
   const abort = new AbortController();
   const onSigint = () => abort.abort();
@@ -179,6 +191,20 @@ function igSpacingText(ig: NonNullable<RunJson['integratedGradients']>): string 
   return `${ig.spacing} spacing (the ${ig.baseline} baseline's default${ig.spacing === 'geometric' ? '; --ig-spacing uniform for Captum\'s points' : ''})`;
 }
 
+/**
+ * A mismatched or missing assistant is bad usage (exit 2), refused before any model loads; without --model the
+ * main model is the built-in demo.
+ */
+export async function checkAssistantArgs(modelPath: string | undefined, assistantPath: string | undefined, demoModelDir: string): Promise<void> {
+  if (assistantPath === undefined) return;
+  try {
+    await checkAssistantModel(modelPath ?? (await ensureDemoModel(demoModelDir)), assistantPath);
+  } catch (error) {
+    if (error instanceof AssistantModelError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
 /** The one-screen summary printed after a run. */
 export function summarizeRun(run: RunJson): string {
   const lines = [
@@ -189,6 +215,11 @@ export function summarizeRun(run: RunJson): string {
     `answer   ${JSON.stringify(run.answerText)}`,
     `methods  ${run.methods.join(', ') || '(none)'}`,
   ];
+  const assistant = run.generation.assistant;
+  if (assistant) {
+    const timing = assistant.timing ? `; ${Math.round(assistant.timing.assistedMs)} ms vs ${Math.round(assistant.timing.plainMs)} ms alone (×${assistant.timing.speedup} per token)` : '';
+    lines.push(`assist   ${assistant.model.name}: ${assistant.accepted}/${assistant.proposed} drafts accepted (${(assistant.acceptanceRate * 100).toFixed(0)}%), ${assistant.rounds ?? '?'} main forwards${timing}`);
+  }
   if (run.integratedGradients) {
     const ig = run.integratedGradients;
     lines.push(`IG       ${ig.steps} steps, ${ig.rule}, ${igSpacingText(ig)}, ${ig.baseline} baseline: completeness error ${(ig.completenessError * 100).toFixed(2)}%${ig.note ? ` (${ig.note})` : ''}${ig.warning ? `  WARNING: ${ig.warning}` : ''}`);

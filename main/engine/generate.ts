@@ -39,7 +39,7 @@ export interface GenerationResult {
 export type GenerationModel = Pick<LoadedModel, 'layout' | 'eosTokenIds' | 'tokenizer' | 'config'>;
 
 /** Row `row` of a [1, sequence, vocabulary] logits tensor as float32, without copying float32 data. */
-function logitsRow(logits: Tensor, row: number): Float32Array {
+export function logitsRow(logits: Tensor, row: number): Float32Array {
   const vocabulary = logits.dims[logits.dims.length - 1];
   const start = row * vocabulary;
   if (logits.type === 'float16') {
@@ -52,7 +52,7 @@ function logitsRow(logits: Tensor, row: number): Float32Array {
   return (logits.data as Float32Array).subarray(start, start + vocabulary);
 }
 
-function emptyCache(layout: GraphLayout): Feeds {
+export function emptyCache(layout: GraphLayout): Feeds {
   const feeds: Feeds = {};
   for (const { key, value } of layout.pastNames) {
     feeds[key] = emptyTensor(layout.cacheType, [1, layout.kvHeads, 0, layout.headDim]);
@@ -63,6 +63,35 @@ function emptyCache(layout: GraphLayout): Feeds {
 
 function range(start: number, end: number): number[] {
   return Array.from({ length: end - start }, (_, offset) => start + offset);
+}
+
+/**
+ * Inputs of one decoding forward: `fresh` tokens at positions start… after a past of `start` tokens held in
+ * `cache`, asking for the logits of the last `logitsToKeep` positions where the graph lets us choose.
+ */
+export function stepFeeds(layout: GraphLayout, cache: Feeds, fresh: number[], start: number, logitsToKeep: number): Feeds {
+  const feeds: Feeds = { ...cache, input_ids: int64Tensor(fresh, [1, fresh.length]) };
+  if (layout.hasAttentionMask) feeds.attention_mask = int64Tensor(new Array(start + fresh.length).fill(1), [1, start + fresh.length]);
+  if (layout.hasPositionIds) feeds.position_ids = int64Tensor(range(start, start + fresh.length), [1, fresh.length]);
+  // Merged exports (decoder_model_merged): the cache branch once a past exists, as transformers.js feeds it.
+  if (layout.inputNames.includes(USE_CACHE_BRANCH)) feeds[USE_CACHE_BRANCH] = boolScalarTensor(start > 0);
+  if (layout.inputNames.includes(NUM_LOGITS_TO_KEEP)) feeds[NUM_LOGITS_TO_KEEP] = int64Tensor([logitsToKeep], []);
+  return feeds;
+}
+
+/** The `present.*` outputs of a step as the next step's `past_key_values.*` inputs. */
+export function nextCache(layout: GraphLayout, outputs: Record<string, Tensor>): Feeds {
+  const cache: Feeds = {};
+  layout.pastNames.forEach(({ key, value }, layer) => {
+    cache[key] = outputs[layout.presentNames[layer].key];
+    cache[value] = outputs[layout.presentNames[layer].value];
+  });
+  return cache;
+}
+
+/** Every output a decoding step fetches: the logits and the present key/values. */
+export function stepFetches(layout: GraphLayout): string[] {
+  return ['logits', ...layout.presentNames.flatMap(({ key, value }) => [key, value])];
 }
 
 /**
@@ -89,7 +118,7 @@ export async function generate(
   const eos = new Set(model.eosTokenIds);
   const maxLength = model.config.maxPositions ?? Infinity;
   const useCache = layout.cacheLayers > 0;
-  const fetches = ['logits', ...layout.presentNames.flatMap(({ key, value }) => [key, value])];
+  const fetches = stepFetches(layout);
 
   const ids: number[] = [];
   const logprobs: number[] = [];
@@ -110,14 +139,8 @@ export async function generate(
     // With a cache only the tokens not yet seen are fed; without one the whole sequence every step.
     const fresh = useCache ? all.slice(pastLength) : all;
     const start = useCache ? pastLength : 0;
-    const feeds: Feeds = { ...cache, input_ids: int64Tensor(fresh, [1, fresh.length]) };
-    if (layout.hasAttentionMask) feeds.attention_mask = int64Tensor(new Array(start + fresh.length).fill(1), [1, start + fresh.length]);
-    if (layout.hasPositionIds) feeds.position_ids = int64Tensor(range(start, start + fresh.length), [1, fresh.length]);
-    // Merged exports (decoder_model_merged): the cache branch once a past exists, as transformers.js feeds it.
-    if (layout.inputNames.includes(USE_CACHE_BRANCH)) feeds[USE_CACHE_BRANCH] = boolScalarTensor(start > 0);
     // Only the last position's logits are read.
-    if (layout.inputNames.includes(NUM_LOGITS_TO_KEEP)) feeds[NUM_LOGITS_TO_KEEP] = int64Tensor([1], []);
-
+    const feeds = stepFeeds(layout, cache, fresh, start, 1);
     const outputs = await session.run(feeds, fetches);
     const row = logitsRow(outputs.logits, outputs.logits.dims[1] - 1);
     const token = chooseToken(row, params, random);
@@ -125,11 +148,7 @@ export async function generate(
 
     if (useCache) {
       for (const tensor of Object.values(cache)) tensor.dispose();
-      cache = {};
-      layout.pastNames.forEach(({ key, value }, layer) => {
-        cache[key] = outputs[layout.presentNames[layer].key];
-        cache[value] = outputs[layout.presentNames[layer].value];
-      });
+      cache = nextCache(layout, outputs);
       pastLength = all.length;
     }
     outputs.logits.dispose();

@@ -11,6 +11,7 @@ import { promptIds, promptText, tokenTexts } from './prompt';
 import { answerTokens } from './answer-tokens';
 import { tokenIdProblem } from '../../shared/token-ids';
 import { generate } from './generate';
+import { generateAssistedAnswer } from './assisted-answer';
 import { ensureDemoModel } from './model-builder/demo';
 import { familiesFor, validateMethods } from './explainers/registry';
 import { APP_VERSION } from './version';
@@ -135,12 +136,24 @@ async function explainLoaded(
     const prompt = promptIds(loaded, promptInput, rendered);
     let answerIds: number[];
     const warnings: string[] = [];
+    let drafted: boolean[] | undefined;
     if (request.answerIds) {
       answerIds = request.answerIds;
     } else if (request.answer !== undefined) {
       const supplied = answerTokens(loaded, rendered, prompt, request.answer);
       answerIds = supplied.ids;
       warnings.push(...supplied.warnings);
+    } else if (request.assistant) {
+      progress('generate', 0);
+      const assisted = await generateAssistedAnswer(loaded, request.assistant, prompt, generation, time, {
+        signal,
+        onToken: () => progress('generate', Math.min(1, ++generatedCount / generation.maxNewTokens)),
+      });
+      if (assisted.stopReason === 'cancelled') throw new CancelledError();
+      answerIds = assisted.ids;
+      drafted = assisted.drafted;
+      generation.assistant = assisted.record;
+      if (assisted.seed !== undefined) generation.seed = assisted.seed;
     } else {
       progress('generate', 0);
       const generated = await time('generate', () =>
@@ -191,7 +204,7 @@ async function explainLoaded(
 
     progress('store', 0);
     const patch = {
-      tokens: { ids, text, role },
+      tokens: drafted ? { ids, text, role, drafted } : { ids, text, role },
       promptLength,
       answerText,
       generation,

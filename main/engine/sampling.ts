@@ -114,15 +114,16 @@ function nucleusCandidates(weights: Float64Array, total: number, topP: number, l
 }
 
 /**
- * Picks the next token. Greedy when temperature is 0/undefined; otherwise softmax(logits / temperature),
+ * The sampling distribution of one row of logits before normalisation: softmax(logits / temperature) weights,
  * restricted to the top-k tokens, then to the top-p nucleus (the shortest most-likely-first prefix whose mass
- * reaches p), renormalized and sampled with `random`. Candidate order is fixed (descending logit, ties by
- * index), so a seed always gives the same token.
+ * reaches p). `tokens` lists the kept token ids in a fixed order (undefined: the whole vocabulary in index
+ * order); `weights[i]` belongs to token `tokens[i]` (or `i`) and `total` is their sum. Callers must not be
+ * greedy. Sampling (chooseToken) and speculative decoding (speculative.ts) both read it, so temperature,
+ * top-k and top-p shape the main and the assistant distributions the same way.
  *
- * Example: `chooseToken(Float32Array.of(0, 5, 1), {}, Math.random)` → `1`.
+ * Example: `samplingWeights(Float32Array.of(0, 5, 1), {temperature: 1, topK: 1})` → `{tokens: [1], weights: [1], total: 1}`.
  */
-export function chooseToken(logits: ArrayLike<number>, params: SamplingParams, random: Random): number {
-  if (isGreedy(params)) return argmax(logits);
+export function samplingWeights(logits: ArrayLike<number>, params: SamplingParams): { tokens?: number[]; weights: Float64Array; total: number } {
   const temperature = params.temperature as number;
   const vocabulary = logits.length;
   const topK = params.topK && params.topK > 0 ? Math.min(params.topK, vocabulary) : vocabulary;
@@ -157,9 +158,23 @@ export function chooseToken(logits: ArrayLike<number>, params: SamplingParams, r
       if (mass >= topP) break;
     }
     weights = weights.subarray(0, kept);
+    candidates = candidates.slice(0, kept);
     total = weights.reduce((sum, weight) => sum + weight, 0);
   }
+  return { tokens: candidates, weights, total };
+}
 
+/**
+ * Picks the next token. Greedy when temperature is 0/undefined; otherwise samples `samplingWeights` (softmax
+ * of logits / temperature, top-k, then top-p, renormalized) with `random`. Candidate order is fixed
+ * (descending logit, ties by index), so a seed always gives the same token.
+ *
+ * Example: `chooseToken(Float32Array.of(0, 5, 1), {}, Math.random)` → `1`.
+ */
+export function chooseToken(logits: ArrayLike<number>, params: SamplingParams, random: Random): number {
+  if (isGreedy(params)) return argmax(logits);
+  const { tokens, weights, total } = samplingWeights(logits, params);
+  const at = (position: number) => (tokens ? tokens[position] : position);
   let remaining = random() * total;
   for (let position = 0; position < weights.length; position++) {
     remaining -= weights[position];

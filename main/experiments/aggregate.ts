@@ -6,6 +6,7 @@ import {
   headAttentionTo,
   meanGrid,
   meanOver,
+  pooledAcceptance,
   segmentPositions,
   segmentShares,
   topTokensOverall,
@@ -107,6 +108,10 @@ export function aggregateExperiment(reader: RunReader, experiment: string, optio
     topTokens,
   };
   if (headSegment !== undefined) aggregate.headSegment = headSegment;
+  const assistant = pooledAcceptance(
+    runs.flatMap((run) => (run.generation.assistant ? [{ runId: run.id, proposed: run.generation.assistant.proposed, accepted: run.generation.assistant.accepted }] : [])),
+  );
+  if (assistant) aggregate.assistant = assistant;
   return aggregate;
 }
 

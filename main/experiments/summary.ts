@@ -57,6 +57,7 @@ export function runNumbers(reader: RunReader, run: RunJson, reference: RunJson |
     igCompletenessError: run.integratedGradients?.completenessError ?? null,
     igDelta: run.integratedGradients?.delta ?? null,
     answerTokens: run.tokens.ids.length - run.promptLength,
+    assistantAcceptance: run.generation.assistant?.acceptanceRate ?? null,
   };
   if (method && mass) numbers.method = method;
   if (logProb.note) numbers.answerLogProbNote = logProb.note;
@@ -109,7 +110,7 @@ export function experimentTimeline(reader: RunReader, experiment: string, metric
     let value: number | null;
     if (share) value = numbers.method ? (numbers.segmentShares[share[2]] ?? null) : null;
     else if (metric === 'answerChanged') value = numbers.answerChanged === undefined ? (run.id === runs[0].id ? 0 : null) : Number(numbers.answerChanged);
-    else value = numbers[metric as 'answerLogProb' | 'meanEntropy' | 'igCompletenessError' | 'answerTokens'];
+    else value = numbers[metric as 'answerLogProb' | 'meanEntropy' | 'igCompletenessError' | 'answerTokens' | 'assistantAcceptance'] ?? null;
     return { runId: run.id, createdAt: run.createdAt, modelName: run.model.name, value };
   });
   return { experiment, metric, points };

@@ -3,6 +3,7 @@
 // this tracker remembers which runs belong to which batch: it adds the batch position to each run's progress
 // events and stores an item's marked segments once its run is done. The engine-heavy experiment modules
 // (main/experiments batch, rerun, queue) are imported on first use, keeping onnxruntime out of start-up.
+import { checkAssistant } from './assistant';
 import { resolve } from 'node:path';
 import type { BatchInfo, BatchItemInfo, ExplainRequest, ProgressEvent, RerunRequest, StartBatchRequest } from '../../shared/api';
 import { API_ERROR_CODES, ApiError, FINAL_STAGES } from '../../shared/api';
@@ -49,6 +50,7 @@ export class BatchTracker {
     const modelPath = resolve(request.modelPath ?? (await this.host.demoModel()));
     await this.host.checkFolder(modelPath);
     const settings = { ...request.settings, modelPath };
+    if (settings.assistant) await checkAssistant(modelPath, settings.assistant.modelPath, 'startBatch');
     for (const item of items) {
       if (item.answer === undefined && settings.generation.maxNewTokens < 1) {
         throw new ApiError(API_ERROR_CODES.invalidArgument, `startBatch: dataset line ${item.line} has no answer, so settings.generation.maxNewTokens must be at least 1`);

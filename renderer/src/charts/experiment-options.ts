@@ -47,6 +47,7 @@ export const TIMELINE_LABELS: Readonly<Record<(typeof TIMELINE_METRICS)[number],
   igCompletenessError: 'IG completeness error',
   answerTokens: 'Answer length (tokens)',
   answerChanged: 'Answer changed (1 = yes)',
+  assistantAcceptance: 'Assistant drafts accepted (share)',
 });
 
 /** Formats a number for labels and tooltips: 3–4 significant digits, exponent for tiny and huge values. */

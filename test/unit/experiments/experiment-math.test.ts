@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attributionMass, headAttentionTo, meanGrid, segmentShares, topTokenShares, topTokensOverall, answerChanged } from '../../../shared/experiment-math';
+import { attributionMass, headAttentionTo, meanGrid, pooledAcceptance, segmentShares, topTokenShares, topTokensOverall, answerChanged } from '../../../shared/experiment-math';
 
 describe('experiment math', () => {
   it('sums absolute values over kept rows, prompt columns only', () => {
@@ -40,5 +40,17 @@ describe('experiment math', () => {
   it('compares answers as text', () => {
     expect(answerChanged(' 9 to  5 ', '9 to 5')).toBe(false);
     expect(answerChanged('9 to 6', '9 to 5')).toBe(true);
+  });
+});
+
+describe('pooledAcceptance', () => {
+  it('pools drafts over runs (Σ accepted / Σ proposed, not a mean of rates) and is undefined without assisted runs', () => {
+    const pooled = pooledAcceptance([
+      { runId: 'a', proposed: 10, accepted: 8 },
+      { runId: 'b', proposed: 30, accepted: 12 },
+    ]);
+    expect(pooled).toEqual({ runIds: ['a', 'b'], proposed: 40, accepted: 20, acceptanceRate: 0.5 });
+    expect(pooledAcceptance([])).toBeUndefined();
+    expect(pooledAcceptance([{ runId: 'c', proposed: 0, accepted: 0 }])?.acceptanceRate).toBe(0);
   });
 });

@@ -78,3 +78,20 @@ describe('ColorLegend', () => {
     expect(wrapper.get('figure').attributes('aria-label')).toBe('Gradient × input: colour scale from -0.8 to 0.8');
   });
 });
+
+describe('TokenChips with assisted generation', () => {
+  it('marks the answer tokens the assistant drafted and the model accepted, and counts them in a legend', () => {
+    const wrapper = mount(TokenChips, {
+      props: { tokens, promptLength: 3, values: [0.1, 0.9, 0.5, 0.2, null, null], scale: CIVIDIS, range: [0, 1], focus: 'sequence', methodLabel: 'Saliency', drafted: [true, false, true] },
+      attachTo: document.body,
+    });
+    const answer = wrapper.findAll('[data-testid="answer-chips"] button');
+    expect(answer.map((chip) => chip.attributes('data-drafted') === 'true')).toEqual([true, false, true]);
+    expect(answer.map((chip) => chip.classes().includes('drafted'))).toEqual([true, false, true]);
+    expect(answer[0].attributes('title')).toContain('drafted by the assistant, accepted');
+    expect(answer[1].attributes('title')).not.toContain('drafted');
+    expect(wrapper.get('[data-testid="drafted-legend"]').text()).toContain('2 of 3 answer tokens');
+    expect(mountChips().find('[data-testid="drafted-legend"]').exists()).toBe(false);
+    wrapper.unmount();
+  });
+});

@@ -95,7 +95,7 @@ describe('buildTimelineOption', () => {
 describe('timelineMetrics and formatting', () => {
   it('adds a share metric per method and segment', () => {
     const metrics = timelineMetrics({ segments: ['data'], segmentShares: { saliency: { data: { mean: 1, runIds: [], perRun: [] } } } });
-    expect(metrics.map((entry) => entry.value)).toEqual(['answerLogProb', 'meanEntropy', 'igCompletenessError', 'answerTokens', 'answerChanged', 'share:saliency:data']);
+    expect(metrics.map((entry) => entry.value)).toEqual(['answerLogProb', 'meanEntropy', 'igCompletenessError', 'answerTokens', 'answerChanged', 'assistantAcceptance', 'share:saliency:data']);
   });
 
   it('formats numbers and shares', () => {
