@@ -117,6 +117,8 @@ export interface ExplainRequest {
   tags?: string[];
   /** The run this one re-runs (experiments: rerun on another model). */
   sourceRunId?: string;
+  /** Refuse the run when its estimated peak memory exceeds this (bytes; default: a share of physical memory). */
+  memoryBudgetBytes?: number;
 }
 
 export interface CreateRunResult {
@@ -492,6 +494,8 @@ export const API_ERROR_CODES = {
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',
   cancelled: 'cancelled',
+  /** The run would not fit: its memory estimate exceeds the budget, or the sequence the model's positions. */
+  tooLarge: 'too_large',
   workerCrashed: 'worker_crashed',
   transport: 'transport',
   internal: 'internal',
