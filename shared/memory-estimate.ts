@@ -1,26 +1,25 @@
 // Peak memory of one run, estimated before anything heavy is loaded: from the model's dimensions, the token counts
 // and the methods alone. The rule models what the engine allocates today (main/engine: pipeline, attention/compute,
-// gradients/program, compute, passes) and was calibrated against the peak RSS of real CLI processes
-// (test/integration/memory/estimate.test.ts, `npm run bench -- scale`; README "What fits").
+// gradients/program, compute, passes) and its coefficients were fitted to the peak RSS of real CLI processes on
+// builder models (test/integration/memory/estimate.test.ts; README "What fits").
 //
 // The rule (bytes; F = bytes of the ONNX file and its external data, W = F in float32, the weights the gradient
 // programs hold; T = prompt + answer tokens; A = answer tokens; R = stored attention rows, A or T; L layers, H heads,
 // d hidden, I intermediate, V vocabulary; P = 4·H·T², one layer's [heads, T, T] float32 probabilities):
-//   runtime                    RUNTIME (Node, onnxruntime, tokenizer, SQLite)
-//   plain session              SESSION · F, open for the whole run (generation, then kept until the end)
-//   forward work               2·P + 4·(T·V + 3·T·I + 8·T·d): one layer's scores and probabilities, the full logits
-//   attention stage            SESSION · F (instrumented graph) + forward work + stored rows 12·L·H·R·T (float32
-//                              output and the JSON arrays of doubles)
-//   gradient build             BUILD · W: the model read and prepared in JavaScript, the derivative graph encoded,
-//                              the shape-probe session — every new (length, answer) shape builds its own graphs
-//   gradient sessions          SESSION · W (forward pass) + SESSION · W (reverse pass, pre-packed)
-//   saved forward tensors      L · (SAVED_P · P + 4·(3·T·I + 10·T·d)): every layer's probabilities stay alive for
-//                              the reverse passes (causal row blocks keep 3/4 of them)
-//   reverse pass of a chunk    max(80 MB, 4 · largest), largest = max(P, 4·T·I): the row-chunk budget of compute.ts
-//   integrated gradients       combined session 2·W + batch · (activations + 4 · largest), activations =
-//                              L · (ACTIVATION_P · P + 4·(8·T·I + 20·T·d)), batch = clamp(⌊1.5 GB / point⌋, 1, 16)
-// Peak = runtime + plain session + the largest stage (attention, then gradients with the attention rows still held).
-// Generation (KV cache) is small next to these and is covered by the forward work of the prompt.
+//   peak = RUNTIME + the largest stage
+//   generate    SESSION·F + FORWARD                           plain session; FORWARD = LOGITS·4TV + ATTENTION_P·P
+//   attention   ATTENTION_F·F + FORWARD + 12·L·H·R·T          plain + instrumented sessions and the model bytes the
+//                                                             rewrite reads and encodes; the stored rows (float32
+//                                                             output, JSON arrays of doubles)
+//   rows        F + (ROWS_F − 1)·W + ROWS_P·L·P + 8·L·(3TI + 10Td) + the attention rows (still held)
+//               plain session, derivative build and forward/reverse sessions; every layer's probabilities saved by the
+//               forward pass (in onnxruntime and again in JavaScript) and the reverse pass's [H, T, T] cotangents;
+//               the saved MLP and hidden tensors, twice
+//   IG          F + (IG_F − 1)·W + batch·point, point = IG_P·L·P + 4·L·(8TI + 20Td): the combined graph keeps every
+//               activation of each path point; batch = clamp(⌊1.5 GB / (point + 4·P)⌋, 1, 16, steps + 2) as compute.ts
+//               chooses it. Rows and IG in one run: the larger, plus 2·W for the other program's sessions.
+// Fitted on llama builder models of 1–20 M parameters at 256–2,048 tokens (attention, rows and IG measured apart);
+// the 213 M model's first run at 1,024 tokens in issue 12 (10.8 GB measured) is estimated at 11.3 GB.
 
 /** The numbers of a model the estimate needs (config.json and the file size). */
 export interface ModelDimensions {
@@ -67,14 +66,17 @@ export interface MemoryEstimate {
 /** Version of the rule, recorded with every run so that estimates can be compared with measured peaks later. */
 export const MEMORY_RULE_VERSION = 1;
 
-/** Calibrated coefficients (see the header); measured factors are in the README's "What fits". */
+/** Fitted coefficients (see the header). */
 export const MEMORY_COEFFICIENTS = Object.freeze({
-  RUNTIME: 220 * 2 ** 20,
+  RUNTIME: 360e6,
   SESSION: 1.6,
-  BUILD: 2.5,
-  SAVED_P: 0.75,
-  ACTIVATION_P: 2,
-  ROW_BUDGET: 80e6,
+  LOGITS: 2.3,
+  ATTENTION_P: 3,
+  ATTENTION_F: 3.6,
+  ROWS_F: 4,
+  ROWS_P: 6,
+  IG_F: 3.7,
+  IG_P: 6.3,
   IG_BUDGET: 1.5e9,
 });
 
@@ -83,8 +85,8 @@ const GRADIENT_METHODS = new Set(['saliency', 'grad_x_input', 'gradient', 'integ
 /**
  * Estimates the peak memory of one run.
  *
- * Example: the demo model (3 layers, 4 heads, hidden 64, intermediate 192, vocab 565, 984 KB fp32) with 400 + 32
- * tokens and attention, saliency → `{peakBytes: ≈ 0.36e9, stage: 'gradients', parts: [...]}`.
+ * Example: the demo model (3 layers, 4 heads, hidden 64, intermediate 192, vocab 565, 1 MB fp32) with 464 + 16
+ * tokens and attention, saliency → `{peakBytes: ≈ 0.43e9, stage: 'gradients', parts: [...]}` (measured: 0.41 GB).
  */
 export function estimatePeakMemory(model: ModelDimensions, run: RunShape): MemoryEstimate {
   const c = MEMORY_COEFFICIENTS;
@@ -94,60 +96,41 @@ export function estimatePeakMemory(model: ModelDimensions, run: RunShape): Memor
   const F = model.fileBytes;
   const W = (F * 4) / Math.max(0.25, model.weightBytes);
   const P = 4 * H * T * T;
-  const forwardWork = 2 * P + 4 * (T * V + 3 * T * I + 8 * T * d);
-
-  const shared: MemoryPart[] = [
-    { name: 'runtime', bytes: c.RUNTIME },
-    { name: 'plain session', bytes: c.SESSION * F },
-  ];
+  const forward: MemoryPart = { name: 'forward pass (full logits, one layer of attention)', bytes: c.LOGITS * 4 * T * V + c.ATTENTION_P * P };
   const stages: { stage: MemoryEstimate['stage']; parts: MemoryPart[] }[] = [
-    { stage: 'generate', parts: [{ name: 'forward work', bytes: forwardWork }] },
+    { stage: 'generate', parts: [{ name: 'plain session', bytes: c.SESSION * F }, forward] },
   ];
-  let attentionRows = 0;
+  const rows: MemoryPart = { name: 'stored attention rows', bytes: 0 };
   if (run.methods.includes('attention')) {
-    const R = run.attentionRows === 'all' ? T : A;
-    attentionRows = 12 * L * H * R * T;
-    stages.push({
-      stage: 'attention',
-      parts: [
-        { name: 'instrumented session', bytes: c.SESSION * F },
-        { name: 'forward work', bytes: forwardWork },
-        { name: 'attention rows', bytes: attentionRows },
-      ],
-    });
+    rows.bytes = 12 * L * H * (run.attentionRows === 'all' ? T : A) * T;
+    stages.push({ stage: 'attention', parts: [{ name: 'sessions and graph rewrite', bytes: c.ATTENTION_F * F }, forward, rows] });
   }
-  if (run.methods.some((m) => GRADIENT_METHODS.has(m))) {
-    const largest = Math.max(P, 4 * T * I);
-    const parts: MemoryPart[] = [
-      { name: 'attention rows', bytes: attentionRows },
-      { name: 'derivative build', bytes: c.BUILD * W },
+  const rowMethods = run.methods.some((m) => m !== 'integrated_gradients' && GRADIENT_METHODS.has(m));
+  const wantsIg = run.methods.includes('integrated_gradients');
+  if (rowMethods || wantsIg) {
+    const parts: MemoryPart[] = [rows];
+    const rowStage: MemoryPart[] = [
+      { name: 'sessions and derivative build', bytes: F + (c.ROWS_F - 1) * W },
+      { name: 'saved probabilities and reverse cotangents', bytes: c.ROWS_P * L * P },
+      { name: 'saved MLP and hidden tensors', bytes: 8 * L * (3 * T * I + 10 * T * d) },
+      { name: 'gradients', bytes: 4 * T * d * (run.rawGradient ? A + 2 : 2) },
     ];
-    const rowMethods = run.methods.some((m) => m !== 'integrated_gradients' && GRADIENT_METHODS.has(m));
-    let rowStage = 0;
-    if (rowMethods) {
-      rowStage =
-        2 * c.SESSION * W +
-        L * (c.SAVED_P * P + 4 * (3 * T * I + 10 * T * d)) +
-        Math.max(c.ROW_BUDGET, 4 * largest) +
-        4 * T * d * (run.rawGradient ? A + 2 : 2);
-    }
-    let igStage = 0;
-    if (run.methods.includes('integrated_gradients')) {
-      const point = L * (c.ACTIVATION_P * P + 4 * (8 * T * I + 20 * T * d)) + 4 * largest;
-      const batch = Math.max(1, Math.min(16, Math.floor(c.IG_BUDGET / point), run.igSteps + 2));
-      igStage = 2 * c.SESSION * W + batch * point;
-    }
-    // Row passes and integrated gradients run one after the other; the programs of both stay open.
-    parts.push(
-      rowStage >= igStage
-        ? { name: 'gradient rows (sessions, saved tensors, reverse pass)', bytes: rowStage + (igStage > 0 ? 2 * c.SESSION * W : 0) }
-        : { name: 'integrated gradients (sessions, path points)', bytes: igStage + (rowStage > 0 ? 2 * c.SESSION * W : 0) },
-    );
+    const point = c.IG_P * L * P + 4 * L * (8 * T * I + 20 * T * d);
+    const batch = Math.max(1, Math.min(16, run.igSteps + 2, Math.floor(c.IG_BUDGET / (point + 4 * P))));
+    const igStage: MemoryPart[] = [
+      { name: 'sessions and derivative build', bytes: F + (c.IG_F - 1) * W },
+      { name: `integrated-gradient path points (${batch} per run)`, bytes: batch * point },
+    ];
+    const total = (list: MemoryPart[]) => list.reduce((sum, part) => sum + part.bytes, 0);
+    const larger = !wantsIg || (rowMethods && total(rowStage) >= total(igStage)) ? rowStage : igStage;
+    parts.push(...larger);
+    // Both programs stay open in one run: the other one's sessions come on top.
+    if (rowMethods && wantsIg) parts.push({ name: 'the other gradient program', bytes: 2 * W });
     stages.push({ stage: 'gradients', parts });
   }
   const sum = (parts: MemoryPart[]) => parts.reduce((total, part) => total + part.bytes, 0);
   const top = stages.reduce((best, next) => (sum(next.parts) > sum(best.parts) ? next : best));
-  const parts = [...shared, ...top.parts].filter((part) => part.bytes > 0).sort((a, b) => b.bytes - a.bytes);
+  const parts = [{ name: 'runtime', bytes: c.RUNTIME }, ...top.parts].filter((part) => part.bytes > 0).sort((a, b) => b.bytes - a.bytes);
   return { peakBytes: Math.round(sum(parts)), stage: top.stage, parts: parts.map((part) => ({ ...part, bytes: Math.round(part.bytes) })) };
 }
 

@@ -5,7 +5,7 @@ import { totalmem } from 'node:os';
 import type { ExplainRequest } from '../../shared/api';
 import { estimatePeakMemory, formatBytes, type MemoryEstimate, type ModelDimensions } from '../../shared/memory-estimate';
 import { DEFAULT_EXPLAIN_OPTIONS } from '../../shared/explain-options';
-import type { ReadModelFolder } from './model-folder';
+import { readModelFolder, type Dtype, type ReadModelFolder } from './model-folder';
 import { answerIds, buildTokenSequence } from './prompt';
 
 /**
@@ -120,4 +120,17 @@ function advice(request: ExplainRequest, rows: 'answer' | 'all', estimate: Memor
   }
   hints.push('a shorter input', '--memory-budget SIZE if the machine has more to spare');
   return `use ${hints.join(', ')}`;
+}
+
+/**
+ * The refusal message for a request, or undefined when it fits — or when the folder cannot be read, which the run
+ * itself then reports with its own error. Reads config and tokenizer only (the service checks before queueing).
+ */
+export async function refusalOf(modelPath: string, request: ExplainRequest): Promise<string | undefined> {
+  try {
+    admitRun(await readModelFolder(modelPath, { dtype: request.dtype as Dtype | undefined }), request);
+    return undefined;
+  } catch (error) {
+    return error instanceof RunTooLargeError ? error.message : undefined;
+  }
 }
