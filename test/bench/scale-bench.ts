@@ -95,18 +95,12 @@ async function plainForwards(folder: string, lengths: number[]): Promise<Record<
 }
 
 async function forwardChild(folder: string, lengths: number[]): Promise<void> {
-  const { createSession, emptyTensor, int64Tensor } = await import('../../main/engine/runtime');
+  const { createSession } = await import('../../main/engine/runtime');
+  const { forwardFeeds } = await import('../../main/engine/attention/feeds');
   const session = await createSession(join(folder, 'onnx', 'model.onnx'), 'cpu');
   const result: Record<number, number> = {};
   for (const length of lengths) {
-    const ids = tokenIds(length, 0);
-    const feeds: Record<string, ReturnType<typeof int64Tensor>> = {};
-    for (const input of session.inputs) {
-      if (input.name === 'input_ids') feeds[input.name] = int64Tensor(ids, [1, length]);
-      else if (input.name === 'attention_mask') feeds[input.name] = int64Tensor(ids.map(() => 1), [1, length]);
-      else if (input.name === 'position_ids') feeds[input.name] = int64Tensor(ids.map((_, i) => i), [1, length]);
-      else feeds[input.name] = emptyTensor('float32', input.shape!.map((d, axis) => (axis === 0 ? 1 : axis === 2 ? 0 : Number(d))));
-    }
+    const feeds = forwardFeeds(session, tokenIds(length, 0));
     const times: number[] = [];
     for (let repeat = 0; repeat < 4; repeat++) {
       const start = performance.now();
