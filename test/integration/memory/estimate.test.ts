@@ -93,9 +93,9 @@ describe('memory estimate against measured peak RSS (child processes, real sessi
       methods: 'attention',
     },
     {
-      name: 'llama h256 × 4 layers (20 M), 512 tokens, saliency',
+      name: 'llama h256 × 4 layers (20 M), 384 tokens, saliency',
       model: () => llamaFolder('llama-20m', { vocabSize: 32000, hiddenSize: 256, intermediateSize: 688, numLayers: 4, numHeads: 8, numKvHeads: 4, maxPositions: 4096, seed: 4 }),
-      tokens: 512,
+      tokens: 384,
       answer: 4,
       methods: 'saliency',
     },
