@@ -244,6 +244,7 @@ export const batchSettingsCheck = object({
   options: optional(explainOptionsCheck),
   device: oneOf(DEVICES),
   tags: optional(arrayOf(tag, { max: 100 })),
+  memoryBudgetBytes: optional(integer(1, Number.MAX_SAFE_INTEGER)),
 });
 
 export const startBatchCheck = object({

@@ -267,6 +267,8 @@ export interface BatchRequestSettings {
   options?: Partial<ExplainOptions>;
   device: DeviceChoice;
   tags?: string[];
+  /** Memory budget of each item's run (bytes), as ExplainRequest.memoryBudgetBytes. */
+  memoryBudgetBytes?: number;
 }
 
 /**
