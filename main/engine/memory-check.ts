@@ -68,7 +68,7 @@ export interface Admission {
  * sequence exceeds the model's positions or the estimated peak exceeds the budget.
  *
  * Example: a 3,433-token prompt on the demo model (max_position_embeddings 512) →
- * `RunTooLargeError: the sequence is 3465 tokens (3433 prompt + 32 answer) but the model's max_position_embeddings is 512: …`.
+ * `RunTooLargeError: the sequence is 3465 tokens (3433 prompt + up to 32 new) but the model's max_position_embeddings is 512: …`.
  */
 export function admitRun(folder: ReadModelFolder, request: ExplainRequest): Admission {
   const input = { task: request.task, system: request.system, messages: request.messages, prompt: request.prompt };

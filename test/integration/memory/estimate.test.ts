@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../../shared/api';
-import { formatBytes, parseByteSize } from '../../../shared/memory-estimate';
+import { formatBytes } from '../../../shared/memory-estimate';
 import type { RunJson } from '../../../shared/run';
 import { ensureDemoModel } from '../../../main/engine/model-builder/demo';
 import { buildLlamaModel, type LlamaSpec } from '../../../main/engine/model-builder/llama';
@@ -167,18 +167,4 @@ describe('refusals come before any run row and any session', () => {
       store.close();
     }
   }, 60_000);
-});
-
-describe('sizes', () => {
-  it('parses --memory-budget sizes and prints estimates in decimal units', () => {
-    expect(parseByteSize('8G')).toBe(8e9);
-    expect(parseByteSize('512MiB')).toBe(512 * 2 ** 20);
-    expect(parseByteSize('1.5 GB')).toBe(1.5e9);
-    expect(parseByteSize('123')).toBe(123);
-    expect(parseByteSize('lots')).toBeUndefined();
-    expect(parseByteSize('0')).toBeUndefined();
-    expect(formatBytes(11.3e9)).toBe('11 GB');
-    expect(formatBytes(2.35e9)).toBe('2.4 GB');
-    expect(formatBytes(50e6)).toBe('50 MB');
-  });
 });
