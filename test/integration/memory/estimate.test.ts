@@ -4,12 +4,12 @@
 // model whose ONNX file is garbage of the same size: had anything tried to open a session, the run would fail with
 // "damaged" instead of being refused, and exit 1 instead of 2.
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError } from '../../../shared/api';
+import { ApiError, TOKEN_HEADER } from '../../../shared/api';
 import { formatBytes } from '../../../shared/memory-estimate';
 import type { RunJson } from '../../../shared/run';
 import { ensureDemoModel } from '../../../main/engine/model-builder/demo';
@@ -18,6 +18,7 @@ import { writeModelFolder } from '../../../main/engine/model-builder/folder';
 import { llama2Tokenizer } from '../../../main/engine/model-builder/tokenizers';
 import { createWorkbenchService } from '../../../main/service';
 import { openRunStore } from '../../../main/store/run-store';
+import { startWebServer } from '../../../main/web/server';
 
 const root = resolve(__dirname, '..', '..', '..');
 /** The estimate must lie within this factor of the measured peak, either way (README "What fits"). */
@@ -139,7 +140,7 @@ describe('refusals come before any run row and any session', () => {
     expect(measured.runsInStore).toBe(0);
   }, 60_000);
 
-  it('the API refuses with too_large before queueing, and no run row is written', async () => {
+  it('the API refuses with too_large (HTTP 422) before queueing, and no run row is written', async () => {
     const store = openRunStore(join(dir, 'api.db'));
     const service = createWorkbenchService({
       store,
@@ -160,6 +161,22 @@ describe('refusals come before any run row and any session', () => {
       const tooLong = await service.createRun({ ...request, inputIds: Array.from({ length: 520 }, () => 100) }).catch((error: unknown) => error);
       expect((tooLong as ApiError).code).toBe('too_large');
       expect((tooLong as ApiError).message).toContain('max_position_embeddings is 512');
+      // Over HTTP (web mode) the refusal is a 4xx: the request must change, retrying will not help.
+      const rendererDir = join(dir, 'renderer');
+      mkdirSync(rendererDir, { recursive: true });
+      writeFileSync(join(rendererDir, 'index.html'), '<!doctype html>');
+      const server = await startWebServer({ service, port: 0, rendererDir });
+      try {
+        const response = await fetch(`${server.url}/api/createRun`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', [TOKEN_HEADER]: server.token },
+          body: JSON.stringify({ args: [{ ...request, memoryBudgetBytes: 1e6 }] }),
+        });
+        expect(response.status).toBe(422);
+        expect(((await response.json()) as { error: { code: string } }).error.code).toBe('too_large');
+      } finally {
+        await server.close();
+      }
       expect(store.listRuns({}).total).toBe(0);
       expect(await service.listJobs()).toEqual([]);
     } finally {
