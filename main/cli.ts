@@ -24,7 +24,7 @@ Usage:
                         [--target token|sequence|contrastive] [--foil TEXT] [--saliency-norm l2|l1|max]
                         [--raw-gradient] [--ig-steps N] [--ig-baseline zero|pad|scaled]
                         [--ig-rule midpoint|trapezoid|gauss-legendre] [--ig-spacing uniform|geometric]
-                        [--device auto|cpu|cuda|dml|coreml] [--experiment NAME] [--tag TAG]...
+                        [--device auto|cpu|cuda|dml|coreml] [--memory-budget SIZE] [--experiment NAME] [--tag TAG]...
                         [--db FILE] [--json FILE] [--report FILE.html] [--quiet]
                         ${VIEW_USAGE}
   llm-explainer runs   [--db FILE] [--limit N] [--offset N] [--experiment NAME] [--search TEXT] [--json]
@@ -80,7 +80,8 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (error) {
     process.stderr.write(`llm-explainer: ${oneLineError(error)}\n`);
-    return error instanceof UsageError ? 2 : 1;
+    // A run refused up front (too large for the memory budget or the model's positions) is a usage error too.
+    return error instanceof UsageError || (error as { code?: unknown })?.code === 'too_large' ? 2 : 1;
   }
 }
 

@@ -45,6 +45,8 @@ export interface ServiceEngine {
   inspectModelFolder: InspectFolder;
   normalizeConfig: NormalizeConfig;
   availableDevices(): DeviceAvailability[];
+  /** Why a request cannot fit (memory estimate over budget, sequence over the model's positions), if it cannot. */
+  refusalOf(modelPath: string, request: ExplainRequest): Promise<string | undefined>;
 }
 
 export interface WorkbenchServiceOptions {
@@ -175,6 +177,9 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
       const problem = await requestTokenIdProblem(request, folder, (await loadEngine()).normalizeConfig, names);
       if (problem) throw new ApiError(API_ERROR_CODES.invalidArgument, `createRun: ${problem}`);
       if (request.assistant) await checkAssistant(request.modelPath ?? (await options.demoModel()), request.assistant.modelPath, 'createRun');
+      // Refused before a run row exists or a session loads: the caller gets too_large (HTTP 422) and can change it.
+      const refusal = await (await loadEngine()).refusalOf(request.modelPath ?? (await options.demoModel()), request);
+      if (refusal) throw new ApiError(API_ERROR_CODES.tooLarge, `createRun: ${refusal}`);
       const runId = newRunId();
       queue.add(runId, request);
       runsChanged({ reason: 'created', runIds: [runId] });
@@ -373,14 +378,17 @@ async function loadDefaultEngine(overrides: Partial<ServiceEngine> = {}): Promis
   const needsFolder = !overrides.inspectModelFolder;
   const needsConfig = !overrides.normalizeConfig;
   const needsRuntime = !overrides.availableDevices;
-  const [folder, config, runtime] = await Promise.all([
+  const needsCheck = !overrides.refusalOf;
+  const [folder, config, runtime, check] = await Promise.all([
     needsFolder ? import('./engine/model-folder') : undefined,
     needsConfig ? import('./engine/config') : undefined,
     needsRuntime ? import('./engine/runtime') : undefined,
+    needsCheck ? import('./engine/memory-check') : undefined,
   ]);
   return {
     inspectModelFolder: overrides.inspectModelFolder ?? folder!.inspectModelFolder,
     normalizeConfig: overrides.normalizeConfig ?? config!.normalizeConfig,
     availableDevices: overrides.availableDevices ?? runtime!.availableDevices,
+    refusalOf: overrides.refusalOf ?? check!.refusalOf,
   };
 }

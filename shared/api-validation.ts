@@ -197,6 +197,7 @@ export const explainRequestCheck = object(
     experiment: optional(string({ min: 1, max: 200 })),
     tags: optional(arrayOf(tag, { max: 100 })),
     sourceRunId: optional(id),
+    memoryBudgetBytes: optional(integer(1, Number.MAX_SAFE_INTEGER)),
   },
   (value, path) => {
     if (value.messages !== undefined && value.prompt !== undefined) return `${path}: give messages or prompt, not both`;
@@ -249,6 +250,7 @@ export const batchSettingsCheck = object({
   options: optional(explainOptionsCheck),
   device: oneOf(DEVICES),
   tags: optional(arrayOf(tag, { max: 100 })),
+  memoryBudgetBytes: optional(integer(1, Number.MAX_SAFE_INTEGER)),
 });
 
 export const startBatchCheck = object({

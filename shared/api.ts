@@ -131,6 +131,8 @@ export interface ExplainRequest {
   tags?: string[];
   /** The run this one re-runs (experiments: rerun on another model). */
   sourceRunId?: string;
+  /** Refuse the run when its estimated peak memory exceeds this (bytes; default: a share of physical memory). */
+  memoryBudgetBytes?: number;
 }
 
 export interface CreateRunResult {
@@ -280,6 +282,8 @@ export interface BatchRequestSettings {
   options?: Partial<ExplainOptions>;
   device: DeviceChoice;
   tags?: string[];
+  /** Memory budget of each item's run (bytes), as ExplainRequest.memoryBudgetBytes. */
+  memoryBudgetBytes?: number;
 }
 
 /**
@@ -507,6 +511,8 @@ export const API_ERROR_CODES = {
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',
   cancelled: 'cancelled',
+  /** The run would not fit: its memory estimate exceeds the budget, or the sequence the model's positions. */
+  tooLarge: 'too_large',
   workerCrashed: 'worker_crashed',
   transport: 'transport',
   internal: 'internal',

@@ -217,6 +217,20 @@ export interface RunJson {
   warnings?: string[];
   /** Link to the run this one re-ran (experiments issue). */
   sourceRunId?: string;
+  /** The memory estimate the run was admitted with, and the peak it reached (shared/memory-estimate). */
+  memory?: RunMemoryJson;
+}
+
+/** Estimated and measured memory of a run, in bytes. */
+export interface RunMemoryJson {
+  /** shared/memory-estimate MEMORY_RULE_VERSION. */
+  rule: number;
+  estimateBytes: number;
+  /** The stage the estimate peaks in: generate, attention or gradients. */
+  estimateStage: string;
+  budgetBytes: number;
+  /** The process's peak resident memory when the run finished (a long-lived worker: its peak so far). */
+  peakRssBytes: number;
 }
 
 /** One row of the runs list (no tensors). */

@@ -1,5 +1,6 @@
 // Argument parsing helpers for the CLI: every bad value becomes a one-line UsageError (exit code 2).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseByteSize } from '../../shared/memory-estimate';
 
 export class UsageError extends Error {
   readonly code = 'usage';
@@ -50,6 +51,14 @@ export function choiceOption<T extends string>(name: string, value: string | und
     throw new UsageError(`--${name} must be one of ${choices.join(', ')}; got "${value}"`);
   }
   return value as T;
+}
+
+/** A memory size: "8G", "512MB", "1.5GiB" or bytes (shared/memory-estimate parseByteSize). */
+export function byteSizeOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const bytes = parseByteSize(value);
+  if (bytes === undefined) throw new UsageError(`--${name} must be a size such as 8G, 512M or 1.5GiB; got "${value}"`);
+  return bytes;
 }
 
 /** "1,2, 3" → [1, 2, 3]; rejects anything that is not a non-negative integer. */

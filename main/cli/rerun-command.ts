@@ -4,13 +4,13 @@ import { writeFileSync } from 'node:fs';
 import { DEVICES } from '../../shared/run';
 import { METHOD_IDS } from '../../shared/explain-options';
 import { rerunExperiment, rerunRuns, type RerunOptions } from '../experiments/rerun';
-import { UsageError, choiceOption, intOption, listOption, parseCommand } from './args';
+import { UsageError, byteSizeOption, choiceOption, intOption, listOption, parseCommand } from './args';
 import { showProgress, summarizeQueue } from './batch-command';
 import { terminalProgress } from './progress';
 import { openWorkbench } from './workbench';
 
 export const RERUN_USAGE = `llm-explainer rerun (ID... | --experiment NAME) --model DIR [--to NAME] [--keep-answer | --generate]
-                      [--methods LIST] [--device D] [--dtype T] [--ig-steps N] [--db FILE] [--json FILE] [--quiet]`;
+                      [--methods LIST] [--device D] [--dtype T] [--ig-steps N] [--memory-budget SIZE] [--db FILE] [--json FILE] [--quiet]`;
 
 export async function rerunCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand('rerun', argv, {
@@ -23,6 +23,7 @@ export async function rerunCommand(argv: string[]): Promise<number> {
     device: { type: 'string' },
     dtype: { type: 'string' },
     'ig-steps': { type: 'string' },
+    'memory-budget': { type: 'string' },
     db: { type: 'string' },
     json: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
@@ -48,6 +49,7 @@ export async function rerunCommand(argv: string[]): Promise<number> {
       methods: listOption('methods', values.methods, METHOD_IDS),
       device: choiceOption('device', values.device, DEVICES),
       dtype: values.dtype,
+      memoryBudgetBytes: byteSizeOption('memory-budget', values['memory-budget']),
       options: igSteps === undefined ? undefined : { igSteps },
       onProgress: (p) => showProgress(progress, p),
     };

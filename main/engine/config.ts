@@ -21,6 +21,8 @@ export interface ModelConfig {
   vocabSize: number;
   /** Longest sequence the position scheme covers; undefined when the config states none (ALiBi models). */
   maxPositions?: number;
+  /** The config.json field `maxPositions` came from, e.g. "max_position_embeddings" (named in refusals). */
+  maxPositionsField?: string;
   /** End-of-sequence ids (config lists them as a number or a list). */
   eosTokenIds: number[];
   bosTokenId?: number;
@@ -191,6 +193,7 @@ export function normalizeConfig(raw: unknown): ModelConfig {
     headDim,
     vocabSize,
     maxPositions: numberAt(source, POSITION_NAMES),
+    maxPositionsField: POSITION_NAMES.find((name) => numberAt(source, [name]) !== undefined),
     eosTokenIds: tokenIds(pick('eos_token_id')),
     bosTokenId: firstId(pick('bos_token_id')),
     padTokenId: firstId(pick('pad_token_id')),

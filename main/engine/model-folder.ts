@@ -141,6 +141,8 @@ export interface LoadOptions {
   dtype?: Dtype;
   device?: DeviceChoice;
   session?: SessionOptions;
+  /** Called once config and tokenizer are read and before the session is created; may throw to refuse the run. */
+  beforeSession?: (folder: ReadModelFolder) => void | Promise<void>;
 }
 
 async function statOrUndefined(path: string) {
@@ -380,14 +382,16 @@ function checkGraph(variant: OnnxVariant, layout: GraphLayout): void {
   }
 }
 
+/** Everything `loadModelFolder` reads before it opens a session: no weights are loaded yet. */
+export type ReadModelFolder = Pick<LoadedModel, 'path' | 'name' | 'config' | 'tokenizer' | 'chatTemplate' | 'generationConfig' | 'info'> & {
+  variant: OnnxVariant;
+};
+
 /**
- * Loads a model folder: config, tokenizer, chat template, generation config, the chosen ONNX file (hash and
- * session). Every bad folder throws ModelFolderError with a `code` and a one-line actionable message.
- *
- * Example: `const model = await loadModelFolder('/models/tiny-llama', {device: 'cpu'})` →
- * `model.onnxFile === 'onnx/model.onnx'`, `model.session.provider === 'cpu'`; call `model.release()` when done.
+ * The light half of loading: config, tokenizer, chat template and the ONNX file chosen by dtype, with the same
+ * ModelFolderErrors as `loadModelFolder`, but no session. Example: `(await readModelFolder(dir)).variant.bytes`.
  */
-export async function loadModelFolder(dir: string, options: LoadOptions = {}): Promise<LoadedModel> {
+export async function readModelFolder(dir: string, options: Pick<LoadOptions, 'dtype'> = {}): Promise<ReadModelFolder> {
   const info = await inspectModelFolder(dir);
   if (!info.hasConfig) {
     const hint = info.weightFiles.length > 0 || info.onnxFiles.length > 0 ? ' (copy it from the model repository)' : '';
@@ -441,6 +445,28 @@ export async function loadModelFolder(dir: string, options: LoadOptions = {}): P
     }
   }
 
+  let chatTemplate: string | undefined;
+  try {
+    // A tokenizer may hold several named templates; the default one is what chat prompts use.
+    chatTemplate = tokenizer.chat_template ? tokenizer.get_chat_template() : undefined;
+  } catch {
+    chatTemplate = undefined;
+  }
+  return { path: info.path, name: info.name, config, tokenizer, chatTemplate, generationConfig, info, variant };
+}
+
+/**
+ * Loads a model folder: config, tokenizer, chat template, generation config, the chosen ONNX file (hash and
+ * session). Every bad folder throws ModelFolderError with a `code` and a one-line actionable message.
+ *
+ * Example: `const model = await loadModelFolder('/models/tiny-llama', {device: 'cpu'})` →
+ * `model.onnxFile === 'onnx/model.onnx'`, `model.session.provider === 'cpu'`; call `model.release()` when done.
+ */
+export async function loadModelFolder(dir: string, options: LoadOptions = {}): Promise<LoadedModel> {
+  const folder = await readModelFolder(dir, options);
+  // The caller's last word before onnxruntime reads the weights (memory and context checks refuse here).
+  await options.beforeSession?.(folder);
+  const { info, variant, config } = folder;
   const onnxPath = join(info.path, variant.file);
   let session: SessionHandle;
   try {
@@ -459,29 +485,16 @@ export async function loadModelFolder(dir: string, options: LoadOptions = {}): P
     throw error;
   }
 
-  let chatTemplate: string | undefined;
-  try {
-    // A tokenizer may hold several named templates; the default one is what chat prompts use.
-    chatTemplate = tokenizer.chat_template ? tokenizer.get_chat_template() : undefined;
-  } catch {
-    chatTemplate = undefined;
-  }
-  const eosTokenIds = [...new Set([...config.eosTokenIds, ...tokenIds(generationConfig.eos_token_id)])];
+  const eosTokenIds = [...new Set([...config.eosTokenIds, ...tokenIds(folder.generationConfig.eos_token_id)])];
   return {
-    path: info.path,
-    name: info.name,
-    config,
+    ...folder,
     onnxPath,
     onnxFile: variant.file,
     dtype: variant.dtype,
     onnxSha256,
-    tokenizer,
-    chatTemplate,
-    generationConfig,
     eosTokenIds,
     session,
     layout,
-    info,
     release: () => session.release(),
   };
 }

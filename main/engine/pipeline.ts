@@ -2,7 +2,7 @@
 // unless the user supplied it), run the requested explainer families, and store everything in one write.
 // Every door (CLI, HTTP, Electron IPC through the inference worker) calls this one function.
 import type { ExplainRequest, ProgressStage } from '../../shared/api';
-import { RUN_SCHEMA, type DeviceChoice, type GenerationParams, type RunInput, type RunJson, type TokenRole } from '../../shared/run';
+import { RUN_SCHEMA, type RunMemoryJson, type DeviceChoice, type GenerationParams, type RunInput, type RunJson, type TokenRole } from '../../shared/run';
 import { DEFAULT_EXPLAIN_OPTIONS, type ExplainOptions } from '../../shared/explain-options';
 import type { NamedTensor } from '../../shared/tensor';
 import type { RunStore } from '../store/run-store';
@@ -15,6 +15,8 @@ import { generateAssistedAnswer } from './assisted-answer';
 import { ensureDemoModel } from './model-builder/demo';
 import { familiesFor, validateMethods } from './explainers/registry';
 import { APP_VERSION } from './version';
+import { admitRun, type Admission } from './memory-check';
+import { MEMORY_RULE_VERSION } from '../../shared/memory-estimate';
 
 export interface PipelineContext {
   store: RunStore;
@@ -74,11 +76,20 @@ export async function runExplanation(request: ExplainRequest, context: PipelineC
 
   progress('load', 0);
   const modelPath = request.modelPath ?? (await ensureDemoModel(context.demoModelDir));
+  // Refusals (sequence over the model's positions, estimate over the memory budget) come before any run row is
+  // written and before onnxruntime reads the weights: only config and tokenizer have been read.
+  let admission: Admission | undefined;
   const loaded: LoadedModel = await time('load', () =>
-    loadModelFolder(modelPath, { dtype: request.dtype as Dtype | undefined, device: request.device }),
+    loadModelFolder(modelPath, {
+      dtype: request.dtype as Dtype | undefined,
+      device: request.device,
+      beforeSession: (folder) => {
+        admission = admitRun(folder, request);
+      },
+    }),
   );
   try {
-    return await explainLoaded(request, context, loaded, timings, time);
+    return await explainLoaded(request, context, loaded, timings, time, admission!);
   } finally {
     await loaded.release();
   }
@@ -90,6 +101,7 @@ async function explainLoaded(
   loaded: LoadedModel,
   timings: Record<string, number>,
   time: <T>(stage: string, work: () => Promise<T>) => Promise<T>,
+  admission: Admission,
 ): Promise<PipelineResult> {
   const { store, signal } = context;
   const progress = context.onProgress ?? (() => {});
@@ -203,6 +215,14 @@ async function explainLoaded(
     }
 
     progress('store', 0);
+    const estimate = admission.estimateFor(promptLength, answerIds.length);
+    const memory: RunMemoryJson = {
+      rule: MEMORY_RULE_VERSION,
+      estimateBytes: estimate.peakBytes,
+      estimateStage: estimate.stage,
+      budgetBytes: admission.budgetBytes,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    };
     const patch = {
       tokens: drafted ? { ids, text, role, drafted } : { ids, text, role },
       promptLength,
@@ -210,6 +230,7 @@ async function explainLoaded(
       generation,
       timings,
       ...(warnings.length > 0 ? { warnings } : {}),
+      memory,
       ...json,
     };
     const storeStart = performance.now();

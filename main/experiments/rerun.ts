@@ -29,6 +29,8 @@ export interface RerunOptions extends WorkbenchContext {
   /** Default: the device the source run asked for. */
   device?: DeviceChoice;
   dtype?: string;
+  /** Memory budget of each run (bytes; default: a share of physical memory). */
+  memoryBudgetBytes?: number;
   onProgress?: (progress: QueueProgress) => void;
 }
 
@@ -75,6 +77,7 @@ export function rerunRequest(source: RunJson, options: Omit<RerunOptions, keyof 
     sourceRunId: source.id,
   };
   if (options.dtype !== undefined) request.dtype = options.dtype;
+  if (options.memoryBudgetBytes !== undefined) request.memoryBudgetBytes = options.memoryBudgetBytes;
   if (!source.input.messages?.length && source.input.prompt === undefined) request.inputIds = source.tokens.ids.slice(0, source.promptLength);
   if (source.generation.supplied || (options.answer ?? 'keep') === 'keep') request.answer = source.answerText;
   return request;

@@ -50,6 +50,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   [API_ERROR_CODES.unauthorized]: 401,
   [API_ERROR_CODES.forbidden]: 403,
   [API_ERROR_CODES.unsupported]: 501,
+  // A well-formed request the machine cannot serve (memory budget, model positions): the client must change it.
+  [API_ERROR_CODES.tooLarge]: 422,
 };
 
 /**

@@ -1,10 +1,14 @@
 // `npm run bench`: every benchmark, each measuring its ratios side by side in one run, printed as tables.
 // Not part of `npm test` (tests never assert on time). `npm run bench -- attention` runs one of them.
 import { benchAttention } from './attention-bench';
+import { parseArgs } from 'node:util';
 import { benchGradients } from './gradient-bench';
+import { benchScale } from './scale-bench';
+import { parseByteSize } from '../../shared/memory-estimate';
 
-const only = process.argv.slice(2);
-const wanted = (name: string) => only.length === 0 || only.includes(name);
+// `npm run bench -- scale --memory-budget 8G`: names pick benchmarks (default: all but scale, which builds ~1 GB).
+const { values, positionals: only } = parseArgs({ options: { 'memory-budget': { type: 'string' } }, allowPositionals: true });
+const wanted = (name: string) => (only.length === 0 && name !== 'scale') || only.includes(name);
 
 function fixed(value: unknown, digits = 2): unknown {
   return typeof value === 'number' && !Number.isInteger(value) ? Number(value.toFixed(digits)) : value;
@@ -22,4 +26,9 @@ if (wanted('attention')) {
 if (wanted('gradients')) {
   const rows = await benchGradients();
   table('Gradients: multiples of one plain forward of the same sequence', rows);
+}
+if (wanted('scale')) {
+  const budget = values['memory-budget'] === undefined ? undefined : parseByteSize(values['memory-budget']);
+  const rows = await benchScale(budget);
+  table(`Scale (${new Date().toISOString()}): peak RSS and stages as multiples of a plain forward; estimates next to them`, rows);
 }

@@ -1,0 +1,162 @@
+// Peak memory of one run, estimated before anything heavy is loaded: from the model's dimensions, the token counts
+// and the methods alone. The rule models what the engine allocates today (main/engine: pipeline, attention/compute,
+// gradients/program, compute, passes) and its coefficients were fitted to the peak RSS of real CLI processes on
+// builder models (test/integration/memory/estimate.test.ts; README "What fits").
+//
+// The rule (bytes; F = bytes of the ONNX file and its external data, W = F in float32, the weights the gradient
+// programs hold; T = prompt + answer tokens; A = answer tokens; R = stored attention rows, A or T; L layers, H heads,
+// d hidden, I intermediate, V vocabulary; P = 4·H·T², one layer's [heads, T, T] float32 probabilities):
+//   peak = RUNTIME + the largest stage
+//   generate    SESSION·F + FORWARD                           plain session; FORWARD = LOGITS·4TV + ATTENTION_P·P
+//   attention   ATTENTION_F·F + FORWARD + 12·L·H·R·T          plain + instrumented sessions and the model bytes the
+//                                                             rewrite reads and encodes; the stored rows (float32
+//                                                             output, JSON arrays of doubles)
+//   rows        F + (ROWS_F − 1)·W + ROWS_P·L·P + 8·L·(3TI + 10Td) + the attention rows (still held)
+//               plain session, derivative build and forward/reverse sessions; every layer's probabilities saved by the
+//               forward pass (in onnxruntime and again in JavaScript) and the reverse pass's [H, T, T] cotangents;
+//               the saved MLP and hidden tensors, twice
+//   IG          F + (IG_F − 1)·W + batch·point, point = IG_P·L·P + 4·L·(8TI + 20Td): the combined graph keeps every
+//               activation of each path point; batch = clamp(⌊1.5 GB / (point + 4·P)⌋, 1, 16, steps + 2) as compute.ts
+//               chooses it. Rows and IG in one run: the larger, plus 2·W for the other program's sessions.
+// Fitted on llama builder models of 1–20 M parameters at 256–2,048 tokens (attention, rows and IG measured apart;
+// estimate ÷ measured 0.97–1.23) and the scale bench's 246 M model (attention at 1,024 tokens: 5.8 GB measured, 6.1
+// estimated); issue 12's 213 M model at 1,024 tokens (10.8 GB measured on its first run, 850 MB file): 12.8 GB.
+
+/** The numbers of a model the estimate needs (config.json and the file size). */
+export interface ModelDimensions {
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  hidden: number;
+  headDim: number;
+  vocab: number;
+  /** MLP width (`intermediate_size`, `n_inner`, …; 4 × hidden when the config states none). */
+  intermediate: number;
+  /** Bytes of the chosen ONNX file and its external data. */
+  fileBytes: number;
+  /** Bytes per weight in that file: 4 fp32, 2 fp16, 1 q8, 0.5 q4 (gradient programs hold float32). */
+  weightBytes: number;
+}
+
+/** What a run asks for. */
+export interface RunShape {
+  promptLength: number;
+  /** Answer tokens (supplied) or the most that generation may add (max new tokens). */
+  answerLength: number;
+  methods: readonly string[];
+  attentionRows: 'answer' | 'all';
+  igSteps: number;
+  /** The raw gradient [row, col, hidden] is kept. */
+  rawGradient?: boolean;
+}
+
+export interface MemoryPart {
+  name: string;
+  bytes: number;
+}
+
+export interface MemoryEstimate {
+  /** Estimated peak resident memory of the process doing the run. */
+  peakBytes: number;
+  /** The stage at the peak. */
+  stage: 'generate' | 'attention' | 'gradients';
+  /** What the peak is made of, largest first. */
+  parts: MemoryPart[];
+}
+
+/** Version of the rule, recorded with every run so that estimates can be compared with measured peaks later. */
+export const MEMORY_RULE_VERSION = 2;
+
+/** Fitted coefficients (see the header). */
+export const MEMORY_COEFFICIENTS = Object.freeze({
+  RUNTIME: 360e6,
+  SESSION: 1.6,
+  LOGITS: 2.3,
+  ATTENTION_P: 3,
+  ATTENTION_F: 5.2,
+  ROWS_F: 4,
+  ROWS_P: 6,
+  IG_F: 3.7,
+  IG_P: 6.3,
+  IG_BUDGET: 1.5e9,
+});
+
+const GRADIENT_METHODS = new Set(['saliency', 'grad_x_input', 'gradient', 'integrated_gradients']);
+
+/**
+ * Estimates the peak memory of one run.
+ *
+ * Example: the demo model (3 layers, 4 heads, hidden 64, intermediate 192, vocab 565, 1 MB fp32) with 464 + 16
+ * tokens and attention, saliency, grad_x_input → `{peakBytes: ≈ 0.45e9, stage: 'gradients', parts: [...]}` (measured
+ * in a CLI process: 0.41 GB).
+ */
+export function estimatePeakMemory(model: ModelDimensions, run: RunShape): MemoryEstimate {
+  const c = MEMORY_COEFFICIENTS;
+  const T = run.promptLength + run.answerLength;
+  const A = run.answerLength;
+  const { layers: L, heads: H, hidden: d, intermediate: I, vocab: V } = model;
+  const F = model.fileBytes;
+  const W = (F * 4) / Math.max(0.25, model.weightBytes);
+  const P = 4 * H * T * T;
+  const forward: MemoryPart = { name: 'forward pass (full logits, one layer of attention)', bytes: c.LOGITS * 4 * T * V + c.ATTENTION_P * P };
+  const stages: { stage: MemoryEstimate['stage']; parts: MemoryPart[] }[] = [
+    { stage: 'generate', parts: [{ name: 'plain session', bytes: c.SESSION * F }, forward] },
+  ];
+  const rows: MemoryPart = { name: 'stored attention rows', bytes: 0 };
+  if (run.methods.includes('attention')) {
+    rows.bytes = 12 * L * H * (run.attentionRows === 'all' ? T : A) * T;
+    stages.push({ stage: 'attention', parts: [{ name: 'sessions and graph rewrite', bytes: c.ATTENTION_F * F }, forward, rows] });
+  }
+  const rowMethods = run.methods.some((m) => m !== 'integrated_gradients' && GRADIENT_METHODS.has(m));
+  const wantsIg = run.methods.includes('integrated_gradients');
+  if (rowMethods || wantsIg) {
+    const parts: MemoryPart[] = [rows];
+    const rowStage: MemoryPart[] = [
+      { name: 'sessions and derivative build', bytes: F + (c.ROWS_F - 1) * W },
+      { name: 'saved probabilities and reverse cotangents', bytes: c.ROWS_P * L * P },
+      { name: 'saved MLP and hidden tensors', bytes: 8 * L * (3 * T * I + 10 * T * d) },
+      { name: 'gradients', bytes: 4 * T * d * (run.rawGradient ? A + 2 : 2) },
+    ];
+    const point = c.IG_P * L * P + 4 * L * (8 * T * I + 20 * T * d);
+    const batch = Math.max(1, Math.min(16, run.igSteps + 2, Math.floor(c.IG_BUDGET / (point + 4 * P))));
+    const igStage: MemoryPart[] = [
+      { name: 'sessions and derivative build', bytes: F + (c.IG_F - 1) * W },
+      { name: `integrated-gradient path points (${batch} per run)`, bytes: batch * point },
+    ];
+    const total = (list: MemoryPart[]) => list.reduce((sum, part) => sum + part.bytes, 0);
+    const larger = !wantsIg || (rowMethods && total(rowStage) >= total(igStage)) ? rowStage : igStage;
+    parts.push(...larger);
+    // Both programs stay open in one run: the other one's sessions come on top.
+    if (rowMethods && wantsIg) parts.push({ name: 'the other gradient program', bytes: 2 * W });
+    stages.push({ stage: 'gradients', parts });
+  }
+  const sum = (parts: MemoryPart[]) => parts.reduce((total, part) => total + part.bytes, 0);
+  const top = stages.reduce((best, next) => (sum(next.parts) > sum(best.parts) ? next : best));
+  const parts = [{ name: 'runtime', bytes: c.RUNTIME }, ...top.parts].filter((part) => part.bytes > 0).sort((a, b) => b.bytes - a.bytes);
+  return { peakBytes: Math.round(sum(parts)), stage: top.stage, parts: parts.map((part) => ({ ...part, bytes: Math.round(part.bytes) })) };
+}
+
+/** "1.5 GB" (decimal units, one decimal under 10). */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value < 10 && unit > 0 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+/**
+ * Parses a size such as "8G", "8GB", "512M", "1.5 GiB" or a plain byte count; undefined when it is not one.
+ * Example: `parseByteSize('8G')` → 8e9; `parseByteSize('512MiB')` → 536870912.
+ */
+export function parseByteSize(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*$/i.exec(text);
+  if (!match) return undefined;
+  const power = ' kmgt'.indexOf(match[2].toLowerCase() || ' ');
+  const base = match[3] ? 1024 : 1000;
+  const bytes = Number(match[1]) * base ** power;
+  return Number.isFinite(bytes) && bytes > 0 ? Math.round(bytes) : undefined;
+}

@@ -1,0 +1,235 @@
+// Scale benchmark (issue 12): a llama-style ~200 M model at 1,024 tokens and at a length never built before, and a
+// ~40 M one at 8,192 tokens, each explained by the real CLI in a child process of its own (test/fixtures/measured-cli.ts)
+// next to the memory estimate it was admitted with. Configurations whose estimate exceeds the memory budget are
+// reported as refused and not run: the estimate is what keeps this bench from taking the machine down.
+// Models are built once with the project's builder into ~/.cache/llm-explainer/bench (~1 GB for the 200 M one); the
+// runs' store and graph cache live there too, so "bytes written to the cache" is what each run added.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { ExplainRequest } from '../../shared/api';
+import { formatBytes } from '../../shared/memory-estimate';
+import type { RunJson } from '../../shared/run';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const root = resolve(here, '..', '..');
+const benchHome = join(homedir(), '.cache', 'llm-explainer', 'bench');
+const ANSWER = 32;
+const METHODS = ['attention', 'saliency', 'grad_x_input'];
+
+const MODELS = {
+  '200M': { vocabSize: 32000, hiddenSize: 1024, intermediateSize: 2816, numLayers: 16, numHeads: 16, numKvHeads: 4, headDim: 64, maxPositions: 16384, seed: 200 },
+  '40M': { vocabSize: 32000, hiddenSize: 512, intermediateSize: 1376, numLayers: 8, numHeads: 8, numKvHeads: 4, maxPositions: 16384, seed: 40 },
+} as const;
+type ModelName = keyof typeof MODELS;
+
+export interface ScaleRow {
+  model: string;
+  tokens: number;
+  methods: string;
+  /** "measured", or "refused (estimate X GB)". */
+  outcome: string;
+  estimate: string;
+  peakRss?: string;
+  /** Estimate ÷ measured peak. */
+  factor?: number;
+  plainForwardMs?: number;
+  /** Stage milliseconds ÷ the plain forward's, e.g. "load 3.1×, attention 1.4×". */
+  stages?: string;
+  cacheWritten?: string;
+}
+
+/** Builds the model folder once (in a child: the 200 M build holds its weights twice while encoding). */
+async function modelFolder(name: ModelName): Promise<string> {
+  const folder = join(benchHome, `llama-${name}`);
+  if (existsSync(join(folder, 'config.json'))) return folder;
+  await promisify(execFile)(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'scale-bench-build', name, folder], { cwd: root, maxBuffer: 1 << 20 });
+  return folder;
+}
+
+async function buildChild(name: ModelName, folder: string): Promise<void> {
+  const { buildLlamaModel } = await import('../../main/engine/model-builder/llama');
+  const { writeModelFolder } = await import('../../main/engine/model-builder/folder');
+  const { llama2Tokenizer } = await import('../../main/engine/model-builder/tokenizers');
+  const temporary = `${folder}.tmp-${process.pid}`;
+  await writeModelFolder(temporary, buildLlamaModel(MODELS[name]), await llama2Tokenizer());
+  renameSync(temporary, folder);
+}
+
+/** Deterministic ids inside the vocabulary, past the special tokens. */
+function tokenIds(count: number, offset: number): number[] {
+  return Array.from({ length: count }, (_, i) => (i === 0 && offset === 0 ? 1 : 100 + ((i * 7919 + offset) % 31800)));
+}
+
+function folderBytes(path: string): number {
+  if (!existsSync(path)) return 0;
+  const info = statSync(path);
+  if (!info.isDirectory()) return info.size;
+  return readdirSync(path).reduce((sum, name) => sum + folderBytes(join(path, name)), 0);
+}
+
+function availableBytes(): number {
+  const line = readFileSync('/proc/meminfo', 'utf8').match(/MemAvailable:\s+(\d+) kB/);
+  return line ? Number(line[1]) * 1024 : Infinity;
+}
+
+/** The machine is shared: wait until it has the memory the run is estimated to need (and at least 8 GB) free. */
+async function waitForMemory(needed: number): Promise<void> {
+  const wanted = Math.max(8e9, 1.2 * needed);
+  while (availableBytes() < wanted) {
+    console.error(`scale bench: ${formatBytes(availableBytes())} available, waiting for ${formatBytes(wanted)}`);
+    await new Promise((done) => setTimeout(done, 30_000));
+  }
+}
+
+/** A plain forward of each length with full logits, timed in a child (median of 3 after a warm-up). */
+async function plainForwards(folder: string, lengths: number[]): Promise<Record<number, number>> {
+  const { stdout } = await promisify(execFile)('nice', [process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), 'scale-bench-forward', folder, lengths.join(',')], {
+    cwd: root,
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Record<number, number>;
+}
+
+async function forwardChild(folder: string, lengths: number[]): Promise<void> {
+  const { createSession } = await import('../../main/engine/runtime');
+  const { forwardFeeds } = await import('../../main/engine/attention/feeds');
+  const session = await createSession(join(folder, 'onnx', 'model.onnx'), 'cpu');
+  const result: Record<number, number> = {};
+  for (const length of lengths) {
+    const feeds = forwardFeeds(session, tokenIds(length, 0));
+    const times: number[] = [];
+    for (let repeat = 0; repeat < 4; repeat++) {
+      const start = performance.now();
+      await session.run(feeds, ['logits']);
+      if (repeat > 0) times.push(performance.now() - start);
+    }
+    result[length] = times.sort((a, b) => a - b)[1];
+  }
+  await session.release();
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+/** The request the CLI makes from the same flags (for the estimate and the refusal, before anything runs). */
+function request(folder: string, tokens: number, methods: string[], budget: number | undefined): ExplainRequest {
+  return {
+    modelPath: folder,
+    task: 'completion',
+    inputIds: tokenIds(tokens - ANSWER, 0),
+    answerIds: tokenIds(ANSWER, 5),
+    generation: { maxNewTokens: ANSWER },
+    methods,
+    device: 'cpu',
+    memoryBudgetBytes: budget,
+  };
+}
+
+/** A length of the 200 M model that no earlier bench run built (recorded in the bench folder). */
+function neverBuiltLength(): number {
+  const file = join(benchHome, 'lengths-built.json');
+  const built: number[] = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : [];
+  let length = 1000;
+  while (built.includes(length)) length--;
+  writeFileSync(file, JSON.stringify([...built, length]));
+  return length;
+}
+
+async function explainChild(name: string, folder: string, tokens: number, methods: string[], budget: number | undefined): Promise<{ peak: number; run: RunJson; cache: number }> {
+  const cacheFolder = join(benchHome, 'home', 'LLM Explainer Workbench', 'cache');
+  const before = folderBytes(cacheFolder);
+  const json = join(benchHome, `run-${process.pid}.json`);
+  const body = request(folder, tokens, methods, budget);
+  const args = ['--import', 'tsx', 'test/fixtures/measured-cli.ts', 'explain', '--model', folder, '--db', join(benchHome, 'runs.db'), '--json', json, '-q',
+    '--input-ids', body.inputIds!.join(','), '--answer-ids', body.answerIds!.join(','), '--methods', methods.join(','), '--experiment', 'scale-bench', '--tag', name];
+  if (budget !== undefined) args.push('--memory-budget', String(budget));
+  const { stderr } = await promisify(execFile)('nice', [process.execPath, ...args], {
+    cwd: root,
+    env: { ...process.env, XDG_CONFIG_HOME: join(benchHome, 'home') },
+    maxBuffer: 1 << 26,
+  });
+  const run = JSON.parse(readFileSync(json, 'utf8')) as RunJson;
+  rmSync(json, { force: true });
+  return { peak: Number(/peak-rss-bytes (\d+)/.exec(stderr)![1]), run, cache: folderBytes(cacheFolder) - before };
+}
+
+/**
+ * Runs the scale table. `budget`: bytes (`npm run bench -- scale --memory-budget 8G`); default the engine's own
+ * (half of physical memory).
+ */
+export async function benchScale(budget?: number): Promise<ScaleRow[]> {
+  mkdirSync(benchHome, { recursive: true });
+  const { readModelFolder } = await import('../../main/engine/model-folder');
+  const { admitRun, defaultMemoryBudget } = await import('../../main/engine/memory-check');
+  const limit = budget ?? defaultMemoryBudget();
+  const second = neverBuiltLength();
+  const plan: { model: ModelName; tokens: number; methods: string[] }[] = [
+    { model: '200M', tokens: 1024, methods: METHODS },
+    { model: '200M', tokens: 1024, methods: ['attention'] },
+    { model: '200M', tokens: second, methods: METHODS },
+    { model: '200M', tokens: second, methods: ['attention'] },
+    { model: '40M', tokens: 8192, methods: METHODS },
+    { model: '40M', tokens: 8192, methods: ['attention'] },
+    { model: '40M', tokens: 512, methods: METHODS },
+  ];
+  const rows: ScaleRow[] = [];
+  const forwards = new Map<string, Record<number, number>>();
+  for (const item of plan) {
+    const folder = await modelFolder(item.model);
+    const label = `${item.model} ${item.tokens} ${item.methods.join('+')}`;
+    const base = { model: item.model, tokens: item.tokens, methods: item.methods.join(', ') };
+    // The estimate alone first (no budget), then the same comparison the CLI makes.
+    const estimate = admitRun(await readModelFolder(folder), request(folder, item.tokens, item.methods, Number.MAX_SAFE_INTEGER)).estimate.peakBytes;
+    if (estimate > limit) {
+      rows.push({ ...base, outcome: `refused (estimate ${formatBytes(estimate)})`, estimate: formatBytes(estimate) });
+      console.error(`scale bench: ${label}: refused, estimate ${formatBytes(estimate)} over the budget ${formatBytes(limit)}`);
+      continue;
+    }
+    // The plain forwards of this model, once, at every length that will run.
+    if (!forwards.has(item.model)) {
+      const lengths = [...new Set(plan.filter((p) => p.model === item.model).map((p) => p.tokens))].filter((t) => t <= 2048);
+      await waitForMemory(estimate);
+      forwards.set(item.model, await plainForwards(folder, lengths));
+    }
+    await waitForMemory(estimate);
+    console.error(`scale bench: running ${label} (estimate ${formatBytes(estimate)})`);
+    const { peak, run, cache } = await explainChild(label, folder, item.tokens, item.methods, budget);
+    const forward = forwards.get(item.model)![item.tokens];
+    const stages = Object.entries(run.timings)
+      .filter(([stage]) => stage !== 'store')
+      .map(([stage, ms]) => `${stage} ${(ms / forward).toFixed(1)}×`)
+      .join(', ');
+    rows.push({
+      ...base,
+      outcome: 'measured',
+      estimate: formatBytes(estimate),
+      peakRss: formatBytes(peak),
+      factor: Number((estimate / peak).toFixed(2)),
+      plainForwardMs: Math.round(forward),
+      stages,
+      cacheWritten: formatBytes(cache),
+    });
+  }
+  return rows;
+}
+
+if (process.argv[2] === 'scale-bench-build') {
+  buildChild(process.argv[3] as ModelName, process.argv[4]).then(
+    () => process.exit(0),
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
+if (process.argv[2] === 'scale-bench-forward') {
+  forwardChild(process.argv[3], process.argv[4].split(',').map(Number)).then(
+    () => process.exit(0),
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

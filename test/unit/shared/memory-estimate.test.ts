@@ -1,0 +1,57 @@
+// The estimate's rule against the figures issue 12 measured on models too large for the test suite, and the size
+// helpers of --memory-budget. Measured peaks of real processes are checked in test/integration/memory.
+import { describe, expect, it } from 'vitest';
+import { estimatePeakMemory, formatBytes, parseByteSize, type ModelDimensions } from '../../../shared/memory-estimate';
+
+/** A llama-style model's dimensions, its file holding fp32 weights (untied lm_head). */
+function llama(hidden: number, layers: number, heads: number, kvHeads: number, intermediate: number, fileBytes?: number): ModelDimensions {
+  const headDim = hidden / heads;
+  const params = 2 * 32000 * hidden + layers * (2 * hidden * hidden + 2 * hidden * headDim * kvHeads + 3 * hidden * intermediate);
+  return { layers, heads, kvHeads, hidden, headDim, vocab: 32000, intermediate, fileBytes: fileBytes ?? 4 * params, weightBytes: 4 };
+}
+
+const methods = ['attention', 'saliency', 'grad_x_input'];
+
+describe('estimatePeakMemory against issue 12', () => {
+  it('puts the 213 M model (850 MB file) at 1,024 tokens within 1.5× of the 10.8 GB measured on its first run', () => {
+    const estimate = estimatePeakMemory(llama(1024, 16, 16, 4, 2816, 850e6), { promptLength: 992, answerLength: 32, methods, attentionRows: 'answer', igSteps: 32 });
+    expect(estimate.stage).toBe('gradients');
+    expect(estimate.peakBytes / 10.8e9).toBeGreaterThan(1 / 1.5);
+    expect(estimate.peakBytes / 10.8e9).toBeLessThan(1.5);
+  });
+
+  it('puts the 41.6 M model at 8,160 + 32 tokens far over the 18 GB it passed before it was stopped', () => {
+    const estimate = estimatePeakMemory(llama(512, 8, 8, 4, 1376), { promptLength: 8160, answerLength: 32, methods, attentionRows: 'answer', igSteps: 32 });
+    expect(estimate.peakBytes).toBeGreaterThan(18e9);
+    // Every layer's saved probabilities dominate: the part issue 12 asks checkpointing to remove.
+    expect(estimate.parts[0].name).toBe('saved probabilities and reverse cotangents');
+  });
+
+  it('grows with every input it models: tokens, layers, methods, IG steps, stored attention rows', () => {
+    const model = llama(512, 8, 8, 4, 1376);
+    const base = { promptLength: 480, answerLength: 32, methods: ['attention'], attentionRows: 'answer' as 'answer' | 'all', igSteps: 8 };
+    const peak = (change: Partial<typeof base> & { methods?: string[] }, dims = model) => estimatePeakMemory(dims, { ...base, ...change }).peakBytes;
+    expect(peak({ promptLength: 960 })).toBeGreaterThan(peak({}));
+    expect(peak({}, llama(512, 16, 8, 4, 1376))).toBeGreaterThan(peak({}));
+    expect(peak({ methods: ['attention', 'saliency'] })).toBeGreaterThan(peak({}));
+    expect(peak({ methods: ['attention', 'saliency', 'integrated_gradients'] })).toBeGreaterThan(peak({ methods: ['attention', 'saliency'] }));
+    expect(peak({ attentionRows: 'all' })).toBeGreaterThan(peak({}));
+    // The demo-sized model's IG batch is limited by its steps (at most steps + 2 points per run).
+    const demo: ModelDimensions = { layers: 3, heads: 4, kvHeads: 4, hidden: 64, headDim: 16, vocab: 565, intermediate: 192, fileBytes: 1e6, weightBytes: 4 };
+    expect(peak({ methods: ['integrated_gradients'], igSteps: 64 }, demo)).toBeGreaterThan(peak({ methods: ['integrated_gradients'], igSteps: 4 }, demo));
+  });
+});
+
+describe('sizes', () => {
+  it('parses --memory-budget sizes and prints estimates in decimal units', () => {
+    expect(parseByteSize('8G')).toBe(8e9);
+    expect(parseByteSize('512MiB')).toBe(512 * 2 ** 20);
+    expect(parseByteSize('1.5 GB')).toBe(1.5e9);
+    expect(parseByteSize('123')).toBe(123);
+    expect(parseByteSize('lots')).toBeUndefined();
+    expect(parseByteSize('0')).toBeUndefined();
+    expect(formatBytes(11.3e9)).toBe('11 GB');
+    expect(formatBytes(2.35e9)).toBe('2.4 GB');
+    expect(formatBytes(50e6)).toBe('50 MB');
+  });
+});
