@@ -32,7 +32,18 @@ async function compare({ model, feeds, outputs }: Case): Promise<Record<string, 
   return diffs;
 }
 
-function gqaCase(options: { packed?: boolean; interleaved?: boolean; softcap?: number; localWindow?: number; rotaryWidth?: number; past?: number }): Case {
+function gqaCase(options: {
+  packed?: boolean;
+  interleaved?: boolean;
+  softcap?: number;
+  localWindow?: number;
+  rotaryWidth?: number;
+  past?: number;
+  /** attention_bias [1, H, S, P + S]. */
+  bias?: boolean;
+  headSink?: boolean;
+  smooth?: boolean;
+}): Case {
   const H = 4;
   const KH = 2;
   const D = 16;
@@ -66,7 +77,13 @@ function gqaCase(options: { packed?: boolean; interleaved?: boolean; softcap?: n
   feeds.past_value = floatTensor(randomFloats(KH * P * D, 6), [1, KH, P, D]);
   feeds.seqlens_k = int32Tensor([P + S - 1], [1]);
   feeds.total_sequence_length = int32Tensor([P + S], []);
+  const extra: string[] = [];
+  if (options.bias || options.headSink) {
+    extra.push('', options.bias ? g.initializer('attention_bias', randomFloats(H * S * (P + S), 7, 2), [1, H, S, P + S]) : '');
+    if (options.headSink) extra.push(g.initializer('head_sink', randomFloats(H, 8, 3), [H]));
+  }
   const attributes: Record<string, AttributeValue | undefined> = {
+    smooth_softmax: options.smooth ? 1 : undefined,
     num_heads: H,
     kv_num_heads: KH,
     do_rotary: 1,
@@ -77,7 +94,7 @@ function gqaCase(options: { packed?: boolean; interleaved?: boolean; softcap?: n
   };
   g.ops(
     'GroupQueryAttention',
-    [...inputs, 'past_key', 'past_value', 'seqlens_k', 'total_sequence_length', cosName, sinName],
+    [...inputs, 'past_key', 'past_value', 'seqlens_k', 'total_sequence_length', cosName, sinName, ...extra],
     attributes,
     { domain: MS, outputNames: ['output', 'present_key', 'present_value', 'probabilities'] },
   );
@@ -103,6 +120,21 @@ describe('fused-operator decompositions match onnxruntime kernels', () => {
 
   it('GroupQueryAttention: with a past (positions and causal mask offset)', async () => {
     const diffs = await compare(gqaCase({ past: 5 }));
+    for (const d of Object.values(diffs)) expect(d).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('GroupQueryAttention: attention_bias (with softcap and a past)', async () => {
+    const diffs = await compare(gqaCase({ bias: true, softcap: 2.5, past: 3 }));
+    for (const d of Object.values(diffs)) expect(d).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('GroupQueryAttention: head_sink with attention_bias', async () => {
+    const diffs = await compare(gqaCase({ headSink: true, bias: true }));
+    for (const d of Object.values(diffs)) expect(d).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('GroupQueryAttention: smooth_softmax', async () => {
+    const diffs = await compare(gqaCase({ smooth: true, past: 2 }));
     for (const d of Object.values(diffs)) expect(d).toBeLessThanOrEqual(1e-5);
   });
 
@@ -235,7 +267,7 @@ describe('fused-operator decompositions match onnxruntime kernels', () => {
 });
 
 describe('whole fused fixtures decomposed into standard operators', () => {
-  for (const name of ['llama-fused-gqa', 'llama-fused-mha', 'llama-fused-q4'] as const) {
+  for (const name of ['llama-fused-gqa', 'llama-fused-mha', 'llama-fused-q4', 'llama-fused-gqa-rope', 'llama-fused-gqa-qknorm', 'llama-fused-gqa-bias-sink', 'llama-fused-gqa-smooth'] as const) {
     it(`${name}: no com.microsoft node left, same logits and present key/values`, async () => {
       const { fixtureFolder } = await import('../../fixtures/models');
       const { readFile } = await import('node:fs/promises');

@@ -6,7 +6,8 @@
 // Semantics reproduced (CPU kernel): optional rotary on Q and K at positions past + s (or position_ids); K/V
 // appended to the past; scores scaled by `scale` (default 1/√D); softcap; causal mask with the past offset;
 // local window (the last local_window_size keys up to the query's position, as onnxruntime 1.30 computes it);
-// keys past seqlens_k + 1 masked.
+// keys past seqlens_k + 1 masked; attention_bias added to the scaled scores; head_sink (a logit per head) or
+// smooth_softmax (a logit 0) as one more term in each softmax denominator.
 // Outputs: output [B, S, H·D], present_key/present_value [B, KH, P + S, D], output_qk (qk_output = 1: scaled
 // scores, 2: probabilities).
 import type { NodeProto } from '../proto';
@@ -31,16 +32,12 @@ export function decomposeGroupQueryAttention(node: NodeProto, context: Decompose
   const heads = intAttribute(node, 'num_heads', 0);
   const kvHeads = intAttribute(node, 'kv_num_heads', 0);
   if (!heads || !kvHeads) throw new UnsupportedFusedOperatorError(node, 'missing num_heads/kv_num_heads');
-  for (const [i, what] of [
-    [10, 'attention_bias'],
-    [11, 'head_sink'],
-    [12, 'k_scale (quantized KV cache)'],
-    [14, 'q_norm_weight'],
-  ] as const) {
-    if (optionalInput(node, i)) throw new UnsupportedFusedOperatorError(node, what);
-  }
-  if (intAttribute(node, 'smooth_softmax', -1) === 1) throw new UnsupportedFusedOperatorError(node, 'smooth_softmax = 1');
+  if (optionalInput(node, 12) || optionalInput(node, 13)) throw new UnsupportedFusedOperatorError(node, 'k_scale/v_scale (quantized KV cache)');
+  // onnxruntime's CPU kernel rejects q_norm_weight; exports for CPU write the norm as SimplifiedLayerNormalization.
+  if (optionalInput(node, 14) || optionalInput(node, 15)) throw new UnsupportedFusedOperatorError(node, 'q_norm_weight/k_norm_weight');
   if (intAttribute(node, 'sliding_window_cache', 0) === 1) throw new UnsupportedFusedOperatorError(node, 'sliding_window_cache = 1');
+  const smooth = intAttribute(node, 'smooth_softmax', 0) === 1;
+  const headSink = optionalInput(node, 11);
   const elemType = floatTypeOf(context.index, node.input[0]);
 
   let query = node.input[0];
@@ -108,6 +105,9 @@ export function decomposeGroupQueryAttention(node: NodeProto, context: Decompose
     localWindow: intAttribute(node, 'local_window_size', -1),
     softcap: floatAttribute(node, 'softcap'),
     validKeyLengths,
+    additiveMask: optionalInput(node, 10),
+    biasAfterSoftcap: true,
+    sink: headSink ? b.op('Reshape', [headSink, b.int64([1, heads, 1, 1])]) : smooth ? emit.scalar(elemType, 0) : undefined,
   });
   mergeHeads(emit, core.output, node.output[0]);
   const presentKeyName = optionalOutput(node, 1);
