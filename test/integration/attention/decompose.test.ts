@@ -220,6 +220,49 @@ describe('fused-operator decompositions match onnxruntime kernels', () => {
     });
   }
 
+  it('com.microsoft RotaryEmbedding: 1-D position offset computed in the graph (rank not declared)', async () => {
+    const H = 2;
+    const D = 16;
+    const S = 5;
+    const g = new GraphBuilder();
+    g.input('x', DataType.FLOAT, [1, S, H * D]);
+    g.input('attention_mask', DataType.INT64, [1, 'total']);
+    const { cos, sin } = rotaryCache(32, D / 2);
+    const cosName = g.initializer('cos', cos, [32, D / 2]);
+    const sinName = g.initializer('sin', sin, [32, D / 2]);
+    // offset = total − S, shape [1], as exports without a position_ids input compute it from attention_mask.
+    const total = g.op('Gather', [g.op('Shape', ['attention_mask']), g.int64([1])], { axis: 0 });
+    const sequence = g.op('Gather', [g.op('Shape', ['x']), g.int64([1])], { axis: 0 });
+    const offset = g.op('Sub', [total, sequence]);
+    g.ops('RotaryEmbedding', ['x', offset, cosName, sinName], { interleaved: 0, num_heads: H }, { domain: MS, outputNames: ['y'] });
+    g.output('y', DataType.FLOAT);
+    const feeds = { x: floatTensor(randomFloats(S * H * D, 41), [1, S, H * D]), attention_mask: int64Tensor([1, 1, 1, 1, 1, 1, 1, 1], [1, 8]) };
+    const diffs = await compare({ model: g.build({ '': 17, [MS]: 1 }), feeds, outputs: ['y'] });
+    expect(diffs.y).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('unsupported GroupQueryAttention / RotaryEmbedding settings are refused with one line naming operator and setting', () => {
+    const refused = (opType: string, inputs: string[], attributes: Record<string, AttributeValue | undefined>, pattern: RegExp) => {
+      const g = new GraphBuilder();
+      for (const name of new Set(inputs.filter(Boolean))) g.input(name, DataType.FLOAT, [1, 2, 32]);
+      g.ops(opType, inputs, attributes, { domain: MS, name: 'node0', outputNames: ['y'] });
+      g.output('y', DataType.FLOAT);
+      const run = () => decomposeModel(g.build({ '': 17, [MS]: 1 }));
+      expect(run).toThrow(pattern);
+      try {
+        run();
+      } catch (error) {
+        expect((error as Error).message).not.toContain('\n');
+      }
+    };
+    const gqa = ['q', 'k', 'v', '', '', 'seqlens', 'total'];
+    const base = { num_heads: 2, kv_num_heads: 2 };
+    refused('GroupQueryAttention', [...gqa, '', '', '', '', '', 'k_scale', 'v_scale'], base, /^com\.microsoft\.GroupQueryAttention node "node0": k_scale\/v_scale \(quantized KV cache\) is not supported/);
+    refused('GroupQueryAttention', [...gqa, '', '', '', '', '', '', '', 'qn', 'kn'], base, /GroupQueryAttention node "node0": q_norm_weight\/k_norm_weight is not supported/);
+    refused('GroupQueryAttention', gqa, { ...base, sliding_window_cache: 1, local_window_size: 4 }, /GroupQueryAttention node "node0": sliding_window_cache = 1 is not supported/);
+    refused('RotaryEmbedding', ['x', 'p', 'c', 's'], { is_packed_batching: 1 }, /^com\.microsoft\.RotaryEmbedding node "node0": is_packed_batching = 1 is not supported/);
+  });
+
   it('SimplifiedLayerNormalization and SkipSimplifiedLayerNormalization', async () => {
     const hidden = 32;
     const S = 5;
