@@ -241,6 +241,48 @@ describe('fused-operator decompositions match onnxruntime kernels', () => {
     expect(diffs.y).toBeLessThanOrEqual(1e-5);
   });
 
+  it('GroupQueryAttention q_norm_weight/k_norm_weight: decomposition equals the kernels on the unfused form', async () => {
+    // onnxruntime's CPU kernel refuses these inputs, so the reference is what CPU exports write instead:
+    // Reshape → SimplifiedLayerNormalization per head → Reshape before a GroupQueryAttention without them.
+    const H = 4;
+    const KH = 2;
+    const D = 16;
+    const S = 6;
+    const eps = 1e-5;
+    const build = (fusedNorm: boolean) => {
+      const g = new GraphBuilder();
+      g.input('q', DataType.FLOAT, [1, S, H * D]);
+      g.input('k', DataType.FLOAT, [1, S, KH * D]);
+      g.input('v', DataType.FLOAT, [1, S, KH * D]);
+      g.input('seqlens_k', DataType.INT32, [1]);
+      g.input('total_sequence_length', DataType.INT32, []);
+      const { cos, sin } = rotaryCache(32, D / 2);
+      const cosName = g.initializer('cos_cache', cos, [32, D / 2]);
+      const sinName = g.initializer('sin_cache', sin, [32, D / 2]);
+      const qn = g.initializer('q_norm', randomFloats(D, 70, 2), [D]);
+      const kn = g.initializer('k_norm', randomFloats(D, 71, 2), [D]);
+      const norm = (x: string, weight: string, heads: number) =>
+        g.op('Reshape', [g.op('SimplifiedLayerNormalization', [g.op('Reshape', [x, g.int64([0, 0, heads, D])]), weight], { axis: -1, epsilon: { float: eps } }), g.int64([0, 0, heads * D])]);
+      const [q, k] = fusedNorm ? ['q', 'k'] : [norm('q', qn, H), norm('k', kn, KH)];
+      const inputs = [q, k, 'v', '', '', 'seqlens_k', 'total_sequence_length', cosName, sinName];
+      if (fusedNorm) inputs.push('', '', '', '', '', qn, kn);
+      g.ops('GroupQueryAttention', inputs, { num_heads: H, kv_num_heads: KH, do_rotary: 1, qk_output: 2, qk_norm_epsilon: fusedNorm ? { float: eps } : undefined }, { domain: MS, outputNames: ['output', 'present_key', 'present_value', 'probabilities'] });
+      for (const name of ['output', 'present_key', 'present_value', 'probabilities']) g.output(name, DataType.FLOAT);
+      return g.build({ '': 17, [MS]: 1 });
+    };
+    const feeds = {
+      q: floatTensor(randomFloats(S * H * D, 72), [1, S, H * D]),
+      k: floatTensor(randomFloats(S * KH * D, 73), [1, S, KH * D]),
+      v: floatTensor(randomFloats(S * KH * D, 74), [1, S, KH * D]),
+      seqlens_k: int32Tensor([S - 1], [1]),
+      total_sequence_length: int32Tensor([S], []),
+    };
+    const outputs = ['output', 'present_key', 'present_value', 'probabilities'];
+    const expected = await runModel(build(false), feeds, outputs);
+    const actual = await runModel(decomposeModel(build(true)).model, feeds, outputs);
+    for (const name of outputs) expect(maxAbsDiff(actual[name].data, expected[name].data), name).toBeLessThanOrEqual(1e-5);
+  });
+
   it('unsupported GroupQueryAttention / RotaryEmbedding settings are refused with one line naming operator and setting', () => {
     const refused = (opType: string, inputs: string[], attributes: Record<string, AttributeValue | undefined>, pattern: RegExp) => {
       const g = new GraphBuilder();
@@ -258,7 +300,7 @@ describe('fused-operator decompositions match onnxruntime kernels', () => {
     const gqa = ['q', 'k', 'v', '', '', 'seqlens', 'total'];
     const base = { num_heads: 2, kv_num_heads: 2 };
     refused('GroupQueryAttention', [...gqa, '', '', '', '', '', 'k_scale', 'v_scale'], base, /^com\.microsoft\.GroupQueryAttention node "node0": k_scale\/v_scale \(quantized KV cache\) is not supported/);
-    refused('GroupQueryAttention', [...gqa, '', '', '', '', '', '', '', 'qn', 'kn'], base, /GroupQueryAttention node "node0": q_norm_weight\/k_norm_weight is not supported/);
+    refused('GroupQueryAttention', [...gqa, '', '', '', '', '', '', '', 'qn'], base, /GroupQueryAttention node "node0": q_norm_weight without k_norm_weight \(or the reverse\) is not supported/);
     refused('GroupQueryAttention', gqa, { ...base, sliding_window_cache: 1, local_window_size: 4 }, /GroupQueryAttention node "node0": sliding_window_cache = 1 is not supported/);
     refused('RotaryEmbedding', ['x', 'p', 'c', 's'], { is_packed_batching: 1 }, /^com\.microsoft\.RotaryEmbedding node "node0": is_packed_batching = 1 is not supported/);
   });
