@@ -141,7 +141,8 @@ export async function computeAttention(request: AttentionRequest): Promise<Atten
 
   if (request.manual) return computeManual(request, config, bytes, modelHash, rowPositions, started, wantRollout);
 
-  const options: InstrumentOptions = { rollout: wantRollout };
+  // GroupQueryAttention's own probabilities are cheaper than its decomposition, but only the CPU kernel has them.
+  const options: InstrumentOptions = { rollout: wantRollout, nativeProbabilities: (request.device ?? 'cpu') === 'cpu' };
   const key = sha256(new TextEncoder().encode(JSON.stringify([INSTRUMENT_VERSION, modelHash, options]))).slice(0, 32);
   let sites: string[] = [];
   const file = await cachedModelFile(request.cacheDir, key, request.modelPath, () => {

@@ -85,18 +85,33 @@ function findScoreMatMul(index: GraphIndex, start: string): NodeProto | undefine
   return undefined;
 }
 
+/**
+ * Attention sinks as decompose/attention-core writes them (GroupQueryAttention head_sink, smooth_softmax):
+ * Softmax over [scores, sink column] on the last axis with the sink column sliced off again. The probabilities are
+ * the Slice's output; the walk to Q · Kᵀ starts from the scores.
+ */
+function sinkColumn(index: GraphIndex, softmax: NodeProto): { scores: string; probabilities: string } | undefined {
+  const concat = index.producer(softmax.input[0])?.node;
+  const axis = concat ? attributeValue(concat, 'axis') : undefined;
+  if (concat?.opType !== 'Concat' || concat.input.length !== 2 || (axis !== -1 && axis !== 3)) return undefined;
+  const readers = index.consumers(softmax.output[0]);
+  if (readers.length !== 1 || readers[0].node.opType !== 'Slice') return undefined;
+  return { scores: concat.input[0], probabilities: readers[0].node.output[0] };
+}
+
 /** Attention sites of a graph in layer order; [] when there are none. */
 export function findAttentionSites(graph: GraphProto, opset: number, index = new GraphIndex(graph)): AttentionSite[] {
   const order = new Map(index.topologicalOrder().map((node, position) => [node, position]));
   const sites: AttentionSite[] = [];
   for (const node of graph.node) {
     if (node.opType !== 'Softmax' || node.domain !== '' || !softmaxOnLastAxis(node, opset)) continue;
-    const scores = findScoreMatMul(index, node.input[0]);
+    const sink = sinkColumn(index, node);
+    const scores = findScoreMatMul(index, sink?.scores ?? node.input[0]);
     if (!scores) continue;
     const transB = scores.opType === 'FusedMatMul' && attributeValue(scores, 'transB') === 1;
     sites.push({
       softmax: node,
-      probabilities: node.output[0],
+      probabilities: sink?.probabilities ?? node.output[0],
       scores,
       query: scores.input[0],
       key: scores.input[1],

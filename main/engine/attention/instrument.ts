@@ -15,7 +15,8 @@ import { GraphIndex } from '../onnx/graph-index';
 import { makeValueInfo, DataType, type ModelProto } from '../onnx/proto';
 import { decomposeModel, defaultOpset, FUSED_ATTENTION_OPS } from '../onnx/decompose';
 import { Emit } from '../onnx/decompose/common';
-import { AttentionNotFoundError, describeGraphForError, findAttentionSites, type AttentionSite } from './detect';
+import { AttentionNotFoundError, describeGraphForError, findAttentionSites } from './detect';
+import { exposeNativeProbabilities, GQA_KEY } from './native-probabilities';
 
 /** Graph input/output names the instrumented graph adds. */
 export const EXPLAIN_NAMES = {
@@ -26,7 +27,7 @@ export const EXPLAIN_NAMES = {
 } as const;
 
 /** Bump when the rewrite changes, so cached graphs are rebuilt. */
-export const INSTRUMENT_VERSION = 'attention-instrument-2';
+export const INSTRUMENT_VERSION = 'attention-instrument-3';
 
 export interface InstrumentOptions {
   /** Add the explain_rollout output (default true). */
@@ -35,11 +36,16 @@ export interface InstrumentOptions {
   residual?: number;
   /** Also expose Q and K entering each score MatMul as outputs `explain_query_<l>`, `explain_key_<l>` (tests). */
   captureQueryKey?: boolean;
+  /**
+   * Take GroupQueryAttention's probabilities from its own qk_output = 2 output instead of decomposing it (cheaper;
+   * onnxruntime's CPU kernel only, see native-probabilities.ts). Ignored with captureQueryKey.
+   */
+  nativeProbabilities?: boolean;
 }
 
 export interface InstrumentedModel {
   model: ModelProto;
-  /** Softmax node names in layer order. */
+  /** Softmax node names (or GroupQueryAttention node names, native probabilities) in layer order. */
   sites: string[];
   /** Fused operators that were decomposed, by key. */
   decomposed: string[];
@@ -49,12 +55,20 @@ export interface InstrumentedModel {
 
 /** Finds the attention of `model` (decomposing fused attention first) and adds the explain outputs. */
 export function instrumentModel(original: ModelProto, options: InstrumentOptions = {}): InstrumentedModel {
-  const { model, replaced } = decomposeModel(original, { operators: FUSED_ATTENTION_OPS });
+  const native = options.nativeProbabilities && !options.captureQueryKey ? exposeNativeProbabilities(original) : undefined;
+  const operators = native ? FUSED_ATTENTION_OPS.filter((key) => key !== GQA_KEY) : FUSED_ATTENTION_OPS;
+  const { model, replaced } = decomposeModel(native?.model ?? original, { operators });
   const graph = model.graph;
   if (!graph) throw new Error('model has no graph');
   const opset = defaultOpset(model);
   const index = new GraphIndex(graph);
-  const sites = findAttentionSites(graph, opset, index);
+  // Sites in layer (topological) order, whichever way their probabilities are obtained.
+  const order = new Map(index.topologicalOrder().map((node, position) => [node, position]));
+  const nativeSites = (native?.sites ?? []).map((site) => ({ ...site, order: order.get(index.producer(site.probabilities)!.node) ?? 0 }));
+  const detected = findAttentionSites(graph, opset, index);
+  const sites = [...detected.map((site) => ({ ...site, name: site.softmax.name || site.probabilities })), ...nativeSites].sort(
+    (a, b) => a.order - b.order,
+  );
   if (sites.length === 0) throw new AttentionNotFoundError(describeGraphForError(graph));
 
   const builder = new GraphBuilder(graph.name, 'explain/');
@@ -76,7 +90,7 @@ export function instrumentModel(original: ModelProto, options: InstrumentOptions
 
   let queryKey: InstrumentedModel['queryKey'];
   if (options.captureQueryKey) {
-    queryKey = sites.map((site, layer) => {
+    queryKey = detected.map((site, layer) => {
       const query = builder.op('Identity', [site.query], {}, { outputNames: [`explain_query_${layer}`] });
       const key = builder.op('Identity', [site.key], {}, { outputNames: [`explain_key_${layer}`] });
       builder.output(query);
@@ -94,13 +108,13 @@ export function instrumentModel(original: ModelProto, options: InstrumentOptions
   };
   return {
     model: { ...model, graph: newGraph },
-    sites: sites.map((s) => s.softmax.name || s.probabilities),
+    sites: sites.map((s) => s.name),
     decomposed: replaced.map((r) => r.operator),
     queryKey,
   };
 }
 
-function addRollout(builder: GraphBuilder, emit: Emit, sites: AttentionSite[], start: string, end: string, residual: number, asFloat: (x: string) => string): void {
+function addRollout(builder: GraphBuilder, emit: Emit, sites: { probabilities: string }[], start: string, end: string, residual: number, asFloat: (x: string) => string): void {
   // Per layer: head mean [T, T] → A' = (1 − r)·A + r·I, rows renormalised.
   const mixed = sites.map((site) => {
     const stacked = builder.op('Reshape', [site.probabilities, builder.op('Concat', [builder.int64([-1]), emit.dims(site.probabilities, -2)], { axis: 0 })]);

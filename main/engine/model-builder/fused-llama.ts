@@ -9,6 +9,7 @@ import { Scope } from './scope';
 import { causalMask, declareDecoderInputs, declareDecoderOutputs } from './decoder-graph';
 import { addWeights, inverseFrequencies, layerPrefix, llamaConfig, llamaWeights, resolveLlamaSpec, type LlamaSpec } from './llama';
 import { quantize4Bit } from './quantize';
+import { gqaLayer, gqaShared, variantWeights, type GqaShared, type GqaVariant } from './gqa-variants';
 import type { BuiltModel, WeightSet } from './types';
 
 const MICROSOFT = 'com.microsoft';
@@ -20,6 +21,8 @@ export interface FusedLlamaOptions {
   quantize?: boolean;
   blockSize?: number;
   weights?: WeightSet;
+  /** GroupQueryAttention form (attention 'gqa'): separate RotaryEmbedding, q/k norms, attention_bias, sinks. */
+  gqa?: GqaVariant;
 }
 
 /** Projection weights that MatMulNBits replaces when quantizing. */
@@ -34,7 +37,10 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
   const s = resolveLlamaSpec(spec);
   const attentionKind = options.attention ?? 'gqa';
   const blockSize = options.blockSize ?? 32;
-  const source = options.weights ?? llamaWeights(spec);
+  const variant = options.gqa ?? {};
+  const base = options.weights ?? llamaWeights(spec);
+  const extra = variantWeights(variant, s, s.numLayers);
+  const source: WeightSet = { weights: { ...base.weights, ...extra.weights }, shapes: { ...base.shapes, ...extra.shapes } };
   const g = new GraphBuilder('main_graph');
   const io = declareDecoderInputs(g, { layers: s.numLayers, kvHeads: s.numKvHeads, headDim: s.headDim, positionIds: attentionKind === 'mha' });
 
@@ -72,15 +78,15 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
   const sinCache = g.initializer('sin_cache', Float32Array.from(table(Math.sin)), [s.maxPositions, half]);
 
   // GroupQueryAttention takes per-row lengths; MultiHeadAttention takes our additive mask as attention_bias.
-  let seqlensK = '';
-  let totalLength = '';
+  let shared: GqaShared | undefined;
   let mask = '';
   if (attentionKind === 'gqa') {
     const reformat = model.child('attn_mask_reformat').child('attn_mask_subgraph');
     const lengths = reformat.op('ReduceSum', [io.attentionMask, g.int64([1])], { keepdims: 0 });
-    seqlensK = reformat.op('Cast', [reformat.op('Sub', [lengths, g.int64(1, [])])], { to: DataType.INT32 });
+    const seqlensK = reformat.op('Cast', [reformat.op('Sub', [lengths, g.int64(1, [])])], { to: DataType.INT32 });
     const total = reformat.op('Gather', [reformat.op('Shape', [io.attentionMask]), g.int64(1, [])], { axis: 0 });
-    totalLength = reformat.op('Cast', [total], { to: DataType.INT32 });
+    const totalLength = reformat.op('Cast', [total], { to: DataType.INT32 });
+    shared = gqaShared(model, io, { seqlensK, totalLength, cosCache, sinCache }, variant, s.numHeads);
   } else {
     mask = causalMask(model, io.inputIds, io.attentionMask);
   }
@@ -102,13 +108,8 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
     const v = linear(attention.child('v_proj'), normed, `${p}.self_attn.v_proj.weight`);
     const present = [`present.${layer}.key`, `present.${layer}.value`];
     let context: string;
-    if (attentionKind === 'gqa') {
-      context = attention.ops(
-        'GroupQueryAttention',
-        [q, k, v, io.pastKeys[layer], io.pastValues[layer], seqlensK, totalLength, cosCache, sinCache],
-        { num_heads: s.numHeads, kv_num_heads: s.numKvHeads, do_rotary: 1, rotary_interleaved: 0, scale: { float: 1 / Math.sqrt(s.headDim) } },
-        { domain: MICROSOFT, outputNames: [`${attention.path}/GroupQueryAttention_output_0`, ...present] },
-      )[0];
+    if (shared) {
+      context = gqaLayer(attention, { q, k, v, pastKey: io.pastKeys[layer], pastValue: io.pastValues[layer], present, weights: w, layer }, shared, variant, s);
     } else {
       context = multiHeadAttention(attention, { q, k, v, layer, mask, cosCache, sinCache, positionIds: io.positionIds!, pastKey: io.pastKeys[layer], pastValue: io.pastValues[layer] }, s);
     }

@@ -136,7 +136,7 @@ describe.each(FIXTURES)('attention on fixture %s', (name) => {
 });
 
 describe('fused and decomposed twins', () => {
-  for (const fused of ['llama-fused-gqa', 'llama-fused-mha'] as const) {
+  for (const fused of ['llama-fused-gqa', 'llama-fused-mha', 'llama-fused-gqa-rope'] as const) {
     it(`${fused} gives the probabilities of 'llama'`, async () => {
       const reference = await allRows('llama');
       const twin = await allRows(fused);

@@ -32,7 +32,18 @@ async function compare({ model, feeds, outputs }: Case): Promise<Record<string, 
   return diffs;
 }
 
-function gqaCase(options: { packed?: boolean; interleaved?: boolean; softcap?: number; localWindow?: number; rotaryWidth?: number; past?: number }): Case {
+function gqaCase(options: {
+  packed?: boolean;
+  interleaved?: boolean;
+  softcap?: number;
+  localWindow?: number;
+  rotaryWidth?: number;
+  past?: number;
+  /** attention_bias [1, H, S, P + S]. */
+  bias?: boolean;
+  headSink?: boolean;
+  smooth?: boolean;
+}): Case {
   const H = 4;
   const KH = 2;
   const D = 16;
@@ -66,7 +77,13 @@ function gqaCase(options: { packed?: boolean; interleaved?: boolean; softcap?: n
   feeds.past_value = floatTensor(randomFloats(KH * P * D, 6), [1, KH, P, D]);
   feeds.seqlens_k = int32Tensor([P + S - 1], [1]);
   feeds.total_sequence_length = int32Tensor([P + S], []);
+  const extra: string[] = [];
+  if (options.bias || options.headSink) {
+    extra.push('', options.bias ? g.initializer('attention_bias', randomFloats(H * S * (P + S), 7, 2), [1, H, S, P + S]) : '');
+    if (options.headSink) extra.push(g.initializer('head_sink', randomFloats(H, 8, 3), [H]));
+  }
   const attributes: Record<string, AttributeValue | undefined> = {
+    smooth_softmax: options.smooth ? 1 : undefined,
     num_heads: H,
     kv_num_heads: KH,
     do_rotary: 1,
@@ -77,7 +94,7 @@ function gqaCase(options: { packed?: boolean; interleaved?: boolean; softcap?: n
   };
   g.ops(
     'GroupQueryAttention',
-    [...inputs, 'past_key', 'past_value', 'seqlens_k', 'total_sequence_length', cosName, sinName],
+    [...inputs, 'past_key', 'past_value', 'seqlens_k', 'total_sequence_length', cosName, sinName, ...extra],
     attributes,
     { domain: MS, outputNames: ['output', 'present_key', 'present_value', 'probabilities'] },
   );
@@ -103,6 +120,21 @@ describe('fused-operator decompositions match onnxruntime kernels', () => {
 
   it('GroupQueryAttention: with a past (positions and causal mask offset)', async () => {
     const diffs = await compare(gqaCase({ past: 5 }));
+    for (const d of Object.values(diffs)) expect(d).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('GroupQueryAttention: attention_bias (with softcap and a past)', async () => {
+    const diffs = await compare(gqaCase({ bias: true, softcap: 2.5, past: 3 }));
+    for (const d of Object.values(diffs)) expect(d).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('GroupQueryAttention: head_sink with attention_bias', async () => {
+    const diffs = await compare(gqaCase({ headSink: true, bias: true }));
+    for (const d of Object.values(diffs)) expect(d).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('GroupQueryAttention: smooth_softmax', async () => {
+    const diffs = await compare(gqaCase({ smooth: true, past: 2 }));
     for (const d of Object.values(diffs)) expect(d).toBeLessThanOrEqual(1e-5);
   });
 
@@ -188,6 +220,91 @@ describe('fused-operator decompositions match onnxruntime kernels', () => {
     });
   }
 
+  it('com.microsoft RotaryEmbedding: 1-D position offset computed in the graph (rank not declared)', async () => {
+    const H = 2;
+    const D = 16;
+    const S = 5;
+    const g = new GraphBuilder();
+    g.input('x', DataType.FLOAT, [1, S, H * D]);
+    g.input('attention_mask', DataType.INT64, [1, 'total']);
+    const { cos, sin } = rotaryCache(32, D / 2);
+    const cosName = g.initializer('cos', cos, [32, D / 2]);
+    const sinName = g.initializer('sin', sin, [32, D / 2]);
+    // offset = total − S, shape [1], as exports without a position_ids input compute it from attention_mask.
+    const total = g.op('Gather', [g.op('Shape', ['attention_mask']), g.int64([1])], { axis: 0 });
+    const sequence = g.op('Gather', [g.op('Shape', ['x']), g.int64([1])], { axis: 0 });
+    const offset = g.op('Sub', [total, sequence]);
+    g.ops('RotaryEmbedding', ['x', offset, cosName, sinName], { interleaved: 0, num_heads: H }, { domain: MS, outputNames: ['y'] });
+    g.output('y', DataType.FLOAT);
+    const feeds = { x: floatTensor(randomFloats(S * H * D, 41), [1, S, H * D]), attention_mask: int64Tensor([1, 1, 1, 1, 1, 1, 1, 1], [1, 8]) };
+    const diffs = await compare({ model: g.build({ '': 17, [MS]: 1 }), feeds, outputs: ['y'] });
+    expect(diffs.y).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('GroupQueryAttention q_norm_weight/k_norm_weight: decomposition equals the kernels on the unfused form', async () => {
+    // onnxruntime's CPU kernel refuses these inputs, so the reference is what CPU exports write instead:
+    // Reshape → SimplifiedLayerNormalization per head → Reshape before a GroupQueryAttention without them.
+    const H = 4;
+    const KH = 2;
+    const D = 16;
+    const S = 6;
+    const eps = 1e-5;
+    const build = (fusedNorm: boolean) => {
+      const g = new GraphBuilder();
+      g.input('q', DataType.FLOAT, [1, S, H * D]);
+      g.input('k', DataType.FLOAT, [1, S, KH * D]);
+      g.input('v', DataType.FLOAT, [1, S, KH * D]);
+      g.input('seqlens_k', DataType.INT32, [1]);
+      g.input('total_sequence_length', DataType.INT32, []);
+      const { cos, sin } = rotaryCache(32, D / 2);
+      const cosName = g.initializer('cos_cache', cos, [32, D / 2]);
+      const sinName = g.initializer('sin_cache', sin, [32, D / 2]);
+      const qn = g.initializer('q_norm', randomFloats(D, 70, 2), [D]);
+      const kn = g.initializer('k_norm', randomFloats(D, 71, 2), [D]);
+      const norm = (x: string, weight: string, heads: number) =>
+        g.op('Reshape', [g.op('SimplifiedLayerNormalization', [g.op('Reshape', [x, g.int64([0, 0, heads, D])]), weight], { axis: -1, epsilon: { float: eps } }), g.int64([0, 0, heads * D])]);
+      const [q, k] = fusedNorm ? ['q', 'k'] : [norm('q', qn, H), norm('k', kn, KH)];
+      const inputs = [q, k, 'v', '', '', 'seqlens_k', 'total_sequence_length', cosName, sinName];
+      if (fusedNorm) inputs.push('', '', '', '', '', qn, kn);
+      g.ops('GroupQueryAttention', inputs, { num_heads: H, kv_num_heads: KH, do_rotary: 1, qk_output: 2, qk_norm_epsilon: fusedNorm ? { float: eps } : undefined }, { domain: MS, outputNames: ['output', 'present_key', 'present_value', 'probabilities'] });
+      for (const name of ['output', 'present_key', 'present_value', 'probabilities']) g.output(name, DataType.FLOAT);
+      return g.build({ '': 17, [MS]: 1 });
+    };
+    const feeds = {
+      q: floatTensor(randomFloats(S * H * D, 72), [1, S, H * D]),
+      k: floatTensor(randomFloats(S * KH * D, 73), [1, S, KH * D]),
+      v: floatTensor(randomFloats(S * KH * D, 74), [1, S, KH * D]),
+      seqlens_k: int32Tensor([S - 1], [1]),
+      total_sequence_length: int32Tensor([S], []),
+    };
+    const outputs = ['output', 'present_key', 'present_value', 'probabilities'];
+    const expected = await runModel(build(false), feeds, outputs);
+    const actual = await runModel(decomposeModel(build(true)).model, feeds, outputs);
+    for (const name of outputs) expect(maxAbsDiff(actual[name].data, expected[name].data), name).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('unsupported GroupQueryAttention / RotaryEmbedding settings are refused with one line naming operator and setting', () => {
+    const refused = (opType: string, inputs: string[], attributes: Record<string, AttributeValue | undefined>, pattern: RegExp) => {
+      const g = new GraphBuilder();
+      for (const name of new Set(inputs.filter(Boolean))) g.input(name, DataType.FLOAT, [1, 2, 32]);
+      g.ops(opType, inputs, attributes, { domain: MS, name: 'node0', outputNames: ['y'] });
+      g.output('y', DataType.FLOAT);
+      const run = () => decomposeModel(g.build({ '': 17, [MS]: 1 }));
+      expect(run).toThrow(pattern);
+      try {
+        run();
+      } catch (error) {
+        expect((error as Error).message).not.toContain('\n');
+      }
+    };
+    const gqa = ['q', 'k', 'v', '', '', 'seqlens', 'total'];
+    const base = { num_heads: 2, kv_num_heads: 2 };
+    refused('GroupQueryAttention', [...gqa, '', '', '', '', '', 'k_scale', 'v_scale'], base, /^com\.microsoft\.GroupQueryAttention node "node0": k_scale\/v_scale \(quantized KV cache\) is not supported/);
+    refused('GroupQueryAttention', [...gqa, '', '', '', '', '', '', '', 'qn'], base, /GroupQueryAttention node "node0": q_norm_weight without k_norm_weight \(or the reverse\) is not supported/);
+    refused('GroupQueryAttention', gqa, { ...base, sliding_window_cache: 1, local_window_size: 4 }, /GroupQueryAttention node "node0": sliding_window_cache = 1 is not supported/);
+    refused('RotaryEmbedding', ['x', 'p', 'c', 's'], { is_packed_batching: 1 }, /^com\.microsoft\.RotaryEmbedding node "node0": is_packed_batching = 1 is not supported/);
+  });
+
   it('SimplifiedLayerNormalization and SkipSimplifiedLayerNormalization', async () => {
     const hidden = 32;
     const S = 5;
@@ -235,7 +352,7 @@ describe('fused-operator decompositions match onnxruntime kernels', () => {
 });
 
 describe('whole fused fixtures decomposed into standard operators', () => {
-  for (const name of ['llama-fused-gqa', 'llama-fused-mha', 'llama-fused-q4'] as const) {
+  for (const name of ['llama-fused-gqa', 'llama-fused-mha', 'llama-fused-q4', 'llama-fused-gqa-rope', 'llama-fused-gqa-qknorm', 'llama-fused-gqa-bias-sink', 'llama-fused-gqa-smooth'] as const) {
     it(`${name}: no com.microsoft node left, same logits and present key/values`, async () => {
       const { fixtureFolder } = await import('../../fixtures/models');
       const { readFile } = await import('node:fs/promises');

@@ -14,6 +14,10 @@ const FIXTURES: { name: FixtureName; file?: string }[] = [
   { name: 'llama-fused-gqa' },
   { name: 'llama-fused-mha' },
   { name: 'llama-fused-q4' },
+  { name: 'llama-fused-gqa-rope' },
+  { name: 'llama-fused-gqa-qknorm' },
+  { name: 'llama-fused-gqa-bias-sink' },
+  { name: 'llama-fused-gqa-smooth' },
   { name: 'llama-fp16', file: 'model_fp16.onnx' },
   { name: 'llama-external' },
 ];

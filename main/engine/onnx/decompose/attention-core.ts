@@ -6,6 +6,8 @@
 //   masked = Where(allowed, scores, lowest)       allowed: causal (key ≤ past + query), local window,
 //                                                 valid key lengths, boolean mask
 //   P = Softmax(masked, −1);  output = P · V
+//   with a sink logit z (attention sinks: GQA head_sink, smooth_softmax with z = 0): P = Softmax([masked, z])
+//   without its last column, i.e. exp(s_j) / (exp(z) + Σ exp(s_i)).
 // Key/value heads are shared by groups of query heads (GQA): query head h reads kv head ⌊h / (H / KH)⌋.
 import { Emit, lowest } from './common';
 
@@ -28,10 +30,14 @@ export interface AttentionCoreInputs {
   softcap?: number;
   /** Added to the scores; broadcasts to [B, H, S, T]. */
   additiveMask?: string;
+  /** Add `additiveMask` after the softcap instead of before (GroupQueryAttention's order). */
+  biasAfterSoftcap?: boolean;
   /** Boolean, true = may attend; broadcasts to [B, H, S, T]. */
   keepMask?: string;
   /** int64 [B]: keys at index ≥ this are masked (right padding). */
   validKeyLengths?: string;
+  /** Extra logit in each softmax denominator, broadcasting to [B, H, S, 1] (e.g. [1, H, 1, 1] per head). */
+  sink?: string;
 }
 
 export interface AttentionCoreOutputs {
@@ -74,11 +80,12 @@ export function attentionCore(emit: Emit, inputs: AttentionCoreInputs): Attentio
   }
   let scores = b.op('Mul', [raw, scale]);
   const scaled = scores;
-  if (inputs.additiveMask) scores = b.op('Add', [scores, inputs.additiveMask]);
+  if (inputs.additiveMask && !inputs.biasAfterSoftcap) scores = b.op('Add', [scores, inputs.additiveMask]);
   if (inputs.softcap && inputs.softcap > 0) {
     const cap = emit.scalar(inputs.elemType, inputs.softcap);
     scores = b.op('Mul', [b.op('Tanh', [b.op('Div', [scores, cap])]), cap]);
   }
+  if (inputs.additiveMask && inputs.biasAfterSoftcap) scores = b.op('Add', [scores, inputs.additiveMask]);
 
   // The boolean "may attend" mask, [.., S, T].
   const conditions: string[] = [];
@@ -106,7 +113,13 @@ export function attentionCore(emit: Emit, inputs: AttentionCoreInputs): Attentio
     const allowed = conditions.reduce((a, c) => b.op('And', [a, c]));
     scores = b.op('Where', [allowed, scores, emit.scalar(inputs.elemType, lowest(inputs.elemType))]);
   }
-  const probabilities = b.op('Softmax', [scores], { axis: -1 });
+  let probabilities: string;
+  if (inputs.sink) {
+    // The sink is one more key column that attends to nothing: Softmax keeps its ordinary gradient rule.
+    const column = b.op('Expand', [inputs.sink, b.op('Concat', [emit.dims(scores, 0, 3), b.int64([1])], { axis: 0 })]);
+    const widened = b.op('Softmax', [b.op('Concat', [scores, column], { axis: -1 })], { axis: -1 });
+    probabilities = emit.slice(widened, [0], [-1], [-1]);
+  } else probabilities = b.op('Softmax', [scores], { axis: -1 });
   const output = b.op('MatMul', [probabilities, value]);
   return { output, probabilities, scores: scaled, query: inputs.query, key };
 }

@@ -6,7 +6,9 @@
 // Semantics reproduced (CPU kernel): optional rotary on Q and K at positions past + s (or position_ids); K/V
 // appended to the past; scores scaled by `scale` (default 1/√D); softcap; causal mask with the past offset;
 // local window (the last local_window_size keys up to the query's position, as onnxruntime 1.30 computes it);
-// keys past seqlens_k + 1 masked.
+// keys past seqlens_k + 1 masked; attention_bias added to the scaled scores; head_sink (a logit per head) or
+// smooth_softmax (a logit 0) as one more term in each softmax denominator; q_norm_weight/k_norm_weight: RMSNorm
+// of each Q and K head (qk_norm_epsilon) before rotary.
 // Outputs: output [B, S, H·D], present_key/present_value [B, KH, P + S, D], output_qk (qk_output = 1: scaled
 // scores, 2: probabilities).
 import type { NodeProto } from '../proto';
@@ -24,6 +26,7 @@ import {
   type DecomposeResult,
 } from './common';
 import { applyRotary, gatherCache } from './rotary';
+import { rmsNormalize } from './simplified-layer-norm';
 
 export function decomposeGroupQueryAttention(node: NodeProto, context: DecomposeContext): DecomposeResult {
   const emit = new Emit(context.builder, context.opset);
@@ -31,16 +34,13 @@ export function decomposeGroupQueryAttention(node: NodeProto, context: Decompose
   const heads = intAttribute(node, 'num_heads', 0);
   const kvHeads = intAttribute(node, 'kv_num_heads', 0);
   if (!heads || !kvHeads) throw new UnsupportedFusedOperatorError(node, 'missing num_heads/kv_num_heads');
-  for (const [i, what] of [
-    [10, 'attention_bias'],
-    [11, 'head_sink'],
-    [12, 'k_scale (quantized KV cache)'],
-    [14, 'q_norm_weight'],
-  ] as const) {
-    if (optionalInput(node, i)) throw new UnsupportedFusedOperatorError(node, what);
-  }
-  if (intAttribute(node, 'smooth_softmax', -1) === 1) throw new UnsupportedFusedOperatorError(node, 'smooth_softmax = 1');
+  if (optionalInput(node, 12) || optionalInput(node, 13)) throw new UnsupportedFusedOperatorError(node, 'k_scale/v_scale (quantized KV cache)');
+  const qNorm = optionalInput(node, 14);
+  const kNorm = optionalInput(node, 15);
+  if (!qNorm !== !kNorm) throw new UnsupportedFusedOperatorError(node, 'q_norm_weight without k_norm_weight (or the reverse)');
   if (intAttribute(node, 'sliding_window_cache', 0) === 1) throw new UnsupportedFusedOperatorError(node, 'sliding_window_cache = 1');
+  const smooth = intAttribute(node, 'smooth_softmax', 0) === 1;
+  const headSink = optionalInput(node, 11);
   const elemType = floatTypeOf(context.index, node.input[0]);
 
   let query = node.input[0];
@@ -68,6 +68,13 @@ export function decomposeGroupQueryAttention(node: NodeProto, context: Decompose
   let k = splitHeads(emit, key, kvHeads);
   const v = splitHeads(emit, value, kvHeads);
 
+  if (qNorm && kNorm) {
+    // Per-head RMSNorm of Q and K before rotary (Qwen3 style). onnxruntime runs it on CUDA/WebGPU only; its CPU
+    // kernel refuses these inputs, so the check is against the unfused form (SimplifiedLayerNormalization per head).
+    const norm = { epsilon: floatAttribute(node, 'qk_norm_epsilon') ?? 1e-6, axis: -1, elemType };
+    q = rmsNormalize(emit, q, qNorm, norm);
+    k = rmsNormalize(emit, k, kNorm, norm);
+  }
   const pastKey = optionalInput(node, 3);
   const pastValue = optionalInput(node, 4);
   if (intAttribute(node, 'do_rotary', 0) === 1) {
@@ -108,6 +115,9 @@ export function decomposeGroupQueryAttention(node: NodeProto, context: Decompose
     localWindow: intAttribute(node, 'local_window_size', -1),
     softcap: floatAttribute(node, 'softcap'),
     validKeyLengths,
+    additiveMask: optionalInput(node, 10),
+    biasAfterSoftcap: true,
+    sink: headSink ? b.op('Reshape', [headSink, b.int64([1, heads, 1, 1])]) : smooth ? emit.scalar(elemType, 0) : undefined,
   });
   mergeHeads(emit, core.output, node.output[0]);
   const presentKeyName = optionalOutput(node, 1);

@@ -78,6 +78,24 @@ function inputRank(context: DecomposeContext, x: string): number {
   return producer?.opType === 'Transpose' ? 4 : 3;
 }
 
+/**
+ * com.microsoft.RotaryEmbedding's position_ids as [B or 1, S] rows. The operator takes either [B, S] positions or
+ * the 1-D offset form [1] (one start position p for every sequence: p, p+1, …, p+S−1). Exports that compute the
+ * offset from attention_mask inside the graph declare no shape for it, so when the rank is not known statically
+ * both forms are handled at run time: P is reshaped to [P.dim0, −1] and range(S)·[rank(P) = 1] is added
+ * ([1, 1] + [S] → [1, S]; [B, S] + 0 → [B, S]).
+ */
+function microsoftPositions(emit: Emit, context: DecomposeContext, positionIds: string, sequence: string): string {
+  const b = emit.b;
+  const range = () => b.op('Range', [b.int64(0, []), emit.squeeze(sequence, [0]), b.int64(1, [])]);
+  const rank = (context.index.declaredDims(positionIds) ?? context.index.constantDims(positionIds))?.length;
+  if (rank === 2) return positionIds;
+  if (rank === 1) return emit.unsqueeze(b.op('Add', [range(), positionIds]), [0]);
+  const rows = b.op('Reshape', [positionIds, b.op('Concat', [emit.dims(positionIds, 0, 1), b.int64([-1])], { axis: 0 })]);
+  const isOffset = b.op('Cast', [b.op('Equal', [b.op('Size', [b.op('Shape', [positionIds])]), b.int64(1, [])])], { to: 7 });
+  return b.op('Add', [rows, b.op('Mul', [range(), isOffset])]);
+}
+
 /** com.microsoft.RotaryEmbedding (input, position_ids, cos_cache, sin_cache) and ONNX RotaryEmbedding (X, cos_cache, sin_cache, position_ids?). */
 export function decomposeRotaryEmbedding(node: NodeProto, context: DecomposeContext): DecomposeResult {
   const emit = new Emit(context.builder, context.opset);
@@ -100,13 +118,7 @@ export function decomposeRotaryEmbedding(node: NodeProto, context: DecomposeCont
   let sin = sinCache;
   if (positionIds) {
     let positions = positionIds;
-    const idsDims = context.index.declaredDims(positionIds) ?? context.index.constantDims(positionIds);
-    if (microsoft && idsDims?.length === 1) {
-      // Offset form: one start position for every sequence.
-      const sequence = emit.dim(x, rank === 4 ? 2 : 1);
-      const range = b.op('Range', [b.int64(0, []), emit.squeeze(sequence, [0]), b.int64(1, [])]);
-      positions = emit.unsqueeze(b.op('Add', [range, positionIds]), [0]);
-    }
+    if (microsoft) positions = microsoftPositions(emit, context, positionIds, emit.dim(x, rank === 4 ? 2 : 1));
     cos = gatherCache(emit, cosCache, positions);
     sin = gatherCache(emit, sinCache, positions);
   }
