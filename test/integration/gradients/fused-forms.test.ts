@@ -1,0 +1,77 @@
+// Derivative graphs through the decompositions of MultiHeadAttention with packed QKV, com.microsoft Attention with
+// do_rotary = 1 and ONNX RotaryEmbedding (opset 23), in float64, against central finite differences of the same
+// decomposed forward graph. (Their forward values are checked against onnxruntime's kernels in
+// test/integration/attention/fused-forms.test.ts.)
+import { describe, expect, it } from 'vitest';
+import type { GraphBuilder } from '../../../main/engine/onnx/graph-builder';
+import { GraphIndex } from '../../../main/engine/onnx/graph-index';
+import { makeNode, type AttributeValue } from '../../../main/engine/onnx/proto';
+import { DECOMPOSERS } from '../../../main/engine/onnx/decompose';
+import { checkGradient } from '../../unit/gradients/finite-difference';
+
+const MS = 'com.microsoft';
+
+/**
+ * Writes the decomposition of one fused node into `b` (as decomposeModel would) and returns its first output, so
+ * that the finite-difference helper differentiates standard operators only.
+ */
+function decomposed(b: GraphBuilder, opsets: Record<string, number>, op: { type: string; domain?: string; inputs: string[]; attributes: Record<string, AttributeValue | undefined> }): string {
+  const node = makeNode(op.type, op.inputs, ['fused_output'], 'fused', op.attributes, op.domain ?? '');
+  const index = new GraphIndex(b.build(opsets).graph!);
+  DECOMPOSERS[`${op.domain ?? ''}:${op.type}`](node, { builder: b, index, opset: opsets[''] });
+  return 'fused_output';
+}
+
+/** cos/sin tables [positions, width] as float64 constants. */
+function caches(b: GraphBuilder, type: number, positions: number, width: number): [string, string] {
+  const angles = Array.from({ length: positions * width }, (_, i) => Math.floor(i / width) * 10000 ** (-(i % width) / width));
+  return [b.floatOf(type, angles.map(Math.cos), [positions, width]), b.floatOf(type, angles.map(Math.sin), [positions, width])];
+}
+
+describe('finite-difference gradients through fused-operator decompositions (float64)', () => {
+  it('ONNX RotaryEmbedding: 3-D, interleaved, rotary on 4 of 8 channels, position_ids', async () => {
+    const opsets = { '': 23 };
+    const { maxError, maxMagnitude } = await checkGradient({
+      opsets,
+      inputs: [
+        { name: 'x', dims: [1, 3, 16] },
+        { name: 'ids', dims: [1, 3], wrt: false, values: [2, 0, 5] },
+      ],
+      build: (b, type, [x]) => {
+        b.ops('Cast', ['ids'], { to: 7 }, { outputNames: ['positions'] });
+        return decomposed(b, opsets, { type: 'RotaryEmbedding', inputs: [x, ...caches(b, type, 8, 2), 'positions'], attributes: { num_heads: 2, interleaved: 1, rotary_embedding_dim: 4 } });
+      },
+    });
+    expect(maxMagnitude).toBeGreaterThan(0.1);
+    expect(maxError).toBeLessThan(1e-7);
+  });
+
+  it('MultiHeadAttention: packed QKV [1, 4, 2, 3, 4], bias, causal', async () => {
+    const opsets = { '': 17, [MS]: 1 };
+    const { maxError, maxMagnitude } = await checkGradient({
+      opsets,
+      inputs: [{ name: 'qkv', dims: [1, 4, 2, 3, 4] }],
+      build: (b, type, [qkv]) => {
+        const bias = b.floatOf(type, Array.from({ length: 24 }, (_, i) => Math.sin(i)), [24]);
+        return decomposed(b, opsets, { type: 'MultiHeadAttention', domain: MS, inputs: [qkv, '', '', bias], attributes: { num_heads: 2, unidirectional: 1 } });
+      },
+    });
+    expect(maxMagnitude).toBeGreaterThan(0.1);
+    expect(maxError).toBeLessThan(1e-7);
+  });
+
+  it('com.microsoft Attention: do_rotary = 1 on 4 of 8 channels, causal', async () => {
+    const opsets = { '': 17, [MS]: 1 };
+    const { maxError, maxMagnitude } = await checkGradient({
+      opsets,
+      inputs: [{ name: 'x', dims: [1, 4, 16] }],
+      build: (b, type, [x]) => {
+        const weights = b.floatOf(type, Array.from({ length: 16 * 48 }, (_, i) => 0.3 * Math.sin(1.7 * i)), [16, 48]);
+        const bias = b.floatOf(type, Array.from({ length: 48 }, (_, i) => 0.2 * Math.cos(i)), [48]);
+        return decomposed(b, opsets, { type: 'Attention', domain: MS, inputs: [x, weights, bias], attributes: { num_heads: 2, do_rotary: 1, rotary_embedding_dim: 4, unidirectional: 1 } });
+      },
+    });
+    expect(maxMagnitude).toBeGreaterThan(0.1);
+    expect(maxError).toBeLessThan(1e-7);
+  });
+});
