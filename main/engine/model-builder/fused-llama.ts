@@ -19,8 +19,12 @@ export interface FusedLlamaOptions {
   /** Replace projection MatMuls with 4-bit MatMulNBits (block size `blockSize`, default 32). */
   quantize?: boolean;
   blockSize?: number;
+  /** Look tokens up with 4-bit com.microsoft GatherBlockQuantized (blocks of `blockSize` along hidden), as q4 exports do. */
+  quantizeEmbedding?: boolean;
   weights?: WeightSet;
 }
+
+const EMBEDDING = 'model.embed_tokens.weight';
 
 /** Projection weights that MatMulNBits replaces when quantizing. */
 const PROJECTIONS = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'];
@@ -43,7 +47,7 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
   const quantized = new Set<string>();
   const floatSet: WeightSet = { weights: {}, shapes: {} };
   for (const [name, data] of Object.entries(source.weights)) {
-    if (options.quantize && PROJECTIONS.some((p) => name.endsWith(`${p}.weight`))) {
+    if ((options.quantize && PROJECTIONS.some((p) => name.endsWith(`${p}.weight`))) || (options.quantizeEmbedding && name === EMBEDDING)) {
       quantized.add(name);
       continue;
     }
@@ -63,7 +67,9 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
   };
 
   const model = new Scope(g, '/model');
-  const embeddings = model.child('embed_tokens').op('Gather', [w['model.embed_tokens.weight'], io.inputIds], { axis: 0 });
+  const embeddings = options.quantizeEmbedding
+    ? quantizedLookup(g, model.child('embed_tokens'), source, effective, io.inputIds, blockSize)
+    : model.child('embed_tokens').op('Gather', [w[EMBEDDING], io.inputIds], { axis: 0 });
   const half = s.headDim / 2;
   const frequencies = inverseFrequencies(s.headDim, s.ropeTheta);
   const table = (fn: (x: number) => number) =>
@@ -125,6 +131,26 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
   new Scope(g, '/lm_head').op('MatMul', [final, w['lm_head.weight']], {}, { outputNames: ['logits'] });
   declareDecoderOutputs(g, { layers: s.numLayers, kvHeads: s.numKvHeads, headDim: s.headDim, vocab: s.vocabSize });
   return { model: g.build({ '': 17, [MICROSOFT]: 1 }), config: llamaConfig(spec), weights: effective.weights, shapes: effective.shapes };
+}
+
+/**
+ * GatherBlockQuantized over the 4-bit table: uint8 [vocab, hidden/2] (low nibble first), scales [vocab, blocks],
+ * default zero point 8; the table's dequantized values go into `effective`.
+ */
+function quantizedLookup(g: GraphBuilder, scope: Scope, source: WeightSet, effective: WeightSet, ids: string, blockSize: number): string {
+  const [vocab, hidden] = source.shapes[EMBEDDING];
+  if (hidden % blockSize !== 0) throw new Error(`quantizeEmbedding: hidden size ${hidden} is not a multiple of the block size ${blockSize}`);
+  const table = source.weights[EMBEDDING];
+  // quantize4Bit blocks along the first axis of a [K, N] matrix: pass the table transposed, [hidden, vocab].
+  const transposed = new Float32Array(vocab * hidden);
+  for (let v = 0; v < vocab; v++) for (let h = 0; h < hidden; h++) transposed[h * vocab + v] = table[v * hidden + h];
+  const q = quantize4Bit(transposed, hidden, vocab, blockSize);
+  const dequantized = new Float32Array(vocab * hidden);
+  for (let v = 0; v < vocab; v++) for (let h = 0; h < hidden; h++) dequantized[v * hidden + h] = q.dequantized[h * vocab + v];
+  effective.weights[EMBEDDING] = dequantized;
+  const data = g.initializer(`${EMBEDDING}.quant`, q.packed, [vocab, hidden / 2]);
+  const scales = g.initializer(`${EMBEDDING}.scales`, q.scales, [vocab, q.blocks]);
+  return scope.op('GatherBlockQuantized', [data, ids, scales], { bits: 4, block_size: blockSize, gather_axis: 0, quantize_axis: 1 }, { domain: MICROSOFT });
 }
 
 /** SkipSimplifiedLayerNormalization: returns [RMSNorm(x + residual)·weight, x + residual]. */
