@@ -9,13 +9,18 @@ import { Scope } from './scope';
 import { causalMask, declareDecoderInputs, declareDecoderOutputs } from './decoder-graph';
 import { addWeights, inverseFrequencies, layerPrefix, llamaConfig, llamaWeights, resolveLlamaSpec, type LlamaSpec } from './llama';
 import { quantize4Bit } from './quantize';
+import { packedMultiHeadAttention, rotaryAttention } from './fused-attention-forms';
 import type { BuiltModel, WeightSet } from './types';
 
 const MICROSOFT = 'com.microsoft';
 
 export interface FusedLlamaOptions {
-  /** 'gqa': GroupQueryAttention (default); 'mha': RotaryEmbedding + MultiHeadAttention. */
-  attention?: 'gqa' | 'mha';
+  /**
+   * 'gqa': GroupQueryAttention (default); 'mha': RotaryEmbedding + MultiHeadAttention; 'mha-packed' and
+   * 'attention-rotary': packed-QKV MultiHeadAttention and com.microsoft Attention with do_rotary, without a key/value
+   * cache (fused-attention-forms.ts).
+   */
+  attention?: 'gqa' | 'mha' | 'mha-packed' | 'attention-rotary';
   /** Replace projection MatMuls with 4-bit MatMulNBits (block size `blockSize`, default 32). */
   quantize?: boolean;
   blockSize?: number;
@@ -40,13 +45,19 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
   const blockSize = options.blockSize ?? 32;
   const source = options.weights ?? llamaWeights(spec);
   const g = new GraphBuilder('main_graph');
-  const io = declareDecoderInputs(g, { layers: s.numLayers, kvHeads: s.numKvHeads, headDim: s.headDim, positionIds: attentionKind === 'mha' });
+  const cached = attentionKind === 'gqa' || attentionKind === 'mha';
+  if (attentionKind === 'attention-rotary' && s.ropeTheta !== 10000) throw new Error('attention-rotary: do_rotary uses base 10000; the spec asks for another rope_theta');
+  const cacheLayers = cached ? s.numLayers : 0;
+  const positionIds = attentionKind === 'mha' || attentionKind === 'mha-packed';
+  const io = declareDecoderInputs(g, { layers: cacheLayers, kvHeads: s.numKvHeads, headDim: s.headDim, positionIds });
 
   // Float initializers for everything not quantized; MatMulNBits inputs for the projections.
   const effective: WeightSet = { weights: { ...source.weights }, shapes: { ...source.shapes } };
   const quantized = new Set<string>();
   const floatSet: WeightSet = { weights: {}, shapes: {} };
   for (const [name, data] of Object.entries(source.weights)) {
+    // The cache-free forms hold their own (kv-head-repeated) q/k/v weights.
+    if (!cached && /self_attn\.[qkv]_proj\.weight$/.test(name)) continue;
     if ((options.quantize && PROJECTIONS.some((p) => name.endsWith(`${p}.weight`))) || (options.quantizeEmbedding && name === EMBEDDING)) {
       quantized.add(name);
       continue;
@@ -74,8 +85,10 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
   const frequencies = inverseFrequencies(s.headDim, s.ropeTheta);
   const table = (fn: (x: number) => number) =>
     Array.from({ length: s.maxPositions * half }, (_, i) => fn(Math.floor(i / half) * frequencies[i % half]));
-  const cosCache = g.initializer('cos_cache', Float32Array.from(table(Math.cos)), [s.maxPositions, half]);
-  const sinCache = g.initializer('sin_cache', Float32Array.from(table(Math.sin)), [s.maxPositions, half]);
+  // com.microsoft Attention's do_rotary computes its own angles: no caches.
+  const caches = attentionKind !== 'attention-rotary';
+  const cosCache = caches ? g.initializer('cos_cache', Float32Array.from(table(Math.cos)), [s.maxPositions, half]) : '';
+  const sinCache = caches ? g.initializer('sin_cache', Float32Array.from(table(Math.sin)), [s.maxPositions, half]) : '';
 
   // GroupQueryAttention takes per-row lengths; MultiHeadAttention takes our additive mask as attention_bias.
   let seqlensK = '';
@@ -87,8 +100,10 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
     seqlensK = reformat.op('Cast', [reformat.op('Sub', [lengths, g.int64(1, [])])], { to: DataType.INT32 });
     const total = reformat.op('Gather', [reformat.op('Shape', [io.attentionMask]), g.int64(1, [])], { axis: 0 });
     totalLength = reformat.op('Cast', [total], { to: DataType.INT32 });
-  } else {
+  } else if (attentionKind === 'mha') {
     mask = causalMask(model, io.inputIds, io.attentionMask);
+  } else {
+    mask = model.op('Cast', [io.attentionMask], { to: DataType.INT32 });
   }
 
   let residual = embeddings;
@@ -103,12 +118,14 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
     const p = layerPrefix(layer);
     if (layer > 0) [normed, residual] = skipNorm(scope.child('input_layernorm'), pending, residual, w[`${p}.input_layernorm.weight`], s.rmsNormEps);
     const attention = scope.child('attn');
-    const q = linear(attention.child('q_proj'), normed, `${p}.self_attn.q_proj.weight`);
-    const k = linear(attention.child('k_proj'), normed, `${p}.self_attn.k_proj.weight`);
-    const v = linear(attention.child('v_proj'), normed, `${p}.self_attn.v_proj.weight`);
     const present = [`present.${layer}.key`, `present.${layer}.value`];
+    const projections = () => (['q_proj', 'k_proj', 'v_proj'] as const).map((name) => linear(attention.child(name), normed, `${p}.self_attn.${name}.weight`));
     let context: string;
-    if (attentionKind === 'gqa') {
+    if (!cached) {
+      const form = attentionKind === 'mha-packed' ? packedMultiHeadAttention : rotaryAttention;
+      context = form(g, attention, source, { normed, prefix: p, mask, positionIds: io.positionIds, cosCache, sinCache }, s);
+    } else if (attentionKind === 'gqa') {
+      const [q, k, v] = projections();
       context = attention.ops(
         'GroupQueryAttention',
         [q, k, v, io.pastKeys[layer], io.pastValues[layer], seqlensK, totalLength, cosCache, sinCache],
@@ -116,6 +133,7 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
         { domain: MICROSOFT, outputNames: [`${attention.path}/GroupQueryAttention_output_0`, ...present] },
       )[0];
     } else {
+      const [q, k, v] = projections();
       context = multiHeadAttention(attention, { q, k, v, layer, mask, cosCache, sinCache, positionIds: io.positionIds!, pastKey: io.pastKeys[layer], pastValue: io.pastValues[layer] }, s);
     }
     const attended = linear(attention.child('o_proj'), context, `${p}.self_attn.o_proj.weight`);
@@ -129,8 +147,9 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
   }
   const [final] = skipNorm(model.child('norm'), pending, residual, w['model.norm.weight'], s.rmsNormEps);
   new Scope(g, '/lm_head').op('MatMul', [final, w['lm_head.weight']], {}, { outputNames: ['logits'] });
-  declareDecoderOutputs(g, { layers: s.numLayers, kvHeads: s.numKvHeads, headDim: s.headDim, vocab: s.vocabSize });
-  return { model: g.build({ '': 17, [MICROSOFT]: 1 }), config: llamaConfig(spec), weights: effective.weights, shapes: effective.shapes };
+  declareDecoderOutputs(g, { layers: cacheLayers, kvHeads: s.numKvHeads, headDim: s.headDim, vocab: s.vocabSize });
+  // The ONNX-domain RotaryEmbedding of 'mha-packed' needs opset 23.
+  return { model: g.build({ '': attentionKind === 'mha-packed' ? 23 : 17, [MICROSOFT]: 1 }), config: llamaConfig(spec), weights: effective.weights, shapes: effective.shapes };
 }
 
 /**

@@ -5,89 +5,17 @@
 // Independent references: onnxruntime's own float16 kernels on the unmodified files, the float32 model of the same
 // weights, and central finite differences.
 import { readFile } from 'node:fs/promises';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fixtureFolder } from '../../fixtures/models';
-import { forwardFeeds } from '../../../main/engine/attention/feeds';
-import { computeAttention } from '../../../main/engine/attention/compute';
-import { computeGradients } from '../../../main/engine/gradients/compute';
-import { GradientProgram, type ProgramRun } from '../../../main/engine/gradients/program';
-import { convertFloatType } from '../../../main/engine/gradients/prepare';
-import { embed } from '../../../main/engine/gradients/split-embeddings';
-import { decomposeModel } from '../../../main/engine/onnx/decompose';
-import { DataType, decodeModel, encodeModel, type ModelProto } from '../../../main/engine/onnx/proto';
-import { createSession } from '../../../main/engine/runtime';
-import { decodeFloat16 } from '../../../shared/float16';
-import { buildFusedLlamaModel } from '../../../main/engine/model-builder/fused-llama';
 import { LLAMA_FIXTURE_SPEC } from '../../fixtures/recipes';
-import { finiteDifferenceGap } from './reference';
-
-const IDS = [1, 450, 4996, 17354, 1701, 432, 10, 20, 30, 40];
-const PROMPT = 6;
-const open: GradientProgram[] = [];
-afterAll(async () => Promise.all(open.map((p) => p.release())));
+import { convertFloatType } from '../../../main/engine/gradients/prepare';
+import { buildFusedLlamaModel } from '../../../main/engine/model-builder/fused-llama';
+import { decomposeModel } from '../../../main/engine/onnx/decompose';
+import { DataType, decodeModel, encodeModel } from '../../../main/engine/onnx/proto';
+import { attentionOf, finiteDifferenceCheck, logitsOf, relativeError, saliencyOf } from './model-checks';
 
 const file = async (name: string) => join(await fixtureFolder('llama-fp16-activations'), 'onnx', name);
-
-/** Logits [T, vocab] of one whole-sequence pass, as float32 whatever the graph's output type. */
-async function logitsOf(model: string | ModelProto): Promise<Float32Array> {
-  const session = await createSession(typeof model === 'string' ? model : encodeModel(model), 'cpu');
-  try {
-    const logits = (await session.run(forwardFeeds(session, IDS), ['logits'])).logits;
-    return logits.type === 'float16' ? Float32Array.from(decodeFloat16(logits.data as Uint16Array)) : Float32Array.from(logits.data as Float32Array);
-  } finally {
-    await session.release();
-  }
-}
-
-/** Largest absolute difference over the largest reference magnitude. */
-function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  expect(got.length).toBe(want.length);
-  let scale = 0;
-  let error = 0;
-  for (let i = 0; i < want.length; i++) {
-    scale = Math.max(scale, Math.abs(want[i]));
-    error = Math.max(error, Math.abs(got[i] - want[i]));
-  }
-  return error / scale;
-}
-
-/** Float64 derivative graph of a file against central finite differences at a few (position, coordinate) pairs. */
-async function finiteDifferenceCheck(path: string): Promise<void> {
-  const program = await GradientProgram.open({ model: path, floatType: DataType.DOUBLE });
-  open.push(program);
-  const hidden = program.hiddenSize;
-  const rows = IDS.length - PROMPT;
-  const identity = new Float64Array(rows * rows);
-  for (let r = 0; r < rows; r++) identity[r * rows + r] = 1;
-  const run: ProgramRun = {
-    embeddings: Float64Array.from(embed(program.split.table, hidden, IDS)),
-    batch: 1,
-    ids: IDS,
-    positions: IDS.slice(PROMPT).map((_, t) => PROMPT + t - 1),
-    targetIds: IDS.slice(PROMPT),
-    cotangent: identity,
-    rows,
-  };
-  const analytic = await program.run(run);
-  const { maxError, maxMagnitude } = await finiteDifferenceGap(program, run, analytic, [[0, 3], [2, 10], [5, 7], [8, hidden - 1]]);
-  expect(maxMagnitude).toBeGreaterThan(1e-3);
-  expect(maxError).toBeLessThan(1e-7);
-}
-
-async function attentionOf(path: string): Promise<Float32Array> {
-  const config = JSON.parse(await readFile(join(path, '..', '..', 'config.json'), 'utf8')) as Record<string, unknown>;
-  const result = await computeAttention({ modelPath: path, config, ids: IDS, promptLength: PROMPT, rows: 'all', cacheDir: mkdtempSync(join(tmpdir(), 'fp16-attention-')) });
-  return result.data;
-}
-
-async function saliencyOf(path: string): Promise<Float32Array | Float64Array> {
-  const program = await GradientProgram.open({ model: path });
-  open.push(program);
-  return (await computeGradients({ program, ids: IDS, promptLength: PROMPT, methods: ['saliency'] })).saliency!;
-}
 
 describe('model_fp16.onnx with float16 activations', () => {
   it('logits: float16 kernels and the graph cast to float32 against the float32 model', async () => {
@@ -143,9 +71,9 @@ describe('model_q4f16.onnx: float16 GroupQueryAttention, MatMulNBits and GatherB
 
   it('gradients equal finite differences (float64); attention in float16 stays near the float32 twin', async () => {
     await finiteDifferenceCheck(await file('model_q4f16.onnx'));
-    const config = JSON.parse(await readFile(join(await fixtureFolder('llama-fp16-activations'), 'config.json'), 'utf8')) as Record<string, unknown>;
-    const twinAttention = await computeAttention({ modelPath: '', modelBytes: float32Twin(), config, ids: IDS, promptLength: PROMPT, rows: 'all', cacheDir: mkdtempSync(join(tmpdir(), 'q4-attention-')) });
+    // The twin's bytes with the fixture's path (config.json beside it).
+    const twinAttention = await attentionOf(await file('model_q4f16.onnx'), float32Twin());
     // Measured: finite-difference gap 3e-10 (largest gradient 0.60); attention 9.9e-4 (probabilities in [0, 1]).
-    expect(relativeError(await attentionOf(await file('model_q4f16.onnx')), twinAttention.data)).toBeLessThan(5e-3);
+    expect(relativeError(await attentionOf(await file('model_q4f16.onnx')), twinAttention)).toBeLessThan(5e-3);
   });
 });

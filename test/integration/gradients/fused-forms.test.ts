@@ -1,13 +1,18 @@
 // Derivative graphs through the decompositions of MultiHeadAttention with packed QKV, com.microsoft Attention with
 // do_rotary = 1 and ONNX RotaryEmbedding (opset 23), in float64, against central finite differences of the same
-// decomposed forward graph. (Their forward values are checked against onnxruntime's kernels in
-// test/integration/attention/fused-forms.test.ts.)
+// decomposed forward graph: single operators, then whole fixtures of the 'llama' weights in those forms against
+// the 'llama' fixture itself (standard operators). The operators' forward values are checked against
+// onnxruntime's kernels in test/integration/attention/fused-forms.test.ts.
 import { describe, expect, it } from 'vitest';
 import type { GraphBuilder } from '../../../main/engine/onnx/graph-builder';
 import { GraphIndex } from '../../../main/engine/onnx/graph-index';
 import { makeNode, type AttributeValue } from '../../../main/engine/onnx/proto';
-import { DECOMPOSERS } from '../../../main/engine/onnx/decompose';
+import { decomposeModel, DECOMPOSERS } from '../../../main/engine/onnx/decompose';
 import { checkGradient } from '../../unit/gradients/finite-difference';
+import { fixtureFolder, type FixtureName } from '../../fixtures/models';
+import { decodeModel } from '../../../main/engine/onnx/proto';
+import { attentionOf, finiteDifferenceCheck, logitsOf, relativeError, saliencyOf } from './model-checks';
+import { readFile } from 'node:fs/promises';
 
 const MS = 'com.microsoft';
 
@@ -74,4 +79,21 @@ describe('finite-difference gradients through fused-operator decompositions (flo
     expect(maxMagnitude).toBeGreaterThan(0.1);
     expect(maxError).toBeLessThan(1e-7);
   });
+});
+
+describe('whole fixtures in the CUDA-only forms, explained through their decompositions', () => {
+  for (const name of ['llama-fused-mha-packed', 'llama-fused-attention-rotary'] as FixtureName[]) {
+    it(`${name}: logits, attention and saliency of the 'llama' fixture; gradients equal finite differences`, async () => {
+      const path = `${await fixtureFolder(name)}/onnx/model.onnx`;
+      const reference = `${await fixtureFolder('llama')}/onnx/model.onnx`;
+      const { model: decomposed } = decomposeModel(decodeModel(await readFile(path)));
+      expect(decomposed.graph!.node.filter((n) => n.domain === MS && /Attention/.test(n.opType))).toEqual([]);
+      // Measured (packed / rotary): logits 4.7e-7 / 5.0e-7 of the largest, attention 2.7e-7 / 2.4e-7, saliency
+      // 1.0e-7 / 6e-8; finite-difference gap 5e-10 / 3e-10 with gradients up to 0.41.
+      expect(relativeError(await logitsOf(decomposed), await logitsOf(reference))).toBeLessThan(1e-5);
+      expect(relativeError(await attentionOf(path), await attentionOf(reference))).toBeLessThan(1e-5);
+      expect(relativeError(await saliencyOf(path), await saliencyOf(reference))).toBeLessThan(1e-4);
+      await finiteDifferenceCheck(path);
+    });
+  }
 });

@@ -1,0 +1,82 @@
+// Whole-model checks shared by the float16 and fused-form fixture tests: logits of one pass, attention from the
+// engine, float32 saliency, and float64 derivative graphs against central finite differences, all on one token
+// sequence (IDS, the first PROMPT tokens the prompt).
+import { readFile } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect } from 'vitest';
+import { forwardFeeds } from '../../../main/engine/attention/feeds';
+import { computeAttention } from '../../../main/engine/attention/compute';
+import { computeGradients } from '../../../main/engine/gradients/compute';
+import { GradientProgram, type ProgramRun } from '../../../main/engine/gradients/program';
+import { embed } from '../../../main/engine/gradients/split-embeddings';
+import { DataType, encodeModel, type ModelProto } from '../../../main/engine/onnx/proto';
+import { createSession } from '../../../main/engine/runtime';
+import { decodeFloat16 } from '../../../shared/float16';
+import { finiteDifferenceGap } from './reference';
+
+export const IDS = [1, 450, 4996, 17354, 1701, 432, 10, 20, 30, 40];
+export const PROMPT = 6;
+const open: GradientProgram[] = [];
+afterAll(async () => Promise.all(open.map((p) => p.release())));
+
+/** Logits [T, vocab] of one whole-sequence pass, as float32 whatever the graph's output type. */
+export async function logitsOf(model: string | ModelProto): Promise<Float32Array> {
+  const session = await createSession(typeof model === 'string' ? model : encodeModel(model), 'cpu');
+  try {
+    const logits = (await session.run(forwardFeeds(session, IDS), ['logits'])).logits;
+    return logits.type === 'float16' ? Float32Array.from(decodeFloat16(logits.data as Uint16Array)) : Float32Array.from(logits.data as Float32Array);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Largest absolute difference over the largest reference magnitude. */
+export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  expect(got.length).toBe(want.length);
+  let scale = 0;
+  let error = 0;
+  for (let i = 0; i < want.length; i++) {
+    scale = Math.max(scale, Math.abs(want[i]));
+    error = Math.max(error, Math.abs(got[i] - want[i]));
+  }
+  return error / scale;
+}
+
+/** Float64 derivative graph of a file against central finite differences at a few (position, coordinate) pairs. */
+export async function finiteDifferenceCheck(path: string): Promise<void> {
+  const program = await GradientProgram.open({ model: path, floatType: DataType.DOUBLE });
+  open.push(program);
+  const hidden = program.hiddenSize;
+  const rows = IDS.length - PROMPT;
+  const identity = new Float64Array(rows * rows);
+  for (let r = 0; r < rows; r++) identity[r * rows + r] = 1;
+  const run: ProgramRun = {
+    embeddings: Float64Array.from(embed(program.split.table, hidden, IDS)),
+    batch: 1,
+    ids: IDS,
+    positions: IDS.slice(PROMPT).map((_, t) => PROMPT + t - 1),
+    targetIds: IDS.slice(PROMPT),
+    cotangent: identity,
+    rows,
+  };
+  const analytic = await program.run(run);
+  const { maxError, maxMagnitude } = await finiteDifferenceGap(program, run, analytic, [[0, 3], [2, 10], [5, 7], [8, hidden - 1]]);
+  expect(maxMagnitude).toBeGreaterThan(1e-3);
+  expect(maxError).toBeLessThan(1e-7);
+}
+
+export async function attentionOf(path: string, bytes?: Uint8Array): Promise<Float32Array> {
+  // path: <folder>/onnx/<file>; config.json sits in <folder>.
+  const config = JSON.parse(await readFile(join(path, '..', '..', 'config.json'), 'utf8')) as Record<string, unknown>;
+  const result = await computeAttention({ modelPath: path, modelBytes: bytes, config, ids: IDS, promptLength: PROMPT, rows: 'all', cacheDir: mkdtempSync(join(tmpdir(), 'model-checks-attention-')) });
+  return result.data;
+}
+
+export async function saliencyOf(path: string): Promise<Float32Array | Float64Array> {
+  const program = await GradientProgram.open({ model: path });
+  open.push(program);
+  return (await computeGradients({ program, ids: IDS, promptLength: PROMPT, methods: ['saliency'] })).saliency!;
+}
+
