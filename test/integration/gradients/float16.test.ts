@@ -13,6 +13,8 @@ import { convertFloatType } from '../../../main/engine/gradients/prepare';
 import { buildFusedLlamaModel } from '../../../main/engine/model-builder/fused-llama';
 import { decomposeModel } from '../../../main/engine/onnx/decompose';
 import { DataType, decodeModel, encodeModel } from '../../../main/engine/onnx/proto';
+import { generate } from '../../../main/engine/generate';
+import { loadModelFolder } from '../../../main/engine/model-folder';
 import { attentionOf, finiteDifferenceCheck, logitsOf, relativeError, saliencyOf } from './model-checks';
 
 const file = async (name: string) => join(await fixtureFolder('llama-fp16-activations'), 'onnx', name);
@@ -41,6 +43,23 @@ describe('model_fp16.onnx with float16 activations', () => {
     // Measured: 6.3e-4 (probabilities in [0, 1]).
     const difference = relativeError(await attentionOf(await file('model_fp16.onnx')), await attentionOf(await file('model.onnx')));
     expect(difference).toBeLessThan(5e-3);
+  });
+});
+
+describe('float16 files through transformers.js', () => {
+  it('model_fp16 and model_q4f16 load by dtype and generate; model_fp16 greedily picks the float32 tokens', async () => {
+    const dir = await fixtureFolder('llama-fp16-activations');
+    const greedy = async (dtype: 'fp32' | 'fp16' | 'q4f16') => {
+      const model = await loadModelFolder(dir, { dtype });
+      try {
+        return (await generate(model, model.session, [1, 450, 4996, 17354], { maxNewTokens: 6 })).ids;
+      } finally {
+        await model.release();
+      }
+    };
+    const float32 = await greedy('fp32');
+    expect(await greedy('fp16')).toEqual(float32);
+    expect(await greedy('q4f16')).toHaveLength(6);
   });
 });
 
