@@ -9,12 +9,13 @@ import { afterAll, expect } from 'vitest';
 import { forwardFeeds } from '../../../main/engine/attention/feeds';
 import { computeAttention } from '../../../main/engine/attention/compute';
 import { computeGradients } from '../../../main/engine/gradients/compute';
-import { GradientProgram, type ProgramRun } from '../../../main/engine/gradients/program';
-import { embed } from '../../../main/engine/gradients/split-embeddings';
+import { GradientProgram } from '../../../main/engine/gradients/program';
 import { DataType, encodeModel, type ModelProto } from '../../../main/engine/onnx/proto';
 import { createSession } from '../../../main/engine/runtime';
 import { decodeFloat16 } from '../../../shared/float16';
-import { finiteDifferenceGap } from './reference';
+import { answerRowsRun, finiteDifferenceGap, relativeError } from './reference';
+
+export { relativeError };
 
 export const IDS = [1, 450, 4996, 17354, 1701, 432, 10, 20, 30, 40];
 export const PROMPT = 6;
@@ -32,35 +33,12 @@ export async function logitsOf(model: string | ModelProto): Promise<Float32Array
   }
 }
 
-/** Largest absolute difference over the largest reference magnitude. */
-export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  expect(got.length).toBe(want.length);
-  let scale = 0;
-  let error = 0;
-  for (let i = 0; i < want.length; i++) {
-    scale = Math.max(scale, Math.abs(want[i]));
-    error = Math.max(error, Math.abs(got[i] - want[i]));
-  }
-  return error / scale;
-}
-
 /** Float64 derivative graph of a file against central finite differences at a few (position, coordinate) pairs. */
 export async function finiteDifferenceCheck(path: string): Promise<void> {
   const program = await GradientProgram.open({ model: path, floatType: DataType.DOUBLE });
   open.push(program);
   const hidden = program.hiddenSize;
-  const rows = IDS.length - PROMPT;
-  const identity = new Float64Array(rows * rows);
-  for (let r = 0; r < rows; r++) identity[r * rows + r] = 1;
-  const run: ProgramRun = {
-    embeddings: Float64Array.from(embed(program.split.table, hidden, IDS)),
-    batch: 1,
-    ids: IDS,
-    positions: IDS.slice(PROMPT).map((_, t) => PROMPT + t - 1),
-    targetIds: IDS.slice(PROMPT),
-    cotangent: identity,
-    rows,
-  };
+  const run = answerRowsRun(program, IDS, PROMPT);
   const analytic = await program.run(run);
   const { maxError, maxMagnitude } = await finiteDifferenceGap(program, run, analytic, [[0, 3], [2, 10], [5, 7], [8, hidden - 1]]);
   expect(maxMagnitude).toBeGreaterThan(1e-3);
