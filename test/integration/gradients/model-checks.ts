@@ -33,8 +33,11 @@ export async function logitsOf(model: string | ModelProto): Promise<Float32Array
   }
 }
 
-/** Float64 derivative graph of a file against central finite differences at a few (position, coordinate) pairs. */
-export async function finiteDifferenceCheck(path: string): Promise<void> {
+/**
+ * Float64 derivative graph of a file against central finite differences at a few (position, coordinate) pairs.
+ * Returns the program's target log-probabilities (answer rows).
+ */
+export async function finiteDifferenceCheck(path: string): Promise<number[]> {
   const program = await GradientProgram.open({ model: path, floatType: DataType.DOUBLE });
   open.push(program);
   const hidden = program.hiddenSize;
@@ -43,6 +46,19 @@ export async function finiteDifferenceCheck(path: string): Promise<void> {
   const { maxError, maxMagnitude } = await finiteDifferenceGap(program, run, analytic, [[0, 3], [2, 10], [5, 7], [8, hidden - 1]]);
   expect(maxMagnitude).toBeGreaterThan(1e-3);
   expect(maxError).toBeLessThan(1e-7);
+  return Array.from(analytic.logProbs);
+}
+
+/** log p(answer token t) from the file's own logits, as onnxruntime's kernels compute them (log-softmax here). */
+export async function kernelTargetLogProbs(path: string): Promise<number[]> {
+  const logits = await logitsOf(path);
+  const vocab = logits.length / IDS.length;
+  return IDS.slice(PROMPT).map((id, t) => {
+    const row = logits.subarray((PROMPT + t - 1) * vocab, (PROMPT + t) * vocab);
+    const max = row.reduce((m, v) => Math.max(m, v), -Infinity);
+    const logSum = Math.log(row.reduce((sum, v) => sum + Math.exp(v - max), 0)) + max;
+    return row[id] - logSum;
+  });
 }
 
 export async function attentionOf(path: string, bytes?: Uint8Array): Promise<Float32Array> {
