@@ -51,6 +51,20 @@ describe('finite-difference gradients through fused-operator decompositions (flo
     expect(maxError).toBeLessThan(1e-7);
   });
 
+  it('ONNX RotaryEmbedding: 4-D [1, 2, 3, 8], halves, per-token caches [1, 3, 4]', async () => {
+    const opsets = { '': 23 };
+    const { maxError, maxMagnitude } = await checkGradient({
+      opsets,
+      inputs: [{ name: 'x', dims: [1, 2, 3, 8] }],
+      build: (b, type, [x]) => {
+        const [cos, sin] = caches(b, type, 3, 4).map((name) => b.op('Unsqueeze', [name, b.int64([0])]));
+        return decomposed(b, opsets, { type: 'RotaryEmbedding', inputs: [x, cos, sin], attributes: { interleaved: 0 } });
+      },
+    });
+    expect(maxMagnitude).toBeGreaterThan(0.1);
+    expect(maxError).toBeLessThan(1e-7);
+  });
+
   it('MultiHeadAttention: packed QKV [1, 4, 2, 3, 4], bias, causal', async () => {
     const opsets = { '': 17, [MS]: 1 };
     const { maxError, maxMagnitude } = await checkGradient({

@@ -26,11 +26,13 @@ export function decomposeOnnxRotaryEmbedding(node: NodeProto, context: Decompose
   if (rank !== 3 && rank !== 4) throw new UnsupportedFusedOperatorError(node, `a ${rank}-D input`);
   if (rank === 3 && numHeads <= 0) throw new UnsupportedFusedOperatorError(node, 'a 3-D input without num_heads');
 
-  const cacheDims = context.index.constantDims(cosCache);
-  const cacheWidth = cacheDims?.[cacheDims.length - 1];
-  const rotaryDim = intAttribute(node, 'rotary_embedding_dim', 0) || (cacheWidth !== undefined ? 2 * cacheWidth : undefined);
   const width = rank === 4 ? context.index.declaredDims(x)?.[3] : staticLastDim(context.index, x);
   const headDim = typeof width === 'number' ? (rank === 4 ? width : width / numHeads) : undefined;
+  // rotary_embedding_dim 0 means the whole head; a constant cache tells its width when the head size is unknown.
+  // Static widths keep slice bounds constant for the derivative graphs.
+  const cacheDims = context.index.constantDims(cosCache);
+  const cacheWidth = cacheDims?.[cacheDims.length - 1];
+  const rotaryDim = intAttribute(node, 'rotary_embedding_dim', 0) || headDim || (cacheWidth !== undefined ? 2 * cacheWidth : undefined);
   if (rotaryDim !== undefined && headDim !== undefined && (rotaryDim > headDim || rotaryDim % 2 !== 0)) {
     throw new UnsupportedFusedOperatorError(node, `rotary_embedding_dim = ${rotaryDim} with head size ${headDim}`);
   }
