@@ -4,14 +4,18 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataType, encodeModel, makeNode, metadataEntry, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto';
 import { toHalfBits } from '../../../shared/float16';
+import { float16Model } from './float16';
 import type { TokenizerFiles } from './tokenizers';
 import type { BuiltModel } from './types';
 
 export interface FolderExtras {
   /** generation_config.json; derived from the config's bos/eos/pad ids when absent. */
   generationConfig?: Record<string, unknown>;
-  /** Also write onnx/model_fp16.onnx: float16 weights, Cast to float32 in the graph (inputs/outputs stay fp32). */
-  fp16?: boolean;
+  /**
+   * Also write onnx/model_fp16.onnx. true: float16 weights, Cast to float32 in the graph (inputs/outputs stay fp32);
+   * 'activations': the whole graph in float16 (float16Model: caches and logits float16 too).
+   */
+  fp16?: boolean | 'activations';
   /** Write onnx/model.onnx with its weights in onnx/model.onnx_data (relative location, 64-byte aligned offsets). */
   externalData?: boolean;
   /** More files, by path relative to the folder (e.g. `onnx/model_q4.onnx`). */
@@ -39,7 +43,7 @@ export async function writeModelFolder(dir: string, built: BuiltModel, tokenizer
   } else {
     files['onnx/model.onnx'] = encodeModel(built.model);
   }
-  if (extras.fp16) files['onnx/model_fp16.onnx'] = encodeModel(float16Weights(built.model));
+  if (extras.fp16) files['onnx/model_fp16.onnx'] = encodeModel(extras.fp16 === 'activations' ? float16Model(built.model) : float16Weights(built.model));
   Object.assign(files, extras.files ?? {});
   for (const [path, content] of Object.entries(files)) {
     await mkdir(join(dir, path, '..'), { recursive: true });

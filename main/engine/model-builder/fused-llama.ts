@@ -10,20 +10,29 @@ import { causalMask, declareDecoderInputs, declareDecoderOutputs } from './decod
 import { addWeights, inverseFrequencies, layerPrefix, llamaConfig, llamaWeights, resolveLlamaSpec, type LlamaSpec } from './llama';
 import { quantize4Bit } from './quantize';
 import { gqaLayer, gqaShared, variantWeights, type GqaShared, type GqaVariant } from './gqa-variants';
+import { packedMultiHeadAttention, rotaryAttention } from './fused-attention-forms';
 import type { BuiltModel, WeightSet } from './types';
 
 const MICROSOFT = 'com.microsoft';
 
 export interface FusedLlamaOptions {
-  /** 'gqa': GroupQueryAttention (default); 'mha': RotaryEmbedding + MultiHeadAttention. */
-  attention?: 'gqa' | 'mha';
+  /**
+   * 'gqa': GroupQueryAttention (default); 'mha': RotaryEmbedding + MultiHeadAttention; 'mha-packed' and
+   * 'attention-rotary': packed-QKV MultiHeadAttention and com.microsoft Attention with do_rotary, without a key/value
+   * cache (fused-attention-forms.ts).
+   */
+  attention?: 'gqa' | 'mha' | 'mha-packed' | 'attention-rotary';
   /** Replace projection MatMuls with 4-bit MatMulNBits (block size `blockSize`, default 32). */
   quantize?: boolean;
   blockSize?: number;
+  /** Look tokens up with 4-bit com.microsoft GatherBlockQuantized (blocks of `blockSize` along hidden), as q4 exports do. */
+  quantizeEmbedding?: boolean;
   weights?: WeightSet;
   /** GroupQueryAttention form (attention 'gqa'): separate RotaryEmbedding, q/k norms, attention_bias, sinks. */
   gqa?: GqaVariant;
 }
+
+const EMBEDDING = 'model.embed_tokens.weight';
 
 /** Projection weights that MatMulNBits replaces when quantizing. */
 const PROJECTIONS = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'];
@@ -42,14 +51,20 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
   const extra = variantWeights(variant, s, s.numLayers);
   const source: WeightSet = { weights: { ...base.weights, ...extra.weights }, shapes: { ...base.shapes, ...extra.shapes } };
   const g = new GraphBuilder('main_graph');
-  const io = declareDecoderInputs(g, { layers: s.numLayers, kvHeads: s.numKvHeads, headDim: s.headDim, positionIds: attentionKind === 'mha' });
+  const cached = attentionKind === 'gqa' || attentionKind === 'mha';
+  if (attentionKind === 'attention-rotary' && s.ropeTheta !== 10000) throw new Error('attention-rotary: do_rotary uses base 10000; the spec asks for another rope_theta');
+  const cacheLayers = cached ? s.numLayers : 0;
+  const positionIds = attentionKind === 'mha' || attentionKind === 'mha-packed';
+  const io = declareDecoderInputs(g, { layers: cacheLayers, kvHeads: s.numKvHeads, headDim: s.headDim, positionIds });
 
   // Float initializers for everything not quantized; MatMulNBits inputs for the projections.
   const effective: WeightSet = { weights: { ...source.weights }, shapes: { ...source.shapes } };
   const quantized = new Set<string>();
   const floatSet: WeightSet = { weights: {}, shapes: {} };
   for (const [name, data] of Object.entries(source.weights)) {
-    if (options.quantize && PROJECTIONS.some((p) => name.endsWith(`${p}.weight`))) {
+    // The cache-free forms hold their own (kv-head-repeated) q/k/v weights.
+    if (!cached && /self_attn\.[qkv]_proj\.weight$/.test(name)) continue;
+    if ((options.quantize && PROJECTIONS.some((p) => name.endsWith(`${p}.weight`))) || (options.quantizeEmbedding && name === EMBEDDING)) {
       quantized.add(name);
       continue;
     }
@@ -69,13 +84,17 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
   };
 
   const model = new Scope(g, '/model');
-  const embeddings = model.child('embed_tokens').op('Gather', [w['model.embed_tokens.weight'], io.inputIds], { axis: 0 });
+  const embeddings = options.quantizeEmbedding
+    ? quantizedLookup(g, model.child('embed_tokens'), source, effective, io.inputIds, blockSize)
+    : model.child('embed_tokens').op('Gather', [w[EMBEDDING], io.inputIds], { axis: 0 });
   const half = s.headDim / 2;
   const frequencies = inverseFrequencies(s.headDim, s.ropeTheta);
   const table = (fn: (x: number) => number) =>
     Array.from({ length: s.maxPositions * half }, (_, i) => fn(Math.floor(i / half) * frequencies[i % half]));
-  const cosCache = g.initializer('cos_cache', Float32Array.from(table(Math.cos)), [s.maxPositions, half]);
-  const sinCache = g.initializer('sin_cache', Float32Array.from(table(Math.sin)), [s.maxPositions, half]);
+  // com.microsoft Attention's do_rotary computes its own angles: no caches.
+  const caches = attentionKind !== 'attention-rotary';
+  const cosCache = caches ? g.initializer('cos_cache', Float32Array.from(table(Math.cos)), [s.maxPositions, half]) : '';
+  const sinCache = caches ? g.initializer('sin_cache', Float32Array.from(table(Math.sin)), [s.maxPositions, half]) : '';
 
   // GroupQueryAttention takes per-row lengths; MultiHeadAttention takes our additive mask as attention_bias.
   let shared: GqaShared | undefined;
@@ -87,8 +106,10 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
     const total = reformat.op('Gather', [reformat.op('Shape', [io.attentionMask]), g.int64(1, [])], { axis: 0 });
     const totalLength = reformat.op('Cast', [total], { to: DataType.INT32 });
     shared = gqaShared(model, io, { seqlensK, totalLength, cosCache, sinCache }, variant, s.numHeads);
-  } else {
+  } else if (attentionKind === 'mha') {
     mask = causalMask(model, io.inputIds, io.attentionMask);
+  } else {
+    mask = model.op('Cast', [io.attentionMask], { to: DataType.INT32 });
   }
 
   let residual = embeddings;
@@ -103,14 +124,17 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
     const p = layerPrefix(layer);
     if (layer > 0) [normed, residual] = skipNorm(scope.child('input_layernorm'), pending, residual, w[`${p}.input_layernorm.weight`], s.rmsNormEps);
     const attention = scope.child('attn');
-    const q = linear(attention.child('q_proj'), normed, `${p}.self_attn.q_proj.weight`);
-    const k = linear(attention.child('k_proj'), normed, `${p}.self_attn.k_proj.weight`);
-    const v = linear(attention.child('v_proj'), normed, `${p}.self_attn.v_proj.weight`);
     const present = [`present.${layer}.key`, `present.${layer}.value`];
+    const projections = () => (['q_proj', 'k_proj', 'v_proj'] as const).map((name) => linear(attention.child(name), normed, `${p}.self_attn.${name}.weight`));
     let context: string;
-    if (shared) {
+    if (!cached) {
+      const form = attentionKind === 'mha-packed' ? packedMultiHeadAttention : rotaryAttention;
+      context = form(g, attention, source, { normed, prefix: p, mask, positionIds: io.positionIds, cosCache, sinCache }, s);
+    } else if (shared) {
+      const [q, k, v] = projections();
       context = gqaLayer(attention, { q, k, v, pastKey: io.pastKeys[layer], pastValue: io.pastValues[layer], present, weights: w, layer }, shared, variant, s);
     } else {
+      const [q, k, v] = projections();
       context = multiHeadAttention(attention, { q, k, v, layer, mask, cosCache, sinCache, positionIds: io.positionIds!, pastKey: io.pastKeys[layer], pastValue: io.pastValues[layer] }, s);
     }
     const attended = linear(attention.child('o_proj'), context, `${p}.self_attn.o_proj.weight`);
@@ -124,8 +148,29 @@ export function buildFusedLlamaModel(spec: LlamaSpec, options: FusedLlamaOptions
   }
   const [final] = skipNorm(model.child('norm'), pending, residual, w['model.norm.weight'], s.rmsNormEps);
   new Scope(g, '/lm_head').op('MatMul', [final, w['lm_head.weight']], {}, { outputNames: ['logits'] });
-  declareDecoderOutputs(g, { layers: s.numLayers, kvHeads: s.numKvHeads, headDim: s.headDim, vocab: s.vocabSize });
-  return { model: g.build({ '': 17, [MICROSOFT]: 1 }), config: llamaConfig(spec), weights: effective.weights, shapes: effective.shapes };
+  declareDecoderOutputs(g, { layers: cacheLayers, kvHeads: s.numKvHeads, headDim: s.headDim, vocab: s.vocabSize });
+  // The ONNX-domain RotaryEmbedding of 'mha-packed' needs opset 23.
+  return { model: g.build({ '': attentionKind === 'mha-packed' ? 23 : 17, [MICROSOFT]: 1 }), config: llamaConfig(spec), weights: effective.weights, shapes: effective.shapes };
+}
+
+/**
+ * GatherBlockQuantized over the 4-bit table: uint8 [vocab, hidden/2] (low nibble first), scales [vocab, blocks],
+ * default zero point 8; the table's dequantized values go into `effective`.
+ */
+function quantizedLookup(g: GraphBuilder, scope: Scope, source: WeightSet, effective: WeightSet, ids: string, blockSize: number): string {
+  const [vocab, hidden] = source.shapes[EMBEDDING];
+  if (hidden % blockSize !== 0) throw new Error(`quantizeEmbedding: hidden size ${hidden} is not a multiple of the block size ${blockSize}`);
+  const table = source.weights[EMBEDDING];
+  // quantize4Bit blocks along the first axis of a [K, N] matrix: pass the table transposed, [hidden, vocab].
+  const transposed = new Float32Array(vocab * hidden);
+  for (let v = 0; v < vocab; v++) for (let h = 0; h < hidden; h++) transposed[h * vocab + v] = table[v * hidden + h];
+  const q = quantize4Bit(transposed, hidden, vocab, blockSize);
+  const dequantized = new Float32Array(vocab * hidden);
+  for (let v = 0; v < vocab; v++) for (let h = 0; h < hidden; h++) dequantized[v * hidden + h] = q.dequantized[h * vocab + v];
+  effective.weights[EMBEDDING] = dequantized;
+  const data = g.initializer(`${EMBEDDING}.quant`, q.packed, [vocab, hidden / 2]);
+  const scales = g.initializer(`${EMBEDDING}.scales`, q.scales, [vocab, q.blocks]);
+  return scope.op('GatherBlockQuantized', [data, ids, scales], { bits: 4, block_size: blockSize, gather_axis: 0, quantize_axis: 1 }, { domain: MICROSOFT });
 }
 
 /** SkipSimplifiedLayerNormalization: returns [RMSNorm(x + residual)·weight, x + residual]. */

@@ -8,3 +8,4 @@ export { ensureDemoModel, defaultDemoModelDir, DEMO_SPEC } from './demo';
 export { ensureFolder, COMPLETE_MARKER } from './atomic';
 export { buildFusedLlamaModel, type FusedLlamaOptions } from './fused-llama';
 export { quantize4Bit } from './quantize';
+export { float16Model } from './float16';

@@ -1,6 +1,7 @@
 // Independent reference values: the unmodified model's full logits, log-softmaxed here in JavaScript, and central
 // finite differences of a program's own target values.
 import type { GradientProgram, ProgramResult, ProgramRun } from '../../../main/engine/gradients/program';
+import { embed } from '../../../main/engine/gradients/split-embeddings';
 import { createSession, emptyTensor, int64Tensor } from '../../../main/engine/runtime';
 
 /**
@@ -60,4 +61,32 @@ export async function referenceLogProbs(path: string, ids: number[]): Promise<nu
   } finally {
     await session.release();
   }
+}
+
+/** A float64 run whose rows are the answer tokens ids[prompt …], one identity seed row each. */
+export function answerRowsRun(program: GradientProgram, ids: number[], prompt: number): ProgramRun {
+  const rows = ids.length - prompt;
+  const identity = new Float64Array(rows * rows);
+  for (let r = 0; r < rows; r++) identity[r * rows + r] = 1;
+  return {
+    embeddings: Float64Array.from(embed(program.split.table, program.hiddenSize, ids)),
+    batch: 1,
+    ids,
+    positions: ids.slice(prompt).map((_, t) => prompt + t - 1),
+    targetIds: ids.slice(prompt),
+    cotangent: identity,
+    rows,
+  };
+}
+
+/** Largest absolute difference over the largest reference magnitude. */
+export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) throw new Error(`length mismatch ${got.length} vs ${want.length}`);
+  let scale = 0;
+  let error = 0;
+  for (let i = 0; i < want.length; i++) {
+    scale = Math.max(scale, Math.abs(want[i]));
+    error = Math.max(error, Math.abs(got[i] - want[i]));
+  }
+  return error / scale;
 }

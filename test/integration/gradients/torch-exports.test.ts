@@ -15,6 +15,7 @@ import { GradientProgram } from '../../../main/engine/gradients/program';
 import { generate } from '../../../main/engine/generate';
 import { loadModelFolder } from '../../../main/engine/model-folder';
 import type { RunJson } from '../../../shared/run';
+import { relativeError } from './reference';
 
 const root = resolve(__dirname, '..', '..', '..');
 const folder = (name: string) => join(root, 'test', 'fixtures', 'torch-exports', name);
@@ -63,18 +64,6 @@ const VARIANTS: { name: string; file?: string; loose?: boolean; attentionsOf?: s
   { name: 'phi3-kv' },
   { name: 'opt-kv' },
 ];
-
-/** Largest absolute difference over the largest reference magnitude. */
-function relativeError(got: ArrayLike<number>, want: number[]): number {
-  expect(got.length).toBe(want.length);
-  let scale = 0;
-  let error = 0;
-  for (let i = 0; i < want.length; i++) {
-    scale = Math.max(scale, Math.abs(want[i]));
-    error = Math.max(error, Math.abs(got[i] - want[i]));
-  }
-  return error / scale;
-}
 
 const open: GradientProgram[] = [];
 afterAll(async () => Promise.all(open.map((p) => p.release())));

@@ -3,10 +3,9 @@
 // the target values against the unmodified model's own logits, and causal zeros after each row's target.
 import { afterAll, describe, expect, it } from 'vitest';
 import { fixtureFolder, type FixtureName } from '../../fixtures/models';
-import { GradientProgram, type ProgramRun } from '../../../main/engine/gradients/program';
-import { embed } from '../../../main/engine/gradients/split-embeddings';
+import { GradientProgram } from '../../../main/engine/gradients/program';
 import { DataType } from '../../../main/engine/onnx/proto';
-import { finiteDifferenceGap, referenceLogProbs } from './reference';
+import { answerRowsRun, finiteDifferenceGap, referenceLogProbs } from './reference';
 
 const FIXTURES: { name: FixtureName; file?: string }[] = [
   { name: 'llama' },
@@ -35,18 +34,7 @@ describe('whole-model gradients (float64 finite differences)', () => {
       const hidden = program.hiddenSize;
       const rows = IDS.length - PROMPT;
       const positions = IDS.length;
-      const input = Float64Array.from(embed(program.split.table, hidden, IDS));
-      const identity = new Float64Array(rows * rows);
-      for (let r = 0; r < rows; r++) identity[r * rows + r] = 1;
-      const run: ProgramRun = {
-        embeddings: input,
-        batch: 1,
-        ids: IDS,
-        positions: IDS.slice(PROMPT).map((_, t) => PROMPT + t - 1),
-        targetIds: IDS.slice(PROMPT),
-        cotangent: identity,
-        rows,
-      };
+      const run = answerRowsRun(program, IDS, PROMPT);
       const analytic = await program.run(run);
 
       // Target values equal the unmodified model's log-softmax at the target positions (float32 reference).

@@ -8,6 +8,7 @@ import type { DecomposeResult, Decomposer } from './common';
 import { decomposeGroupQueryAttention } from './gqa';
 import { decomposeMatMulNBits } from './matmul-nbits';
 import { decomposeMicrosoftAttention, decomposeMultiHeadAttention, decomposeOnnxAttention } from './mha';
+import { decomposeOnnxRotaryEmbedding } from './onnx-rotary';
 import { decomposeRotaryEmbedding } from './rotary';
 import { decomposeSimplifiedLayerNormalization } from './simplified-layer-norm';
 import { decomposeSkipSimplifiedLayerNormalization } from './skip-simplified-layer-norm';
@@ -21,7 +22,7 @@ export const DECOMPOSERS: Readonly<Record<string, Decomposer>> = Object.freeze({
   'com.microsoft:Attention': decomposeMicrosoftAttention,
   ':Attention': decomposeOnnxAttention,
   'com.microsoft:RotaryEmbedding': decomposeRotaryEmbedding,
-  ':RotaryEmbedding': decomposeRotaryEmbedding,
+  ':RotaryEmbedding': decomposeOnnxRotaryEmbedding,
   // onnxruntime registers SimplifiedLayerNormalization in the default domain; some tools write com.microsoft.
   ':SimplifiedLayerNormalization': decomposeSimplifiedLayerNormalization,
   'com.microsoft:SimplifiedLayerNormalization': decomposeSimplifiedLayerNormalization,

@@ -1,11 +1,12 @@
 // com.microsoft.MultiHeadAttention, com.microsoft.Attention and ONNX Attention (opset 23) in standard operators.
 //
-// MultiHeadAttention: query/key/value [B, S|L, N·D] (3-D only), bias [3·N·D], key_padding_mask [B, T] (0 = masked,
+// MultiHeadAttention: query/key/value [B, S|L, N·D], or packed QKV query [B, S, N, 3, D] (key, value absent), or
+//   packed KV key [B, L, N, 2, D] (value absent); bias [3·N·D], key_padding_mask [B, T] (0 = masked,
 //   adds mask_filter_value), attention_bias (added), past_key/past_value [B, N, P, D], unidirectional (causal).
 //   Outputs: output, present_key, present_value, qk (scaled scores before the softmax).
 // Attention (com.microsoft): input [B, S, in] · weights [in, Dq + Dk + Dv] + bias, split by qkv_hidden_sizes; mask_index
 //   raw [B, T] / [B, S, T] (0 = masked, adds mask_filter_value) or [B] valid lengths (right padding); past
-//   [2, B, N, P, D] → present [2, B, N, T, D]; attention_bias; unidirectional.
+//   [2, B, N, P, D] → present [2, B, N, T, D]; attention_bias; unidirectional; do_rotary (rotateQueryKey).
 // Attention (ONNX 23): Q/K/V 3-D with q_num_heads/kv_num_heads, or 4-D [B, N, S, D]; attn_mask bool (true =
 //   attend) or float (added); past_key/past_value; is_causal; scale; softcap; qk_matmul_output_mode 0–3.
 import { DataType, type NodeProto } from '../proto';
@@ -22,6 +23,8 @@ import {
   type DecomposeContext,
   type DecomposeResult,
 } from './common';
+import { applyRotary } from './rotary';
+import { rotaryTables } from './rotary-tables';
 
 /** (1 − mask) · filter, for 0/1 integer masks, broadcast to [B, 1, 1 or S, T]. */
 function paddingBias(emit: Emit, mask: string, rank: number, filter: number, elemType: number): string {
@@ -37,30 +40,59 @@ function checkDivisible(node: NodeProto, width: number | undefined, heads: numbe
   return width / heads;
 }
 
+/** Splits a packed [B, S, N, M, H] tensor on axis 3 into M heads-first tensors [B, N, S, H]. */
+function unpack(emit: Emit, packed: string, count: number): string[] {
+  return emit.split(packed, new Array(count).fill(1), 3, count).map((part) => emit.b.op('Transpose', [emit.squeeze(part, [3])], { perm: [0, 2, 1, 3] }));
+}
+
+/** Adds one [N·H] piece of the [3·N·H] bias to a heads-first [B, N, S, H] tensor. */
+function addHeadBias(emit: Emit, x: string, piece: string, heads: number): string {
+  const b = emit.b;
+  return b.op('Add', [x, emit.unsqueeze(b.op('Reshape', [piece, b.int64([heads, -1])]), [1])]);
+}
+
 export function decomposeMultiHeadAttention(node: NodeProto, context: DecomposeContext): DecomposeResult {
   const emit = new Emit(context.builder, context.opset);
   const b = emit.b;
   const heads = intAttribute(node, 'num_heads', 0);
-  let query = node.input[0];
-  let key = optionalInput(node, 1);
-  let value = optionalInput(node, 2);
-  if (!key || !value) throw new UnsupportedFusedOperatorError(node, 'packed QKV (no separate key/value)');
+  const query = node.input[0];
+  const key = optionalInput(node, 1);
+  const value = optionalInput(node, 2);
   if (optionalInput(node, 9)) throw new UnsupportedFusedOperatorError(node, 'cache_indirection');
-  const keyDims = context.index.declaredDims(key);
+  const queryDims = context.index.declaredDims(query);
+  const keyDims = key ? context.index.declaredDims(key) : undefined;
   if (keyDims && keyDims.length === 4) throw new UnsupportedFusedOperatorError(node, 'key in BNSH layout');
+  // Forms (contrib schema): separate 3-D q/k/v; packed QKV query [B, S, N, 3, H] without key and value; packed KV
+  // key [B, L, N, 2, H] without value.
+  const packedQkv = !key && !value;
+  const packedKv = !!key && !value;
+  if (packedQkv && queryDims && queryDims.length !== 5) throw new UnsupportedFusedOperatorError(node, `a ${queryDims.length}-D query without key and value (packed QKV is [B, S, N, 3, H])`);
+  if (!key && value) throw new UnsupportedFusedOperatorError(node, 'value without key');
   const elemType = floatTypeOf(context.index, query);
-  const headDim = checkDivisible(node, staticLastDim(context.index, query), heads);
+  const lastDim = packedQkv ? queryDims?.[4] : undefined;
+  const headDim = typeof lastDim === 'number' ? lastDim : packedQkv ? undefined : checkDivisible(node, staticLastDim(context.index, query), heads);
+
+  let q: string;
+  let k: string;
+  let v: string;
+  if (packedQkv) [q, k, v] = unpack(emit, query, 3);
+  else if (packedKv) {
+    q = splitHeads(emit, query, heads);
+    [k, v] = unpack(emit, key!, 2);
+  } else {
+    q = splitHeads(emit, query, heads);
+    k = splitHeads(emit, key!, heads);
+    v = splitHeads(emit, value!, heads);
+  }
   const bias = optionalInput(node, 3);
   if (bias) {
     const width = context.index.constantDims(bias)?.[0];
     if (width === undefined) throw new UnsupportedFusedOperatorError(node, 'a non-constant bias');
     const [qb, kb, vb] = emit.split(bias, [width / 3, width / 3, width / 3], 0, 3);
-    query = b.op('Add', [query, qb]);
-    key = b.op('Add', [key, kb]);
-    value = b.op('Add', [value, vb]);
+    q = addHeadBias(emit, q, qb, heads);
+    k = addHeadBias(emit, k, kb, heads);
+    v = addHeadBias(emit, v, vb, heads);
   }
-  let k = splitHeads(emit, key, heads);
-  let v = splitHeads(emit, value, heads);
   const pastKey = optionalInput(node, 6);
   const pastValue = optionalInput(node, 7);
   if (pastKey) k = b.op('Concat', [pastKey, k], { axis: 2 });
@@ -78,7 +110,7 @@ export function decomposeMultiHeadAttention(node: NodeProto, context: DecomposeC
   if (attentionBias) additiveMask = additiveMask ? b.op('Add', [additiveMask, attentionBias]) : attentionBias;
 
   const core = attentionCore(emit, {
-    query: splitHeads(emit, query, heads),
+    query: q,
     key: k,
     value: v,
     heads,
@@ -103,7 +135,6 @@ export function decomposeMicrosoftAttention(node: NodeProto, context: DecomposeC
   const emit = new Emit(context.builder, context.opset);
   const b = emit.b;
   const heads = intAttribute(node, 'num_heads', 0);
-  if (intAttribute(node, 'do_rotary', 0)) throw new UnsupportedFusedOperatorError(node, 'do_rotary = 1');
   if (intAttribute(node, 'past_present_share_buffer', 0)) throw new UnsupportedFusedOperatorError(node, 'past_present_share_buffer = 1');
   const elemType = floatTypeOf(context.index, node.input[1]);
   const weightDims = context.index.constantDims(node.input[1]);
@@ -119,9 +150,11 @@ export function decomposeMicrosoftAttention(node: NodeProto, context: DecomposeC
   const bias = optionalInput(node, 2);
   if (bias) projected = b.op('Add', [projected, bias]);
   const [query, key, value] = emit.split(projected, hiddenSizes, 2, 3);
+  let q = splitHeads(emit, query, heads);
   let k = splitHeads(emit, key, heads);
   let v = splitHeads(emit, value, heads);
   const past = optionalInput(node, 4);
+  if (intAttribute(node, 'do_rotary', 0) === 1) [q, k] = rotateQueryKey(node, emit, q, k, { query, past, hiddenSizes, heads, elemType });
   if (past) {
     const [pastKey, pastValue] = emit.split(past, [1, 1], 0, 2).map((half) => emit.squeeze(half, [0]));
     k = b.op('Concat', [pastKey, k], { axis: 2 });
@@ -140,7 +173,7 @@ export function decomposeMicrosoftAttention(node: NodeProto, context: DecomposeC
   const attentionBias = optionalInput(node, 5);
   if (attentionBias) additiveMask = additiveMask ? b.op('Add', [additiveMask, attentionBias]) : attentionBias;
   const core = attentionCore(emit, {
-    query: splitHeads(emit, query, heads),
+    query: q,
     key: k,
     value: v,
     heads,
@@ -156,6 +189,32 @@ export function decomposeMicrosoftAttention(node: NodeProto, context: DecomposeC
   const present = optionalOutput(node, 1);
   if (present) b.ops('Concat', [emit.unsqueeze(k, [0]), emit.unsqueeze(v, [0])], { axis: 0 }, { outputNames: [present] });
   return { probabilities: core.probabilities, scores: core.scores, query: core.query, key: core.key };
+}
+
+/**
+ * do_rotary = 1: rotary on Q and K (halves, not interleaved; base 10000; the first rotary_embedding_dim channels,
+ * default the whole head) at positions past + 0 … S−1. The CUDA kernel (the only one; the CPU kernel refuses
+ * do_rotary) gives every token of a step with a past the position `past`, which is the same for the one-token steps
+ * it is meant for.
+ */
+function rotateQueryKey(
+  node: NodeProto,
+  emit: Emit,
+  q: string,
+  k: string,
+  t: { query: string; past?: string; hiddenSizes: number[]; heads: number; elemType: number },
+): [string, string] {
+  const b = emit.b;
+  if (t.hiddenSizes[0] !== t.hiddenSizes[1]) throw new UnsupportedFusedOperatorError(node, 'do_rotary = 1 with different query and key hidden sizes');
+  const headDim = t.hiddenSizes[0] / t.heads;
+  const rotaryDim = intAttribute(node, 'rotary_embedding_dim', 0) || headDim;
+  if (rotaryDim > headDim || rotaryDim % 2 !== 0) throw new UnsupportedFusedOperatorError(node, `do_rotary = 1 with rotary_embedding_dim = ${rotaryDim} (head size ${headDim})`);
+  const length = emit.squeeze(emit.dim(t.query, 1), [0]);
+  const start = t.past ? emit.squeeze(emit.dim(t.past, 3), [0]) : b.int64(0, []);
+  const positions = b.op('Range', [start, b.op('Add', [start, length]), b.int64(1, [])]);
+  const { cos, sin } = rotaryTables(emit, positions, rotaryDim, t.elemType);
+  const options = { interleaved: false, rotaryDim, headDim };
+  return [applyRotary(emit, q, cos, sin, options), applyRotary(emit, k, cos, sin, options)];
 }
 
 export function decomposeOnnxAttention(node: NodeProto, context: DecomposeContext): DecomposeResult {
