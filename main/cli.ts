@@ -7,6 +7,7 @@ import { serveCommandFromArgs } from './cli/serve-command';
 import { BATCH_USAGE, batchCommand } from './cli/batch-command';
 import { RERUN_USAGE, rerunCommand } from './cli/rerun-command';
 import { UsageError } from './cli/args';
+import { openedDatabasePath } from './cli/workbench';
 
 export const HELP = `llm-explainer — why did a local language model answer what it did?
 
@@ -68,6 +69,9 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function oneLineError(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0];
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+  // Damage found while reading (not when opening): SQLite's message does not say which file.
+  const code = String((error as { code?: unknown } | undefined)?.code ?? '');
+  if (/^SQLITE_(CORRUPT|NOTADB)/.test(code)) return `${openedDatabasePath() ?? 'the run database'} is not a run database or is damaged (${message})`;
+  return message;
 }
