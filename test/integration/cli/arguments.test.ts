@@ -1,6 +1,8 @@
 // Bad flag values, as a user types them, to the built CLI in real processes: each exits 2 with one line that
 // names the flag and what it accepts, before any model is loaded or any store file is created.
 import { existsSync, readdirSync } from 'node:fs';
+import { openRunStore } from '../../../main/store';
+import { sampleRun } from '../store/helpers';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requireBuild, root, runAll, runCli, tempHome } from './cli-process';
@@ -54,5 +56,15 @@ describe('flag values', () => {
       expect(result.stderr).toMatch(/--db needs a value; got an empty string/);
       expect(result.stdout).not.toMatch(/^run r_/m);
     });
+  });
+
+  it('an empty LLM_EXPLAINER_DB falls back to the default store in the app-data folder', async () => {
+    const fallbackHome = tempHome('llm-explainer-env-');
+    const store = openRunStore(join(fallbackHome, 'config', 'LLM Explainer Workbench', 'runs.db'));
+    const runId = store.createRun(sampleRun());
+    store.close();
+    const runs = await runCli(fallbackHome, ['runs'], { env: { LLM_EXPLAINER_DB: '' } });
+    expect(runs.code, runs.stderr).toBe(0);
+    expect(runs.stdout).toContain(runId);
   });
 });
