@@ -70,7 +70,8 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
       if (!response.headersSent) {
-        sendJson(response, 500, failure(API_ERROR_CODES.internal, error instanceof Error ? error.message : String(error)));
+        // One line, no stack: the client learns that the server failed, not how it is built.
+        sendJson(response, 500, failure(API_ERROR_CODES.internal, (error instanceof Error ? error.message : String(error)).split('\n')[0]));
       } else {
         response.destroy();
       }
