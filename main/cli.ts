@@ -10,6 +10,7 @@ import { UsageError } from './cli/args';
 import { HELP_COMMANDS, commandHelp, wantsHelp } from './cli/help';
 import { VIEW_USAGE } from './cli/view-flags';
 import { APP_VERSION } from './engine/version';
+import { openedDatabasePath } from './cli/workbench';
 
 export const HELP = `llm-explainer — why did a local language model answer what it did?
 
@@ -86,6 +87,9 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function oneLineError(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0];
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+  // Damage found while reading (not when opening): SQLite's message does not say which file.
+  const code = String((error as { code?: unknown } | undefined)?.code ?? '');
+  if (/^SQLITE_(CORRUPT|NOTADB)/.test(code)) return `${openedDatabasePath() ?? 'the run database'} is not a run database or is damaged (${message})`;
+  return message;
 }

@@ -310,7 +310,7 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
       try {
         return await implementation(...args.map((value) => (value === null ? undefined : value)));
       } catch (error) {
-        throw error instanceof ApiError ? error : ApiError.fromData(toErrorData(error));
+        throw clientError(method, error);
       }
     };
   }
@@ -341,7 +341,7 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
         const value = await (validated[method] as (...args: unknown[]) => Promise<unknown>)(...(args as unknown[]));
         return { ok: true, value: value ?? null };
       } catch (error) {
-        return { ok: false, error: toErrorData(error) };
+        return { ok: false, error: clientError(String(method), error).toData() };
       }
     },
     idle: () => queue.idle(),
@@ -354,6 +354,20 @@ export function reportFileName(request: { runIds?: string[]; experiment?: string
   const base = request.experiment !== undefined ? request.experiment : `${request.runIds?.length ?? 0}-runs`;
   const safe = base.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 100) || 'runs';
   return `${safe}-report.html`;
+}
+
+/**
+ * An error as a client may see it: always named "ApiError", one line, with the thrower's code when it is one of
+ * ours (lower_snake_case: invalid_argument, invalid_dataset, not_found, …) and "internal" otherwise (Node's
+ * ENOENT / ERR_*, SQLite's SQLITE_*, a TypeError without a code), so no internal error name or stack leaves.
+ *
+ * @example clientError('listRuns', new DatasetError('dataset', [])) // → ApiError {code: 'invalid_dataset', …}
+ */
+export function clientError(method: string, error: unknown): ApiError {
+  const data = toErrorData(error);
+  const message = data.message.split('\n')[0];
+  if (/^[a-z]+(_[a-z]+)*$/.test(data.code)) return new ApiError(data.code, message);
+  return new ApiError(API_ERROR_CODES.internal, `${method} failed: ${message}`);
 }
 
 async function checkFolderExists(path: string, method = 'createRun'): Promise<void> {

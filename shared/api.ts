@@ -17,6 +17,9 @@ export type RunSortColumn = (typeof RUN_SORT_COLUMNS)[number];
 /** Largest page `listRuns` returns; the list view pages through 10,000 runs with this. */
 export const MAX_PAGE_SIZE = 1000;
 
+/** Longest experiment name or tag the store keeps (batch item tags are `item:` + an id of up to 180). */
+export const MAX_NAME_LENGTH = 200;
+
 /**
  * One page of the runs list. Every filter is an exact match except `search`, which matches prompt, answer,
  * model name, notes and tags as a case-insensitive substring.

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { DEFAULT_ASSISTANT_TOKENS, MAX_ASSISTANT_TOKENS, type ExplainRequest } from '../../shared/api';
 import { DEVICES, TASK_TYPES, type ChatMessage, type RunJson, type TaskType } from '../../shared/run';
 import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, IG_SPACINGS, METHOD_IDS, SALIENCY_NORMS, type ExplainOptions } from '../../shared/explain-options';
-import { UsageError, byteSizeOption, choiceOption, floatOption, idListOption, intOption, listOption, parseCommand } from './args';
+import { UsageError, byteSizeOption, choiceOption, floatOption, idListOption, intOption, listOption, nameOption, parseCommand } from './args';
 import { terminalProgress } from './progress';
 import { openWorkbench } from './workbench';
 import { TokenIdError, runExplanation } from '../engine/pipeline';
@@ -113,8 +113,8 @@ export function explainRequestFromArgs(values: Record<string, string | boolean |
     methods: methodList,
     options,
     device: choiceOption('device', str('device'), DEVICES) ?? 'auto',
-    experiment: str('experiment'),
-    tags: values.tag as string[] | undefined,
+    experiment: nameOption('experiment', str('experiment')),
+    tags: (values.tag as string[] | undefined)?.map((tag) => nameOption('tag', tag)!),
     memoryBudgetBytes: byteSizeOption('memory-budget', str('memory-budget')),
   };
 }

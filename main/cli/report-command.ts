@@ -5,7 +5,7 @@ import type { RunReader } from '../store/run-reader';
 import { ReportError, buildReport } from '../report/write-report';
 import { writeFileSync } from 'node:fs';
 import { UsageError, parseCommand } from './args';
-import { openWorkbench } from './workbench';
+import { openReadonlyWorkbench } from './workbench';
 
 export const REPORT_USAGE = 'llm-explainer report (ID... | --experiment NAME) -o FILE.html [--title TEXT] [--db FILE]';
 
@@ -29,9 +29,9 @@ export async function reportCommand(argv: string[]): Promise<number> {
   }, true);
   if (typeof values.output !== 'string' || values.output === '') throw new UsageError(`report: give the output file with -o FILE.html (usage: ${REPORT_USAGE})`);
   if (positionals.length === 0 && values.experiment === undefined) throw new UsageError(`report: give run ids or --experiment NAME (usage: ${REPORT_USAGE})`);
-  const workbench = openWorkbench(values.db);
+  const workbench = openReadonlyWorkbench(values.db);
   try {
-    const html = await buildReport(workbench.store, {
+    const html = await buildReport(workbench.reader, {
       runIds: positionals.length > 0 ? positionals : undefined,
       experiment: values.experiment,
       title: values.title,
@@ -39,7 +39,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
       throw asCliError('report', error);
     });
     writeFileSync(values.output, html);
-    const runCount = values.experiment !== undefined ? workbench.store.runsOfExperiment(values.experiment).length : positionals.length;
+    const runCount = values.experiment !== undefined ? workbench.reader.runsOfExperiment(values.experiment).length : positionals.length;
     process.stdout.write(`wrote ${values.output} (${megabytes(Buffer.byteLength(html))}, ${runCount} run${runCount === 1 ? '' : 's'})\n`);
     return 0;
   } finally {

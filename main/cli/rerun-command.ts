@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { DEVICES } from '../../shared/run';
 import { METHOD_IDS } from '../../shared/explain-options';
 import { rerunExperiment, rerunRuns, type RerunOptions } from '../experiments/rerun';
-import { UsageError, byteSizeOption, choiceOption, intOption, listOption, parseCommand } from './args';
+import { UsageError, byteSizeOption, choiceOption, intOption, listOption, nameOption, parseCommand } from './args';
 import { showProgress, summarizeQueue } from './batch-command';
 import { terminalProgress } from './progress';
 import { openWorkbench } from './workbench';
@@ -31,7 +31,11 @@ export async function rerunCommand(argv: string[]): Promise<number> {
   if (typeof values.model !== 'string') throw new UsageError('rerun: give --model DIR (the model folder to run on)');
   if ((positionals.length > 0) === (values.experiment !== undefined)) throw new UsageError('rerun: give run ids or --experiment NAME (one of them)');
   if (values['keep-answer'] && values.generate) throw new UsageError('rerun: give --keep-answer or --generate, not both');
+  // Every value is checked before the store is opened.
   const igSteps = intOption('ig-steps', values['ig-steps'], 1, 4096);
+  const to = nameOption('to', values.to);
+  const methods = listOption('methods', values.methods, METHOD_IDS);
+  const device = choiceOption('device', values.device, DEVICES);
   const workbench = openWorkbench(values.db);
   const progress = terminalProgress(process.stderr, values.quiet === true);
   const abort = new AbortController();
@@ -45,9 +49,9 @@ export async function rerunCommand(argv: string[]): Promise<number> {
       signal: abort.signal,
       modelPath: values.model,
       answer: values.generate ? 'generate' : 'keep',
-      to: values.to,
-      methods: listOption('methods', values.methods, METHOD_IDS),
-      device: choiceOption('device', values.device, DEVICES),
+      to,
+      methods,
+      device,
       dtype: values.dtype,
       memoryBudgetBytes: byteSizeOption('memory-budget', values['memory-budget']),
       options: igSteps === undefined ? undefined : { igSteps },

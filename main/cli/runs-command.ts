@@ -1,7 +1,8 @@
 // `llm-explainer runs`: the stored runs, newest first.
+import { MAX_PAGE_SIZE } from '../../shared/api';
 import type { RunSummary } from '../../shared/run';
 import { intOption, parseCommand } from './args';
-import { openWorkbench } from './workbench';
+import { openReadonlyWorkbench } from './workbench';
 
 /**
  * The prompt the empty-store hint suggests: one line (no shell quoting tricks) in the support-desk format the
@@ -18,11 +19,13 @@ export async function runsCommand(argv: string[]): Promise<number> {
     search: { type: 'string' },
     json: { type: 'boolean' },
   });
-  const workbench = openWorkbench(values.db);
+  const offset = intOption('offset', values.offset, 0) ?? 0;
+  const limit = intOption('limit', values.limit, 1, MAX_PAGE_SIZE) ?? 50;
+  const workbench = openReadonlyWorkbench(values.db);
   try {
-    const { rows, total } = workbench.store.listRuns({
-      offset: intOption('offset', values.offset, 0) ?? 0,
-      limit: intOption('limit', values.limit, 1, 1000) ?? 50,
+    const { rows, total } = workbench.reader.listRuns({
+      offset,
+      limit,
       experiment: values.experiment,
       search: values.search,
       sort: { column: 'createdAt', direction: 'desc' },

@@ -3,16 +3,16 @@ import { writeFileSync } from 'node:fs';
 import { storedRunJson } from '../run-export';
 import { UsageError, parseCommand } from './args';
 import { summarizeRun } from './explain-command';
-import { openWorkbench } from './workbench';
+import { openReadonlyWorkbench } from './workbench';
 import { VIEW_OPTIONS, tokenViewFor, viewFlagsFromArgs } from './view-flags';
 
 export async function showCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand('show', argv, { db: { type: 'string' }, json: { type: 'string' }, ...VIEW_OPTIONS }, true);
   const view = viewFlagsFromArgs(values);
   if (positionals.length !== 1) throw new UsageError('show: give exactly one run id (see `llm-explainer runs`)');
-  const workbench = openWorkbench(values.db);
+  const workbench = openReadonlyWorkbench(values.db);
   try {
-    const run = storedRunJson(workbench.store, positionals[0], { includeAttentionData: true, includeRawGradient: true });
+    const run = storedRunJson(workbench.reader, positionals[0], { includeAttentionData: true, includeRawGradient: true });
     if (!run) throw new UsageError(`show: no run "${positionals[0]}" in ${workbench.databasePath} (see \`llm-explainer runs\`)`);
     if (values.json === undefined) {
       process.stdout.write(summarizeRun(run) + (run.error ? `error    ${run.error}\n` : ''));

@@ -1,7 +1,7 @@
 // Opening the run database: one SQLite file, WAL, foreign keys, numbered migrations tracked by user_version.
 // Read-only and read-write handles are typed apart, so code that only reads cannot be handed a writer by
 // accident and code that writes cannot be handed a read-only handle.
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, posix, win32 } from 'node:path';
 import Database from 'better-sqlite3';
@@ -72,6 +72,10 @@ export function defaultDatabasePath(
 /** Opens (creating the file and its folder if needed) and migrates the database for reading and writing. */
 export function openDatabase(path: string): WritableDatabase {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  // SQLite would open such a file read-only without a word, and the first write would fail after the work.
+  if (path !== ':memory:' && existsSync(path) && !mayWrite(path)) {
+    throw new StoreError('read_only', `the run database ${path} (or its folder) is read-only; commands that only read (runs, show, report) still work`);
+  }
   const db = openRaw(path, false);
   try {
     const found = schemaVersion(db);
@@ -87,17 +91,24 @@ export function openDatabase(path: string): WritableDatabase {
     return db as WritableDatabase;
   } catch (error) {
     db.close();
-    throw error;
+    throw namedError(path, error);
   }
 }
 
-/** Opens an existing database read-only; it must already be at the current schema. */
+/**
+ * Opens an existing database read-only; it must already be at the current schema. Nothing is written and
+ * no file is left behind: a store we may write is opened with `query_only` (its last connection removes
+ * the -wal and -shm files on close, as usual); one we may not write (a 0444 file, a read-only folder) is read
+ * through its existing -wal/-shm files when it has them, else as an in-memory copy of the file, because a
+ * read-only SQLite connection to a WAL database would create -wal/-shm files, or fail in a read-only folder.
+ */
 export function openReadonlyDatabase(path: string): ReadonlyDatabase {
+  if (!existsSync(path)) throw new StoreError('not_found', `cannot open run database ${path}: there is no such file`);
   let db: Database.Database;
   try {
-    db = openRaw(path, true);
+    db = mayWrite(path) ? openRaw(path, true) : openUnwritable(path);
   } catch (error) {
-    throw new StoreError('not_found', `cannot open run database ${path}: ${(error as Error).message}`);
+    throw namedError(path, error, `cannot open run database ${path}`);
   }
   try {
     const found = schemaVersion(db);
@@ -111,7 +122,7 @@ export function openReadonlyDatabase(path: string): ReadonlyDatabase {
     return db as ReadonlyDatabase;
   } catch (error) {
     db.close();
-    throw error;
+    throw namedError(path, error);
   }
 }
 
@@ -120,11 +131,56 @@ export function schemaVersion(db: Database.Database): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
-function openRaw(path: string, readonly: boolean): Database.Database {
-  const db = new Database(path, readonly ? { readonly: true, fileMustExist: true } : {});
+function openRaw(path: string, queryOnly: boolean): Database.Database {
+  const db = new Database(path, queryOnly ? { fileMustExist: true } : {});
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma('foreign_keys = ON');
+  // Refuses every write inside SQLite, while closing still checkpoints and removes the WAL files.
+  if (queryOnly) db.pragma('query_only = ON');
   return db;
+}
+
+/** Whether this process may write the file, its folder and any -wal/-shm file next to it. */
+function mayWrite(path: string): boolean {
+  const paths = [path, dirname(path), ...[`${path}-wal`, `${path}-shm`].filter((side) => existsSync(side))];
+  try {
+    for (const each of paths) accessSync(each, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A store this process may not write: through its existing WAL files, or as an in-memory copy. */
+function openUnwritable(path: string): Database.Database {
+  const wal = `${path}-wal`;
+  if (existsSync(wal) && statSync(wal).size > 0) {
+    // Committed pages still in the WAL: SQLite can read them read-only only when the index file exists too.
+    if (!existsSync(`${path}-shm`)) {
+      throw new StoreError('read_only', `${path} has changes in ${wal} that cannot be read without write access; open it once where it is writable`);
+    }
+    return new Database(path, { readonly: true, fileMustExist: true });
+  }
+  const image = readFileSync(path);
+  // Header bytes 18-19 are the file format versions, 2 for WAL; an in-memory database cannot use WAL, so the
+  // copy is marked as a rollback-journal file (1). The file itself is not touched.
+  if (image.length >= 20 && image[18] === 2 && image[19] === 2) image[18] = image[19] = 1;
+  const db = new Database(image, { readonly: true });
+  db.pragma('foreign_keys = ON');
+  return db;
+}
+
+/** SQLite's "file is not a database" and "malformed" errors, and failures to open, with the file named. */
+function namedError(path: string, error: unknown, prefix?: string): unknown {
+  if (error instanceof StoreError) return error;
+  const code = String((error as { code?: unknown }).code ?? '');
+  const message = error instanceof Error ? error.message : String(error);
+  if (/^SQLITE_(NOTADB|CORRUPT)/.test(code)) {
+    return new StoreError('corrupt', `${path} is not a run database or is damaged (${message})`);
+  }
+  if (prefix) return new StoreError('not_found', `${prefix}: ${message}`);
+  if (/^SQLITE_(READONLY|CANTOPEN|PERM|AUTH)/.test(code)) return new StoreError('read_only', `cannot write the run database ${path}: ${message}`);
+  return error;
 }
 
 function refuseNewer(path: string, found: number): void {

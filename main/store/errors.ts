@@ -8,7 +8,9 @@ export type StoreErrorCode =
   | 'invalid_state'
   | 'schema_too_new'
   | 'schema_outdated'
-  | 'corrupt';
+  | 'corrupt'
+  /** The file or its folder cannot be written (a 0444 file, a read-only folder or disk). */
+  | 'read_only';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

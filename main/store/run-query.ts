@@ -59,7 +59,9 @@ export function listSql(query: RunListQuery): ListSql {
     parameters.tag = stringArgument('tag', query.tag);
   }
   if (query.search !== undefined) {
-    const terms = stringArgument('search', query.search).split(/\s+/).filter(Boolean);
+    // U+0000 separates parts like white space: SQLite reads FTS5 query text and LIKE patterns as C strings, so a
+    // NUL inside a quoted part would cut it short ("unterminated string").
+    const terms = stringArgument('search', query.search).split(/[\s\u0000]+/).filter(Boolean);
     const indexed = terms.filter((term) => [...term].length >= 3);
     if (indexed.length > 0) {
       conditions.push('runs.seq IN (SELECT rowid FROM runs_search WHERE runs_search MATCH @match)');

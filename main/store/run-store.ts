@@ -1,6 +1,6 @@
 // Writing the run store. Every write is one transaction (BEGIN IMMEDIATE, so a second process waits for
 // the lock instead of failing mid-way): a run and all of its tensors are stored together or not at all.
-import type { RunPatch } from '../../shared/api';
+import { MAX_NAME_LENGTH, type RunPatch } from '../../shared/api';
 import type { RunStatus, RunSummary } from '../../shared/run';
 import type { NamedTensor } from '../../shared/tensor';
 import { defaultDatabasePath, openDatabase, openReadonlyDatabase, type WritableDatabase } from './database';
@@ -25,8 +25,6 @@ export interface RunStoreOptions {
   /** Largest tensor chunk in bytes (default 4 MiB); one head per chunk when it fits. */
   maxChunkBytes?: number;
 }
-
-const MAX_LABEL_LENGTH = 200;
 
 /**
  * The run store: a RunReader plus writes. Mutations of a run that does not exist throw RunNotFoundError
@@ -273,8 +271,8 @@ export function openRunReader(path = defaultDatabasePath()): RunReader {
 }
 
 function label(what: string, value: unknown): string {
-  if (typeof value !== 'string' || value.trim().length === 0 || value.length > MAX_LABEL_LENGTH) {
-    throw new StoreError('invalid_argument', `${what} must be a non-empty name of at most ${MAX_LABEL_LENGTH} characters`);
+  if (typeof value !== 'string' || value.trim().length === 0 || value.length > MAX_NAME_LENGTH) {
+    throw new StoreError('invalid_argument', `${what} must be a non-empty name of at most ${MAX_NAME_LENGTH} characters`);
   }
   return value.trim();
 }
@@ -284,8 +282,8 @@ function tagList(tags: unknown): string[] {
   if (!Array.isArray(tags)) throw new StoreError('invalid_argument', 'tags must be a list of strings');
   const out: string[] = [];
   for (const tag of tags) {
-    if (typeof tag !== 'string' || tag.length > MAX_LABEL_LENGTH) {
-      throw new StoreError('invalid_argument', `a tag must be a string of at most ${MAX_LABEL_LENGTH} characters`);
+    if (typeof tag !== 'string' || tag.length > MAX_NAME_LENGTH) {
+      throw new StoreError('invalid_argument', `a tag must be a string of at most ${MAX_NAME_LENGTH} characters`);
     }
     const trimmed = tag.trim();
     if (trimmed && !out.includes(trimmed)) out.push(trimmed);

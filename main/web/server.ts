@@ -43,8 +43,13 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
+/** HTTP status of each error code; every code the caller's input can cause is a 4xx, the rest 500. */
 const STATUS_BY_CODE: Record<string, number> = {
   [API_ERROR_CODES.invalidArgument]: 400,
+  // A dataset with bad lines (main/experiments/dataset DatasetError).
+  invalid_dataset: 400,
+  // A store change that the run's state does not allow (main/store StoreError), e.g. a rename onto a taken name.
+  invalid_state: 409,
   [API_ERROR_CODES.unknownMethod]: 404,
   [API_ERROR_CODES.notFound]: 404,
   [API_ERROR_CODES.unauthorized]: 401,
@@ -67,7 +72,8 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
       if (!response.headersSent) {
-        sendJson(response, 500, failure(API_ERROR_CODES.internal, error instanceof Error ? error.message : String(error)));
+        // One line, no stack: the client learns that the server failed, not how it is built.
+        sendJson(response, 500, failure(API_ERROR_CODES.internal, (error instanceof Error ? error.message : String(error)).split('\n')[0]));
       } else {
         response.destroy();
       }

@@ -95,6 +95,14 @@ describe('listRuns', () => {
     expect(store.listRuns({ search: '   ' }).total).toBe(count);
   });
 
+  it('reads U+0000 in a search as a separator, never as the end of the FTS or LIKE text', () => {
+    const { store } = temp;
+    expect(ids(store.listRuns({ search: 'number\u000042' }).rows)).toEqual([42]);
+    expect(ids(store.listRuns({ search: '\u0000fig\u0000110' }).rows)).toEqual([110]);
+    expect(store.listRuns({ search: '\u0000' }).total).toBe(count);
+    expect(store.listRuns({ search: 'a\u0000"' }).total).toBe(store.listRuns({ search: 'a "' }).total);
+  });
+
   it('sorts by an allowed column in both directions, ties broken by creation time', () => {
     const { store } = temp;
     const byModel = store.listRuns({ sort: { column: 'modelName', direction: 'asc' }, limit: 1000 }).rows;
