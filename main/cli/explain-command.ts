@@ -9,6 +9,7 @@ import { terminalProgress } from './progress';
 import { openWorkbench } from './workbench';
 import { runExplanation } from '../engine/pipeline';
 import { writeReportFile } from './report-command';
+import { listenForStopSignals, STOP_SIGNALS } from './stop-signals';
 
 export const EXPLAIN_OPTIONS = {
   model: { type: 'string' },
@@ -128,24 +129,31 @@ export async function explainCommand(argv: string[]): Promise<number> {
   const request = explainRequestFromArgs(values);
   const workbench = openWorkbench(values.db as string | undefined);
   const progress = terminalProgress(process.stderr, values.quiet === true);
-  const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once('SIGINT', onSigint);
+  const stop = listenForStopSignals();
   try {
-    const { run } = await runExplanation(request, {
-      store: workbench.store,
-      cacheDir: workbench.cacheDir,
-      demoModelDir: workbench.demoModelDir,
-      signal: abort.signal,
-      onProgress: (stage, fraction, message) => progress.update(stage, fraction, message),
-    });
+    let run: RunJson;
+    try {
+      ({ run } = await runExplanation(request, {
+        store: workbench.store,
+        cacheDir: workbench.cacheDir,
+        demoModelDir: workbench.demoModelDir,
+        signal: stop.signal,
+        onProgress: (stage, fraction, message) => progress.update(stage, fraction, message),
+      }));
+    } catch (error) {
+      const signal = stop.received();
+      if (signal === undefined) throw error;
+      progress.done();
+      process.stderr.write(`llm-explainer: stopped by ${signal}; the run is stored as cancelled\n`);
+      return STOP_SIGNALS[signal];
+    }
     progress.done();
     if (values.json) writeFileSync(values.json as string, JSON.stringify(run, null, 2) + '\n');
     if (values.report) await writeReportFile(workbench.store, [run.id], values.report as string);
     process.stdout.write(summarizeRun(run));
     return 0;
   } finally {
-    process.off('SIGINT', onSigint);
+    stop.dispose();
     progress.done();
     workbench.close();
   }

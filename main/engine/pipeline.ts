@@ -12,6 +12,7 @@ import { generate } from './generate';
 import { ensureDemoModel } from './model-builder/demo';
 import { familiesFor, validateMethods } from './explainers/registry';
 import { APP_VERSION } from './version';
+import { holdAtStage } from '../fault-injection';
 
 export interface PipelineContext {
   store: RunStore;
@@ -61,6 +62,8 @@ export async function runExplanation(request: ExplainRequest, context: PipelineC
   };
 
   progress('load', 0);
+  await holdAtStage('load', context.signal);
+  checkSignal(context.signal);
   const modelPath = request.modelPath ?? (await ensureDemoModel(context.demoModelDir));
   const loaded: LoadedModel = await time('load', () =>
     loadModelFolder(modelPath, { dtype: request.dtype as Dtype | undefined, device: request.device }),
@@ -124,6 +127,8 @@ async function explainLoaded(
       answerIds = answerTokenIds(loaded, request.answer);
     } else {
       progress('generate', 0);
+      await holdAtStage('generate', signal);
+      checkSignal(signal);
       const generated = await time('generate', () =>
         generate(loaded, loaded.session, prompt.ids, generation, {
           signal,
@@ -149,6 +154,8 @@ async function explainLoaded(
     for (const family of familiesFor(methods)) {
       const stage: ProgressStage = family.id === 'attention' ? 'attention' : 'gradients';
       progress(stage, 0);
+      await holdAtStage(stage, signal);
+      checkSignal(signal);
       const result = await time(stage, () =>
         family.compute(
           {
