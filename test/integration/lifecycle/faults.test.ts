@@ -255,4 +255,39 @@ describe('batches killed, resumed and run side by side', () => {
       store.close();
     }
   });
+
+  it('a batch started in the app skips the item a CLI batch holds, and takes it over once that process is killed', async () => {
+    const db = join(home, 'doors.db');
+    const file = dataset('three', 3);
+    const holder = start(['batch', '--dataset', file, '--experiment', 'doors', '--methods', 'attention', '--db', db, '--quiet'], { [TEST_HOLD_ENV]: 'attention' });
+    await holder.held('attention');
+    const store = openRunStore(db);
+    const demo = join(home, '.cache', 'llm-explainer', 'demo-model');
+    const service = createWorkbenchService({
+      store,
+      runJob: pipelineRunner({ store, cacheDir: join(home, 'service-cache'), demoModelDir: demo }),
+      demoModel: async () => demo,
+      databasePath: db,
+      mode: 'web',
+      version: 'test',
+    });
+    try {
+      const request = { experiment: 'doors', datasetText: readFileSync(file, 'utf8'), settings: { generation: { maxNewTokens: 3 }, methods: ['attention'], device: 'cpu' as const } };
+      const first = await service.startBatch(request);
+      await service.idle();
+      expect(first.items.map((item) => [item.key, item.stage])).toEqual([['q0', 'skipped'], ['q1', 'queued'], ['q2', 'queued']]);
+      expect(first.items[0].error).toMatch(/^another process is running this item \(run r_/);
+      holder.kill('SIGKILL');
+      await holder.exited;
+      const second = await service.startBatch(request);
+      await service.idle();
+      expect(second.items.map((item) => [item.key, item.stage])).toEqual([['q0', 'queued'], ['q1', 'skipped'], ['q2', 'skipped']]);
+      const runs = store.listRuns({ experiment: 'doors' }).rows;
+      expect(runs.map((run) => run.status)).toEqual(['done', 'done', 'done']);
+      expect(itemTags(runs)).toEqual(['item:q0', 'item:q1', 'item:q2']);
+    } finally {
+      await service.close();
+      store.close();
+    }
+  });
 });
