@@ -144,7 +144,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
       const signal = stop.received();
       if (signal === undefined) throw error;
       progress.done();
-      process.stderr.write(`llm-explainer: stopped by ${signal}; the run is stored as cancelled\n`);
+      process.stderr.write(`llm-explainer: stopped by ${signal}; a started run is stored as cancelled\n`);
       return STOP_SIGNALS[signal];
     }
     progress.done();

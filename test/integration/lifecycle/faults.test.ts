@@ -186,7 +186,7 @@ describe('explain killed or stopped at every stage', () => {
       await child.held('generate');
       child.kill(signal);
       expect((await child.exited).code, child.stderr()).toBe(code);
-      expect(child.stderr()).toContain(`stopped by ${signal}; the run is stored as cancelled`);
+      expect(child.stderr()).toContain(`stopped by ${signal}; a started run is stored as cancelled`);
       const after = inspect(db);
       const added = Object.keys(after.statuses).filter((id) => !(id in before));
       expect(added.map((id) => after.statuses[id]), signal).toEqual(['cancelled']);
