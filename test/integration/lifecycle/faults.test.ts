@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openRunStore } from '../../../main/store';
+import { openRunStore, type RunStore } from '../../../main/store';
 import { aggregateExperiment } from '../../../main/experiments/aggregate';
 import { createWorkbenchService } from '../../../main/service';
 import { pipelineRunner } from '../../../main/service/pipeline-runner';
@@ -101,6 +101,19 @@ function itemTags(runs: RunSummary[]): string[] {
   return runs.flatMap((run) => run.tags.filter((tag) => tag.startsWith('item:'))).sort();
 }
 
+/** The app's service (as web mode assembles it) on the same store file, with the demo model the CLI children use. */
+function serviceOn(store: RunStore, db: string) {
+  const demo = join(home, '.cache', 'llm-explainer', 'demo-model');
+  return createWorkbenchService({
+    store,
+    runJob: pipelineRunner({ store, cacheDir: join(home, 'service-cache'), demoModelDir: demo }),
+    demoModel: async () => demo,
+    databasePath: db,
+    mode: 'web',
+    version: 'test',
+  });
+}
+
 beforeAll(() => {
   if (!existsSync(join(root, 'out', 'main', 'cli.js'))) throw new Error('build first: npm run build (npm test does it)');
   home = mkdtempSync(join(tmpdir(), 'llm-explainer-faults-'));
@@ -160,14 +173,7 @@ describe('explain killed or stopped at every stage', () => {
 
   it('cancelRun ends an interrupted run left by a killed process', async () => {
     const store = openRunStore(db);
-    const service = createWorkbenchService({
-      store,
-      runJob: pipelineRunner({ store, cacheDir: join(home, 'cache'), demoModelDir: join(home, 'demo') }),
-      demoModel: async () => join(home, 'demo'),
-      databasePath: db,
-      mode: 'web',
-      version: 'test',
-    });
+    const service = serviceOn(store, db);
     try {
       const orphan = store.listRuns({ status: 'interrupted' }).rows[0].id;
       expect(await service.cancelRun(orphan)).toEqual({ cancelled: true });
@@ -262,15 +268,7 @@ describe('batches killed, resumed and run side by side', () => {
     const holder = start(['batch', '--dataset', file, '--experiment', 'doors', '--methods', 'attention', '--db', db, '--quiet'], { [TEST_HOLD_ENV]: 'attention' });
     await holder.held('attention');
     const store = openRunStore(db);
-    const demo = join(home, '.cache', 'llm-explainer', 'demo-model');
-    const service = createWorkbenchService({
-      store,
-      runJob: pipelineRunner({ store, cacheDir: join(home, 'service-cache'), demoModelDir: demo }),
-      demoModel: async () => demo,
-      databasePath: db,
-      mode: 'web',
-      version: 'test',
-    });
+    const service = serviceOn(store, db);
     try {
       const request = { experiment: 'doors', datasetText: readFileSync(file, 'utf8'), settings: { generation: { maxNewTokens: 3 }, methods: ['attention'], device: 'cpu' as const } };
       const first = await service.startBatch(request);
