@@ -187,7 +187,11 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
     },
 
     async cancelRun(id: string) {
-      return { cancelled: queue.cancel(id) };
+      if (queue.cancel(id)) return { cancelled: true };
+      // A run left behind by a process that ended (interrupted, or still marked running) can be cancelled too.
+      const cancelled = store.cancelOrphanedRun(id);
+      if (cancelled) runsChanged({ reason: 'updated', runIds: [id] });
+      return { cancelled };
     },
 
     async updateRun(id: string, patch: RunPatch) {

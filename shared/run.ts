@@ -9,7 +9,12 @@ export type TaskType = (typeof TASK_TYPES)[number];
 export const DEVICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml'] as const;
 export type DeviceChoice = (typeof DEVICES)[number];
 
-export const RUN_STATUSES = ['running', 'done', 'failed', 'cancelled'] as const;
+/**
+ * running: a live process is working on it; done: stored with every result; failed: ended with an error;
+ * cancelled: stopped by the user (Ctrl-C, SIGTERM, SIGHUP, cancel); interrupted: its process ended without
+ * finishing it (killed, crashed, power loss), found when a store is opened or listed. README "Guarantees".
+ */
+export const RUN_STATUSES = ['running', 'done', 'failed', 'cancelled', 'interrupted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export type TokenRole = 'prompt' | 'answer';

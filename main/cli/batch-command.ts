@@ -1,6 +1,6 @@
 // `llm-explainer batch`: every item of a JSONL dataset explained on one model into one experiment, with a
-// progress line, resumable (finished items are skipped), Ctrl-C stops after storing the current run as
-// cancelled.
+// progress line, resumable (finished items are skipped), Ctrl-C, SIGTERM or SIGHUP stop after storing the
+// current run as cancelled.
 import { writeFileSync } from 'node:fs';
 import type { QueueProgress, QueueResult } from '../experiments/queue';
 import { readDataset } from '../experiments/dataset';
@@ -9,6 +9,7 @@ import { UsageError, parseCommand } from './args';
 import { EXPLAIN_OPTIONS, checkAssistantArgs, explainRequestFromArgs } from './explain-command';
 import { terminalProgress, type TerminalProgress } from './progress';
 import { openWorkbench } from './workbench';
+import { listenForStopSignals, STOP_SIGNALS } from './stop-signals';
 
 /** The explain flags that apply to every item; the item supplies prompt, messages, system, task and answer. */
 const { prompt: _p, messages: _m, system: _s, task: _t, answer: _a, 'answer-ids': _ai, 'input-ids': _ii, report: _r, ...SHARED_OPTIONS } = EXPLAIN_OPTIONS;
@@ -39,18 +40,15 @@ export async function batchCommand(argv: string[]): Promise<number> {
     throw error;
   }
   const progress = terminalProgress(process.stderr, values.quiet === true);
-  const abort = new AbortController();
-  const onSigint = () => {
+  const stop = listenForStopSignals(() => {
     if (!values.quiet) process.stderr.write('\nstopping: the current run is stored as cancelled; run the same command again to resume\n');
-    abort.abort();
-  };
-  process.once('SIGINT', onSigint);
+  });
   try {
     const result = await runBatch(items, {
       store: workbench.store,
       cacheDir: workbench.cacheDir,
       demoModelDir: workbench.demoModelDir,
-      signal: abort.signal,
+      signal: stop.signal,
       experiment: values.experiment.trim(),
       settings,
       onProgress: (p) => showProgress(progress, p),
@@ -58,9 +56,9 @@ export async function batchCommand(argv: string[]): Promise<number> {
     progress.done();
     if (typeof values.json === 'string') writeFileSync(values.json, JSON.stringify(result, null, 2) + '\n');
     process.stdout.write(summarizeQueue(result, 'item'));
-    return result.cancelled ? 130 : result.failed.length > 0 ? 1 : 0;
+    return result.cancelled ? STOP_SIGNALS[stop.received() ?? 'SIGINT'] : result.failed.length > 0 ? 1 : 0;
   } finally {
-    process.off('SIGINT', onSigint);
+    stop.dispose();
     progress.done();
     workbench.close();
   }

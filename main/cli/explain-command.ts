@@ -14,6 +14,7 @@ import { requestTokenIdProblem } from '../service/folder-info';
 import { AssistantModelError, checkAssistantModel } from '../engine/assistant-check';
 import { writeReportFile } from './report-command';
 import { VIEW_OPTIONS, checkViewAgainstMethods, tokenViewFor, viewFlagsFromArgs } from './view-flags';
+import { listenForStopSignals, STOP_SIGNALS } from './stop-signals';
 
 export const EXPLAIN_OPTIONS = {
   model: { type: 'string' },
@@ -159,20 +160,26 @@ export async function explainCommand(argv: string[]): Promise<number> {
     throw error;
   }
   const progress = terminalProgress(process.stderr, values.quiet === true);
-  const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once('SIGINT', onSigint);
+  const stop = listenForStopSignals();
   try {
-    const { run } = await runExplanation(request, {
-      store: workbench.store,
-      cacheDir: workbench.cacheDir,
-      demoModelDir: workbench.demoModelDir,
-      signal: abort.signal,
-      onProgress: (stage, fraction, message) => progress.update(stage, fraction, message),
-    }).catch((error: unknown) => {
+    let run: RunJson;
+    try {
+      ({ run } = await runExplanation(request, {
+        store: workbench.store,
+        cacheDir: workbench.cacheDir,
+        demoModelDir: workbench.demoModelDir,
+        signal: stop.signal,
+        onProgress: (stage, fraction, message) => progress.update(stage, fraction, message),
+      }));
+    } catch (error) {
       // Ids outside the vocabulary are bad input, refused before the run is created: exit 2 like other bad values.
-      throw error instanceof TokenIdError ? new UsageError(`explain: ${error.message}`) : error;
-    });
+      if (error instanceof TokenIdError) throw new UsageError(`explain: ${error.message}`);
+      const signal = stop.received();
+      if (signal === undefined) throw error;
+      progress.done();
+      process.stderr.write(`llm-explainer: stopped by ${signal}; a started run is stored as cancelled\n`);
+      return STOP_SIGNALS[signal];
+    }
     progress.done();
     if (values.json) writeFileSync(values.json as string, JSON.stringify(run, null, 2) + '\n');
     if (values.report) await writeReportFile(workbench.store, [run.id], values.report as string);
@@ -180,7 +187,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
     process.stdout.write(tokenViewFor(run, view, process.stdout));
     return 0;
   } finally {
-    process.off('SIGINT', onSigint);
+    stop.dispose();
     progress.done();
     workbench.close();
   }

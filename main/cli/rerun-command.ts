@@ -7,6 +7,7 @@ import { rerunExperiment, rerunRuns, type RerunOptions } from '../experiments/re
 import { UsageError, byteSizeOption, choiceOption, intOption, listOption, nameOption, parseCommand } from './args';
 import { showProgress, summarizeQueue } from './batch-command';
 import { terminalProgress } from './progress';
+import { listenForStopSignals, STOP_SIGNALS } from './stop-signals';
 import { openWorkbench } from './workbench';
 
 export const RERUN_USAGE = `llm-explainer rerun (ID... | --experiment NAME) --model DIR [--to NAME] [--keep-answer | --generate]
@@ -38,15 +39,13 @@ export async function rerunCommand(argv: string[]): Promise<number> {
   const device = choiceOption('device', values.device, DEVICES);
   const workbench = openWorkbench(values.db);
   const progress = terminalProgress(process.stderr, values.quiet === true);
-  const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once('SIGINT', onSigint);
+  const stop = listenForStopSignals();
   try {
     const options: RerunOptions = {
       store: workbench.store,
       cacheDir: workbench.cacheDir,
       demoModelDir: workbench.demoModelDir,
-      signal: abort.signal,
+      signal: stop.signal,
       modelPath: values.model,
       answer: values.generate ? 'generate' : 'keep',
       to,
@@ -62,9 +61,9 @@ export async function rerunCommand(argv: string[]): Promise<number> {
     if (typeof values.json === 'string') writeFileSync(values.json, JSON.stringify(result, null, 2) + '\n');
     process.stdout.write(summarizeQueue(result, 'run'));
     for (const { key, runId } of result.completed) process.stdout.write(`  ${key} → ${runId}\n`);
-    return result.cancelled ? 130 : result.failed.length > 0 ? 1 : 0;
+    return result.cancelled ? STOP_SIGNALS[stop.received() ?? 'SIGINT'] : result.failed.length > 0 ? 1 : 0;
   } finally {
-    process.off('SIGINT', onSigint);
+    stop.dispose();
     progress.done();
     workbench.close();
   }

@@ -18,6 +18,8 @@ export async function serveCommandFromArgs(argv: string[]): Promise<number> {
   const stop = () => void web.close();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // A closed terminal: stop the same way, so running jobs end as cancelled instead of interrupted.
+  process.once('SIGHUP', stop);
   await web.closed;
   return 0;
 }

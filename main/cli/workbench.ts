@@ -1,8 +1,8 @@
 // What every CLI command opens: the run store (--db, $LLM_EXPLAINER_DB or the app-data folder), the graph
 // cache and the demo model folder — the same places the app uses. Commands that only read (runs, show,
 // report) open the store read-only, so they work on a store they may not write and never change it.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { openRunReader, openRunStore, type RunStore } from '../store/run-store';
 import { RunReader } from '../store/run-reader';
 import { StoreError } from '../store/errors';
@@ -54,6 +54,7 @@ export function openReadonlyWorkbench(databasePath?: string): ReadonlyWorkbench 
   if (!existsSync(path)) {
     reader = new RunReader(openDatabase(':memory:'));
   } else {
+    repairIfWritable(path);
     try {
       reader = openRunReader(path);
     } catch (error) {
@@ -63,6 +64,21 @@ export function openReadonlyWorkbench(databasePath?: string): ReadonlyWorkbench 
     }
   }
   return { reader, databasePath: path, close: () => reader.close() };
+}
+
+/**
+ * Runs whose owning process is gone become `interrupted` only through a writable open (run-lifecycle.ts). A
+ * reading command does that repair first when it may write the store, so `runs` and `show` never list a dead
+ * process's run as `running`; a store it may not write is only read.
+ */
+function repairIfWritable(path: string): void {
+  try {
+    accessSync(path, constants.W_OK);
+    accessSync(dirname(path), constants.W_OK);
+  } catch {
+    return;
+  }
+  openRunStore(path).close();
 }
 
 /** --db wins over $LLM_EXPLAINER_DB (an empty variable counts as unset); an empty --db is refused. */

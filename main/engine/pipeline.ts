@@ -17,6 +17,7 @@ import { familiesFor, validateMethods } from './explainers/registry';
 import { APP_VERSION } from './version';
 import { admitRun, type Admission } from './memory-check';
 import { MEMORY_RULE_VERSION } from '../../shared/memory-estimate';
+import { holdAtStage } from '../fault-injection';
 
 export interface PipelineContext {
   store: RunStore;
@@ -75,6 +76,8 @@ export async function runExplanation(request: ExplainRequest, context: PipelineC
   };
 
   progress('load', 0);
+  await holdAtStage('load', context.signal);
+  checkSignal(context.signal);
   const modelPath = request.modelPath ?? (await ensureDemoModel(context.demoModelDir));
   // Refusals (sequence over the model's positions, estimate over the memory budget) come before any run row is
   // written and before onnxruntime reads the weights: only config and tokenizer have been read.
@@ -168,6 +171,8 @@ async function explainLoaded(
       if (assisted.seed !== undefined) generation.seed = assisted.seed;
     } else {
       progress('generate', 0);
+      await holdAtStage('generate', signal);
+      checkSignal(signal);
       const generated = await time('generate', () =>
         generate(loaded, loaded.session, prompt, generation, {
           signal,
@@ -193,6 +198,8 @@ async function explainLoaded(
     for (const family of familiesFor(methods)) {
       const stage: ProgressStage = family.id === 'attention' ? 'attention' : 'gradients';
       progress(stage, 0);
+      await holdAtStage(stage, signal);
+      checkSignal(signal);
       const result = await time(stage, () =>
         family.compute(
           {

@@ -19,6 +19,7 @@ import {
 import type { HeadStatsJson, RunJson } from '../../shared/run';
 import type { RunReader } from '../store/run-reader';
 import { answerRowFilter, promptMass, runSegments } from './attributions';
+import { ITEM_TAG_PREFIX } from './dataset';
 
 export interface AggregateOptions {
   /** Segment whose received attention the "segment" head statistic measures; default "data" when any run
@@ -34,11 +35,30 @@ export interface AggregateOptions {
 
 const HEAD_STATS_FIELDS: Exclude<HeadStatistic, 'segment'>[] = ['entropy', 'firstToken', 'previousToken', 'maxWeight'];
 
-/** The finished runs of an experiment, optionally of one model, in run order. */
+/**
+ * The finished runs of an experiment, optionally of one model, in run order, one per dataset item: when an item
+ * (tag `item:<key>`) has several done runs on one model folder — two batches that raced before items were
+ * claimed, or an item explained again by hand — only the newest counts. Runs without an item tag all count.
+ */
 export function finishedRuns(reader: RunReader, experiment: string, model?: string): RunJson[] {
-  return reader
+  const runs = reader
     .runsOfExperiment(experiment)
     .filter((run) => run.status === 'done' && (model === undefined || run.model.name === model || run.model.path === model));
+  const newest = new Map<string, RunJson>();
+  for (const run of runs) {
+    const key = itemKey(run);
+    const kept = key === undefined ? undefined : newest.get(key);
+    if (key !== undefined && (!kept || kept.createdAt <= run.createdAt)) newest.set(key, run);
+  }
+  return runs.filter((run) => {
+    const key = itemKey(run);
+    return key === undefined || newest.get(key) === run;
+  });
+}
+
+function itemKey(run: RunJson): string | undefined {
+  const tag = run.tags.find((t) => t.startsWith(ITEM_TAG_PREFIX));
+  return tag === undefined ? undefined : `${run.model.path}\u0000${tag}`;
 }
 
 /**

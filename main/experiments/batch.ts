@@ -1,17 +1,18 @@
 // Batch runs: every item of a dataset explained on one model into one experiment, resumable. An item is
 // finished when the experiment holds a run with status "done", the tag `item:<key>` and the same model folder;
-// a second call with the same dataset, experiment and model only runs what is missing (failed and cancelled
-// items are tried again, their old runs stay as a record).
+// a second call with the same dataset, experiment and model only runs what is missing (failed, cancelled and
+// interrupted items are tried again; failed runs stay as a record, cancelled and interrupted ones, which hold
+// no results, are replaced). Items are claimed in the store before they run, so two batches on one dataset
+// share the work instead of doing it twice (queue.ts runQueue).
 import { resolve } from 'node:path';
 import type { ExplainRequest } from '../../shared/api';
 import { ensureDemoModel } from '../engine/model-builder/demo';
 import type { RunReader } from '../store/run-reader';
-import type { DatasetItem } from './dataset';
+import { ITEM_TAG_PREFIX, type DatasetItem } from './dataset';
 import type { MarkedSpan } from './segments';
 import { hasMarkedSegments, runQueue, storeMarkedSegments, type QueueItemResult, type QueueJob, type QueueProgress, type QueueResult, type WorkbenchContext } from './queue';
 
-/** Tag prefix that records which dataset item a run explains. */
-export const ITEM_TAG_PREFIX = 'item:';
+export { ITEM_TAG_PREFIX };
 
 /** What every item of a batch shares: the explain request without the item's own fields. */
 export type BatchSettings = Omit<ExplainRequest, 'task' | 'system' | 'messages' | 'prompt' | 'answer' | 'answerIds' | 'inputIds' | 'experiment' | 'sourceRunId'>;
@@ -86,7 +87,13 @@ export async function runBatch(items: readonly DatasetItem[], options: BatchOpti
   for (const item of items) {
     const runId = finished.get(item.key);
     if (runId === undefined) {
-      jobs.push({ key: item.key, line: item.line, request: itemRequest(item, settings, options.experiment), spans: () => itemSpans(item) });
+      jobs.push({
+        key: item.key,
+        line: item.line,
+        request: itemRequest(item, settings, options.experiment),
+        spans: () => itemSpans(item),
+        claim: { experiment: options.experiment, modelPath, tag: itemTag(item.key) },
+      });
       continue;
     }
     skipped.push({ key: item.key, runId });

@@ -27,6 +27,9 @@ import { readFile } from 'node:fs/promises';
 import { TASK_TYPES, type ChatMessage, type TaskType } from '../../shared/run';
 import type { MarkedSpan } from './segments';
 
+/** Tag prefix that records which dataset item a run explains (`item:<key>`). */
+export const ITEM_TAG_PREFIX = 'item:';
+
 /** One validated dataset item. */
 export interface DatasetItem {
   /** Stable key: the item's id, or "#" + 16 hex digits of its content hash. */

@@ -45,7 +45,7 @@ export class BatchTracker {
 
   /** Parses the dataset, skips items finished before on the same model, queues the rest. */
   async startBatch(request: StartBatchRequest): Promise<BatchInfo> {
-    const { finishedItems, itemRequest, itemSpans } = await import('../experiments/batch');
+    const { finishedItems, itemRequest, itemSpans, itemTag } = await import('../experiments/batch');
     const items = parseDataset(request.datasetText, 'dataset');
     const modelPath = resolve(request.modelPath ?? (await this.host.demoModel()));
     await this.host.checkFolder(modelPath);
@@ -66,6 +66,17 @@ export class BatchTracker {
         continue;
       }
       const runId = newRunId();
+      // Claimed in the store until its job ends (finished()), as the CLI's batch does, so a batch started here
+      // and one started elsewhere on the same dataset never run an item twice.
+      const claim = this.host.store.claimItem({ experiment: request.experiment, modelPath, tag: itemTag(item.key), runId });
+      if (claim.kind === 'done') {
+        batch.items.push({ key: item.key, line: item.line, runId: claim.runId, stage: 'skipped' });
+        continue;
+      }
+      if (claim.kind === 'busy') {
+        batch.items.push({ key: item.key, line: item.line, runId: claim.runId, stage: 'skipped', error: `another process is running this item (run ${claim.runId})` });
+        continue;
+      }
       batch.items.push({ key: item.key, line: item.line, runId, stage: 'queued' });
       jobs.push({ runId, request: itemRequest(item, settings, request.experiment), spans: itemSpans(item) });
     }
@@ -144,9 +155,10 @@ export class BatchTracker {
     return { ...progress, batch: { batchId: batch.batchId, item: item.key, index, total: batch.total, finished: batch.finished } };
   }
 
-  /** After a run job ends: a finished item's marked segments are stored with its run. */
+  /** After a run job ends: its item claim is released and a finished item's marked segments are stored. */
   finished(outcome: JobOutcome): void {
     const tracked = this.byRun.get(outcome.runId);
+    if (tracked?.batch.kind === 'dataset') this.host.store.releaseClaim(outcome.runId);
     if (!tracked || outcome.stage !== 'done' || tracked.spans.length === 0) return;
     const run = this.host.store.getRun(outcome.runId);
     if (!run) return;

@@ -199,12 +199,26 @@ function hasTables(db: Database.Database): boolean {
 /** Applies every pending migration, and the new user_version, in one transaction: all or nothing. */
 function migrate(db: Database.Database, found: number): void {
   if (found >= SCHEMA_VERSION) return;
+  // Migrations may rebuild a table (migration 2); dropping the old one with foreign keys on would cascade
+  // into every referencing row. The pragma cannot change inside a transaction, hence here; the keys are
+  // checked before the commit instead.
+  db.pragma('foreign_keys = OFF');
+  try {
+    migrateInTransaction(db);
+  } finally {
+    db.pragma('foreign_keys = ON');
+  }
+}
+
+function migrateInTransaction(db: Database.Database): void {
   db.transaction(() => {
     // Read again under the write lock: another process may have migrated since we looked.
     const current = schemaVersion(db);
     refuseNewer(db.name, current);
     for (const migration of MIGRATIONS) if (migration.version > current) migration.up(db);
     // user_version cannot be a bound parameter; SCHEMA_VERSION is our own integer constant.
+    const broken = db.pragma('foreign_key_check') as unknown[];
+    if (broken.length > 0) throw new StoreError('corrupt', `${db.name}: migration left ${broken.length} broken foreign keys; nothing was changed`);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

@@ -114,8 +114,57 @@ const version1: Migration = {
   },
 };
 
+/**
+ * Version 2 (issue 17): run owners, the `interrupted` status and batch item claims.
+ *
+ * - `runs.owner_pid`, `owner_start`, `owner_host`: the process working on a running run (process-owner.ts), so a
+ *   run whose process died can be found and marked `interrupted`.
+ * - SQLite cannot change a CHECK constraint in place, so `runs` is rebuilt (the documented 12-step way: new
+ *   table from the shipped definition with one more status, rows copied with their `seq` — the search index's
+ *   key — old table dropped, new one renamed, indexes re-created). database.ts turns foreign keys off around
+ *   migrations: with them on, dropping `runs` would cascade and delete every tag and tensor.
+ * - `item_claims`: a batch claims a dataset item (experiment, model folder, item key) before running it, in a
+ *   write transaction, so two batches on one dataset never run an item twice (run-lifecycle.ts).
+ */
+const version2: Migration = {
+  version: 2,
+  description: 'runs owner columns and status interrupted; item_claims',
+  up(db) {
+    const table = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'runs'").get() as { sql: string };
+    const oldCheck = "CHECK (status IN ('running', 'done', 'failed', 'cancelled'))";
+    if (!table.sql.includes(oldCheck)) throw new Error('migration 2: the runs table does not have the shipped status check');
+    const indexes = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'runs' AND sql IS NOT NULL").all() as { sql: string }[];
+    const createNew = table.sql
+      .replace(/^CREATE TABLE runs\b/, 'CREATE TABLE runs_new')
+      .replace(oldCheck, "CHECK (status IN ('running', 'done', 'failed', 'cancelled', 'interrupted'))");
+    const columns = (db.prepare('PRAGMA table_info(runs)').all() as { name: string }[]).map((column) => column.name).join(', ');
+    db.exec(createNew);
+    db.exec(`INSERT INTO runs_new (${columns}) SELECT ${columns} FROM runs`);
+    db.exec('DROP TABLE runs');
+    db.exec('ALTER TABLE runs_new RENAME TO runs');
+    for (const index of indexes) db.exec(index.sql);
+    db.exec(`
+      ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+      ALTER TABLE runs ADD COLUMN owner_start TEXT;
+      ALTER TABLE runs ADD COLUMN owner_host TEXT;
+
+      CREATE TABLE item_claims (
+        experiment TEXT NOT NULL,
+        model_path TEXT NOT NULL,
+        item TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        owner_pid INTEGER NOT NULL,
+        owner_start TEXT,
+        owner_host TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        PRIMARY KEY (experiment, model_path, item)
+      ) WITHOUT ROWID;
+    `);
+  },
+};
+
 /** Every migration, in version order. */
-export const MIGRATIONS: readonly Migration[] = [version1];
+export const MIGRATIONS: readonly Migration[] = [version1, version2];
 
 /** The schema version this build reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

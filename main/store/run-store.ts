@@ -1,6 +1,6 @@
 // Writing the run store. Every write is one transaction (BEGIN IMMEDIATE, so a second process waits for
 // the lock instead of failing mid-way): a run and all of its tensors are stored together or not at all.
-import { MAX_NAME_LENGTH, type RunPatch } from '../../shared/api';
+import { MAX_NAME_LENGTH, type RunListQuery, type RunListResult, type RunPatch } from '../../shared/api';
 import type { RunStatus, RunSummary } from '../../shared/run';
 import type { NamedTensor } from '../../shared/tensor';
 import { defaultDatabasePath, openDatabase, openReadonlyDatabase, type WritableDatabase } from './database';
@@ -17,6 +17,8 @@ import {
   type RunRow,
 } from './run-rows';
 import { tagsOf } from './run-query';
+import { holdSynchronously } from '../fault-injection';
+import { cancelOrphan, claimItem, markInterrupted, orphanedRunIds, ownerParameters, releaseClaim, type ClaimOutcome, type ItemClaim } from './run-lifecycle';
 import { prepared } from './statements';
 import { DEFAULT_MAX_CHUNK_BYTES } from './tensor-layout';
 import { writeTensors } from './tensor-store';
@@ -57,12 +59,12 @@ export class RunStore extends RunReader {
         INSERT INTO runs (id, created_at, status, model_path, model_name, architecture, model_sha256, model_file,
           model_dtype, task, system_prompt, prompt_excerpt, answer_excerpt, answer_text, prompt_length, token_count,
           experiment, device_requested, device_used, device_fallback_reason, methods, source_run_id, app_version,
-          notes, input_json, generation_json, tokens_json)
+          notes, input_json, generation_json, tokens_json, owner_pid, owner_start, owner_host)
         VALUES (@id, @createdAt, 'running', @modelPath, @modelName, @architecture, @modelSha256, @modelFile,
           @modelDtype, @task, @systemPrompt, @promptExcerpt, @answerExcerpt, @answerText, @promptLength, @tokenCount,
           @experiment, @deviceRequested, @deviceUsed, @deviceFallbackReason, @methods, @sourceRunId, @appVersion,
-          @notes, @inputJson, @generationJson, @tokensJson)`,
-      ).run(newRunParameters({ ...run, id, createdAt, experiment }));
+          @notes, @inputJson, @generationJson, @tokensJson, @ownerPid, @ownerStart, @ownerHost)`,
+      ).run({ ...newRunParameters({ ...run, id, createdAt, experiment }), ...ownerParameters() });
       this.setTags(id, tags);
       const body = searchBody({
         modelName: run.model.name,
@@ -100,6 +102,8 @@ export class RunStore extends RunReader {
       ).run(completionParameters(row, fields));
       writeTensors(this.db, id, tensors, this.maxChunkBytes);
       this.refreshSearch(id);
+      // Tests kill the process here: in the middle of the run's one write transaction.
+      holdSynchronously('store');
     });
   }
 
@@ -119,6 +123,36 @@ export class RunStore extends RunReader {
       if (changed === 0 && !this.exists(id)) throw new RunNotFoundError(id);
       return changed > 0;
     });
+  }
+
+  /**
+   * Marks running runs whose process has ended as `interrupted` (run-lifecycle.ts). Called when the store is
+   * opened and before every list; returns how many runs changed. Writes only when there is something to mark.
+   */
+  recoverInterrupted(): number {
+    if (orphanedRunIds(this.db).length === 0) return 0;
+    return this.write(() => markInterrupted(this.db, orphanedRunIds(this.db)));
+  }
+
+  /** The runs list, after marking orphaned runs `interrupted` so that no dead run is listed as running. */
+  override listRuns(query: RunListQuery = {}): RunListResult {
+    this.recoverInterrupted();
+    return super.listRuns(query);
+  }
+
+  /** Cancels a run whose process is gone (`interrupted`, or `running` with a dead owner); false otherwise. */
+  cancelOrphanedRun(id: string): boolean {
+    return this.write(() => cancelOrphan(this.db, id));
+  }
+
+  /** Claims a batch item for this process, in one write transaction (run-lifecycle.ts claimItem). */
+  claimItem(claim: ItemClaim): ClaimOutcome {
+    return this.write(() => claimItem(this.db, claim));
+  }
+
+  /** Releases the item claim held for a run. */
+  releaseClaim(runId: string): void {
+    this.write(() => releaseClaim(this.db, runId));
   }
 
   /** Merges stage timings (milliseconds) into a run's timings, whatever its status. */
@@ -230,7 +264,8 @@ export class RunStore extends RunReader {
   private runningRow(id: string): RunRow {
     const row = prepared<RunRow>(this.db, 'SELECT * FROM runs WHERE id = @id').get({ id });
     if (!row) throw new RunNotFoundError(id);
-    if (row.status !== 'running') throw new StoreError('invalid_state', `run ${id} is ${row.status}, not running`);
+    // An `interrupted` run whose process turns out to be alive (its owner could not be checked) may still finish.
+    if (row.status !== 'running' && row.status !== 'interrupted') throw new StoreError('invalid_state', `run ${id} is ${row.status}, not running`);
     return row;
   }
 
@@ -262,7 +297,14 @@ export class RunStore extends RunReader {
 
 /** Opens (creating and migrating as needed) the run store at `path`, default {@link defaultDatabasePath}. */
 export function openRunStore(path = defaultDatabasePath(), options: RunStoreOptions = {}): RunStore {
-  return new RunStore(openDatabase(path), options);
+  const store = new RunStore(openDatabase(path), options);
+  try {
+    store.recoverInterrupted();
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  return store;
 }
 
 /** Opens an existing run database read-only. */
