@@ -7,6 +7,7 @@ import {
   gridMean,
   segmentShares,
   topTokenShares,
+  TIMELINE_METRICS,
   type AttributionMethod,
   type RunNumbers,
   type TimelineSeries,
@@ -92,7 +93,7 @@ export function summarizeRuns(reader: RunReader, ids: readonly string[], options
 /**
  * One metric over the finished runs of an experiment, in run order. Metrics: answerLogProb, meanEntropy,
  * igCompletenessError, answerTokens, answerChanged (1/0 against the run's source run, else against the first
- * run), or `share:<method>:<segment>` (e.g. "share:integrated_gradients:data"). Runs without the value give null.
+ * run), assistantAcceptance, or `share:<method>:<segment>` (e.g. "share:integrated_gradients:data"). Runs without the value give null.
  */
 export function experimentTimeline(reader: RunReader, experiment: string, metric: string): TimelineSeries {
   const runs = finishedRuns(reader, experiment);
@@ -100,7 +101,7 @@ export function experimentTimeline(reader: RunReader, experiment: string, metric
   if (share && !(ATTRIBUTION_METHODS as readonly string[]).includes(share[1])) {
     throw Object.assign(new Error(`unknown method "${share[1]}" in ${metric}; methods: ${ATTRIBUTION_METHODS.join(', ')}`), { code: 'invalid_argument' });
   }
-  const known = ['answerLogProb', 'meanEntropy', 'igCompletenessError', 'answerTokens', 'answerChanged'];
+  const known: readonly string[] = TIMELINE_METRICS;
   if (!share && !known.includes(metric)) {
     throw Object.assign(new Error(`unknown metric "${metric}"; metrics: ${known.join(', ')}, share:<method>:<segment>`), { code: 'invalid_argument' });
   }
