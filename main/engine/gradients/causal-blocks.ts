@@ -11,9 +11,10 @@
 import { GraphBuilder } from '../onnx/graph-builder';
 import { attributeValue, makeValueInfo, type ModelProto, type NodeProto } from '../onnx/proto';
 import { GraphTools, pruneGraph, withGraph } from './graph-tools';
+import { operatorsWith } from './operators';
 
 /** Elementwise operators a score chain may pass through (one chain input, the others broadcast side inputs). */
-const CHAIN = new Set(['Add', 'Sub', 'Mul', 'Div', 'Where', 'Tanh', 'Cast', 'Max', 'Min', 'Identity']);
+const CHAIN = operatorsWith('scoreChain');
 const MAX_CHAIN = 8;
 
 export interface AttentionBlockSite {
@@ -26,7 +27,7 @@ export interface AttentionBlockSite {
   product: NodeProto;
 }
 
-const AFTER = new Set(['Cast', 'Identity']);
+const AFTER = operatorsWith('probabilityCast');
 
 /** The input of `node` through which the chain reaches a MatMul of two computed tensors, if exactly one does. */
 function chainInput(tools: GraphTools, node: NodeProto, depth: number): { input: string; scores: NodeProto; chain: NodeProto[] } | undefined {

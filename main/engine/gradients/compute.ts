@@ -27,7 +27,7 @@ export const GRADIENT_METHODS: readonly GradientMethod[] = ['saliency', 'grad_x_
 export type GradientTarget = 'token' | 'sequence' | 'contrastive';
 
 /** Defaults chosen from the completeness measurements in the README (pad baseline, Gauss–Legendre). */
-export const DEFAULT_IG: Readonly<IntegratedGradientsSettings> = Object.freeze({ steps: 32, baseline: 'pad', rule: 'gauss-legendre' });
+const DEFAULT_IG: Readonly<IntegratedGradientsSettings> = Object.freeze({ steps: 32, baseline: 'pad', rule: 'gauss-legendre' });
 
 export interface ComputeGradientsOptions {
   /** Model file (.onnx, external data next to it) or its bytes; or an open program (tests, benchmarks). */

@@ -12,6 +12,7 @@
 import { GraphBuilder } from '../onnx/graph-builder';
 import { DataType, makeValueInfo, type ModelProto, type NodeProto } from '../onnx/proto';
 import { GraphTools, defaultOpset, pruneGraph, withGraph } from './graph-tools';
+import { operatorsWith } from './operators';
 import { GradientError, RuleContext, ruleFor } from './rules';
 
 export interface DifferentiateOptions {
@@ -42,11 +43,7 @@ export interface Differentiated {
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16]);
 
 /** Operators whose outputs carry no derivative (comparisons, shapes, rounding, index producers). */
-const NOT_DIFFERENTIABLE = new Set([
-  'Shape', 'Size', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor',
-  'IsNaN', 'IsInf', 'ArgMax', 'ArgMin', 'NonZero', 'Floor', 'Ceil', 'Round', 'Sign', 'ConstantOfShape', 'Range',
-  'EyeLike', 'RandomNormalLike', 'RandomUniformLike', 'Bernoulli',
-]);
+const NOT_DIFFERENTIABLE = operatorsWith('noDerivative');
 
 /** Appends the derivative graph of the seeded targets with respect to `wrt` and returns the extended model. */
 export function differentiate(model: ModelProto, options: DifferentiateOptions): Differentiated {

@@ -10,10 +10,11 @@ import { GraphBuilder } from '../onnx/graph-builder';
 import { attributeValue, type ModelProto, type NodeProto } from '../onnx/proto';
 import { differentiate } from './differentiate';
 import { GraphTools, withGraph } from './graph-tools';
+import { operatorsWith } from './operators';
 import { TARGET_HIDDEN, TARGET_OUTPUT } from './targets';
 
 /** Operators that act on each target row alone whatever their other (constant or row-aligned) operands are. */
-const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Cast', 'Identity', 'Tanh', 'Neg', 'Exp', 'Log', 'Sigmoid']);
+const ELEMENTWISE = operatorsWith('headRowWise');
 
 export interface HeadSeed {
   model: ModelProto;

@@ -4,6 +4,7 @@
 // exactly the nodes that depend on the seed cotangent.
 import { DataType, makeValueInfo, type ModelProto, type NodeProto } from '../onnx/proto';
 import { pruneGraph, withGraph } from './graph-tools';
+import { operatorsWith } from './operators';
 
 export interface SplitPasses {
   forward: ModelProto;
@@ -14,7 +15,7 @@ export interface SplitPasses {
 }
 
 /** Layout and elementwise operators cheap enough to recompute in every reverse pass. */
-const RECOMPUTED = new Set(['Transpose', 'Reshape', 'Unsqueeze', 'Squeeze', 'Identity', 'Cast', 'Mul', 'Add', 'Sub', 'Div', 'Neg', 'Sigmoid', 'Exp', 'Pow', 'Sqrt', 'Reciprocal', 'Tanh', 'Expand', 'Slice', 'Concat', 'Where']);
+const RECOMPUTED = operatorsWith('recomputable');
 
 /** onnxruntime-node tensor type names → ONNX element types, for the reverse graph's inputs. */
 const ELEMENT_TYPES: Record<string, number> = {

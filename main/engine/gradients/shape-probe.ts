@@ -11,7 +11,7 @@ import type { DeviceChoice } from '../../../shared/run';
 import { withGraph } from './graph-tools';
 
 /** The probe graph: the model plus `Shape` outputs, and the map tensor → probe output name. */
-export function shapeProbeModel(model: ModelProto): { model: ModelProto; probes: Map<string, string> } {
+function shapeProbeModel(model: ModelProto): { model: ModelProto; probes: Map<string, string> } {
   const graph = model.graph!;
   const initializers = new Set(graph.initializer.map((t) => t.name));
   const tensors = new Set<string>();

@@ -13,7 +13,7 @@ import { GradientError } from './rules';
 import { floatValues } from './prepare';
 import { dequantizeBlockTable, QuantizedTableError } from './rules/quantized-table';
 
-export const EMBEDDINGS_INPUT = 'inputs_embeds';
+const EMBEDDINGS_INPUT = 'inputs_embeds';
 
 export interface SplitEmbeddings {
   /** The model with `inputs_embeds` [batch, sequence, hidden] as an input and no `present.*` outputs. */
@@ -38,7 +38,7 @@ function throughPassThrough(tools: GraphTools, name: string): string {
 }
 
 /** The token-embedding lookup: a plain Gather from a float table or onnxruntime's GatherBlockQuantized. */
-export interface EmbeddingLookup {
+interface EmbeddingLookup {
   node: NodeProto;
   /** The table tensor (float [vocab, hidden], or the quantized data for GatherBlockQuantized). */
   table: string;
@@ -50,7 +50,7 @@ export interface EmbeddingLookup {
  * `input_ids`, or a com.microsoft GatherBlockQuantized over constant 2-D quantized data (the q4 exports of
  * onnxruntime-genai and transformers.js quantize the embedding table this way).
  */
-export function findEmbeddingLookup(model: ModelProto, inputIds = 'input_ids'): EmbeddingLookup {
+function findEmbeddingLookup(model: ModelProto, inputIds = 'input_ids'): EmbeddingLookup {
   const tools = new GraphTools(model.graph!);
   for (const node of model.graph!.node) {
     const quantized = node.opType === 'GatherBlockQuantized' && node.domain === 'com.microsoft';

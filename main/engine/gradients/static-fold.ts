@@ -6,11 +6,12 @@
 import { makeTensor, type ModelProto, type NodeProto } from '../onnx/proto';
 import type { Tensor } from '../runtime';
 import { GraphTools, pruneGraph, withGraph } from './graph-tools';
+import { operatorsWith } from './operators';
 
 /** Operators whose outputs are not a function of their inputs' values and shapes alone. */
-const NOT_STATIC = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli', 'If', 'Loop', 'Scan']);
+const NOT_STATIC = operatorsWith('notStatic');
 /** Shape-only outputs: their values follow from the input's shape, whatever the input holds. */
-const SHAPE_OF = new Set(['Shape', 'Size']);
+const SHAPE_OF = operatorsWith('shapeOnly');
 /** Larger static tensors (masks, position tables) stay computed in the graph: rules never need them as constants. */
 const MAX_ELEMENTS = 4096;
 const PREFIX = 'static::';

@@ -15,17 +15,14 @@
 import { GraphBuilder } from '../onnx/graph-builder';
 import { attributeValue, type ModelProto, type NodeProto } from '../onnx/proto';
 import { GraphTools, pruneGraph, withGraph } from './graph-tools';
+import { operatorsWith } from './operators';
 import { TARGET_HIDDEN, TARGET_INPUTS } from './targets';
 
-const UNARY = new Set([
-  'Cast', 'Identity', 'Neg', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Relu', 'Sigmoid', 'Tanh', 'Erf', 'Softplus', 'Gelu',
-  'Abs', 'Sin', 'Cos', 'Not', 'Floor', 'Ceil', 'Round', 'Sign', 'HardSigmoid', 'LeakyRelu', 'Elu', 'Selu', 'Clip',
-  'FastGelu', 'QuickGelu', 'IsNaN', 'IsInf',
-]);
-const BROADCASTING = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Where', 'Max', 'Min', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Mod', 'PRelu', 'Sum']);
-const REDUCTIONS = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceL2', 'ReduceSumSquare', 'ReduceProd', 'ReduceLogSumExp']);
+const UNARY = operatorsWith('unary');
+const BROADCASTING = operatorsWith('broadcasting');
+const REDUCTIONS = operatorsWith('reduction');
 /** Operators whose input 1 is a shape that must become the narrowed static shape. */
-const SHAPED = new Set(['Reshape', 'Expand']);
+const SHAPED = operatorsWith('shapeInput');
 
 /** Per input slot: the axis it is read narrowed along, or null when the node reads it whole. */
 type InputAxes = (number | null)[];

@@ -9,6 +9,7 @@
 import { GraphBuilder } from '../onnx/graph-builder';
 import { DataType, makeValueInfo, type ModelProto, type NodeProto } from '../onnx/proto';
 import { GraphTools, defaultOpset, pruneGraph, withGraph } from './graph-tools';
+import { operatorsWith } from './operators';
 import { GradientError } from './rules';
 
 export const TARGET_INPUTS = { positions: 'target_positions', ids: 'target_ids', foils: 'foil_ids' } as const;
@@ -17,7 +18,7 @@ export const TARGET_OUTPUT = 'target_logprobs';
 export const TARGET_HIDDEN = 'target_hidden';
 
 /** Ops allowed between the lm_head MatMul and `logits` (bias, casts, soft-capping). */
-const LOGIT_TAIL_OPS = new Set(['Add', 'Cast', 'Identity', 'Div', 'Mul', 'Tanh']);
+const LOGIT_TAIL_OPS = operatorsWith('logitTail');
 
 export interface LmHead {
   /** The final hidden state [batch, sequence, hidden] entering the lm_head. */

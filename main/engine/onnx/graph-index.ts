@@ -5,7 +5,7 @@
 import { attributeValue, tensorToArray, type GraphProto, type NodeProto, type TensorData, type TensorProto } from './proto';
 
 /** Operators that only move or relabel data: walking "upward" through them keeps the same values. */
-export const PASS_THROUGH_OPS: ReadonlySet<string> = new Set([
+const PASS_THROUGH_OPS: ReadonlySet<string> = new Set([
   'Reshape',
   'Transpose',
   'Cast',

@@ -174,7 +174,7 @@ export function attributeValue(node: NodeProto, name: string): number | string |
 export type TensorData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Uint16Array;
 
 /** Element type for a typed array; Uint16Array is taken as float16 bits. */
-export function dataTypeOf(data: TensorData): number {
+function dataTypeOf(data: TensorData): number {
   if (data instanceof Float32Array) return TensorProto_DataType.FLOAT;
   if (data instanceof Float64Array) return TensorProto_DataType.DOUBLE;
   if (data instanceof Int32Array) return TensorProto_DataType.INT32;
@@ -189,28 +189,6 @@ export function makeTensor(name: string, data: TensorData, dims: number[], dataT
   const rawData = new Uint8Array(data.byteLength);
   rawData.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   return create(TensorProtoSchema, { name, dims: dims.map((d) => BigInt(d)), dataType, rawData });
-}
-
-/** Bytes per element for the types we read raw. */
-export function bytesPerElement(dataType: number): number {
-  const T = TensorProto_DataType;
-  switch (dataType) {
-    case T.FLOAT:
-    case T.INT32:
-    case T.UINT32:
-      return 4;
-    case T.DOUBLE:
-    case T.INT64:
-    case T.UINT64:
-      return 8;
-    case T.FLOAT16:
-    case T.BFLOAT16:
-    case T.INT16:
-    case T.UINT16:
-      return 2;
-    default:
-      return 1;
-  }
 }
 
 /** Decodes an initializer or Constant tensor held in the model (raw or typed fields) into a typed array. */

@@ -13,7 +13,7 @@ export const USE_CACHE_BRANCH = 'use_cache_branch';
 export const NUM_LOGITS_TO_KEEP = 'num_logits_to_keep';
 
 /** Whether a graph takes optimum's `use_cache_branch` switch. */
-export function hasCacheBranch(model: ModelProto): boolean {
+function hasCacheBranch(model: ModelProto): boolean {
   return model.graph?.input.some((input) => input.name === USE_CACHE_BRANCH) ?? false;
 }
 
@@ -52,7 +52,7 @@ export function withoutCacheBranch(model: ModelProto): ModelProto {
 }
 
 /** The model with `num_logits_to_keep` a constant 0 (logits at every position); unchanged without that input. */
-export function withAllLogits(model: ModelProto): ModelProto {
+function withAllLogits(model: ModelProto): ModelProto {
   const graph = model.graph;
   if (!graph?.input.some((input) => input.name === NUM_LOGITS_TO_KEEP)) return model;
   return {

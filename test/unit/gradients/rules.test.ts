@@ -2,9 +2,9 @@
 // across broadcasting cases, always with a leading target axis of R = 2 seed rows.
 import { describe, expect, it } from 'vitest';
 import { DataType } from '../../../main/engine/onnx/proto';
-import type { GraphBuilder } from '../../../main/engine/onnx/graph-builder';
+import { GraphBuilder } from '../../../main/engine/onnx/graph-builder';
 import { checkGradient, type InputSpec } from './finite-difference';
-import { GradientError } from '../../../main/engine/gradients/rules';
+import { GRADIENT_RULES, GradientError } from '../../../main/engine/gradients/rules';
 
 interface Case {
   name: string;
@@ -71,6 +71,7 @@ const cases: Case[] = [
   { name: 'Cast float64 → float64', inputs: [{ name: 'x', dims: [2, 3] }], build: (g, _t, [x]) => g.op('Mul', [g.op('Cast', [x], { to: DataType.DOUBLE }), x]) },
   { name: 'Where', inputs: [{ name: 'x', dims: [2, 3] }, { name: 'y', dims: [3] }], build: (g, _t, [x, y]) => g.op('Where', [g.op('Greater', [x, g.floatOf(_t, 0.1, [])]), x, y]) },
   { name: 'Max two inputs', inputs: [{ name: 'x', dims: [2, 3] }, { name: 'y', dims: [3] }], build: (g, _t, [x, y]) => g.op('Max', [x, y]) },
+  { name: 'Min two inputs with broadcast', inputs: [{ name: 'x', dims: [2, 3] }, { name: 'y', dims: [2, 1] }], build: (g, _t, [x, y]) => g.op('Min', [x, y]) },
   { name: 'Clip with min and max inputs', inputs: [{ name: 'x', dims: [2, 3], values: [0.3, -0.4, 1.2, -1.1, 0.7, -0.2] }], build: (g, t, [x]) => g.op('Clip', [x, g.floatOf(t, -0.5, []), g.floatOf(t, 1, [])]) },
   { name: 'Softmax last axis', inputs: [{ name: 'x', dims: [2, 3, 4] }], build: (g, _t, [x]) => g.op('Softmax', [x], { axis: -1 }) },
   { name: 'Softmax middle axis', inputs: [{ name: 'x', dims: [2, 3, 4] }], build: (g, _t, [x]) => g.op('Softmax', [x], { axis: 1 }) },
@@ -111,6 +112,7 @@ const cases: Case[] = [
   { name: 'Gather rows with repeats', inputs: [{ name: 'x', dims: [4, 3] }], build: (g, _t, [x]) => g.op('Gather', [x, g.int64([2, 0, 2, -1], [2, 2])], { axis: 0 }) },
   { name: 'Gather scalar index on axis 1', inputs: [{ name: 'x', dims: [2, 4, 3] }], build: (g, _t, [x]) => g.op('Gather', [x, g.int64(2, [])], { axis: 1 }) },
   { name: 'Expand', inputs: [{ name: 'x', dims: [3, 1] }], build: (g, _t, [x]) => g.op('Expand', [x, g.int64([2, 3, 4])]) },
+  { name: 'Dropout at inference (mask output unused)', inputs: [{ name: 'x', dims: [2, 3] }], build: (g, _t, [x]) => g.op('Mul', [g.ops('Dropout', [x], {}, { outputs: 2 })[0], x]) },
   { name: 'Sum three inputs with broadcast', inputs: [{ name: 'a', dims: [2, 3] }, { name: 'b', dims: [3] }, { name: 'c', dims: [2, 1] }], build: (g, _t, xs) => g.op('Sum', xs) },
   { name: 'Same tensor used twice (x·x + x)', inputs: [{ name: 'x', dims: [2, 3] }], build: (g, _t, [x]) => g.op('Add', [g.op('Mul', [x, x]), x]) },
   { name: 'LayerNormalization with scale and bias', inputs: [{ name: 'x', dims: [2, 3, 4] }, { name: 's', dims: [4] }, { name: 'c', dims: [4] }], build: (g, _t, [x, s, c]) => g.op('LayerNormalization', [x, s, c], { axis: -1, epsilon: 1e-5 }) },
@@ -119,6 +121,22 @@ const cases: Case[] = [
     name: 'SimplifiedLayerNormalization (onnxruntime registers it in the default domain)',
     inputs: [{ name: 'x', dims: [2, 3, 4] }, { name: 's', dims: [4] }],
     build: (g, _t, [x, s]) => g.op('SimplifiedLayerNormalization', [x, s], { axis: -1, epsilon: 1e-5 }),
+    type: F,
+    tolerance: 3e-3,
+  },
+  {
+    name: 'RMSNormalization (opset 23)',
+    inputs: [{ name: 'x', dims: [2, 3, 4] }, { name: 's', dims: [4] }],
+    build: (g, _t, [x, s]) => g.op('RMSNormalization', [x, s], { axis: -1, epsilon: 1e-5 }),
+    opsets: { '': 23 },
+  },
+  {
+    name: 'SkipLayerNormalization (com.microsoft) with beta, bias and sum output',
+    inputs: [{ name: 'x', dims: [2, 3, 4] }, { name: 'k', dims: [2, 3, 4] }, { name: 's', dims: [4] }, { name: 'c', dims: [4] }, { name: 'd', dims: [4] }],
+    build: (g, _t, [x, k, s, c, d]) => {
+      const [y, , , sum] = g.ops('SkipLayerNormalization', [x, k, s, c, d], { epsilon: 1e-5 }, { domain: 'com.microsoft', outputs: 4 });
+      return g.op('Mul', [y, sum]);
+    },
     type: F,
     tolerance: 3e-3,
   },
@@ -134,7 +152,28 @@ const cases: Case[] = [
   },
 ];
 
+/** Operator types of the nodes a case differentiates: those reading a value that depends on a differentiated input. */
+function differentiatedOperators(testCase: Case): string[] {
+  const b = new GraphBuilder();
+  const type = testCase.type ?? DataType.DOUBLE;
+  const names = testCase.inputs.map((spec) => b.input(spec.name, type, spec.dims));
+  testCase.build(b, type, names);
+  const reached = new Set(names.filter((_, i) => testCase.inputs[i].wrt !== false));
+  const operators: string[] = [];
+  for (const node of b.nodes) {
+    if (!node.input.some((input) => reached.has(input))) continue;
+    operators.push(node.opType);
+    for (const output of node.output) reached.add(output);
+  }
+  return operators;
+}
+
 describe('gradient rules against finite differences', () => {
+  it('has a case for every registered rule', () => {
+    const covered = new Set(cases.flatMap(differentiatedOperators));
+    expect(Object.keys(GRADIENT_RULES).filter((opType) => !covered.has(opType))).toEqual([]);
+  });
+
   for (const testCase of cases) {
     it(testCase.name, async () => {
       const result = await checkGradient({

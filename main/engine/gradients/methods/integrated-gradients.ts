@@ -14,10 +14,9 @@ import type { IgSpacing } from '../../../../shared/explain-options';
 import type { QuadratureRule } from './quadrature';
 
 export type BaselineKind = 'zero' | 'pad' | 'scaled';
-export const BASELINE_KINDS: readonly BaselineKind[] = ['zero', 'pad', 'scaled'];
 
 /** Completeness errors above this fraction get a warning in the result. */
-export const COMPLETENESS_WARNING = 0.05;
+const COMPLETENESS_WARNING = 0.05;
 
 export interface IntegratedGradientsSettings {
   steps: number;

@@ -11,7 +11,7 @@
 //                        every n (Abramowitz & Stegun 25.4.29).
 
 export type QuadratureRule = 'midpoint' | 'trapezoid' | 'gauss-legendre';
-export const QUADRATURE_RULES: readonly QuadratureRule[] = ['midpoint', 'trapezoid', 'gauss-legendre'];
+const QUADRATURE_RULES: readonly QuadratureRule[] = ['midpoint', 'trapezoid', 'gauss-legendre'];
 
 export interface Quadrature {
   points: number[];

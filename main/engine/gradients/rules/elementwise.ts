@@ -51,8 +51,8 @@ function swishInput(ctx: RuleContext): number | undefined {
 
 // y = a / b: dy/da = 1/b, dy/db = -y/b.
 const div: GradientRule = (ctx, [g]) => {
-  const [a, b] = [ctx.input(0), ctx.input(1)];
-  const quotient = ctx.needs(0) || ctx.needs(1) ? ctx.op("Div", [g!, b]) : "";
+  const b = ctx.input(1);
+  const quotient = ctx.needs(0) || ctx.needs(1) ? ctx.op('Div', [g!, b]) : '';
   return [
     ctx.needs(0) ? toInput(ctx, quotient, 0) : undefined,
     ctx.needs(1) ? toInput(ctx, ctx.op('Neg', [ctx.mul(quotient, ctx.output(0))]), 1) : undefined,

@@ -2,7 +2,7 @@
 import type { GradientRule, RuleContext } from './context';
 
 /** Reduced axes of the forward node (attribute form before opset 13/18, input form after), normalised. */
-export function reducedAxes(ctx: RuleContext): number[] {
+function reducedAxes(ctx: RuleContext): number[] {
   const rank = ctx.shape(ctx.input(0)).length;
   const axesInput = ctx.node.input[1];
   let axes: number[] | undefined;
