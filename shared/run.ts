@@ -224,7 +224,22 @@ export interface RunJson {
   sourceRunId?: string;
   /** The memory estimate the run was admitted with, and the peak it reached (shared/memory-estimate). */
   memory?: RunMemoryJson;
+  /** Which sessions were already open in the process (warm) and which the run loaded (cold). */
+  sessions?: RunSessionsJson;
 }
+
+/**
+ * Warm or cold, per session kind the run used: `model` is the folder with its plain session (tokenizer, config,
+ * file hash), `attention` the instrumented graph, `gradients` the derivative program at this run's lengths.
+ * Example: the second run of a model in the app → `{model: 'warm', attention: 'warm'}`.
+ */
+export interface RunSessionsJson {
+  model: SessionTemperature;
+  attention?: SessionTemperature;
+  gradients?: SessionTemperature;
+}
+
+export type SessionTemperature = 'warm' | 'cold';
 
 /** Estimated and measured memory of a run, in bytes. */
 export interface RunMemoryJson {
