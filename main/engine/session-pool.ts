@@ -102,6 +102,8 @@ export class SessionPool {
       throw error;
     }
     current.bytes = opened.bytes;
+    // A new entry may push idle ones over the capacity (this one is in use and stays).
+    if (!warm) await this.trim(this.capacityBytes);
     let ended = false;
     return {
       value: opened.value as T,
