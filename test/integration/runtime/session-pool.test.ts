@@ -135,15 +135,16 @@ describe('fileStamp', () => {
     rmSync(folder, { recursive: true, force: true });
     mkdirSync(folder, { recursive: true });
     copyFileSync(modelFile, file);
+    // A whole-second time survives utimes exactly, so only the change time can tell the rewrite.
+    utimesSync(file, 1.7e9, 1.7e9);
     const before = await fileStamp([folder]);
     expect(await fileStamp([folder])).toBe(before);
-    const { mtime, atime } = statSync(file);
     const bytes = readFileSync(file);
     bytes[bytes.length - 1] ^= 1;
     await new Promise((resolve) => setTimeout(resolve, 20));
     writeFileSync(file, bytes);
-    utimesSync(file, atime, mtime);
-    expect(statSync(file).mtimeMs).toBe(mtime.getTime());
+    utimesSync(file, 1.7e9, 1.7e9);
+    expect(statSync(file).mtimeMs).toBe(1.7e12);
     expect(await fileStamp([folder])).not.toBe(before);
     // A file appearing next to it (external data) changes the folder's stamp too.
     const withFile = await fileStamp([folder]);
