@@ -268,3 +268,15 @@ export interface RunSummary {
   experiment: string;
   tags: string[];
 }
+
+/**
+ * Whether a timing stage ran on warm or cold sessions, for display next to its time; undefined for stages without
+ * sessions (generate reuses the model's) or runs from before sessions were recorded.
+ * Example: `stageTemperature({model: 'warm', attention: 'cold'}, 'load')` → 'warm'.
+ */
+export function stageTemperature(sessions: RunSessionsJson | undefined, stage: string): SessionTemperature | undefined {
+  if (!sessions) return undefined;
+  if (stage === 'load') return sessions.model;
+  if (stage === 'attention' || stage === 'gradients') return sessions[stage];
+  return undefined;
+}
