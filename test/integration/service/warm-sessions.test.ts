@@ -12,6 +12,10 @@ import { createWorkbenchService, type WorkbenchService } from '../../../main/ser
 import { createWorkerRunner, type WorkerRunner } from '../../../main/service/worker-runner';
 import { findWorkerEntry, spawnWorkerThread } from '../../../main/service/thread-child';
 import { runExplanation } from '../../../main/engine/pipeline';
+import { serveInferenceChild } from '../../../main/service/worker-child';
+import { pipelineRunner } from '../../../main/service/pipeline-runner';
+import { openRunStore } from '../../../main/store/run-store';
+import type { ChildMessage, ParentMessage } from '../../../main/service/worker-protocol';
 import { SessionPool } from '../../../main/engine/session-pool';
 import { buildLlamaModel } from '../../../main/engine/model-builder/llama';
 import { writeModelFolder } from '../../../main/engine/model-builder/folder';
@@ -144,5 +148,36 @@ describe('warm sessions in the inference child', () => {
     expect(tight.sessions?.model).toBe('warm');
     expect((await runInChild(explain(gpt2, attention))).sessions?.model).toBe('cold');
     expect((await runInChild(explain(llama, attention))).sessions?.model).toBe('warm');
+  });
+});
+
+describe('shutdown of the inference child', () => {
+  it('releases the warm sessions before the child exits', async () => {
+    const pool = new SessionPool(Number.MAX_SAFE_INTEGER);
+    const { run } = await runExplanation(explain(llama, { methods: ['attention'] }), { store: temp.store, cacheDir: join(temp.dir, 'cache'), demoModelDir: join(temp.dir, 'demo'), sessions: pool });
+    expect(run.sessions?.model).toBe('cold');
+    expect(pool.stats().entries).toHaveLength(2);
+    // The real child side on an in-process port: what the inference-worker entry wires, with this pool.
+    let listener: (message: ParentMessage) => void = () => {};
+    const sent: ChildMessage[] = [];
+    const exited = new Promise<{ code: number; kept: number }>((resolve) => {
+      serveInferenceChild(
+        { postMessage: (message) => sent.push(message), onMessage: (handler) => (listener = handler) },
+        {
+          openStore: (path) => {
+            const store = openRunStore(path);
+            return { store, close: () => store.close() };
+          },
+          makeRunner: (store, setup) => pipelineRunner({ store, cacheDir: setup.cacheDir, demoModelDir: setup.demoModelDir }),
+          release: () => pool.release(),
+          exit: (code) => resolve({ code, kept: pool.stats().entries.length }),
+        },
+      );
+    });
+    listener({ type: 'init', setup: { databasePath: temp.databasePath, cacheDir: join(temp.dir, 'cache'), demoModelDir: join(temp.dir, 'demo') } });
+    expect(sent).toEqual([{ type: 'ready' }]);
+    listener({ type: 'shutdown' });
+    expect(await exited).toEqual({ code: 0, kept: 0 });
+    await expect(runExplanation(explain(llama), { store: temp.store, cacheDir: join(temp.dir, 'cache'), demoModelDir: join(temp.dir, 'demo'), sessions: pool })).rejects.toThrow(/released/);
   });
 });
