@@ -123,7 +123,8 @@ export class RunSessions {
    */
   async gradientProgram(modelPath: string, device: DeviceChoice, cacheDir: string, shape: { positions: number; answer: number }): Promise<GradientProgram> {
     const lease = await this.pool.acquire<{ program: GradientProgram; shapes: Set<string> }>({
-      key: `gradients|${modelPath}|${device}`,
+      // The program reads its embedding rows from and writes its graphs to this cache folder.
+      key: `gradients|${modelPath}|${device}|${cacheDir}`,
       owner: this.owner,
       stamp: await fileStamp([dirname(modelPath)]),
       open: async () => {
