@@ -10,7 +10,7 @@ import type { ExplainRequest } from '../../shared/api';
 import { formatBytes } from '../../shared/memory-estimate';
 import type { RunJson } from '../../shared/run';
 
-/** A ~25 M-parameter llama-style model (16 M of them the embedding table), 100 MB in float32. */
+/** A 44 M-parameter llama-style model (33 M of them the embedding and output tables), 177 MB in float32. */
 const SPEC = { vocabSize: 32000, hiddenSize: 512, intermediateSize: 1376, numLayers: 4, numHeads: 8, numKvHeads: 4, maxPositions: 4096, seed: 25 };
 const PROMPT = 248;
 const ANSWER = 8;
@@ -30,7 +30,7 @@ export interface WarmRow {
 }
 
 async function modelFolder(): Promise<string> {
-  const folder = join(homedir(), '.cache', 'llm-explainer', 'bench', 'llama-25M');
+  const folder = join(homedir(), '.cache', 'llm-explainer', 'bench', 'warm-llama-h512x4');
   if (existsSync(join(folder, 'config.json'))) return folder;
   const { buildLlamaModel } = await import('../../main/engine/model-builder/llama');
   const { writeModelFolder } = await import('../../main/engine/model-builder/folder');
@@ -97,6 +97,7 @@ export async function benchWarm(): Promise<WarmRow[]> {
       warm.push(await explain(0, kept));
     }
     const held = kept.stats().heldBytes;
+    const rssWarm = process.memoryUsage.rss();
     await kept.release();
     // The first run in `kept` was cold: compare the later ones.
     rows.push(row('one run, fresh pool (cold)', cold), row('same run, kept pool (warm)', warm.slice(1)));
@@ -114,7 +115,7 @@ export async function benchWarm(): Promise<WarmRow[]> {
     rows.push(row(`batch of ${BATCH}, fresh pool per item (before)`, perItem), row(`batch of ${BATCH}, one pool (after)`, batch));
     rows[1].ratio = rows[1].totalMs / rows[0].totalMs;
     rows[3].ratio = rows[3].totalMs / rows[2].totalMs;
-    console.error(`warm bench: ${SPEC.numLayers}-layer llama, hidden ${SPEC.hiddenSize}, ${PROMPT} + ${ANSWER} tokens, ${METHODS.join(' + ')}; the kept pool charged ${formatBytes(held)}`);
+    console.error(`warm bench: ${SPEC.numLayers}-layer llama, hidden ${SPEC.hiddenSize}, ${PROMPT} + ${ANSWER} tokens, ${METHODS.join(' + ')}; the kept pool charged ${formatBytes(held)}, process RSS then ${formatBytes(rssWarm)}`);
     return rows;
   } finally {
     store.close();
