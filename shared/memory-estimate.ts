@@ -160,3 +160,16 @@ export function parseByteSize(text: string): number | undefined {
   const bytes = Number(match[1]) * base ** power;
   return Number.isFinite(bytes) && bytes > 0 ? Math.round(bytes) : undefined;
 }
+
+/**
+ * Resident bytes of sessions a process keeps open between runs (main/engine/warm-sessions.ts), by the rule above:
+ * a plain or attention-instrumented session holds its own copy of the weights (SESSION·F); a gradient program holds
+ * forward and reverse sessions over float32 weights (2·W) per shape it has run.
+ *
+ * Example: a 1 MB fp32 model → plain 1.6 MB, attention 1.6 MB, gradients with 2 shapes 8 MB.
+ */
+export function warmSessionBytes(model: Pick<ModelDimensions, 'fileBytes' | 'weightBytes'>, kind: 'plain' | 'attention' | 'gradients', shapes = 1): number {
+  const F = model.fileBytes;
+  const W = (F * 4) / Math.max(0.25, model.weightBytes);
+  return Math.round(kind === 'gradients' ? 2 * W * Math.max(1, shapes) : MEMORY_COEFFICIENTS.SESSION * F);
+}

@@ -224,7 +224,22 @@ export interface RunJson {
   sourceRunId?: string;
   /** The memory estimate the run was admitted with, and the peak it reached (shared/memory-estimate). */
   memory?: RunMemoryJson;
+  /** Which sessions were already open in the process (warm) and which the run loaded (cold). */
+  sessions?: RunSessionsJson;
 }
+
+/**
+ * Warm or cold, per session kind the run used: `model` is the folder with its plain session (tokenizer, config,
+ * file hash), `attention` the instrumented graph, `gradients` the derivative program at this run's lengths.
+ * Example: the second run of a model in the app → `{model: 'warm', attention: 'warm'}`.
+ */
+export interface RunSessionsJson {
+  model: SessionTemperature;
+  attention?: SessionTemperature;
+  gradients?: SessionTemperature;
+}
+
+export type SessionTemperature = 'warm' | 'cold';
 
 /** Estimated and measured memory of a run, in bytes. */
 export interface RunMemoryJson {
@@ -252,4 +267,16 @@ export interface RunSummary {
   methods: string[];
   experiment: string;
   tags: string[];
+}
+
+/**
+ * Whether a timing stage ran on warm or cold sessions, for display next to its time; undefined for stages without
+ * sessions (generate reuses the model's) or runs from before sessions were recorded.
+ * Example: `stageTemperature({model: 'warm', attention: 'cold'}, 'load')` → 'warm'.
+ */
+export function stageTemperature(sessions: RunSessionsJson | undefined, stage: string): SessionTemperature | undefined {
+  if (!sessions) return undefined;
+  if (stage === 'load') return sessions.model;
+  if (stage === 'attention' || stage === 'gradients') return sessions[stage];
+  return undefined;
 }

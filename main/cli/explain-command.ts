@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_ASSISTANT_TOKENS, MAX_ASSISTANT_TOKENS, type ExplainRequest } from '../../shared/api';
-import { DEVICES, TASK_TYPES, type ChatMessage, type RunJson, type TaskType } from '../../shared/run';
+import { DEVICES, TASK_TYPES, stageTemperature, type ChatMessage, type RunJson, type TaskType } from '../../shared/run';
 import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, IG_SPACINGS, METHOD_IDS, SALIENCY_NORMS, type ExplainOptions } from '../../shared/explain-options';
 import { UsageError, byteSizeOption, choiceOption, floatOption, idListOption, intOption, listOption, nameOption, parseCommand } from './args';
 import { terminalProgress } from './progress';
@@ -234,6 +234,8 @@ export function summarizeRun(run: RunJson): string {
     lines.push(`IG       ${ig.steps} steps, ${ig.rule}, ${igSpacingText(ig)}, ${ig.baseline} baseline: completeness error ${(ig.completenessError * 100).toFixed(2)}%${ig.note ? ` (${ig.note})` : ''}${ig.warning ? `  WARNING: ${ig.warning}` : ''}`);
   }
   for (const warning of run.warnings ?? []) lines.push(`WARNING  ${warning}`);
-  lines.push(`timings  ${Object.entries(run.timings).map(([k, v]) => `${k} ${Math.round(v)} ms`).join(', ')}`);
+  // "(warm)": the sessions were already open in this process (batch, rerun, the app's inference child).
+  const temperature = (stage: string) => (stageTemperature(run.sessions, stage) ? ` (${stageTemperature(run.sessions, stage)})` : '');
+  lines.push(`timings  ${Object.entries(run.timings).map(([k, v]) => `${k} ${Math.round(v)} ms${temperature(k)}`).join(', ')}`);
   return lines.join('\n') + '\n';
 }

@@ -5,6 +5,7 @@ import type { ChildMessage, ParentMessage, ParentPortLike } from '../service/wor
 import { serveInferenceChild } from '../service/worker-child';
 import { pipelineRunner } from '../service/pipeline-runner';
 import { openRunStore } from '../store/run-store';
+import { releaseProcessSessionPool } from './warm-sessions';
 
 /** Electron's utilityProcess port (`process.parentPort`), typed here to avoid importing electron. */
 interface UtilityParentPort {
@@ -37,4 +38,6 @@ serveInferenceChild(currentPort(), {
   },
   makeRunner: (store, setup) => pipelineRunner({ store, cacheDir: setup.cacheDir, demoModelDir: setup.demoModelDir }),
   exit: (code) => process.exit(code),
+  // The pipeline keeps each model's sessions warm in this process's pool between jobs.
+  release: releaseProcessSessionPool,
 });

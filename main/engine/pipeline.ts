@@ -6,7 +6,6 @@ import { RUN_SCHEMA, type RunMemoryJson, type DeviceChoice, type GenerationParam
 import { DEFAULT_EXPLAIN_OPTIONS, type ExplainOptions } from '../../shared/explain-options';
 import type { NamedTensor } from '../../shared/tensor';
 import type { RunStore } from '../store/run-store';
-import { loadModelFolder, type Dtype, type LoadedModel } from './model-folder';
 import { promptIds, promptText, tokenTexts } from './prompt';
 import { answerTokens } from './answer-tokens';
 import { tokenIdProblem } from '../../shared/token-ids';
@@ -15,7 +14,8 @@ import { generateAssistedAnswer } from './assisted-answer';
 import { ensureDemoModel } from './model-builder/demo';
 import { familiesFor, validateMethods } from './explainers/registry';
 import { APP_VERSION } from './version';
-import { admitRun, type Admission } from './memory-check';
+import type { SessionPool } from './session-pool';
+import { processSessionPool, warmModel, type WarmModel } from './warm-sessions';
 import { MEMORY_RULE_VERSION } from '../../shared/memory-estimate';
 import { holdAtStage } from '../fault-injection';
 
@@ -29,6 +29,8 @@ export interface PipelineContext {
   runId?: string;
   signal?: AbortSignal;
   onProgress?: (stage: ProgressStage, fraction?: number, message?: string) => void;
+  /** Sessions kept between runs (default: this process's pool, main/engine/warm-sessions.ts). */
+  sessions?: SessionPool;
 }
 
 export interface PipelineResult {
@@ -80,31 +82,22 @@ export async function runExplanation(request: ExplainRequest, context: PipelineC
   checkSignal(context.signal);
   const modelPath = request.modelPath ?? (await ensureDemoModel(context.demoModelDir));
   // Refusals (sequence over the model's positions, estimate over the memory budget) come before any run row is
-  // written and before onnxruntime reads the weights: only config and tokenizer have been read.
-  let admission: Admission | undefined;
-  const loaded: LoadedModel = await time('load', () =>
-    loadModelFolder(modelPath, {
-      dtype: request.dtype as Dtype | undefined,
-      device: request.device,
-      beforeSession: (folder) => {
-        admission = admitRun(folder, request);
-      },
-    }),
-  );
+  // written and before onnxruntime reads the weights: only config and tokenizer have been read. The model and the
+  // explainers' sessions come from the process's warm pool and go back to it after the run (warm-sessions.ts).
+  const warm = await time('load', () => warmModel(context.sessions ?? processSessionPool(), modelPath, request));
   try {
-    return await explainLoaded(request, context, loaded, timings, time, admission!);
+    return await explainLoaded(request, context, warm, timings, time);
   } finally {
-    await loaded.release();
+    warm.sessions.end();
   }
 }
 
 async function explainLoaded(
   request: ExplainRequest,
   context: PipelineContext,
-  loaded: LoadedModel,
+  { model: loaded, admission, sessions }: WarmModel,
   timings: Record<string, number>,
   time: <T>(stage: string, work: () => Promise<T>) => Promise<T>,
-  admission: Admission,
 ): Promise<PipelineResult> {
   const { store, signal } = context;
   const progress = context.onProgress ?? (() => {});
@@ -212,6 +205,7 @@ async function explainLoaded(
             cacheDir: context.cacheDir,
             signal,
             onProgress: (fraction, message) => progress(stage, fraction, message),
+            sessions,
           },
           methods,
         ),
@@ -238,6 +232,7 @@ async function explainLoaded(
       timings,
       ...(warnings.length > 0 ? { warnings } : {}),
       memory,
+      sessions: sessions.used,
       ...json,
     };
     const storeStart = performance.now();

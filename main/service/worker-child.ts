@@ -13,6 +13,8 @@ export interface ChildDependencies {
   makeRunner(store: RunStore, setup: WorkerSetup): JobRunner;
   /** Ends the child (process.exit in both kinds of child). */
   exit(code: number): void;
+  /** Frees what the runner keeps between jobs (warm sessions) before the child exits. */
+  release?(): Promise<void>;
 }
 
 /** Serves jobs on `port` until a shutdown message arrives. */
@@ -40,11 +42,15 @@ export function serveInferenceChild(port: ParentPortLike, dependencies: ChildDep
         return;
       case 'shutdown':
         for (const controller of running.values()) controller.abort();
-        try {
-          opened?.close();
-        } finally {
-          dependencies.exit(0);
-        }
+        void (dependencies.release?.() ?? Promise.resolve())
+          .catch(() => undefined)
+          .finally(() => {
+            try {
+              opened?.close();
+            } finally {
+              dependencies.exit(0);
+            }
+          });
         return;
     }
   });

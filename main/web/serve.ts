@@ -11,6 +11,7 @@ import { defaultDatabasePath, userDataFolder } from '../store/database';
 import { defaultDemoModelDir, ensureDemoModel } from '../engine/model-builder/demo';
 import { APP_VERSION } from '../engine/version';
 import { pipelineRunner } from '../service/pipeline-runner';
+import { releaseProcessSessionPool } from '../engine/warm-sessions';
 import { createWorkerRunner } from '../service/worker-runner';
 import { findWorkerEntry, spawnWorkerThread } from '../service/thread-child';
 import { ensureDemoRun, firstStartHash } from '../service/demo-run';
@@ -77,6 +78,8 @@ export async function serveCommand(options: ServeOptions = {}): Promise<WebMode>
   } else {
     if (options.inference === 'worker') log('inference worker entry not found; running inference in-process');
     runJob = pipelineRunner({ store, cacheDir, demoModelDir });
+    // Runs keep their model's sessions warm in this process (main/engine/warm-sessions.ts) until the server closes.
+    closeRunner = releaseProcessSessionPool;
   }
 
   const service = createWorkbenchService({

@@ -4,6 +4,7 @@ import { benchAttention } from './attention-bench';
 import { parseArgs } from 'node:util';
 import { benchGradients } from './gradient-bench';
 import { benchScale } from './scale-bench';
+import { benchWarm } from './warm-bench';
 import { parseByteSize } from '../../shared/memory-estimate';
 
 // `npm run bench -- scale --memory-budget 8G`: names pick benchmarks (default: all but scale, which builds ~1 GB).
@@ -26,6 +27,10 @@ if (wanted('attention')) {
 if (wanted('gradients')) {
   const rows = await benchGradients();
   table('Gradients: multiples of one plain forward of the same sequence', rows);
+}
+if (wanted('warm')) {
+  const rows = await benchWarm();
+  table('Warm sessions: the same run cold and warm, and a batch before and after (ms per run, ratio to the first row of each pair)', rows);
 }
 if (wanted('scale')) {
   const budget = values['memory-budget'] === undefined ? undefined : parseByteSize(values['memory-budget']);

@@ -40,6 +40,11 @@ export interface AttentionRequest {
   manual?: ManualPatterns;
   /** Compute rollout (default true). */
   rollout?: boolean;
+  /**
+   * Opens the session of a rewritten graph and keeps it (a warm pool, main/engine/warm-sessions.ts); without it the
+   * session is opened here and released after the forward pass.
+   */
+  openSession?: (path: string, device: DeviceChoice) => Promise<SessionHandle>;
 }
 
 export interface AttentionResult {
@@ -87,7 +92,12 @@ function externalLocations(model: ModelProto): string[] {
  * files hard-linked (copied across file systems) next to it, because onnxruntime refuses data paths outside
  * the model's folder. Returns the path to open.
  */
-async function cachedModelFile(cacheDir: string, key: string, modelPath: string, build: () => { bytes: Uint8Array; external: string[] }): Promise<{ path: string; cached: boolean }> {
+async function cachedModelFile(
+  cacheDir: string,
+  key: string,
+  modelPath: string,
+  build: () => { bytes: Uint8Array; external: string[] } | Promise<{ bytes: Uint8Array; external: string[] }>,
+): Promise<{ path: string; cached: boolean }> {
   const folder = join(cacheDir, key);
   const path = join(folder, 'model.onnx');
   try {
@@ -96,7 +106,7 @@ async function cachedModelFile(cacheDir: string, key: string, modelPath: string,
   } catch {
     // build below
   }
-  const { bytes, external } = build();
+  const { bytes, external } = await build();
   await mkdir(folder, { recursive: true });
   for (const location of external) {
     const target = join(folder, location);
@@ -135,24 +145,25 @@ export async function computeAttention(request: AttentionRequest): Promise<Atten
   if (request.promptLength < 1 || request.promptLength > T) throw new Error(`promptLength ${request.promptLength} is outside 1 … ${T}`);
   const rowPositions = rowPositionsFor(request.rows, T, request.promptLength);
   const started = performance.now();
-  const bytes = request.modelBytes ?? new Uint8Array(await readFile(request.modelPath));
-  const modelHash = request.modelSha256 ?? sha256(bytes);
+  // With the hash known (a loaded model) a cached graph needs no read of the model: 850 MB at 200M parameters.
+  const bytes = request.modelBytes ?? (request.modelSha256 && !request.manual ? undefined : new Uint8Array(await readFile(request.modelPath)));
+  const modelHash = request.modelSha256 ?? sha256(bytes!);
   const wantRollout = request.rollout ?? true;
 
-  if (request.manual) return computeManual(request, config, bytes, modelHash, rowPositions, started, wantRollout);
+  if (request.manual) return computeManual(request, config, bytes!, modelHash, rowPositions, started, wantRollout);
 
   // GroupQueryAttention's own probabilities are cheaper than its decomposition, but only the CPU kernel has them.
   const options: InstrumentOptions = { rollout: wantRollout, nativeProbabilities: (request.device ?? 'cpu') === 'cpu' };
   const key = sha256(new TextEncoder().encode(JSON.stringify([INSTRUMENT_VERSION, modelHash, options]))).slice(0, 32);
   let sites: string[] = [];
-  const file = await cachedModelFile(request.cacheDir, key, request.modelPath, () => {
-    const decoded = wholeSequenceGraph(decodeModel(bytes));
+  const file = await cachedModelFile(request.cacheDir, key, request.modelPath, async () => {
+    const decoded = wholeSequenceGraph(decodeModel(bytes ?? new Uint8Array(await readFile(request.modelPath))));
     const instrumented = instrumentModel(decoded, options);
     sites = instrumented.sites;
     return { bytes: encodeModel(instrumented.model), external: externalLocations(decoded) };
   });
   const prepared = performance.now();
-  const session = await createSession(file.path, request.device ?? 'cpu');
+  const session = await openRewritten(request, file.path);
   try {
     const start = rowPositions[0] ?? T;
     const feeds = forwardFeeds(session, request.ids, {
@@ -172,8 +183,14 @@ export async function computeAttention(request: AttentionRequest): Promise<Atten
     result.timings = { prepare: file.cached ? 0 : prepared - started, forward: forwardEnd - forwardStart, aggregate: result.timings.aggregate };
     return result;
   } finally {
-    await session.release();
+    if (!request.openSession) await session.release();
   }
+}
+
+/** The rewritten graph's session: from the caller's warm pool, or opened for this call. */
+function openRewritten(request: AttentionRequest, path: string): Promise<SessionHandle> {
+  const device = request.device ?? 'cpu';
+  return request.openSession ? request.openSession(path, device) : createSession(path, device);
 }
 
 function aggregate(parts: {
@@ -236,7 +253,7 @@ async function computeManual(
   // The names are cheap to recompute on a cache hit (matching only, no encoding).
   names ??= decodedOnce().captured;
   const prepared = performance.now();
-  const session = await createSession(file.path, request.device ?? 'cpu');
+  const session = await openRewritten(request, file.path);
   try {
     const T = request.ids.length;
     const forwardStart = performance.now();
@@ -260,7 +277,7 @@ async function computeManual(
     result.timings = { prepare: file.cached ? 0 : prepared - started, forward: forwardEnd - forwardStart, aggregate: result.timings.aggregate };
     return result;
   } finally {
-    await session.release();
+    if (!request.openSession) await session.release();
   }
 }
 

@@ -38,6 +38,7 @@ export const attentionFamily: ExplainerFamily = {
       cacheDir: context.cacheDir,
       device: context.device,
       manual: options.attentionManual,
+      openSession: context.sessions && ((path, device) => context.sessions!.session(path, device)),
     });
     context.onProgress?.(1);
     return { json: { attention: attentionJson(result) }, tensors: attentionTensors(result) };

@@ -4,6 +4,7 @@ import type { DeviceChoice, RunJson } from '../../../shared/run';
 import type { NamedTensor } from '../../../shared/tensor';
 import type { ExplainOptions } from '../../../shared/explain-options';
 import type { LoadedModel } from '../model-folder';
+import type { RunSessions } from '../warm-sessions';
 
 /** What the driver hands every explainer: one teacher-forced token sequence split into prompt and answer. */
 export interface ExplainContext {
@@ -16,6 +17,8 @@ export interface ExplainContext {
   cacheDir: string;
   signal?: AbortSignal;
   onProgress?: (fraction: number, message?: string) => void;
+  /** Sessions kept warm between runs (main/engine/warm-sessions.ts); absent: opened and released per run. */
+  sessions?: Pick<RunSessions, 'session' | 'gradientProgram'>;
 }
 
 /** What an explainer returns: fields for the run JSON (full precision) and tensors for the store. */

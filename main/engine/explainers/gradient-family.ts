@@ -48,7 +48,11 @@ export const gradientFamily: ExplainerFamily = {
     const wanted = methods.filter((m) => ENGINE_METHOD[m]).map((m) => ENGINE_METHOD[m]);
     const { options, model } = context;
     context.onProgress?.(0.05, 'building derivative graph');
+    // A warm program (main/engine/warm-sessions.ts) when the run has a session pool; opened by path otherwise.
+    const shape = { positions: context.ids.length, answer: context.ids.length - context.promptLength };
+    const program = await context.sessions?.gradientProgram(model.onnxPath, context.device, context.cacheDir, shape);
     const result = await computeGradients({
+      program,
       modelPath: model.onnxPath,
       config: { padTokenId: model.config.padTokenId, unkTokenId: model.tokenizer.unk_token_id ?? undefined },
       ids: context.ids,

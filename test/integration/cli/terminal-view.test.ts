@@ -37,6 +37,8 @@ beforeAll(() => {
   // Piped: the default view (the first method, saliency) in plain text below the summary.
   expect(out.stdout).not.toContain('\x1b');
   expect(out.stdout).toMatch(/methods {2}saliency, attention, grad_x_input\ntimings .*\nSaliency — whole answer\nprompt {2}\d+ tokens\n/);
+  // A new process opens every session: the summary says so next to each stage's time.
+  expect(out.stdout).toMatch(/timings {2}load \d+ ms \(cold\), generate \d+ ms, attention \d+ ms \(cold\), gradients \d+ ms \(cold\)/);
 });
 
 afterAll(() => {

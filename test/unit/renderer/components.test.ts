@@ -95,3 +95,20 @@ describe('TokenChips with assisted generation', () => {
     wrapper.unmount();
   });
 });
+
+describe('RunHeader', () => {
+  it('marks each timing whose sessions were already open (warm) or loaded for the run (cold)', async () => {
+    const { default: RunHeader } = await import('../../../renderer/src/components/RunHeader.vue');
+    const { makeRun } = await import('./run-fixture');
+    const run = { ...makeRun(), timings: { load: 3, attention: 40, store: 5 }, sessions: { model: 'warm' as const, attention: 'cold' as const } };
+    const wrapper = mount(RunHeader, { props: { run } });
+    expect(wrapper.find('[data-testid="timing-load"]').text()).toBe('load 3 ms (warm)');
+    expect(wrapper.find('[data-testid="timing-attention"]').text()).toBe('attention 40 ms (cold)');
+    expect(wrapper.find('[data-testid="timing-store"]').text()).toBe('store 5 ms');
+    // Runs stored before sessions were recorded show times alone.
+    const older = mount(RunHeader, { props: { run: { ...run, sessions: undefined } } });
+    expect(older.find('[data-testid="timing-load"]').text()).toBe('load 3 ms');
+    wrapper.unmount();
+    older.unmount();
+  });
+});
