@@ -18,6 +18,8 @@ import { APP_VERSION } from './version';
 import { admitRun, type Admission } from './memory-check';
 import { MEMORY_RULE_VERSION } from '../../shared/memory-estimate';
 import { holdAtStage } from '../fault-injection';
+import { isSeq2SeqModelPath } from './seq2seq/folder';
+import { runSeq2SeqExplanation } from './seq2seq/run';
 
 export interface PipelineContext {
   store: RunStore;
@@ -79,6 +81,8 @@ export async function runExplanation(request: ExplainRequest, context: PipelineC
   await holdAtStage('load', context.signal);
   checkSignal(context.signal);
   const modelPath = request.modelPath ?? (await ensureDemoModel(context.demoModelDir));
+  // Encoder-decoder folders (encoder_model.onnx + decoder_model_merged.onnx) run through their own pipeline.
+  if (await isSeq2SeqModelPath(modelPath)) return runSeq2SeqExplanation(request, context, modelPath);
   // Refusals (sequence over the model's positions, estimate over the memory budget) come before any run row is
   // written and before onnxruntime reads the weights: only config and tokenizer have been read.
   let admission: Admission | undefined;

@@ -67,6 +67,18 @@ export function isSeq2SeqFolder(info: FolderInfo, raw: Record<string, unknown>):
   return modelKind(raw).kind === 'encoder-decoder' && seq2seqVariants(info).length > 0;
 }
 
+/** Whether the folder at `dir` is an encoder-decoder export this app loads; false for anything unreadable (the decoder path reports it). */
+export async function isSeq2SeqModelPath(dir: string): Promise<boolean> {
+  try {
+    const info = await inspectModelFolder(dir);
+    if (!info.hasConfig) return false;
+    const raw = JSON.parse(await readFile(join(info.path, 'config.json'), 'utf8')) as unknown;
+    return typeof raw === 'object' && raw !== null && !Array.isArray(raw) && isSeq2SeqFolder(info, raw as Record<string, unknown>);
+  } catch {
+    return false;
+  }
+}
+
 function cacheNames(layers: number): Seq2SeqCacheNames[] {
   return Array.from({ length: layers }, (_, layer) => {
     const names = (prefix: string) => ({
