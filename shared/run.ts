@@ -181,6 +181,8 @@ export interface GradientJson {
   raw?: number[][][];
   sequence?: { saliency?: number[]; gradXInput?: number[] };
   encoding?: TensorEncodingNote;
+  /** Encoder-decoder runs: the same targets with respect to the source token embeddings [row][s]. */
+  source?: { saliency?: number[][]; gradXInput?: number[][] };
 }
 
 export interface IntegratedGradientsJson {
@@ -197,6 +199,8 @@ export interface IntegratedGradientsJson {
   warning?: string;
   /** Why the baseline differs from the one asked for (a pad token whose embedding is all zeros). */
   note?: string;
+  /** Encoder-decoder runs: "source" (attributions over the source tokens; decoder embeddings held at their values). */
+  input?: 'source';
 }
 
 /** How stored tensors were encoded, stated by `show --json`. */

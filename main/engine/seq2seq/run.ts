@@ -16,9 +16,14 @@ import { openAttentionSessions, seq2seqAttention, type Seq2SeqAttention } from '
 import { loadSeq2SeqFolder, type LoadedSeq2Seq } from './folder';
 import { generateSeq2Seq } from './generate';
 import { renderSource } from './source';
+import { lookupEmbeddings, openSeq2SeqGradients, reduceGradient, runSeq2SeqGradients, sourceIntegratedGradients } from './gradients';
+import { decodeModel } from '../onnx/proto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DEFAULT_EXPLAIN_OPTIONS } from '../../../shared/explain-options';
 
 /** Methods that run on encoder-decoder models today. */
-export const SEQ2SEQ_METHODS: ReadonlySet<string> = new Set(['attention']);
+export const SEQ2SEQ_METHODS: ReadonlySet<string> = new Set(['attention', 'saliency', 'grad_x_input', 'integrated_gradients']);
 
 /** A request this model kind cannot serve (the CLI exits 2 on `invalid_argument`). */
 export class Seq2SeqRequestError extends Error {
@@ -76,6 +81,48 @@ function seq2seqTensors(json: AttentionJson): NamedTensor[] {
   return tensors;
 }
 
+const GRADIENT_METHODS: ReadonlySet<string> = new Set(['saliency', 'grad_x_input', 'integrated_gradients']);
+
+/**
+ * Saliency and gradient × input of every answer token's log-probability with respect to the decoder input embeddings
+ * (`gradient.saliency`, `gradient.gradXInput`: [row][decoder position]) and the source embeddings
+ * (`gradient.source`: [row][s]); integrated gradients of the summed answer log-probability over the source.
+ */
+async function seq2seqGradientJson(model: LoadedSeq2Seq, methods: string[], sourceIds: number[], decoderIds: number[], igSteps: number): Promise<Pick<RunJson, 'gradient' | 'integratedGradients'>> {
+  const read = async (file: string) => decodeModel(await readFile(join(model.path, file)));
+  const encoder = await read(model.variant.encoderFile);
+  const decoder = await read(model.variant.decoderFile);
+  const answerCount = decoderIds.length - 1;
+  // Row t targets answer token t (= decoder id t + 1); the last decoder position predicts nothing and is not seeded.
+  const targetIds = [...decoderIds.slice(1), decoderIds[decoderIds.length - 1]];
+  const out: Pick<RunJson, 'gradient' | 'integratedGradients'> = {};
+  if (methods.includes('saliency') || methods.includes('grad_x_input')) {
+    const program = await openSeq2SeqGradients(encoder, decoder, sourceIds, decoderIds, targetIds, answerCount);
+    try {
+      const result = await runSeq2SeqGradients(program, sourceIds, decoderIds, targetIds);
+      const source = reduceGradient(result.source, result.sourceShape, lookupEmbeddings(program.composed.source, sourceIds).data as Float32Array);
+      const target = reduceGradient(result.decoder, result.decoderShape, lookupEmbeddings(program.composed.decoder, decoderIds).data as Float32Array);
+      const pick = (values: { saliency: number[][]; gradXInput: number[][] }) => ({
+        ...(methods.includes('saliency') ? { saliency: values.saliency } : {}),
+        ...(methods.includes('grad_x_input') ? { gradXInput: values.gradXInput } : {}),
+      });
+      out.gradient = { target: 'token', targetValues: result.logProbs.slice(0, answerCount), ...pick(target), source: pick(source) };
+    } finally {
+      await program.release();
+    }
+  }
+  if (methods.includes('integrated_gradients')) {
+    const program = await openSeq2SeqGradients(encoder, decoder, sourceIds, decoderIds, targetIds, 1);
+    try {
+      const ig = await sourceIntegratedGradients(program, sourceIds, decoderIds, targetIds, answerCount, { steps: igSteps, padTokenId: model.config.padTokenId });
+      out.integratedGradients = { steps: ig.steps, baseline: ig.baseline, rule: 'midpoint', attributions: ig.attributions, delta: ig.delta, completenessError: ig.completenessError, input: 'source' };
+    } finally {
+      await program.release();
+    }
+  }
+  return out;
+}
+
 /** One hash for the pair of graphs a run used (the encoder's sha256 and the decoder's, hashed together). */
 export function pairSha256(model: Pick<LoadedSeq2Seq, 'sha256'>): string {
   return createHash('sha256').update(`${model.sha256.encoder}\n${model.sha256.decoder}`).digest('hex');
@@ -86,7 +133,7 @@ export async function runSeq2SeqExplanation(request: ExplainRequest, context: Pi
   const methods = validateMethods(request.methods);
   const unsupported = methods.filter((id) => !SEQ2SEQ_METHODS.has(id));
   if (unsupported.length > 0) {
-    throw new Seq2SeqRequestError(`${unsupported.join(', ')} ${unsupported.length === 1 ? 'is' : 'are'} not available for encoder-decoder models yet: use --methods attention`);
+    throw new Seq2SeqRequestError(`${unsupported.join(', ')} ${unsupported.length === 1 ? 'is' : 'are'} not available for encoder-decoder models yet: use --methods attention,saliency,grad_x_input,integrated_gradients`);
   }
   if (request.assistant) throw new Seq2SeqRequestError('assisted generation is not available for encoder-decoder models: drop --assistant');
   const timings: Record<string, number> = {};
@@ -156,8 +203,14 @@ export async function runSeq2SeqExplanation(request: ExplainRequest, context: Pi
         attention = seq2seqAttentionJson(computed, answerIds.length);
         tensors.push(...seq2seqTensors(attention));
       }
+      let gradientJson: Pick<RunJson, 'gradient' | 'integratedGradients'> = {};
+      if (methods.some((id) => GRADIENT_METHODS.has(id))) {
+        progress('gradients', 0);
+        gradientJson = await time('gradients', () => seq2seqGradientJson(model, methods, sourceIds, ids, request.options?.igSteps ?? DEFAULT_EXPLAIN_OPTIONS.igSteps));
+      }
       progress('store', 0);
       const patch = {
+        ...gradientJson,
         tokens: { ids, text: tokenTexts(model, ids), role },
         promptLength: 1,
         answerText: model.tokenizer.decode(answerIds, { skip_special_tokens: true }),
@@ -167,7 +220,7 @@ export async function runSeq2SeqExplanation(request: ExplainRequest, context: Pi
         ...(attention ? { attention } : {}),
       };
       context.store.completeRun(runId, { patch, tensors });
-      const run = { ...context.store.getRun(runId)!, ...(attention ? { attention } : {}), timings, schema: RUN_SCHEMA } as RunJson;
+      const run = { ...context.store.getRun(runId)!, ...(attention ? { attention } : {}), ...gradientJson, timings, schema: RUN_SCHEMA } as RunJson;
       progress('done', 1);
       return { runId, run };
     } catch (error) {

@@ -78,7 +78,27 @@ describe('seq2seq runs', () => {
     expect(run.answerText).toBe('Short.');
   }, 120_000);
 
-  it('refuses gradient methods on encoder-decoder models in one actionable line', async () => {
-    await expect(explain('marian', { prompt: 'Hello', methods: ['saliency'] })).rejects.toThrow(/^saliency is not available for encoder-decoder models yet: use --methods attention$/);
+  it('gradients: saliency and grad × input over decoder positions and the source; IG over the source with completeness', async () => {
+    const run = await explain('bart', { prompt: 'A long article about houses.', methods: ['saliency', 'grad_x_input', 'integrated_gradients'], options: { igSteps: 32 } });
+    const n = run.tokens.ids.length - 1;
+    const S = run.source!.ids.length;
+    const gradient = run.gradient!;
+    expect(gradient.targetValues).toHaveLength(n);
+    expect([gradient.saliency!.length, gradient.saliency![0].length]).toEqual([n, n + 1]);
+    expect([gradient.gradXInput!.length, gradient.gradXInput![0].length]).toEqual([n, n + 1]);
+    expect([gradient.source!.saliency!.length, gradient.source!.saliency![0].length]).toEqual([n, S]);
+    expect([gradient.source!.gradXInput!.length, gradient.source!.gradXInput![0].length]).toEqual([n, S]);
+    // Row t depends on decoder positions 0 … t only, and on every source token.
+    gradient.saliency!.forEach((row, t) => expect(row.slice(t + 1).every((v) => v === 0)).toBe(true));
+    expect(gradient.source!.saliency!.flat().every((v) => v > 0)).toBe(true);
+    const ig = run.integratedGradients!;
+    expect(ig).toMatchObject({ input: 'source', baseline: 'pad', steps: 32, rule: 'midpoint' });
+    expect(ig.attributions).toHaveLength(S);
+    expect(ig.completenessError).toBeLessThan(0.05 * Math.abs(ig.delta) + 1e-3);
+    expect(temp.store.getRun(run.id)!.integratedGradients).toEqual(ig);
+  }, 120_000);
+
+  it('refuses methods not available for encoder-decoder models in one actionable line', async () => {
+    await expect(explain('marian', { prompt: 'Hello', methods: ['gradient'] })).rejects.toThrow(/^gradient is not available for encoder-decoder models yet: use --methods attention,saliency,grad_x_input,integrated_gradients$/);
   });
 });
