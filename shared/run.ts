@@ -148,6 +148,18 @@ export interface AttentionJson {
   /** "graph" (probabilities from the instrumented graph) or "manual" (from matched query/key projections). */
   source?: string;
   encoding?: TensorEncodingNote;
+  /** Encoder-decoder runs: the encoder's self-attention [layer][head][s][s'] and its rollout [s][s']. */
+  encoder?: { data: number[][][][]; rollout: number[][] };
+  /** Encoder-decoder runs: cross-attention of each answer row over the source [layer][head][row][s] and its mean [row][s]. */
+  cross?: { data: number[][][][]; mean: number[][] };
+}
+
+/** The source of an encoder-decoder run: the encoder's token ids and per-token texts, and the text they came from. */
+export interface SourceJson {
+  ids: number[];
+  text: string[];
+  /** The rendered source text (task prefix included); absent for runs made from --input-ids alone. */
+  rendered?: string;
 }
 
 /** Per-head statistics, each [layer][head], averaged over the stored rows. */
@@ -169,6 +181,8 @@ export interface GradientJson {
   raw?: number[][][];
   sequence?: { saliency?: number[]; gradXInput?: number[] };
   encoding?: TensorEncodingNote;
+  /** Encoder-decoder runs: the same targets with respect to the source token embeddings [row][s]. */
+  source?: { saliency?: number[][]; gradXInput?: number[][] };
 }
 
 export interface IntegratedGradientsJson {
@@ -185,6 +199,8 @@ export interface IntegratedGradientsJson {
   warning?: string;
   /** Why the baseline differs from the one asked for (a pad token whose embedding is all zeros). */
   note?: string;
+  /** Encoder-decoder runs: "source" (attributions over the source tokens; decoder embeddings held at their values). */
+  input?: 'source';
 }
 
 /** How stored tensors were encoded, stated by `show --json`. */
@@ -215,6 +231,8 @@ export interface RunJson {
   tags: string[];
   notes: string;
   appVersion: string;
+  /** Encoder-decoder runs: what the encoder read. `tokens` are then the decoder's ids (start token first, promptLength 1). */
+  source?: SourceJson;
   attention?: AttentionJson;
   gradient?: GradientJson;
   integratedGradients?: IntegratedGradientsJson;

@@ -113,6 +113,8 @@ export function tokenValues(run: RunJson, method: ViewMethod, focus: AnswerFocus
   const length = run.tokens.ids.length;
   const signed = SIGNED_METHODS.has(method);
   if (method === 'integrated_gradients') {
+    // Encoder-decoder runs integrate over the source: nothing to show on the decoder tokens.
+    if (run.integratedGradients?.input === 'source') return { values: new Array(length).fill(null), signed, note: 'Integrated gradients of this run are over the source tokens: see Source.' };
     const values = fitToSequence(run.integratedGradients?.attributions, length);
     const note = focus === 'sequence' ? undefined : 'Integrated gradients explain the whole answer; showing those values.';
     return { values, signed, note };

@@ -8,6 +8,7 @@ import { UsageError, byteSizeOption, choiceOption, floatOption, idListOption, in
 import { terminalProgress } from './progress';
 import { openWorkbench } from './workbench';
 import { TokenIdError, runExplanation } from '../engine/pipeline';
+import { Seq2SeqRequestError } from '../engine/seq2seq/run';
 import { ensureDemoModel } from '../engine/model-builder/demo';
 import { normalizeConfig } from '../engine/config';
 import { requestTokenIdProblem } from '../service/folder-info';
@@ -173,7 +174,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
       }));
     } catch (error) {
       // Ids outside the vocabulary are bad input, refused before the run is created: exit 2 like other bad values.
-      if (error instanceof TokenIdError) throw new UsageError(`explain: ${error.message}`);
+      if (error instanceof TokenIdError || error instanceof Seq2SeqRequestError) throw new UsageError(`explain: ${error.message}`);
       const signal = stop.received();
       if (signal === undefined) throw error;
       progress.done();

@@ -67,8 +67,9 @@ const ENCODER_ONLY_HEADS = /(ForMaskedLM|ForSequenceClassification|ForTokenClass
 const CAUSAL_HEADS = /(ForCausalLM|LMHeadModel|ForConditionalGeneration)$/;
 
 // Aliases tried in order; the first number found wins.
-const LAYER_NAMES = ['num_hidden_layers', 'n_layer', 'n_layers', 'num_layers'];
-const HEAD_NAMES = ['num_attention_heads', 'n_head', 'n_heads', 'num_heads'];
+// encoder_layers / encoder_attention_heads: BART-family seq2seq configs state only those (folder summaries read them).
+const LAYER_NAMES = ['num_hidden_layers', 'n_layer', 'n_layers', 'num_layers', 'encoder_layers'];
+const HEAD_NAMES = ['num_attention_heads', 'n_head', 'n_heads', 'num_heads', 'encoder_attention_heads'];
 const HIDDEN_NAMES = ['hidden_size', 'n_embd', 'n_embed', 'd_model'];
 const POSITION_NAMES = ['max_position_embeddings', 'n_positions', 'max_seq_len', 'n_ctx', 'seq_length', 'max_sequence_length'];
 const VOCAB_NAMES = ['vocab_size', 'padded_vocab_size'];

@@ -270,7 +270,7 @@ function checkKind(info: FolderInfo, raw: Record<string, unknown>): void {
   if (kind === 'encoder-decoder') {
     throw new ModelFolderError(
       'encoder_decoder',
-      `${label} is an encoder-decoder model, which is not supported yet: use a decoder-only causal LM (e.g. GPT-2, Llama, Qwen, Phi, Gemma)`,
+      `${label} is an encoder-decoder model without onnx/encoder_model.onnx and onnx/decoder_model_merged.onnx: export it with "optimum-cli export onnx --task text2text-generation-with-past" into the transformers.js layout`,
     );
   }
 }

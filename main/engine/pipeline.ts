@@ -18,6 +18,8 @@ import type { SessionPool } from './session-pool';
 import { processSessionPool, warmModel, type WarmModel } from './warm-sessions';
 import { MEMORY_RULE_VERSION } from '../../shared/memory-estimate';
 import { holdAtStage } from '../fault-injection';
+import { isSeq2SeqModelPath } from './seq2seq/folder';
+import { runSeq2SeqExplanation } from './seq2seq/run';
 
 export interface PipelineContext {
   store: RunStore;
@@ -81,6 +83,8 @@ export async function runExplanation(request: ExplainRequest, context: PipelineC
   await holdAtStage('load', context.signal);
   checkSignal(context.signal);
   const modelPath = request.modelPath ?? (await ensureDemoModel(context.demoModelDir));
+  // Encoder-decoder folders (encoder_model.onnx + decoder_model_merged.onnx) run through their own pipeline.
+  if (await isSeq2SeqModelPath(modelPath)) return runSeq2SeqExplanation(request, context, modelPath);
   // Refusals (sequence over the model's positions, estimate over the memory budget) come before any run row is
   // written and before onnxruntime reads the weights: only config and tokenizer have been read. The model and the
   // explainers' sessions come from the process's warm pool and go back to it after the run (warm-sessions.ts).

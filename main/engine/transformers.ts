@@ -6,6 +6,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import {
   AutoModelForCausalLM,
+  AutoModelForSeq2SeqLM,
   AutoTokenizer,
   env,
   type PreTrainedModel,
@@ -73,4 +74,24 @@ export async function referenceGreedy(model: PreTrainedModel, promptIds: number[
   } as Parameters<PreTrainedModel['generate']>[0])) as { tolist(): bigint[][] } | { sequences: { tolist(): bigint[][] } };
   const sequences = 'sequences' in output ? output.sequences : output;
   return sequences.tolist()[0].map((id) => Number(id));
+}
+
+/** Loads an encoder-decoder model through transformers.js itself (CPU): the reference for seq2seq generation. */
+export async function loadReferenceSeq2SeqLM(dir: string, options: Pick<ReferenceModelOptions, 'dtype'> = {}): Promise<PreTrainedModel> {
+  configureTransformers();
+  return AutoModelForSeq2SeqLM.from_pretrained(absolute(dir), { local_files_only: true, device: 'cpu', dtype: (options.dtype ?? 'fp32') as 'fp32' });
+}
+
+/** Greedy seq2seq generation with transformers.js' own `generate()`; returns the decoder ids (start token first). */
+export async function referenceSeq2SeqGreedy(model: PreTrainedModel, sourceIds: number[], maxNewTokens: number): Promise<number[]> {
+  const { Tensor } = await import('@huggingface/transformers');
+  const inputIds = new Tensor('int64', BigInt64Array.from(sourceIds.map(BigInt)), [1, sourceIds.length]);
+  const attentionMask = new Tensor('int64', new BigInt64Array(sourceIds.length).fill(1n), [1, sourceIds.length]);
+  const output = (await model.generate({
+    input_ids: inputIds,
+    attention_mask: attentionMask,
+    max_new_tokens: maxNewTokens,
+    do_sample: false,
+  } as Parameters<PreTrainedModel['generate']>[0])) as { tolist(): bigint[][] };
+  return output.tolist()[0].map((id) => Number(id));
 }

@@ -9,3 +9,7 @@ export { ensureFolder, COMPLETE_MARKER } from './atomic';
 export { buildFusedLlamaModel, type FusedLlamaOptions } from './fused-llama';
 export { quantize4Bit } from './quantize';
 export { float16Model } from './float16';
+export { buildSeq2SeqModel, type BuiltSeq2Seq } from './seq2seq-graph';
+export { seq2seqConfig, seq2seqWeights, type Seq2SeqSpec, type Seq2SeqFamily } from './seq2seq-spec';
+export { writeSeq2SeqFolder, type Seq2SeqFolderExtras } from './seq2seq-folder';
+export { bartStyleTokenizer, marianStyleTokenizer, t5StyleTokenizer } from './seq2seq-tokenizers';

@@ -164,7 +164,7 @@ const BAD_CASES: BadCase[] = [
       await editJson(join(dir, 'config.json'), (config) => ({ ...config, model_type: 't5', architectures: ['T5ForConditionalGeneration'], is_encoder_decoder: true }));
       return dir;
     },
-    says: ['encoder-decoder', 'not supported yet'],
+    says: ['encoder-decoder', 'onnx/decoder_model_merged.onnx', 'text2text-generation-with-past'],
   },
   {
     name: 'ONNX file truncated to half',
