@@ -21,6 +21,8 @@ export type FamilyStage = (typeof METHOD_FAMILIES)[number]['stage'];
 /** A stored tensor a method writes; `axes` name the dimensions in order. */
 export interface MethodOutput {
   tensor: string;
+  /** Where the run JSON holds the same values at full precision (dotted path). */
+  json: string;
   axes: readonly string[];
   encoding: 'float16' | 'float32';
   /** When it is written, if not always. */
@@ -66,10 +68,10 @@ export const METHOD_CATALOG = [
     options: ['attentionRows', 'attentionManual'],
     json: 'attention',
     outputs: [
-      { tensor: 'attention.data', axes: ['layer', 'head', 'row', 'col'], encoding: 'float16' },
-      { tensor: 'attention.mean', axes: ['row', 'col'], encoding: 'float32' },
-      { tensor: 'attention.rollout', axes: ['row', 'col'], encoding: 'float32', when: 'the model has one head count across layers' },
-      { tensor: 'attention.input', axes: ['col'], encoding: 'float32' },
+      { tensor: 'attention.data', json: 'attention.data', axes: ['layer', 'head', 'row', 'col'], encoding: 'float16' },
+      { tensor: 'attention.mean', json: 'attention.mean', axes: ['row', 'col'], encoding: 'float32' },
+      { tensor: 'attention.rollout', json: 'attention.rollout', axes: ['row', 'col'], encoding: 'float32', when: 'the model has one head count across layers' },
+      { tensor: 'attention.input', json: 'attention.input', axes: ['col'], encoding: 'float32' },
     ],
   },
   {
@@ -84,8 +86,8 @@ export const METHOD_CATALOG = [
     options: ['target', 'foil', 'foilIds', 'saliencyNorm'],
     json: 'gradient',
     outputs: [
-      { tensor: 'gradient.saliency', axes: ['row', 'col'], encoding: 'float32' },
-      { tensor: 'gradient.sequence.saliency', axes: ['col'], encoding: 'float32' },
+      { tensor: 'gradient.saliency', json: 'gradient.saliency', axes: ['row', 'col'], encoding: 'float32' },
+      { tensor: 'gradient.sequence.saliency', json: 'gradient.sequence.saliency', axes: ['col'], encoding: 'float32' },
     ],
   },
   {
@@ -100,8 +102,8 @@ export const METHOD_CATALOG = [
     options: ['target', 'foil', 'foilIds'],
     json: 'gradient',
     outputs: [
-      { tensor: 'gradient.gradXInput', axes: ['row', 'col'], encoding: 'float32' },
-      { tensor: 'gradient.sequence.gradXInput', axes: ['col'], encoding: 'float32' },
+      { tensor: 'gradient.gradXInput', json: 'gradient.gradXInput', axes: ['row', 'col'], encoding: 'float32' },
+      { tensor: 'gradient.sequence.gradXInput', json: 'gradient.sequence.gradXInput', axes: ['col'], encoding: 'float32' },
     ],
   },
   {
@@ -115,7 +117,7 @@ export const METHOD_CATALOG = [
     common: true,
     options: ['igSteps', 'igBaseline', 'igRule', 'igSpacing'],
     json: 'integratedGradients',
-    outputs: [{ tensor: 'integratedGradients.attributions', axes: ['col'], encoding: 'float32' }],
+    outputs: [{ tensor: 'integratedGradients.attributions', json: 'integratedGradients.attributions', axes: ['col'], encoding: 'float32' }],
   },
   {
     id: 'gradient',
@@ -128,7 +130,7 @@ export const METHOD_CATALOG = [
     common: false,
     options: ['target', 'foil', 'foilIds'],
     json: 'gradient',
-    outputs: [{ tensor: 'gradient.raw', axes: ['row', 'col', 'hidden'], encoding: 'float16' }],
+    outputs: [{ tensor: 'gradient.raw', json: 'gradient.raw', axes: ['row', 'col', 'hidden'], encoding: 'float16' }],
   },
 ] as const satisfies readonly MethodEntry[];
 
