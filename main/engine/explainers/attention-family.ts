@@ -65,7 +65,7 @@ export function attentionJson(result: AttentionResult): AttentionJson {
 
 function headStatsJson(result: AttentionResult): HeadStatsJson {
   const { layers, heads } = result;
-  const grid = (values: Float32Array) => matrixToRows(values, layers, heads);
+  const grid = (values: ArrayLike<number>) => matrixToRows(values, layers, heads);
   return {
     entropy: grid(result.headStats.entropy),
     maxWeight: grid(result.headStats.maxWeight),

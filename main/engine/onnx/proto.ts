@@ -191,28 +191,6 @@ export function makeTensor(name: string, data: TensorData, dims: number[], dataT
   return create(TensorProtoSchema, { name, dims: dims.map((d) => BigInt(d)), dataType, rawData });
 }
 
-/** Bytes per element for the types we read raw. */
-export function bytesPerElement(dataType: number): number {
-  const T = TensorProto_DataType;
-  switch (dataType) {
-    case T.FLOAT:
-    case T.INT32:
-    case T.UINT32:
-      return 4;
-    case T.DOUBLE:
-    case T.INT64:
-    case T.UINT64:
-      return 8;
-    case T.FLOAT16:
-    case T.BFLOAT16:
-    case T.INT16:
-    case T.UINT16:
-      return 2;
-    default:
-      return 1;
-  }
-}
-
 /** Decodes an initializer or Constant tensor held in the model (raw or typed fields) into a typed array. */
 export function tensorToArray(tensor: TensorProto): TensorData {
   const T = TensorProto_DataType;

@@ -19,6 +19,7 @@ import { openRunReader, openRunStore } from '../../../main/store/run-store';
 import type { RunReader } from '../../../main/store/run-reader';
 import { promptMass } from '../../../main/experiments/attributions';
 import { FLOAT16_RELATIVE_ERROR } from '../../../shared/tensor';
+import { allHeadStatistics, storedHeadStatistics } from '../../../renderer/src/explain/head-stats';
 import { fixtureFolder } from '../../fixtures/models';
 import { LLAMA_FIXTURE_SPEC } from '../../fixtures/recipes';
 
@@ -167,6 +168,19 @@ describe('the method catalog', () => {
       });
       if (!entry.signed) for (const value of values) if (value !== null) expect(value).toBeGreaterThanOrEqual(0);
     }
+  });
+});
+
+describe('head statistics', () => {
+  it('the run view shows the stored statistics, equal to the same computation over the stored probabilities', () => {
+    const stored = storedHeadStatistics(reader.getRun(run.id)!.attention!.headStats!);
+    const recomputed = allHeadStatistics(run.attention!.data);
+    expect(stored).toHaveLength(LLAMA_FIXTURE_SPEC.numLayers * LLAMA_FIXTURE_SPEC.numHeads);
+    stored.forEach((row, index) => {
+      const other = recomputed[index];
+      expect([row.layer, row.head]).toEqual([other.layer, other.head]);
+      for (const key of ['entropy', 'maxWeight', 'firstTokenShare', 'previousTokenShare'] as const) expect(row[key], key).toBeCloseTo(other[key], 9);
+    });
   });
 });
 
