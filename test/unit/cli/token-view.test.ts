@@ -131,6 +131,7 @@ describe('view flags', () => {
     expect(viewFlagsFromArgs({})).toEqual({ method: undefined, answerToken: undefined, color: 'auto' });
     expect(viewFlagsFromArgs({ view: 'rollout', 'answer-token': '2', color: 'never' })).toEqual({ method: 'attention.rollout', answerToken: 2, color: 'never' });
     expect(viewFlagsFromArgs({ view: 'attention' }).method).toBe('attention.mean');
+    expect(viewFlagsFromArgs({ view: 'attention_mean' }).method).toBe('attention.mean');
     expect(viewFlagsFromArgs({ view: 'none' }).method).toBeNull();
     expect(() => viewFlagsFromArgs({ view: 'heatmap' })).toThrow(/--view must be one of attention, rollout/);
     expect(() => viewFlagsFromArgs({ color: 'yes' })).toThrow(UsageError);
