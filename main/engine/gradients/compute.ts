@@ -120,6 +120,8 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
   const answerLength = ids.length - promptLength;
   if (promptLength < 1 || answerLength < 1) throw new Error(`gradients need a prompt and an answer of at least one token each (prompt ${promptLength}, answer ${answerLength})`);
   if (target === 'contrastive' && !options.foilIds?.length) throw new Error('contrastive targets need foil token ids');
+  const unknown = options.methods.find((method) => !GRADIENT_METHOD_IDS.includes(method));
+  if (unknown !== undefined) throw new Error(`unknown gradient method "${unknown}"; valid: ${GRADIENT_METHOD_IDS.join(', ')}`);
   const program = options.program ?? (options.modelPath
     ? await openGradientProgram(options.modelPath, options.device, options.cacheDir, options.floatType)
     : await GradientProgram.open({ model: options.bytes!, device: options.device, cacheDir: options.cacheDir, floatType: options.floatType }));
@@ -131,8 +133,6 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
   const foilIds = target === 'contrastive' ? targetIds.map((_, t) => options.foilIds![options.foilIds!.length === 1 ? 0 : t]) : undefined;
   const base = { ids, positions: targetPositions, targetIds, foilIds };
 
-  const unknown = options.methods.find((method) => !GRADIENT_METHOD_IDS.includes(method));
-  if (unknown !== undefined) throw new Error(`unknown gradient method "${unknown}"; valid: ${GRADIENT_METHOD_IDS.join(', ')}`);
   const reducers = options.methods.filter((method) => ROW_METHODS[method]).map((method) => ROW_METHODS[method]);
   const result: GradientResult = { target, rows: 0, positions, hidden, sequence: {}, targetLogProbs: [] };
   if (reducers.length > 0 || options.methods.length === 0) {
