@@ -9,6 +9,7 @@ import { RERUN_USAGE, rerunCommand } from './cli/rerun-command';
 import { UsageError } from './cli/args';
 import { HELP_COMMANDS, commandHelp, wantsHelp } from './cli/help';
 import { VIEW_USAGE } from './cli/view-flags';
+import { METHODS_USAGE, flagUsage } from './cli/method-flags';
 import { APP_VERSION } from './engine/version';
 import { openedDatabasePath } from './cli/workbench';
 
@@ -20,11 +21,11 @@ Usage:
                         [--answer TEXT | --answer-ids N,N,...] [--max-new-tokens N] [--temperature T]
                         [--top-k K] [--top-p P] [--seed S] [--stop TEXT]... [--dtype fp32|fp16|q8|q4|...]
                         [--assistant-model DIR [--assistant-tokens K]]
-                        [--methods attention,saliency,grad_x_input,integrated_gradients]
-                        [--attention-rows answer|all] [--attention-query PATTERN --attention-key PATTERN]
-                        [--target token|sequence|contrastive] [--foil TEXT] [--saliency-norm l2|l1|max]
-                        [--raw-gradient] [--ig-steps N] [--ig-baseline zero|pad|scaled]
-                        [--ig-rule midpoint|trapezoid|gauss-legendre] [--ig-spacing uniform|geometric]
+                        ${METHODS_USAGE}
+                        ${flagUsage('attention-rows')} [--attention-query PATTERN --attention-key PATTERN]
+                        ${flagUsage('target')} ${flagUsage('foil')} ${flagUsage('saliency-norm')}
+                        ${flagUsage('raw-gradient')} ${flagUsage('ig-steps')} ${flagUsage('ig-baseline')}
+                        ${flagUsage('ig-rule')} ${flagUsage('ig-spacing')}
                         [--device auto|cpu|cuda|dml|coreml] [--memory-budget SIZE] [--experiment NAME] [--tag TAG]...
                         [--db FILE] [--json FILE] [--report FILE.html] [--quiet]
                         ${VIEW_USAGE}

@@ -26,7 +26,7 @@ import {
   type WorkbenchMethods,
 } from '../shared/api';
 import { validateCall } from '../shared/api-validation';
-import { METHOD_IDS } from '../shared/explain-options';
+import { METHOD_IDS } from '../shared/method-catalog';
 import type { RunJson } from '../shared/run';
 import type { RunStore } from './store/run-store';
 import { newRunId } from './store/run-rows';

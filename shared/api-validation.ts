@@ -2,8 +2,9 @@
 // a wrong type, a missing field or an unknown key is answered with one clear message instead of a crash deep
 // in the engine. Hand-written small combinators: no schema library.
 import { DEVICES, RUN_STATUSES, TASK_TYPES } from './run';
-import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, IG_SPACINGS, METHOD_IDS, SALIENCY_NORMS } from './explain-options';
+import { EXPLAIN_OPTION_SPECS, type OptionKind } from './explain-options';
 import { ATTRIBUTION_METHODS } from './experiment-math';
+import { METHOD_IDS } from './method-catalog';
 import {
   API_ERROR_CODES,
   API_METHODS,
@@ -158,19 +159,25 @@ const generationCheck = object({
 
 const assistantCheck = object({ modelPath: absolutePath, draftTokens: optional(integer(1, MAX_ASSISTANT_TOKENS)) });
 
+/** The check of one scalar explain option, from its spec. */
+function optionCheck(value: OptionKind): Check {
+  switch (value.kind) {
+    case 'choice':
+      return oneOf(value.choices);
+    case 'integer':
+      return integer(value.min, value.max);
+    case 'boolean':
+      return boolean();
+    case 'text':
+      return string({ min: 1, max: value.max });
+  }
+}
+
 const explainOptionsCheck = object(
   {
-    attentionRows: optional(oneOf(['answer', 'all'])),
+    ...Object.fromEntries(EXPLAIN_OPTION_SPECS.map((spec) => [spec.key, optional(optionCheck(spec.value))])),
     attentionManual: optional(object({ query: string({ min: 1, max: 500 }), key: string({ min: 1, max: 500 }) })),
-    target: optional(oneOf(GRADIENT_TARGETS)),
-    foil: optional(string({ min: 1, max: 10_000 })),
     foilIds: optional(arrayOf(integer(0, 2 ** 31 - 1), { min: 1, max: 10_000 })),
-    saliencyNorm: optional(oneOf(SALIENCY_NORMS)),
-    keepRawGradient: optional(boolean()),
-    igSteps: optional(integer(1, 4096)),
-    igBaseline: optional(oneOf(IG_BASELINES)),
-    igRule: optional(oneOf(IG_RULES)),
-    igSpacing: optional(oneOf(IG_SPACINGS)),
   },
   (value, path) =>
     value.target === 'contrastive' && value.foil === undefined && value.foilIds === undefined

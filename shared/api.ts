@@ -6,6 +6,7 @@ import type { ChatMessage, DeviceChoice, GenerationParams, RunJson, RunStatus, R
 import type { ExplainOptions } from './explain-options';
 import type { AttributionMethod, ExperimentAggregate, RunNumbers, TimelineSeries } from './experiment-math';
 import type { TokenAlignment } from './token-alignment';
+import { METHOD_FAMILIES, type FamilyStage } from './method-catalog';
 
 // ---------------------------------------------------------------------------------------------------------
 // Requests and results
@@ -124,7 +125,7 @@ export interface ExplainRequest {
   generation: GenerationRequest;
   /** Assisted generation (ignored when the answer is supplied). */
   assistant?: AssistantRequest;
-  /** Method ids from shared/explain-options METHOD_IDS; may be empty (generate only). */
+  /** Method ids from shared/method-catalog METHOD_IDS (checked at run time); may be empty (generate only). */
   methods: string[];
   /** Explainer options; missing fields take DEFAULT_EXPLAIN_OPTIONS. */
   options?: Partial<ExplainOptions>;
@@ -206,7 +207,7 @@ export interface AppInfo {
   databasePath: string;
   /** pickModelFolder works (Electron only); otherwise the folder is typed in. */
   canPickFolder: boolean;
-  /** Explanation method ids this build supports. */
+  /** Explanation method ids this build supports (shared/method-catalog METHOD_IDS, in catalog order). */
   methods: string[];
 }
 
@@ -374,11 +375,11 @@ export interface ExportedReport {
 // ---------------------------------------------------------------------------------------------------------
 // Jobs and events
 
-/** Stages of a run job, in order; the last three are final. */
-export const PROGRESS_STAGES = [
-  'queued', 'load', 'generate', 'attention', 'gradients', 'store', 'done', 'failed', 'cancelled',
-] as const;
-export type ProgressStage = (typeof PROGRESS_STAGES)[number];
+/** Stages of a run job, in order (each method family's stage in the catalog's order); the last three are final. */
+export type ProgressStage = 'queued' | 'load' | 'generate' | FamilyStage | 'store' | 'done' | 'failed' | 'cancelled';
+export const PROGRESS_STAGES: readonly ProgressStage[] = Object.freeze([
+  'queued', 'load', 'generate', ...METHOD_FAMILIES.map((family) => family.stage), 'store', 'done', 'failed', 'cancelled',
+] satisfies ProgressStage[]);
 export const FINAL_STAGES: readonly ProgressStage[] = ['done', 'failed', 'cancelled'];
 
 /**

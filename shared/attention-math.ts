@@ -37,11 +37,6 @@ export function attentionOffset(shape: AttentionShape, layer: number, head: numb
   return ((layer * shape.heads + head) * shape.rows + row) * shape.cols + col;
 }
 
-/** Number of elements of a tensor of this shape. */
-export function attentionSize(shape: AttentionShape): number {
-  return shape.layers * shape.heads * shape.rows * shape.cols;
-}
-
 type Reduction = 'mean' | 'max';
 
 /** Reduces the [layer, head] block into groups: `groupOf(layer, head)` gives the output matrix index. */
@@ -147,31 +142,34 @@ export function attentionRollout(headMean: MatrixStack, rowPositions: readonly n
   return Float32Array.from(current);
 }
 
-/** Per-head statistics, each [layer, head] flattened (layer-major), averaged over the stored rows. */
+/**
+ * Per-head statistics, each [layer, head] flattened (layer-major), averaged over the stored rows. Float64: the
+ * grids are small, and the run view shows these same numbers (the one computation of head statistics).
+ */
 export interface HeadStatistics {
   layers: number;
   heads: number;
   /** Mean over rows of the row's entropy −Σ a·ln a (nats); 0 = one-hot, ln(p+1) = uniform over the causal prefix. */
-  entropy: Float32Array;
+  entropy: Float64Array;
   /** Mean over rows of the row's largest weight. */
-  maxWeight: Float32Array;
+  maxWeight: Float64Array;
   /** Mean over rows of the weight on position 0 (the "attention sink" share). */
-  firstToken: Float32Array;
+  firstToken: Float64Array;
   /** Mean over rows with position ≥ 1 of the weight on position − 1; NaN when no such row. */
-  previousToken: Float32Array;
+  previousToken: Float64Array;
 }
 
-/** Entropy, max weight, first-token share and previous-token share of every head. */
-export function headStatistics(tensor: AttentionTensor): HeadStatistics {
+/** Entropy, max weight, first-token share and previous-token share of every head (any numeric data layout [layer, head, row, col]). */
+export function headStatistics(tensor: { shape: AttentionShape; data: ArrayLike<number>; rowPositions: readonly number[] }): HeadStatistics {
   const { layers, heads, rows, cols } = tensor.shape;
   const n = layers * heads;
   const stats: HeadStatistics = {
     layers,
     heads,
-    entropy: new Float32Array(n),
-    maxWeight: new Float32Array(n),
-    firstToken: new Float32Array(n),
-    previousToken: new Float32Array(n),
+    entropy: new Float64Array(n),
+    maxWeight: new Float64Array(n),
+    firstToken: new Float64Array(n),
+    previousToken: new Float64Array(n),
   };
   for (let layer = 0; layer < layers; layer++) {
     for (let head = 0; head < heads; head++) {

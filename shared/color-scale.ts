@@ -26,12 +26,6 @@ export const BLUE_ORANGE: ColorScale = Object.freeze({
   stops: Object.freeze(['#053061', '#2166ac', '#4393c3', '#92c5de', '#f4f4f2', '#fdb863', '#e08214', '#b35806', '#7f3b08']),
 });
 
-/** The registered scales by id. */
-export const COLOR_SCALES: Readonly<Record<string, ColorScale>> = Object.freeze({
-  [CIVIDIS.id]: CIVIDIS,
-  [BLUE_ORANGE.id]: BLUE_ORANGE,
-});
-
 /** A colour as red, green, blue in 0…255. */
 export type Rgb = [number, number, number];
 

@@ -2,6 +2,7 @@
 // segment, per-head attention to a segment, means with the runs behind them, top tokens by text.
 // No I/O here: main/experiments/aggregate.ts reads the store and feeds these functions; tests recompute the
 // same numbers naively from the stored tensors.
+import { AGGREGATE_ATTRIBUTIONS, type AttributionId } from './method-catalog';
 
 /** Token positions [start, end) of a sequence, end exclusive. */
 export type TokenRange = readonly [number, number];
@@ -226,11 +227,9 @@ export function answerChanged(answer: string, reference: string): boolean {
 // ---------------------------------------------------------------------------------------------------------
 // Result types of main/experiments (plain JSON, for the API and the views)
 
-/** Attribution methods whose per-position mass can be aggregated, in the order views list them. */
-export const ATTRIBUTION_METHODS = [
-  'integrated_gradients', 'grad_x_input', 'saliency', 'attention.input', 'attention.rollout', 'attention.mean',
-] as const;
-export type AttributionMethod = (typeof ATTRIBUTION_METHODS)[number];
+/** Attribution methods whose per-position mass can be aggregated, in the order views list them (the catalog's). */
+export const ATTRIBUTION_METHODS: readonly AttributionId[] = AGGREGATE_ATTRIBUTIONS;
+export type AttributionMethod = AttributionId;
 
 /** Per-head statistics averaged in the experiment grid; `segment` is attention to the chosen segment. */
 export const HEAD_STATISTICS = ['segment', 'entropy', 'firstToken', 'previousToken', 'maxWeight'] as const;

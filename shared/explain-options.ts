@@ -1,7 +1,7 @@
-// Options of the explanation methods, shared by the CLI, the API and the engine.
-
-export const METHOD_IDS = ['attention', 'saliency', 'grad_x_input', 'integrated_gradients', 'gradient'] as const;
-export type MethodId = (typeof METHOD_IDS)[number];
+// Options of the explanation methods, shared by the CLI, the API and the engine. EXPLAIN_OPTION_SPECS is the
+// one table of what each option accepts: API validation (shared/api-validation) and the CLI flags
+// (main/cli/explain-command) are derived from it; the method catalog (shared/method-catalog) says which
+// method reads which option.
 
 export const IG_BASELINES = ['zero', 'pad', 'scaled'] as const;
 export type IgBaseline = (typeof IG_BASELINES)[number];
@@ -22,8 +22,10 @@ export type GradientTarget = (typeof GRADIENT_TARGETS)[number];
 export const SALIENCY_NORMS = ['l2', 'l1', 'max'] as const;
 export type SaliencyNorm = (typeof SALIENCY_NORMS)[number];
 
+export const ATTENTION_ROWS = ['answer', 'all'] as const;
+
 export interface ExplainOptions {
-  attentionRows: 'answer' | 'all';
+  attentionRows: (typeof ATTENTION_ROWS)[number];
   /** Manual attention mode: name patterns of the query and key projections (exact, glob or /regex/). */
   attentionManual?: { query: string; key: string };
   target: GradientTarget;
@@ -31,7 +33,7 @@ export interface ExplainOptions {
   foil?: string;
   foilIds?: number[];
   saliencyNorm: SaliencyNorm;
-  /** Keep the raw gradient [row, col, hidden] (large). */
+  /** Also store the raw gradient [row, col, hidden] (large): the same as adding the `gradient` method. */
   keepRawGradient: boolean;
   igSteps: number;
   igBaseline: IgBaseline;
@@ -51,3 +53,35 @@ export const DEFAULT_EXPLAIN_OPTIONS: ExplainOptions = {
   igBaseline: 'pad',
   igRule: 'gauss-legendre',
 };
+
+/** What one scalar option accepts. Composite options (attentionManual, foilIds) are checked by hand. */
+export type OptionKind =
+  | { kind: 'choice'; choices: readonly string[] }
+  | { kind: 'integer'; min: number; max: number }
+  | { kind: 'boolean' }
+  | { kind: 'text'; max: number };
+
+export interface ExplainOptionSpec {
+  key: keyof ExplainOptions;
+  /** The CLI flag (without `--`). */
+  flag: string;
+  value: OptionKind;
+  /** One line for help texts. */
+  help: string;
+}
+
+/**
+ * The scalar options, in help order. Example: the `igSteps` row makes the API accept
+ * `options: {igSteps: 64}` (an integer 1–4096) and the CLI accept `--ig-steps 64`.
+ */
+export const EXPLAIN_OPTION_SPECS: readonly ExplainOptionSpec[] = Object.freeze([
+  { key: 'attentionRows', flag: 'attention-rows', value: { kind: 'choice', choices: ATTENTION_ROWS }, help: 'attention rows stored: the answer rows or every row' },
+  { key: 'target', flag: 'target', value: { kind: 'choice', choices: GRADIENT_TARGETS }, help: 'what gradients differentiate: each answer token, the whole answer, or answer − foil' },
+  { key: 'foil', flag: 'foil', value: { kind: 'text', max: 10_000 }, help: 'the foil of a contrastive target' },
+  { key: 'saliencyNorm', flag: 'saliency-norm', value: { kind: 'choice', choices: SALIENCY_NORMS }, help: 'norm of the gradient over the hidden dimension' },
+  { key: 'keepRawGradient', flag: 'raw-gradient', value: { kind: 'boolean' }, help: 'also store the raw gradient (the `gradient` method)' },
+  { key: 'igSteps', flag: 'ig-steps', value: { kind: 'integer', min: 1, max: 4096 }, help: 'integrated-gradients path points' },
+  { key: 'igBaseline', flag: 'ig-baseline', value: { kind: 'choice', choices: IG_BASELINES }, help: 'integrated-gradients baseline' },
+  { key: 'igRule', flag: 'ig-rule', value: { kind: 'choice', choices: IG_RULES }, help: 'integrated-gradients quadrature rule' },
+  { key: 'igSpacing', flag: 'ig-spacing', value: { kind: 'choice', choices: IG_SPACINGS }, help: 'integrated-gradients point spacing' },
+] satisfies ExplainOptionSpec[]);

@@ -11,7 +11,7 @@ export function isSeq2SeqRun(run: RunJson): boolean {
 
 /** The answer × source matrix of a method ([answer row][source token]); [] when the run has none. */
 export function sourceMatrix(run: RunJson, method: ViewMethod): number[][] {
-  if (method === 'attention_mean' || method === 'attention_rollout') return run.attention?.cross?.mean ?? [];
+  if (method === 'attention.mean' || method === 'attention.rollout') return run.attention?.cross?.mean ?? [];
   if (method === 'saliency') return run.gradient?.source?.saliency ?? [];
   if (method === 'grad_x_input') return run.gradient?.source?.gradXInput ?? [];
   return [];
@@ -20,7 +20,7 @@ export function sourceMatrix(run: RunJson, method: ViewMethod): number[][] {
 /**
  * Values per source token for a method and a focus: one answer token's row, or for the whole answer the mean over
  * rows (integrated gradients: their attributions, which explain the whole answer).
- * @example sourceValues(run, 'attention_mean', 0) // cross-attention of answer token 0 to each source token
+ * @example sourceValues(run, 'attention.mean', 0) // cross-attention of answer token 0 to each source token
  */
 export function sourceValues(run: RunJson, method: ViewMethod, focus: AnswerFocus): { values: (number | null)[]; signed: boolean } {
   const length = run.source?.ids.length ?? 0;

@@ -2,23 +2,20 @@
 // heatmap and the legends show. Pure functions over the run JSON (no DOM, no Node), so the app's views, a
 // static report, the terminal view of the CLI and the unit tests all read explanations the same way.
 import { finiteRange } from './color-scale';
+import { ATTRIBUTION_CATALOG, CHIP_ATTRIBUTIONS, attributionEntry, type ChipAttributionId } from './method-catalog';
 import type { IntegratedGradientsJson, RunJson } from './run';
 
-/** The methods a view can colour tokens by; attention splits into its two aggregations. */
-export const VIEW_METHODS = ['attention_mean', 'attention_rollout', 'saliency', 'grad_x_input', 'integrated_gradients'] as const;
-export type ViewMethod = (typeof VIEW_METHODS)[number];
+/** The methods a view can colour tokens by (the catalog's chip attributions); attention splits into its two aggregations. */
+export const VIEW_METHODS: readonly ViewMethod[] = CHIP_ATTRIBUTIONS;
+export type ViewMethod = ChipAttributionId;
 
 /** Human labels for the view methods. */
-export const VIEW_METHOD_LABELS: Readonly<Record<ViewMethod, string>> = Object.freeze({
-  attention_mean: 'Attention (mean over layers and heads)',
-  attention_rollout: 'Attention rollout',
-  saliency: 'Saliency',
-  grad_x_input: 'Gradient × input',
-  integrated_gradients: 'Integrated gradients',
-});
+export const VIEW_METHOD_LABELS: Readonly<Record<ViewMethod, string>> = Object.freeze(
+  Object.fromEntries(ATTRIBUTION_CATALOG.filter((entry) => entry.chips).map((entry) => [entry.id, entry.label])) as Record<ViewMethod, string>,
+);
 
 /** Whether a method's values are signed (diverging colour scale) or non-negative (sequential). */
-export const SIGNED_METHODS: ReadonlySet<ViewMethod> = new Set<ViewMethod>(['grad_x_input', 'integrated_gradients']);
+export const SIGNED_METHODS: ReadonlySet<ViewMethod> = new Set<ViewMethod>(VIEW_METHODS.filter((id) => attributionEntry(id).signed));
 
 /** One answer token (index into the answer) or the whole answer. */
 export type AnswerFocus = number | 'sequence';
@@ -33,13 +30,7 @@ export interface TokenValues {
 
 /** The view methods this run holds data for, in display order. */
 export function availableViewMethods(run: RunJson): ViewMethod[] {
-  const available: ViewMethod[] = [];
-  if (run.attention?.mean?.length) available.push('attention_mean');
-  if (run.attention?.rollout?.length) available.push('attention_rollout');
-  if (run.gradient?.saliency?.length || run.gradient?.sequence?.saliency?.length) available.push('saliency');
-  if (run.gradient?.gradXInput?.length || run.gradient?.sequence?.gradXInput?.length) available.push('grad_x_input');
-  if (run.integratedGradients?.attributions?.length) available.push('integrated_gradients');
-  return available;
+  return VIEW_METHODS.filter((id) => attributionEntry(id).present(run));
 }
 
 /** Number of answer tokens of a run. */
@@ -89,16 +80,13 @@ function meanOfRows(rows: (number | null)[][], length: number): (number | null)[
 export function answerMatrix(run: RunJson, method: ViewMethod): (number | null)[][] {
   const length = run.tokens.ids.length;
   const rows: (number | null)[][] = [];
+  const rowsOf = attributionEntry(method).rows;
+  if (!rowsOf) return rows;
+  const { matrix, indexedBy } = rowsOf(run);
   const count = answerLength(run);
   for (let index = 0; index < count; index++) {
     const limit = run.promptLength + index;
-    let source: number[] | undefined;
-    if (method === 'attention_mean') source = matrixRow(run.attention?.mean, run, index, run.attention?.rows);
-    else if (method === 'attention_rollout') source = matrixRow(run.attention?.rollout, run, index, run.attention?.rows);
-    else if (method === 'saliency') source = run.gradient?.saliency?.[index];
-    else if (method === 'grad_x_input') source = run.gradient?.gradXInput?.[index];
-    else return [];
-    rows.push(fitToSequence(source, length, limit));
+    rows.push(fitToSequence(matrixRow(matrix, run, index, indexedBy), length, limit));
   }
   return rows;
 }
@@ -112,23 +100,22 @@ export function answerMatrix(run: RunJson, method: ViewMethod): (number | null)[
 export function tokenValues(run: RunJson, method: ViewMethod, focus: AnswerFocus): TokenValues {
   const length = run.tokens.ids.length;
   const signed = SIGNED_METHODS.has(method);
-  if (method === 'integrated_gradients') {
+  const entry = attributionEntry(method);
+  if (!entry.rows) {
     // Encoder-decoder runs integrate over the source: nothing to show on the decoder tokens.
-    if (run.integratedGradients?.input === 'source') return { values: new Array(length).fill(null), signed, note: 'Integrated gradients of this run are over the source tokens: see Source.' };
-    const values = fitToSequence(run.integratedGradients?.attributions, length);
-    const note = focus === 'sequence' ? undefined : 'Integrated gradients explain the whole answer; showing those values.';
+    if (method === 'integrated_gradients' && run.integratedGradients?.input === 'source') {
+      return { values: new Array(length).fill(null), signed, note: 'Integrated gradients of this run are over the source tokens: see Source.' };
+    }
+    // Whole-answer methods (integrated gradients) have no per-token rows.
+    const values = fitToSequence(entry.sequence?.(run), length);
+    const note = focus === 'sequence' ? undefined : `${entry.label} explain the whole answer; showing those values.`;
     return { values, signed, note };
   }
   if (focus !== 'sequence') {
     const row = answerMatrix(run, method)[focus];
     return row ? { values: row, signed } : { values: new Array(length).fill(null), signed, note: 'No values for this token.' };
   }
-  const stored =
-    method === 'saliency'
-      ? run.gradient?.sequence?.saliency
-      : method === 'grad_x_input'
-        ? run.gradient?.sequence?.gradXInput
-        : undefined;
+  const stored = entry.sequence?.(run);
   if (stored?.length) return { values: fitToSequence(stored, length), signed };
   return { values: meanOfRows(answerMatrix(run, method), length), signed };
 }

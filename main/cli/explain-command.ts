@@ -3,8 +3,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_ASSISTANT_TOKENS, MAX_ASSISTANT_TOKENS, type ExplainRequest } from '../../shared/api';
 import { DEVICES, TASK_TYPES, stageTemperature, type ChatMessage, type RunJson, type TaskType } from '../../shared/run';
-import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, IG_SPACINGS, METHOD_IDS, SALIENCY_NORMS, type ExplainOptions } from '../../shared/explain-options';
-import { UsageError, byteSizeOption, choiceOption, floatOption, idListOption, intOption, listOption, nameOption, parseCommand } from './args';
+import type { ExplainOptions } from '../../shared/explain-options';
+import { UsageError, byteSizeOption, choiceOption, floatOption, idListOption, intOption, nameOption, parseCommand } from './args';
+import { METHOD_OPTION_FLAGS, methodOptionsFromArgs, methodsOption } from './method-flags';
 import { terminalProgress } from './progress';
 import { openWorkbench } from './workbench';
 import { TokenIdError, runExplanation } from '../engine/pipeline';
@@ -36,17 +37,9 @@ export const EXPLAIN_OPTIONS = {
   seed: { type: 'string' },
   stop: { type: 'string', multiple: true },
   methods: { type: 'string' },
-  'attention-rows': { type: 'string' },
+  ...METHOD_OPTION_FLAGS,
   'attention-query': { type: 'string' },
   'attention-key': { type: 'string' },
-  target: { type: 'string' },
-  foil: { type: 'string' },
-  'saliency-norm': { type: 'string' },
-  'raw-gradient': { type: 'boolean' },
-  'ig-steps': { type: 'string' },
-  'ig-baseline': { type: 'string' },
-  'ig-rule': { type: 'string' },
-  'ig-spacing': { type: 'string' },
   device: { type: 'string' },
   'memory-budget': { type: 'string' },
   experiment: { type: 'string' },
@@ -76,21 +69,10 @@ export function explainRequestFromArgs(values: Record<string, string | boolean |
   const key = str('attention-key');
   if ((query === undefined) !== (key === undefined)) throw new UsageError('explain: manual attention needs both --attention-query and --attention-key');
 
-  const options: Partial<ExplainOptions> = {
-    attentionRows: choiceOption('attention-rows', str('attention-rows'), ['answer', 'all'] as const),
-    attentionManual: query !== undefined && key !== undefined ? { query, key } : undefined,
-    target: choiceOption('target', str('target'), GRADIENT_TARGETS),
-    foil: str('foil'),
-    saliencyNorm: choiceOption('saliency-norm', str('saliency-norm'), SALIENCY_NORMS),
-    keepRawGradient: values['raw-gradient'] === true ? true : undefined,
-    igSteps: intOption('ig-steps', str('ig-steps'), 1, 4096),
-    igBaseline: choiceOption('ig-baseline', str('ig-baseline'), IG_BASELINES),
-    igRule: choiceOption('ig-rule', str('ig-rule'), IG_RULES),
-    igSpacing: choiceOption('ig-spacing', str('ig-spacing'), IG_SPACINGS),
-  };
-  for (const k of Object.keys(options) as (keyof ExplainOptions)[]) if (options[k] === undefined) delete options[k];
+  const options: Partial<ExplainOptions> = methodOptionsFromArgs(values);
+  if (query !== undefined && key !== undefined) options.attentionManual = { query, key };
 
-  const methodList = listOption('methods', str('methods'), METHOD_IDS) ?? ['attention'];
+  const methodList = methodsOption(str('methods')) ?? ['attention'];
   const draftTokens = intOption('assistant-tokens', str('assistant-tokens'), 1, MAX_ASSISTANT_TOKENS);
   if (draftTokens !== undefined && str('assistant-model') === undefined) throw new UsageError('explain: --assistant-tokens needs --assistant-model DIR');
   return {

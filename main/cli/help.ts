@@ -1,5 +1,9 @@
 // `llm-explainer COMMAND --help`: one command's usage, cut from the general help text (so a flag added to the
 // usage there shows up here too), and what the command does.
+import { ATTRIBUTION_CATALOG } from '../../shared/method-catalog';
+import { methodList } from './method-flags';
+
+const SIGNED_VIEWS = ATTRIBUTION_CATALOG.filter((entry) => entry.chips && entry.signed).map((entry) => entry.viewName).join(', ');
 
 /** What each command does, below its usage lines. */
 const DESCRIPTIONS: Readonly<Record<string, string>> = Object.freeze({
@@ -9,8 +13,10 @@ and prints its id, a summary and the prompt and answer tokens coloured by one me
   --answer-token N    the answer token to explain, 0 = the first (default: the whole answer)
   --color WHEN        auto (only on a terminal, off when NO_COLOR is set), always or never; 24-bit colour
                       when COLORTERM is truecolor or 24bit, 256 colours otherwise
-Signed methods (grad_x_input, integrated_gradients) use the blue–orange diverging scale, the others cividis.
-Without --model the built-in demo model is used. Unknown flags and bad values exit 2; failures exit 1.`,
+Signed methods (${SIGNED_VIEWS}) use the blue–orange diverging scale, the others cividis.
+Without --model the built-in demo model is used. Unknown flags and bad values exit 2; failures exit 1.
+Methods (--methods, comma-separated):
+${methodList()}`,
   runs: 'Lists stored runs, newest first (--search matches prompt, answer, model, notes and tags).',
   show: `Prints one stored run: its summary and its tokens coloured by a method (--view, --answer-token and --color as
 for explain), or with --json the run JSON read back from the store (- for standard output).`,

@@ -2,7 +2,7 @@
 // new run links to its original. The original answer is teacher-forced unless --generate.
 import { writeFileSync } from 'node:fs';
 import { DEVICES } from '../../shared/run';
-import { METHOD_IDS } from '../../shared/explain-options';
+import { METHOD_IDS } from '../../shared/method-catalog';
 import { rerunExperiment, rerunRuns, type RerunOptions } from '../experiments/rerun';
 import { UsageError, byteSizeOption, choiceOption, intOption, listOption, nameOption, parseCommand } from './args';
 import { showProgress, summarizeQueue } from './batch-command';

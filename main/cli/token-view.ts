@@ -15,6 +15,7 @@ import {
   type AnswerFocus,
   type ViewMethod,
 } from '../../shared/token-values';
+import { attributionEntry } from '../../shared/method-catalog';
 import { paint, type ColorDepth } from './ansi';
 import { displayWidth } from './text-width';
 
@@ -27,16 +28,15 @@ export interface TokenViewSettings {
   width: number;
 }
 
-/** The names `--view` takes; `attention` and `rollout` are the two attention aggregations. */
+/** The names `--view` takes (the catalog's view names); `attention` and `rollout` are the two attention aggregations. */
 export const VIEW_NAMES: Readonly<Record<string, ViewMethod>> = Object.freeze({
-  attention: 'attention_mean',
-  rollout: 'attention_rollout',
+  ...Object.fromEntries(VIEW_METHODS.map((method) => [attributionEntry(method).viewName, method])),
   ...Object.fromEntries(VIEW_METHODS.map((method) => [method, method])),
 });
 
 /** The short name of a view method, as `--view` spells it. */
 export function viewName(method: ViewMethod): string {
-  return method === 'attention_mean' ? 'attention' : method === 'attention_rollout' ? 'rollout' : method;
+  return attributionEntry(method).viewName;
 }
 
 /** Cells of the legend's colour bar. */
@@ -44,7 +44,7 @@ const LEGEND_CELLS = 24;
 
 /** The run method that produces a view method's values (attention's two aggregations both come from `attention`). */
 export function sourceMethod(method: ViewMethod): string {
-  return method === 'attention_mean' || method === 'attention_rollout' ? 'attention' : method;
+  return attributionEntry(method).method;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { RunJson } from '../../shared/run';
 import { answerLength, availableViewMethods, type ViewMethod } from '../../shared/token-values';
 import { COLOR_CHOICES, colorDepth, type ColorChoice } from './ansi';
 import { UsageError, choiceOption, intOption } from './args';
+import { attributionId } from '../../shared/method-catalog';
 import { VIEW_NAMES, defaultViewMethod, renderTokenView, sourceMethod, viewName } from './token-view';
 
 export const VIEW_OPTIONS = {
@@ -25,7 +26,10 @@ export interface ViewFlags {
 /** Reads the view flags; bad values are UsageErrors. */
 export function viewFlagsFromArgs(values: Record<string, unknown>): ViewFlags {
   const choices = [...Object.keys(VIEW_NAMES), 'none'];
-  const view = choiceOption('view', values.view as string | undefined, choices);
+  // Older spellings (`attention_mean`) still work in scripts; the usage lists only the current ones.
+  const given = values.view as string | undefined;
+  const legacy = given !== undefined && !choices.includes(given) ? attributionId(given) : undefined;
+  const view = choiceOption('view', legacy ?? given, choices);
   return {
     method: view === undefined ? undefined : view === 'none' ? null : VIEW_NAMES[view],
     answerToken: intOption('answer-token', values['answer-token'] as string | undefined, 0),

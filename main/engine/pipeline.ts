@@ -105,8 +105,8 @@ async function explainLoaded(
 ): Promise<PipelineResult> {
   const { store, signal } = context;
   const progress = context.onProgress ?? (() => {});
-  const methods = validateMethods(request.methods);
   const options = resolveExplainOptions(request.options);
+  const methods = validateMethods(request.methods, options);
   checkSignal(signal);
   const idProblem = tokenIdProblem({ 'input ids': request.inputIds, 'answer ids': request.answerIds, 'foil ids': options.foilIds }, loaded.config.vocabSize);
   if (idProblem) throw new TokenIdError(idProblem);
@@ -192,8 +192,7 @@ async function explainLoaded(
 
     const tensors: NamedTensor[] = [];
     let json: Partial<RunJson> = {};
-    for (const family of familiesFor(methods)) {
-      const stage: ProgressStage = family.id === 'attention' ? 'attention' : 'gradients';
+    for (const { family, stage } of familiesFor(methods)) {
       progress(stage, 0);
       await holdAtStage(stage, signal);
       checkSignal(signal);

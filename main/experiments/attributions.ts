@@ -1,28 +1,16 @@
 // Per-run inputs of the aggregations, read from the store: each method's attribution mass over the prompt
 // positions, the run's segments, one layer of attention with the answer rows marked.
 import { attributionMass, type AttributionMethod, type PromptSegment } from '../../shared/experiment-math';
+import { attributionEntry } from '../../shared/method-catalog';
 import type { RunJson } from '../../shared/run';
 import type { RunReader } from '../store/run-reader';
 import { automaticSegments, mergeSegments, segmentFromMask, SEGMENT_TENSOR_PREFIX } from './segments';
 
-/**
- * Which stored tensors give a method's mass, first found wins. Matrices are [row, col] and their rows are
- * summed (attention: answer rows only); vectors are [col]. Sequence-target gradients are the fallback when a
- * run stored no per-token rows.
- */
-const SOURCES: Record<AttributionMethod, { tensor: string; rows?: 'answer' | 'all' }[]> = {
-  integrated_gradients: [{ tensor: 'integratedGradients.attributions' }],
-  grad_x_input: [{ tensor: 'gradient.gradXInput', rows: 'all' }, { tensor: 'gradient.sequence.gradXInput' }],
-  saliency: [{ tensor: 'gradient.saliency', rows: 'all' }, { tensor: 'gradient.sequence.saliency' }],
-  'attention.input': [{ tensor: 'attention.input' }],
-  'attention.rollout': [{ tensor: 'attention.rollout', rows: 'answer' }],
-  'attention.mean': [{ tensor: 'attention.mean', rows: 'answer' }],
-};
-
 /** The stored tensor that gives a method's mass for this run, or undefined. */
 export function sourceTensor(reader: RunReader, runId: string, method: AttributionMethod): { tensor: string; rows?: 'answer' | 'all' } | undefined {
   const names = new Set(reader.tensorInfo(runId).map((info) => info.name));
-  return SOURCES[method].find((source) => names.has(source.tensor));
+  // Which stored tensors give a method's mass is the catalog's (`sources`, first found wins).
+  return attributionEntry(method).sources.find((source) => names.has(source.tensor));
 }
 
 /**

@@ -179,7 +179,7 @@ describe('workbench views', () => {
     expect(inMethods).toBe(true);
     await page.keyboard.press('ArrowRight');
     const method = await page.evaluate(() => document.activeElement.value);
-    expect(method).toBe('attention_rollout');
+    expect(method).toBe('attention.rollout');
 
     // Whole answer button, then the answer chips: arrows move between tokens.
     await page.keyboard.press('Tab');

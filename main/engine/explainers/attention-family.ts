@@ -3,19 +3,10 @@
 import type { AttentionJson, HeadStatsJson } from '../../../shared/run';
 import type { NamedTensor } from '../../../shared/tensor';
 import { computeAttention, type AttentionResult } from '../attention/compute';
-import type { Explainer, ExplainerFamily } from './explainer';
+import type { ExplainerFamily } from './explainer';
 import { matrixToRows, toRows } from './json-arrays';
 
-export const ATTENTION_EXPLAINERS: readonly Explainer[] = [
-  {
-    id: 'attention',
-    family: 'attention',
-    description: 'Attention probabilities of every layer and head (teacher-forced), their means, rollout and head statistics',
-    needsAnswer: false,
-  },
-];
-
-/** Tensor names in the store; `attention.data` axes are [layer, head, row, col]. */
+/** Tensor names in the store (the catalog's attention outputs); `attention.data` axes are [layer, head, row, col]. */
 export const ATTENTION_TENSORS = {
   data: 'attention.data',
   mean: 'attention.mean',
@@ -25,6 +16,7 @@ export const ATTENTION_TENSORS = {
 
 export const attentionFamily: ExplainerFamily = {
   id: 'attention',
+  methods: ['attention'],
   async compute(context) {
     const { model, ids, promptLength, options } = context;
     context.onProgress?.(0.05, 'instrumenting graph');
@@ -74,7 +66,7 @@ export function attentionJson(result: AttentionResult): AttentionJson {
 
 function headStatsJson(result: AttentionResult): HeadStatsJson {
   const { layers, heads } = result;
-  const grid = (values: Float32Array) => matrixToRows(values, layers, heads);
+  const grid = (values: ArrayLike<number>) => matrixToRows(values, layers, heads);
   return {
     entropy: grid(result.headStats.entropy),
     maxWeight: grid(result.headStats.maxWeight),

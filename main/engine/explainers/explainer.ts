@@ -1,5 +1,7 @@
-// The explainer plug-in interface: every explanation method is one object with a stable id, registered by
-// name in ./registry, so new methods (occlusion, SmoothGrad, logit lens, …) plug in without touching others.
+// The explainer plug-in interface: every explanation method is an entry of shared/method-catalog computed by
+// one engine module of its family; ./registry maps each catalog family to its driver, so new methods
+// (occlusion, SmoothGrad, logit lens, …) plug in without touching others.
+import type { MethodFamily } from '../../../shared/method-catalog';
 import type { DeviceChoice, RunJson } from '../../../shared/run';
 import type { NamedTensor } from '../../../shared/tensor';
 import type { ExplainOptions } from '../../../shared/explain-options';
@@ -27,21 +29,14 @@ export interface ExplainResult {
   tensors: NamedTensor[];
 }
 
-export interface Explainer {
-  /** Stable id used on the CLI (`--methods`) and in stored runs. */
-  readonly id: string;
-  /** Family shares one computation: all gradient methods of a run come from one derivative-graph run. */
-  readonly family: 'attention' | 'gradient';
-  readonly description: string;
-  /** Needs an answer of at least one token (gradient targets are answer tokens). */
-  readonly needsAnswer: boolean;
-}
-
 /**
  * A family computes all of its requested methods at once (one instrumented forward, or one
- * forward+backward run), then each method picks its part of the result.
+ * forward+backward run), then each method picks its part of the result. What a method is (id, label, options,
+ * outputs) lives in shared/method-catalog; the family only computes.
  */
 export interface ExplainerFamily {
-  readonly id: 'attention' | 'gradient';
+  readonly id: MethodFamily;
+  /** The method ids this family's engine modules compute (checked against the catalog in ./registry). */
+  readonly methods: readonly string[];
   compute(context: ExplainContext, methods: readonly string[]): Promise<ExplainResult>;
 }

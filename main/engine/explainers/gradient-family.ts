@@ -1,25 +1,11 @@
-// The gradient explainers (saliency, gradient × input, integrated gradients, raw gradient) share one
-// derivative-graph program (main/engine/gradients): one forward pass, all answer rows' reverse passes batched.
+// The gradient family (saliency, gradient × input, integrated gradients, raw gradient) shares one
+// derivative-graph program (main/engine/gradients): one forward pass, all answer rows' reverse passes batched;
+// its method modules are registered in main/engine/gradients/methods/index.
 import type { GradientJson, IntegratedGradientsJson } from '../../../shared/run';
 import type { NamedTensor } from '../../../shared/tensor';
-import { computeGradients, type GradientMethod, type GradientResult } from '../gradients/compute';
-import type { ExplainContext, Explainer, ExplainerFamily } from './explainer';
+import { computeGradients, GRADIENT_METHODS, type GradientMethod, type GradientResult } from '../gradients/compute';
+import type { ExplainContext, ExplainerFamily } from './explainer';
 import { matrixToRows, toRows } from './json-arrays';
-
-export const GRADIENT_EXPLAINERS: readonly Explainer[] = [
-  { id: 'saliency', family: 'gradient', description: 'Norm of the gradient of each answer token’s log-probability w.r.t. each input embedding', needsAnswer: true },
-  { id: 'grad_x_input', family: 'gradient', description: 'Gradient · input embedding per position', needsAnswer: true },
-  { id: 'integrated_gradients', family: 'gradient', description: 'Integrated gradients of the summed answer log-probability (Sundararajan et al. 2017)', needsAnswer: true },
-  { id: 'gradient', family: 'gradient', description: 'Raw gradient [row, col, hidden] (large; stored only when asked for)', needsAnswer: true },
-];
-
-/** Our method ids → the gradient engine's. */
-const ENGINE_METHOD: Record<string, GradientMethod> = {
-  saliency: 'saliency',
-  grad_x_input: 'grad_x_input',
-  integrated_gradients: 'integrated_gradients',
-  gradient: 'raw_gradient',
-};
 
 export const GRADIENT_TENSORS = {
   saliency: 'gradient.saliency',
@@ -44,8 +30,9 @@ function foilIdsOf(context: ExplainContext): number[] | undefined {
 
 export const gradientFamily: ExplainerFamily = {
   id: 'gradient',
+  methods: GRADIENT_METHODS,
   async compute(context, methods) {
-    const wanted = methods.filter((m) => ENGINE_METHOD[m]).map((m) => ENGINE_METHOD[m]);
+    const wanted = methods.filter((m): m is GradientMethod => (GRADIENT_METHODS as readonly string[]).includes(m));
     const { options, model } = context;
     context.onProgress?.(0.05, 'building derivative graph');
     // A warm program (main/engine/warm-sessions.ts) when the run has a session pool; opened by path otherwise.

@@ -14,11 +14,3 @@ export function matrixToRows(values: ArrayLike<number> & { subarray?: unknown },
   }
   return out;
 }
-
-/** Nested rows back to a flat Float32Array (for reading a run JSON). */
-export function rowsToMatrix(rows: number[][]): Float32Array {
-  const cols = rows[0]?.length ?? 0;
-  const out = new Float32Array(rows.length * cols);
-  rows.forEach((row, r) => out.set(row, r * cols));
-  return out;
-}

@@ -1,34 +1,41 @@
-// Explicit, frozen registry of explanation methods. An unknown id throws an error listing the valid ones.
-import type { Explainer, ExplainerFamily } from './explainer';
-import { attentionFamily, ATTENTION_EXPLAINERS } from './attention-family';
-import { gradientFamily, GRADIENT_EXPLAINERS } from './gradient-family';
+// Explicit, frozen registry of the method families' drivers. Which methods exist is the catalog's business
+// (shared/method-catalog); this file checks, once at load, that every catalog method has an engine module in
+// its family, so a catalog entry without an engine module fails every test that loads the engine.
+import { METHOD_CATALOG, METHOD_FAMILIES, METHOD_IDS, methodEntry, requestedMethods, type MethodFamily } from '../../../shared/method-catalog';
+import type { ExplainOptions } from '../../../shared/explain-options';
+import type { ExplainerFamily } from './explainer';
+import { attentionFamily } from './attention-family';
+import { gradientFamily } from './gradient-family';
 
-export const EXPLAINERS: Readonly<Record<string, Explainer>> = Object.freeze(
-  Object.fromEntries([...ATTENTION_EXPLAINERS, ...GRADIENT_EXPLAINERS].map((e) => [e.id, e])),
-);
-
-const FAMILIES: Readonly<Record<Explainer['family'], ExplainerFamily>> = Object.freeze({
+const FAMILIES: Readonly<Record<MethodFamily, ExplainerFamily>> = Object.freeze({
   attention: attentionFamily,
   gradient: gradientFamily,
 });
 
+for (const entry of METHOD_CATALOG) {
+  if (!FAMILIES[entry.family].methods.includes(entry.id)) throw new Error(`method "${entry.id}" is in the catalog but its ${entry.family} family has no engine module for it`);
+}
+
 export class UnknownMethodError extends Error {
   readonly code = 'unknown_method';
   constructor(id: string) {
-    super(`unknown explanation method "${id}"; valid: ${Object.keys(EXPLAINERS).join(', ')}`);
+    super(`unknown explanation method "${id}"; valid: ${METHOD_IDS.join(', ')}`);
     this.name = 'UnknownMethodError';
   }
 }
 
-/** Checks method ids, dropping duplicates; throws UnknownMethodError on the first unknown one. */
-export function validateMethods(ids: readonly string[]): string[] {
-  const unique = [...new Set(ids)];
-  for (const id of unique) if (!EXPLAINERS[id]) throw new UnknownMethodError(id);
-  return unique;
+/**
+ * Checks method ids and drops duplicates (adding `gradient` when options.keepRawGradient asks for it); throws
+ * UnknownMethodError on the first unknown one.
+ */
+export function validateMethods(ids: readonly string[], options?: Partial<ExplainOptions>): string[] {
+  const methods = requestedMethods(ids, options);
+  for (const id of methods) if (!methodEntry(id)) throw new UnknownMethodError(id);
+  return methods;
 }
 
-/** The families that must run for these methods, attention first (it is the cheaper pass). */
-export function familiesFor(ids: readonly string[]): ExplainerFamily[] {
-  const families = new Set(ids.map((id) => EXPLAINERS[id].family));
-  return (['attention', 'gradient'] as const).filter((f) => families.has(f)).map((f) => FAMILIES[f]);
+/** The families that must run for these methods, with their progress stage, in the catalog's family order. */
+export function familiesFor(ids: readonly string[]): { family: ExplainerFamily; stage: (typeof METHOD_FAMILIES)[number]['stage'] }[] {
+  const wanted = new Set(ids.map((id) => methodEntry(id)?.family));
+  return METHOD_FAMILIES.filter((family) => wanted.has(family.id)).map((family) => ({ family: FAMILIES[family.id], stage: family.stage }));
 }

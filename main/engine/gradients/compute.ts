@@ -9,7 +9,8 @@
 import { statSync } from 'node:fs';
 import type { DeviceChoice } from '../../../shared/run';
 import { DataType } from '../onnx/proto';
-import { gradientTimesInput, sumRows } from './methods/grad-x-input';
+import { sumRows } from './methods/grad-x-input';
+import { GRADIENT_METHOD_IDS, ROW_METHODS } from './methods/index';
 import {
   attributionsFrom,
   baselineEmbeddings,
@@ -19,11 +20,12 @@ import {
   type IntegratedGradientsSettings,
 } from './methods/integrated-gradients';
 import { geometricSpacing, quadrature } from './methods/quadrature';
-import { saliency, type SaliencyNorm } from './methods/saliency';
+import type { SaliencyNorm } from './methods/saliency';
 import { GradientProgram } from './program';
 
-export type GradientMethod = 'saliency' | 'grad_x_input' | 'raw_gradient' | 'integrated_gradients';
-export const GRADIENT_METHODS: readonly GradientMethod[] = ['saliency', 'grad_x_input', 'raw_gradient', 'integrated_gradients'];
+/** A gradient-family method id of shared/method-catalog (`gradient` is the raw gradient). */
+export type GradientMethod = 'saliency' | 'grad_x_input' | 'gradient' | 'integrated_gradients';
+export const GRADIENT_METHODS = GRADIENT_METHOD_IDS as readonly GradientMethod[];
 export type GradientTarget = 'token' | 'sequence' | 'contrastive';
 
 /** Defaults chosen from the completeness measurements in the README (pad baseline, Gauss–Legendre). */
@@ -118,6 +120,8 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
   const answerLength = ids.length - promptLength;
   if (promptLength < 1 || answerLength < 1) throw new Error(`gradients need a prompt and an answer of at least one token each (prompt ${promptLength}, answer ${answerLength})`);
   if (target === 'contrastive' && !options.foilIds?.length) throw new Error('contrastive targets need foil token ids');
+  const unknown = options.methods.find((method) => !GRADIENT_METHOD_IDS.includes(method));
+  if (unknown !== undefined) throw new Error(`unknown gradient method "${unknown}"; valid: ${GRADIENT_METHOD_IDS.join(', ')}`);
   const program = options.program ?? (options.modelPath
     ? await openGradientProgram(options.modelPath, options.device, options.cacheDir, options.floatType)
     : await GradientProgram.open({ model: options.bytes!, device: options.device, cacheDir: options.cacheDir, floatType: options.floatType }));
@@ -129,9 +133,9 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
   const foilIds = target === 'contrastive' ? targetIds.map((_, t) => options.foilIds![options.foilIds!.length === 1 ? 0 : t]) : undefined;
   const base = { ids, positions: targetPositions, targetIds, foilIds };
 
-  const wantsRows = options.methods.some((m) => m !== 'integrated_gradients');
+  const reducers = options.methods.filter((method) => ROW_METHODS[method]).map((method) => ROW_METHODS[method]);
   const result: GradientResult = { target, rows: 0, positions, hidden, sequence: {}, targetLogProbs: [] };
-  if (wantsRows || options.methods.length === 0) {
+  if (reducers.length > 0 || options.methods.length === 0) {
     const rows = target === 'sequence' ? 1 : answerLength;
     let chunk = options.rowsPerRun ?? rows;
     if (options.rowsPerRun === undefined && rows > 1) {
@@ -152,20 +156,14 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
       }
       chunks.push({ start, cotangent, rows: count });
     }
-    // Each chunk's gradient [count, positions, hidden] is reduced to its rows as it arrives; the whole raw gradient
-    // is kept only when asked for (32 rows of a 512-wide model at T = 512 are 32 MB).
-    const norm = options.saliencyNorm ?? 'l2';
+    // Each chunk's gradient [count, positions, hidden] is reduced by every requested row method as it arrives
+    // (methods/row-reducer): only the raw gradient keeps it whole.
     const size = positions * hidden;
-    const wants = (method: GradientMethod) => options.methods.includes(method);
-    const raw = wants('raw_gradient') ? new Float32Array(rows * size) : undefined;
-    const rowSaliency = wants('saliency') ? new Float32Array(rows * positions) : undefined;
-    const rowGradXInput = wants('grad_x_input') ? new Float32Array(rows * positions) : undefined;
+    const reductions = reducers.map((reducer) => reducer.start({ rows, positions, hidden, input, saliencyNorm: options.saliencyNorm ?? 'l2' }));
     const summed = new Float32Array(size);
     const consume = (index: number, gradient: Float32Array) => {
       const { start, rows: count } = chunks[index];
-      raw?.set(gradient, start * size);
-      rowSaliency?.set(saliency(gradient, count, positions, hidden, norm), start * positions);
-      rowGradXInput?.set(gradientTimesInput(gradient, input, count, positions, hidden), start * positions);
+      for (const reduction of reductions) reduction.consume(start, count, gradient);
       const chunkSum = count === 1 ? gradient : sumRows(gradient, count, size);
       for (let i = 0; i < size; i++) summed[i] += chunkSum[i];
     };
@@ -173,15 +171,7 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
     const out = await program.runRows({ ...base, embeddings: input, batch: 1, cotangent: chunks[0].cotangent, rows: chunks[0].rows }, chunks, options.signal, consume);
     result.targetLogProbs = Array.from(out.logProbs, Number);
     result.rows = rows;
-    if (rowSaliency) {
-      result.saliency = rowSaliency;
-      result.sequence.saliency = saliency(summed, 1, positions, hidden, norm);
-    }
-    if (rowGradXInput) {
-      result.gradXInput = rowGradXInput;
-      result.sequence.gradXInput = gradientTimesInput(summed, input, 1, positions, hidden);
-    }
-    if (raw) result.raw = raw;
+    for (const reduction of reductions) reduction.finish(summed, result);
   }
   if (options.methods.includes('integrated_gradients')) {
     const { rowValues, ...ig } = await integratedGradients(program, options, base, input, answerLength).catch((error: unknown) => {

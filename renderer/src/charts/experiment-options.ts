@@ -12,6 +12,7 @@ import {
   type MeanCell,
   type TimelineSeries,
 } from '../../../shared/experiment-math';
+import { ATTRIBUTION_CATALOG } from '../../../shared/method-catalog';
 import type { ExperimentChartOption } from './experiment-charts';
 import { escapeHtml, hiddenVisualMap } from './heatmap-option';
 
@@ -21,15 +22,10 @@ import { escapeHtml, hiddenVisualMap } from './heatmap-option';
  */
 export const CATEGORY_COLORS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'] as const;
 
-/** Labels of the attribution methods. */
-export const ATTRIBUTION_LABELS: Readonly<Record<AttributionMethod, string>> = Object.freeze({
-  integrated_gradients: 'Integrated gradients',
-  grad_x_input: 'Gradient × input',
-  saliency: 'Saliency',
-  'attention.input': 'Attention to input',
-  'attention.rollout': 'Attention rollout',
-  'attention.mean': 'Attention (mean)',
-});
+/** Labels of the attribution methods (the catalog's short labels). */
+export const ATTRIBUTION_LABELS: Readonly<Record<AttributionMethod, string>> = Object.freeze(
+  Object.fromEntries(ATTRIBUTION_CATALOG.map((entry) => [entry.id, entry.shortLabel])) as Record<AttributionMethod, string>,
+);
 
 /** Labels of the per-head statistics; "segment" is completed with the segment's name. */
 export const HEAD_STATISTIC_LABELS: Readonly<Record<HeadStatistic, string>> = Object.freeze({

@@ -1,10 +1,11 @@
 // Loads every attention head of a run as row-major matrices: one getTensorSlice call per layer (all its
 // heads at once) when the run stores an attention tensor, or the run JSON's own `attention.data` (static
-// reports embed it). Head statistics are computed from the same matrices.
+// reports embed it). Head statistics are the ones the run stored (shared/attention-math, computed by the
+// engine); runs stored without them get the same computation over the loaded matrices.
 import { computed, shallowRef, ref } from 'vue';
 import type { TensorInfo, WorkbenchApi } from '../../../shared/api';
 import type { RunJson } from '../../../shared/run';
-import { headStatistics, matrixMax, matrixRows, type HeadMatrix } from '../explain/head-stats';
+import { headStatistics, matrixMax, matrixRows, storedHeadStatistics, type HeadMatrix } from '../explain/head-stats';
 
 /** The stored attention tensor of a run: axes [layer, head, row, col]. */
 export function findAttentionTensor(tensors: TensorInfo[]): TensorInfo | undefined {
@@ -30,8 +31,11 @@ export function useAttentionHeads(api: WorkbenchApi) {
   const loading = ref(false);
   const error = ref('');
 
+  const stored = shallowRef<RunJson['attention']>(undefined);
+
   async function load(run: RunJson) {
     matrices.value = [];
+    stored.value = run.attention;
     error.value = '';
     if (!run.attention) return;
     layers.value = run.attention.layers;
@@ -65,7 +69,11 @@ export function useAttentionHeads(api: WorkbenchApi) {
     }
   }
 
-  const statistics = computed(() => matrices.value.map((matrix) => headStatistics(matrixRows(matrix), matrix.layer, matrix.head)));
+  const statistics = computed(() =>
+    stored.value?.headStats?.entropy?.length
+      ? storedHeadStatistics(stored.value.headStats)
+      : matrices.value.map((matrix) => headStatistics(matrixRows(matrix), matrix.layer, matrix.head)),
+  );
   const maxWeight = computed(() => Math.max(0, ...matrices.value.map(matrixMax)) || 1);
 
   return { matrices, layers, heads, loading, error, statistics, maxWeight, load };

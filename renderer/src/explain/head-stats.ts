@@ -1,6 +1,9 @@
 // Statistics of one attention head over the answer rows: how spread out it is (entropy), how peaked
 // (max weight), and how much it reads the first token (an "attention sink") or the previous token.
-// Pure functions over plain arrays, shared by the head table and the tests.
+// The numbers come from shared/attention-math headStatistics, the computation the engine stores with every run
+// (run.attention.headStats); this file adapts them to the head table's rows.
+import { headStatistics as statisticsOfHeads } from '../../../shared/attention-math';
+import type { HeadStatsJson } from '../../../shared/run';
 
 /** One head's attention matrix (answer rows × all positions), row-major. */
 export interface HeadMatrix {
@@ -54,41 +57,36 @@ export function queryPosition(row: ArrayLike<number>): number {
 }
 
 /**
- * Statistics of one head's rows (each row a probability distribution over key positions).
+ * Statistics of one head's rows (each row a probability distribution over key positions), each row's query
+ * position read from its causal zeros; no row past position 0 gives a previous-token share of 0.
  * @example headStatistics([[0.5, 0.5, 0]], 0, 0) // {entropy: 0.693…, maxWeight: 0.5, firstTokenShare: 0.5, previousTokenShare: 0.5, …}
  */
 export function headStatistics(rows: ArrayLike<number>[], layer: number, head: number): HeadStatistics {
-  let entropy = 0;
-  let maxWeight = 0;
-  let firstTokenShare = 0;
-  let previousTokenShare = 0;
-  let previousCount = 0;
-  for (const row of rows) {
-    const query = queryPosition(row);
-    let rowEntropy = 0;
-    let rowMax = 0;
-    for (let position = 0; position <= query; position++) {
-      const weight = row[position];
-      if (weight > 0) rowEntropy -= weight * Math.log(weight);
-      if (weight > rowMax) rowMax = weight;
-    }
-    entropy += rowEntropy;
-    maxWeight += rowMax;
-    firstTokenShare += row[0] ?? 0;
-    if (query > 0) {
-      previousTokenShare += row[query - 1];
-      previousCount += 1;
-    }
-  }
-  const count = Math.max(1, rows.length);
-  return {
-    layer,
-    head,
-    entropy: entropy / count,
-    maxWeight: maxWeight / count,
-    firstTokenShare: firstTokenShare / count,
-    previousTokenShare: previousCount ? previousTokenShare / previousCount : 0,
-  };
+  const cols = rows[0]?.length ?? 0;
+  const data = new Float64Array(rows.length * cols);
+  rows.forEach((row, index) => data.set(Array.from(row), index * cols));
+  const shape = { layers: 1, heads: 1, rows: rows.length, cols };
+  const stats = statisticsOfHeads({ shape, data, rowPositions: rows.map(queryPosition) });
+  return rows.length === 0
+    ? { layer, head, entropy: 0, maxWeight: 0, firstTokenShare: 0, previousTokenShare: 0 }
+    : statisticsRow(layer, head, stats.entropy[0], stats.maxWeight[0], stats.firstToken[0], stats.previousToken[0]);
+}
+
+function statisticsRow(layer: number, head: number, entropy: number, maxWeight: number, first: number, previous: number | null): HeadStatistics {
+  // A head with no query past position 0 has no previous token (NaN, stored as null): the table shows 0.
+  const finite = (value: number | null) => (value !== null && Number.isFinite(value) ? value : 0);
+  return { layer, head, entropy: finite(entropy), maxWeight: finite(maxWeight), firstTokenShare: finite(first), previousTokenShare: finite(previous) };
+}
+
+/** The statistics the run stored ([layer][head] grids), as table rows, layer by layer. */
+export function storedHeadStatistics(stored: HeadStatsJson): HeadStatistics[] {
+  const statistics: HeadStatistics[] = [];
+  stored.entropy.forEach((heads, layer) =>
+    heads.forEach((entropy, head) =>
+      statistics.push(statisticsRow(layer, head, entropy, stored.maxWeight[layer][head], stored.firstToken[layer][head], stored.previousToken[layer][head])),
+    ),
+  );
+  return statistics;
 }
 
 /** Statistics of every head of a `[layer][head][row][col]` array, layer by layer. */

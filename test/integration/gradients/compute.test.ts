@@ -25,7 +25,7 @@ let tokenRun: GradientResult;
 beforeAll(async () => {
   path = `${await fixtureFolder('llama')}/onnx/model.onnx`;
   program = await GradientProgram.open({ model: path, floatType: DataType.DOUBLE });
-  tokenRun = await computeGradients({ program, ids: IDS, promptLength: PROMPT, methods: ['saliency', 'grad_x_input', 'raw_gradient'] });
+  tokenRun = await computeGradients({ program, ids: IDS, promptLength: PROMPT, methods: ['saliency', 'grad_x_input', 'gradient'] });
 });
 afterAll(async () => program.release());
 
@@ -65,7 +65,7 @@ describe('computeGradients', () => {
   });
 
   it('the sequence target is the sum of the token rows', async () => {
-    const sequence = await computeGradients({ program, ids: IDS, promptLength: PROMPT, target: 'sequence', methods: ['raw_gradient'] });
+    const sequence = await computeGradients({ program, ids: IDS, promptLength: PROMPT, target: 'sequence', methods: ['gradient'] });
     expect(sequence.rows).toBe(1);
     const size = IDS.length * tokenRun.hidden;
     for (let i = 0; i < size; i += 7) {
@@ -86,7 +86,7 @@ describe('computeGradients', () => {
   });
 
   it('chunking rows over several runs gives the same rows', async () => {
-    const chunked = await computeGradients({ program, ids: IDS, promptLength: PROMPT, methods: ['raw_gradient'], rowsPerRun: 3 });
+    const chunked = await computeGradients({ program, ids: IDS, promptLength: PROMPT, methods: ['gradient'], rowsPerRun: 3 });
     expect(Array.from(chunked.raw!)).toEqual(Array.from(tokenRun.raw!));
   });
 
@@ -112,7 +112,7 @@ describe('computeGradients', () => {
   it('a compact program drops the prepared graph after a build and reads it again for a new shape', async () => {
     const compact = await GradientProgram.open({ model: path, floatType: DataType.DOUBLE, compact: true });
     try {
-      const first = await computeGradients({ program: compact, ids: IDS, promptLength: PROMPT, methods: ['raw_gradient'] });
+      const first = await computeGradients({ program: compact, ids: IDS, promptLength: PROMPT, methods: ['gradient'] });
       expect(Array.from(first.raw!)).toEqual(Array.from(tokenRun.raw!));
       expect(() => compact.split.model).toThrow(/released/);
       // Another sequence length needs another derivative graph: the model is read and prepared again.
@@ -132,7 +132,7 @@ describe('computeGradients', () => {
         const compact = await GradientProgram.open({ model: path, floatType: DataType.DOUBLE, compact: true, cacheDir });
         // The second program has no graph until one must be built (here none: the derivative graphs are cached).
         if (attempt === 1) expect(() => compact.split.model).toThrow(/released/);
-        const run = await computeGradients({ program: compact, ids: IDS, promptLength: PROMPT, methods: ['raw_gradient'] });
+        const run = await computeGradients({ program: compact, ids: IDS, promptLength: PROMPT, methods: ['gradient'] });
         results.push(Array.from(run.raw!));
         await compact.release();
       }

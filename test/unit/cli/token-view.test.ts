@@ -129,8 +129,9 @@ describe('wrapping', () => {
 describe('view flags', () => {
   it('reads --view names, --answer-token and --color', () => {
     expect(viewFlagsFromArgs({})).toEqual({ method: undefined, answerToken: undefined, color: 'auto' });
-    expect(viewFlagsFromArgs({ view: 'rollout', 'answer-token': '2', color: 'never' })).toEqual({ method: 'attention_rollout', answerToken: 2, color: 'never' });
-    expect(viewFlagsFromArgs({ view: 'attention' }).method).toBe('attention_mean');
+    expect(viewFlagsFromArgs({ view: 'rollout', 'answer-token': '2', color: 'never' })).toEqual({ method: 'attention.rollout', answerToken: 2, color: 'never' });
+    expect(viewFlagsFromArgs({ view: 'attention' }).method).toBe('attention.mean');
+    expect(viewFlagsFromArgs({ view: 'attention_mean' }).method).toBe('attention.mean');
     expect(viewFlagsFromArgs({ view: 'none' }).method).toBeNull();
     expect(() => viewFlagsFromArgs({ view: 'heatmap' })).toThrow(/--view must be one of attention, rollout/);
     expect(() => viewFlagsFromArgs({ color: 'yes' })).toThrow(UsageError);
@@ -140,7 +141,7 @@ describe('view flags', () => {
   it('defaults to the first method the run was asked for', () => {
     const run = makeRun();
     expect(defaultViewMethod({ ...run, methods: ['saliency', 'attention'] })).toBe('saliency');
-    expect(defaultViewMethod({ ...run, methods: ['attention', 'saliency'] })).toBe('attention_mean');
+    expect(defaultViewMethod({ ...run, methods: ['attention', 'saliency'] })).toBe('attention.mean');
     expect(defaultViewMethod({ ...run, methods: ['integrated_gradients'] })).toBe('integrated_gradients');
     expect(defaultViewMethod({ ...run, attention: undefined, gradient: undefined, integratedGradients: undefined })).toBeUndefined();
   });

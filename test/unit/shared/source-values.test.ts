@@ -17,11 +17,11 @@ const run = {
 describe('source values', () => {
   it('reads one answer row or the mean over rows', () => {
     expect(isSeq2SeqRun(run)).toBe(true);
-    expect(sourceValues(run, 'attention_mean', 1).values).toEqual([0.1, 0.1, 0.8]);
-    expect(sourceValues(run, 'attention_mean', 'sequence').values.map((v) => Number(v!.toFixed(6)))).toEqual([0.3, 0.2, 0.5]);
+    expect(sourceValues(run, 'attention.mean', 1).values).toEqual([0.1, 0.1, 0.8]);
+    expect(sourceValues(run, 'attention.mean', 'sequence').values.map((v) => Number(v!.toFixed(6)))).toEqual([0.3, 0.2, 0.5]);
     expect(sourceValues(run, 'saliency', 'sequence').values).toEqual([2, 2, 2]);
     expect(sourceValues(run, 'grad_x_input', 0)).toEqual({ values: [-1, 0, 1], signed: true });
-    expect(sourceMatrix(run, 'attention_rollout')).toBe(run.attention!.cross!.mean);
+    expect(sourceMatrix(run, 'attention.rollout')).toBe(run.attention!.cross!.mean);
   });
 
   it('shows integrated gradients on the source and none on the decoder tokens', () => {

@@ -8,7 +8,7 @@ describe('token values', () => {
   const length = run.tokens.ids.length;
 
   it('lists the methods a run holds data for', () => {
-    expect(availableViewMethods(run)).toEqual(['attention_mean', 'attention_rollout', 'saliency', 'grad_x_input', 'integrated_gradients']);
+    expect(availableViewMethods(run)).toEqual(['attention.mean', 'attention.rollout', 'saliency', 'grad_x_input', 'integrated_gradients']);
     expect(availableViewMethods({ ...run, attention: undefined, integratedGradients: undefined })).toEqual(['saliency', 'grad_x_input']);
   });
 
@@ -27,7 +27,7 @@ describe('token values', () => {
 
   it('attention rows of one token sum to one over the positions shown', () => {
     for (let focus = 0; focus < 5; focus++) {
-      const values = tokenValues(run, 'attention_mean', focus).values;
+      const values = tokenValues(run, 'attention.mean', focus).values;
       const sum = values.reduce<number>((total, value) => total + (value ?? 0), 0);
       expect(sum).toBeCloseTo(1, 10);
     }
@@ -56,7 +56,7 @@ describe('token values', () => {
     const all = makeRun();
     const full = Array.from({ length }, (_, row) => Array.from({ length }, (_, col) => row * 100 + col));
     all.attention = { ...all.attention!, rows: 'all', mean: full };
-    const values = tokenValues(all, 'attention_mean', 0).values;
+    const values = tokenValues(all, 'attention.mean', 0).values;
     expect(values[0]).toBe((all.promptLength - 1) * 100);
     expect(values[all.promptLength]).toBeNull();
   });

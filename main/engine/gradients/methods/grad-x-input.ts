@@ -1,6 +1,7 @@
 // Gradient × input (Shrikumar et al. 2016, "Not Just a Black Box"; Denil et al. 2014 for word embeddings):
 // the first-order Taylor term of each position, the dot product of the gradient with the input embedding.
 //   gradXInput[r, t] = Σ_h ∂f_r/∂e_t,h · e_t,h
+import type { RowReducer } from './row-reducer';
 
 /**
  * Gradients [rows, positions, hidden] and embeddings [positions, hidden] → [rows, positions].
@@ -25,3 +26,18 @@ export function sumRows(gradient: Float32Array, rows: number, size: number): Flo
   for (let r = 0; r < rows; r++) for (let i = 0; i < size; i++) out[i] += gradient[r * size + i];
   return out;
 }
+
+/** Per-row gradient × input as chunks arrive; the sequence row comes from the summed gradient. */
+export const gradXInputReducer: RowReducer = {
+  id: 'grad_x_input',
+  start({ rows, positions, hidden, input }) {
+    const values = new Float32Array(rows * positions);
+    return {
+      consume: (start, count, gradient) => values.set(gradientTimesInput(gradient, input, count, positions, hidden), start * positions),
+      finish: (summed, result) => {
+        result.gradXInput = values;
+        result.sequence.gradXInput = gradientTimesInput(summed, input, 1, positions, hidden);
+      },
+    };
+  },
+};

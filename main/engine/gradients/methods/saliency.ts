@@ -2,6 +2,7 @@
 // inseq and captum's `Saliency`: the size of the gradient of the target with respect to each position's input
 // embedding, reduced over the hidden dimension.
 //   l2 (default): ‖∂f/∂e_t‖₂     l1: Σ_h |∂f/∂e_t,h|     max: max_h |∂f/∂e_t,h|
+import type { RowReducer } from './row-reducer';
 
 export type SaliencyNorm = 'l2' | 'l1' | 'max';
 export const SALIENCY_NORMS: readonly SaliencyNorm[] = ['l2', 'l1', 'max'];
@@ -25,3 +26,18 @@ export function saliency(gradient: Float32Array, rows: number, positions: number
   }
   return out;
 }
+
+/** Per-row saliency as chunks arrive; the sequence row is the saliency of the summed gradient. */
+export const saliencyReducer: RowReducer = {
+  id: 'saliency',
+  start({ rows, positions, hidden, saliencyNorm }) {
+    const values = new Float32Array(rows * positions);
+    return {
+      consume: (start, count, gradient) => values.set(saliency(gradient, count, positions, hidden, saliencyNorm), start * positions),
+      finish: (summed, result) => {
+        result.saliency = values;
+        result.sequence.saliency = saliency(summed, 1, positions, hidden, saliencyNorm);
+      },
+    };
+  },
+};
