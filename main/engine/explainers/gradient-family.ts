@@ -50,7 +50,7 @@ export const gradientFamily: ExplainerFamily = {
     context.onProgress?.(0.05, 'building derivative graph');
     const result = await computeGradients({
       modelPath: model.onnxPath,
-      config: { padTokenId: model.config.padTokenId, unkTokenId: model.tokenizer.unk_token_id ?? undefined },
+      config: { padTokenId: model.config.padTokenId, unkTokenId: model.tokenizer.unk_token_id ?? undefined, maxPositions: model.config.maxPositions },
       ids: context.ids,
       promptLength: context.promptLength,
       methods: wanted,

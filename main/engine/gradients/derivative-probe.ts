@@ -12,6 +12,8 @@ import { TARGET_OUTPUT } from './targets';
 export type DerivativeProbe = Awaited<ReturnType<typeof probeShapesAndValues>> & {
   /** Probability tensors (Softmax outputs) that are exactly zero above the diagonal. */
   causal: ReadonlySet<string>;
+  /** Whether attention was found and every site is causal: runs may then be padded on the right (length-buckets.ts). */
+  allCausal: boolean;
 };
 
 export async function probeForDerivative(model: ModelProto, feeds: Feeds, floatType: number, device: DeviceChoice): Promise<DerivativeProbe> {
@@ -20,5 +22,5 @@ export async function probeForDerivative(model: ModelProto, feeds: Feeds, floatT
   const probe = await probeShapesAndValues(checks.model, feeds, [TARGET_OUTPUT, ...staticCandidates(model), ...checks.outputs], device);
   const aboveDiagonal = (i: number) => (probe.values.get(checks.outputs[i]) as ArrayLike<number>)[0];
   const causal = new Set(sites.filter((_, i) => aboveDiagonal(i) === 0).map((site) => site.softmax.output[0]));
-  return { ...probe, causal };
+  return { ...probe, causal, allCausal: sites.length > 0 && causal.size === sites.length };
 }
