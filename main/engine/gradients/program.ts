@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSession, Tensor, type Feeds, type SessionHandle } from '../runtime';
 import { DataType, makeValueInfo, type ModelProto, type ValueInfoProto } from '../onnx/proto';
-import { readModel, writeModelFiles } from './model-files';
+import { readModel, sharedWeightsFile, writeModelFiles, type SharedWeights } from './model-files';
 import type { DeviceChoice } from '../../../shared/run';
 import { differentiate } from './differentiate';
 import { withGraph } from './graph-tools';
@@ -168,6 +168,8 @@ export class GradientProgram {
   private readonly probed = new Map<string, DerivativeProbe>();
   private readonly embedding: Embedding;
   private model: ModelProto | undefined;
+  /** The prepared weights, written once per cache folder (model-files.ts sharedWeightsFile). */
+  private readonly weights = new Map<string, Promise<SharedWeights>>();
   /** Whether runs of this model may be padded to length buckets; undefined until a derivative graph says. */
   private paddable: boolean | undefined;
   readonly statistics: ProgramStatistics = { built: 0, sessionsOpened: 0 };
@@ -256,6 +258,8 @@ export class GradientProgram {
     this.model = undefined;
     this.heads.clear();
     this.probed.clear();
+    // Its entries hold the prepared weights' bytes (to recognise them in new graphs): read again with the model.
+    this.weights.clear();
   }
 
   /** The graph with the target head (kept per target kind). */
@@ -481,7 +485,7 @@ export class GradientProgram {
         built = await this.buildDerivative(folded, shapes, feeds, wrt, false, passes, folder, name, probe.causal);
       }
       const paddable = probe.allCausal;
-      await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: built.passes?.saved, paddable }));
+      await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: built.passes?.saved, paddable, weights: this.weightsName }));
       if (this.cacheDir) {
         // Open entries (their sessions hold them) and this one stay; older ones go once the cache is over budget.
         const keep = new Set([...this.sessions.keys(), key].map((k) => createHash('sha256').update(k).digest('hex').slice(0, 32)));
@@ -490,7 +494,10 @@ export class GradientProgram {
       return { ...built.entry, outputs, activationBytes, paddable };
     } finally {
       // Without a cache folder the files only feed session creation (onnxruntime has read them by now).
-      if (!this.cacheDir) await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+      if (!this.cacheDir) {
+        this.weights.delete(folder);
+        await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+      }
     }
   }
 
@@ -542,10 +549,29 @@ export class GradientProgram {
     return values.length === expected.length && values.every((v, i) => Math.abs(v - expected[i]) <= 1e-3 * Math.max(1, Math.abs(expected[i])));
   }
 
-  /** Writes a graph under a temporary name, renames it (a crash never leaves half a graph) and opens it. */
+  /** File name of this model's shared weights in a cache folder (one per model file, float type and format). */
+  private get weightsName(): string {
+    return `weights-${createHash('sha256').update([DERIVATIVE_FORMAT, this.sha256, this.floatType].join('|')).digest('hex').slice(0, 32)}.data`;
+  }
+
+  /** The prepared model's weights in `folder`, written on first use (the prepared graph must be loaded). */
+  private sharedWeights(folder: string): Promise<SharedWeights> {
+    let shared = this.weights.get(folder);
+    if (!shared) {
+      shared = sharedWeightsFile(this.split.model, folder, this.weightsName);
+      this.weights.set(folder, shared);
+      shared.catch(() => this.weights.delete(folder));
+    }
+    return shared;
+  }
+
+  /**
+   * Writes a graph under a temporary name, renames it (a crash never leaves half a graph) and opens it. Weights the
+   * graph shares with the prepared model are not written again: the graph refers to the model's shared weights file.
+   */
   private async writeAndOpen(model: ModelProto, folder: string, name: string, role: SessionRole): Promise<SessionHandle> {
     const temporary = join(folder, `tmp-${process.pid}-${name}`);
-    await writeModelFiles(model, temporary, `${name}.data`);
+    await writeModelFiles(model, temporary, `${name}.data`, await this.sharedWeights(folder));
     await rename(`${temporary}.data`, join(folder, `${name}.data`));
     await rename(temporary, join(folder, name));
     return this.open(join(folder, name), role);
