@@ -4,6 +4,7 @@ import { benchAttention } from './attention-bench';
 import { parseArgs } from 'node:util';
 import { benchGradients } from './gradient-bench';
 import { benchScale } from './scale-bench';
+import { benchBuckets } from './bucket-bench';
 import { parseByteSize } from '../../shared/memory-estimate';
 
 // `npm run bench -- scale --memory-budget 8G`: names pick benchmarks (default: all but scale, which builds ~1 GB).
@@ -26,6 +27,10 @@ if (wanted('attention')) {
 if (wanted('gradients')) {
   const rows = await benchGradients();
   table('Gradients: multiples of one plain forward of the same sequence', rows);
+}
+if (wanted('buckets')) {
+  const rows = await benchBuckets();
+  table('Length buckets: 1,024 tokens, then 1,000 never seen before (20 M llama, 32 saliency rows, fresh cache per mode)', rows);
 }
 if (wanted('scale')) {
   const budget = values['memory-budget'] === undefined ? undefined : parseByteSize(values['memory-budget']);

@@ -16,6 +16,7 @@ import { differentiate } from './differentiate';
 import { withGraph } from './graph-tools';
 import { prepareForGradients } from './prepare';
 import { probeForDerivative, type DerivativeProbe } from './derivative-probe';
+import type { ProbePlace } from './shape-probe';
 import { foldStatic } from './static-fold';
 import { blockCausalAttention } from './causal-blocks';
 import { embed, splitEmbeddings, type SplitEmbeddings } from './split-embeddings';
@@ -438,7 +439,7 @@ export class GradientProgram {
     if (bytes === undefined) {
       await this.ensurePrepared();
       const model = this.headModel(run.foilIds !== undefined);
-      const probe = await probeForDerivative(model, this.feeds(model, run), this.floatType, this.device);
+      const probe = await probeForDerivative(model, this.feeds(model, run), this.floatType, this.device, await this.probePlace());
       // Kept for the derivative graph of the same shape, which is usually built next.
       this.probed.set(this.shapeKey(run), probe);
       bytes = activationBytesOf(model, probe.shapes);
@@ -470,7 +471,7 @@ export class GradientProgram {
       this.statistics.built++;
       const model = await head();
       const feeds = this.feeds(model, run);
-      const probe = probed ?? (await probeForDerivative(model, feeds, this.floatType, this.device));
+      const probe = probed ?? (await probeForDerivative(model, feeds, this.floatType, this.device, await this.probePlace()));
       const activationBytes = activationBytesOf(model, probe.shapes);
       const shapes = new Map(probe.shapes);
       const folded = foldStatic(model, probe.values, shapes);
@@ -552,6 +553,14 @@ export class GradientProgram {
   /** File name of this model's shared weights in a cache folder (one per model file, float type and format). */
   private get weightsName(): string {
     return `weights-${createHash('sha256').update([DERIVATIVE_FORMAT, this.sha256, this.floatType].join('|')).digest('hex').slice(0, 32)}.data`;
+  }
+
+  /** With a cache folder, probes are written there and refer to the shared weights (no copy written or mapped). */
+  private async probePlace(): Promise<ProbePlace | undefined> {
+    if (!this.cacheDir) return undefined;
+    const folder = join(this.cacheDir, 'gradients');
+    await mkdir(folder, { recursive: true });
+    return { folder, shared: await this.sharedWeights(folder) };
   }
 
   /** The prepared model's weights in `folder`, written on first use (the prepared graph must be loaded). */
