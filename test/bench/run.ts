@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { benchGradients } from './gradient-bench';
 import { benchScale } from './scale-bench';
 import { benchWarm } from './warm-bench';
+import { benchBuckets } from './bucket-bench';
 import { parseByteSize } from '../../shared/memory-estimate';
 
 // `npm run bench -- scale --memory-budget 8G`: names pick benchmarks (default: all but scale, which builds ~1 GB).
@@ -31,6 +32,10 @@ if (wanted('gradients')) {
 if (wanted('warm')) {
   const rows = await benchWarm();
   table('Warm sessions: the same run cold and warm, and a batch before and after (ms per run, ratio to the first row of each pair)', rows);
+}
+if (wanted('buckets')) {
+  const rows = await benchBuckets();
+  table('Length buckets: 1,024 tokens, then 1,000 never seen before (20 M llama, 32 saliency rows, fresh cache per mode)', rows);
 }
 if (wanted('scale')) {
   const budget = values['memory-budget'] === undefined ? undefined : parseByteSize(values['memory-budget']);

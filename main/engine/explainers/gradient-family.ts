@@ -41,7 +41,7 @@ export const gradientFamily: ExplainerFamily = {
     const result = await computeGradients({
       program,
       modelPath: model.onnxPath,
-      config: { padTokenId: model.config.padTokenId, unkTokenId: model.tokenizer.unk_token_id ?? undefined },
+      config: { padTokenId: model.config.padTokenId, unkTokenId: model.tokenizer.unk_token_id ?? undefined, maxPositions: model.config.maxPositions },
       ids: context.ids,
       promptLength: context.promptLength,
       methods: wanted,

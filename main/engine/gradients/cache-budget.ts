@@ -1,9 +1,13 @@
-// Keeps the derivative-graph cache within a size budget. Each run shape (sequence length, batch, target count) gets
-// its own derivative graphs, and each carries a copy of the weights, so a user explaining prompts of many lengths on
-// a large model would otherwise fill the disk. Entries are removed least recently used first; an entry is the files
-// sharing one hash prefix (`<hash>.onnx`, `.onnx.data`, `.onnx.json`, `<hash>.reverse.onnx`, `.reverse.onnx.data`).
-import { readdir, rm, stat, utimes } from 'node:fs/promises';
+// Keeps the derivative-graph cache within a size budget. Each length bucket (sequence length, batch, target count)
+// gets its own derivative graphs; the weights they share are one file per model (`weights-<hash>.data` and its
+// `.json` manifest, see model-files.ts sharedWeightsFile). Entries are removed least recently used first; an entry
+// is the files sharing one hash prefix (`<hash>.onnx`, `.onnx.data`, `.onnx.json`, `<hash>.reverse.onnx`,
+// `.reverse.onnx.data`). A weights file counts towards the budget and goes once no entry's metadata names it.
+import { readFile, readdir, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
+
+/** Weights files younger than this are never orphans (a build in another process may be on its way). */
+const RECENT_MS = 10 * 60 * 1000;
 
 /** Default budget of the gradients cache folder: 4 GiB, or LLM_EXPLAINER_GRADIENT_CACHE_MB. */
 export function gradientCacheBudget(): number {
@@ -23,7 +27,12 @@ export async function touchCacheEntry(metadataFile: string): Promise<void> {
  */
 export async function pruneCache(folder: string, budget: number, keep: ReadonlySet<string> = new Set()): Promise<string[]> {
   const names = await readdir(folder).catch(() => [] as string[]);
-  const entries = new Map<string, { bytes: number; used: number; files: string[] }>();
+  const entries = new Map<string, { bytes: number; used: number; files: string[]; weights?: string }>();
+  const weights = new Map<string, { bytes: number; users: number; recent: boolean }>();
+  for (const name of names.filter((n) => /^weights-[0-9a-f]{32}\.data$/.test(n))) {
+    const info = await stat(join(folder, name)).catch(() => undefined);
+    if (info) weights.set(name, { bytes: info.size, users: 0, recent: Date.now() - info.mtimeMs < RECENT_MS });
+  }
   for (const name of names) {
     const prefix = /^([0-9a-f]{32})\./.exec(name)?.[1];
     if (!prefix) continue;
@@ -32,10 +41,22 @@ export async function pruneCache(folder: string, budget: number, keep: ReadonlyS
     const entry = entries.get(prefix) ?? { bytes: 0, used: 0, files: [] };
     entry.bytes += info.size;
     entry.files.push(name);
-    if (name.endsWith('.onnx.json') && !name.endsWith('.reverse.onnx.json')) entry.used = info.mtimeMs;
+    if (name.endsWith('.onnx.json') && !name.endsWith('.reverse.onnx.json')) {
+      entry.used = info.mtimeMs;
+      entry.weights = await readFile(join(folder, name), 'utf8').then((t) => (JSON.parse(t) as { weights?: string }).weights, () => undefined);
+      const shared = entry.weights ? weights.get(entry.weights) : undefined;
+      if (shared) shared.users++;
+    }
     entries.set(prefix, entry);
   }
-  let total = [...entries.values()].reduce((sum, e) => sum + e.bytes, 0);
+  let total = [...entries.values()].reduce((sum, e) => sum + e.bytes, 0) + [...weights.values()].reduce((sum, w) => sum + w.bytes, 0);
+  // Weights no entry names (their graphs went in an earlier prune that failed half-way) go first, unless just
+  // written: another process may be building graphs on them and not have written their metadata yet.
+  for (const [name, shared] of weights) {
+    if (shared.users > 0 || shared.recent || total <= budget) continue;
+    await removeWeights(folder, name);
+    total -= shared.bytes;
+  }
   const removed: string[] = [];
   const oldestFirst = [...entries].filter(([prefix]) => !keep.has(prefix)).sort((a, b) => a[1].used - b[1].used);
   for (const [prefix, entry] of oldestFirst) {
@@ -45,6 +66,17 @@ export async function pruneCache(folder: string, budget: number, keep: ReadonlyS
     for (const file of ordered) await rm(join(folder, file), { force: true }).catch(() => undefined);
     total -= entry.bytes;
     removed.push(prefix);
+    const shared = entry.weights ? weights.get(entry.weights) : undefined;
+    if (shared && --shared.users === 0) {
+      await removeWeights(folder, entry.weights!);
+      total -= shared.bytes;
+    }
   }
   return removed;
+}
+
+/** Removes a shared weights file, its manifest first: without it the data file is never used again. */
+async function removeWeights(folder: string, name: string): Promise<void> {
+  await rm(join(folder, `${name}.json`), { force: true }).catch(() => undefined);
+  await rm(join(folder, name), { force: true }).catch(() => undefined);
 }

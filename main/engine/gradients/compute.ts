@@ -37,7 +37,7 @@ export interface ComputeGradientsOptions {
   bytes?: Uint8Array;
   program?: GradientProgram;
   /** Token ids used for the pad baseline: pad, else unk (else 0). */
-  config?: { padTokenId?: number; unkTokenId?: number };
+  config?: { padTokenId?: number; unkTokenId?: number; maxPositions?: number };
   ids: number[];
   promptLength: number;
   methods: readonly GradientMethod[];
@@ -131,7 +131,8 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
   const targetPositions = Array.from({ length: answerLength }, (_, t) => promptLength + t - 1);
   const targetIds = ids.slice(promptLength);
   const foilIds = target === 'contrastive' ? targetIds.map((_, t) => options.foilIds![options.foilIds!.length === 1 ? 0 : t]) : undefined;
-  const base = { ids, positions: targetPositions, targetIds, foilIds };
+  // The maximum positions bound the length bucket derivative graphs are padded to (length-buckets.ts).
+  const base = { ids, positions: targetPositions, targetIds, foilIds, lengthLimit: options.config?.maxPositions };
 
   const reducers = options.methods.filter((method) => ROW_METHODS[method]).map((method) => ROW_METHODS[method]);
   const result: GradientResult = { target, rows: 0, positions, hidden, sequence: {}, targetLogProbs: [] };
@@ -189,7 +190,7 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
 async function integratedGradients(
   program: GradientProgram,
   options: ComputeGradientsOptions,
-  base: { ids: number[]; positions: number[]; targetIds: number[]; foilIds?: number[] },
+  base: { ids: number[]; positions: number[]; targetIds: number[]; foilIds?: number[]; lengthLimit?: number },
   input: Float32Array,
   answerLength: number,
 ): Promise<IntegratedGradientsResult & { rowValues: number[] }> {
@@ -253,7 +254,7 @@ async function integratedGradients(
 async function chooseBatch(
   program: GradientProgram,
   options: ComputeGradientsOptions,
-  base: { ids: number[]; positions: number[]; targetIds: number[]; foilIds?: number[] },
+  base: { ids: number[]; positions: number[]; targetIds: number[]; foilIds?: number[]; lengthLimit?: number },
   input: Float32Array,
   answerLength: number,
 ): Promise<number> {

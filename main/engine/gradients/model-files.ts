@@ -3,7 +3,7 @@
 // never encoded with their weights inline; onnxruntime then loads them from the path.
 import { wholeSequenceGraph } from '../onnx/whole-sequence';
 import { createHash } from 'node:crypto';
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { decodeModel, encodeModel, metadataEntry, type ModelProto, type TensorProto } from '../onnx/proto';
 import { withGraph } from './graph-tools';
@@ -14,10 +14,29 @@ const ALIGNMENT = 64;
 const MIN_EXTERNAL_BYTES = 1024;
 
 /**
- * Writes `file` and `file.data` (weights, 64-byte aligned). Returns the .onnx path. `dataName` sets the data
- * file name the graph refers to, for files written under a temporary name and renamed afterwards.
+ * Weights written once for many graphs: a data file in the graphs' folder and, per tensor name, where its bytes lie
+ * and the bytes themselves (a graph's initializer refers to the file only when it holds these very bytes).
  */
-export async function writeModelFiles(model: ModelProto, file: string, dataName = `${basename(file)}.data`): Promise<string> {
+export interface SharedWeights {
+  location: string;
+  tensors: Map<string, { offset: number; length: number; rawData: Uint8Array }>;
+}
+
+function externalTensor(tensor: TensorProto, location: string, offset: number, length: number): TensorProto {
+  return {
+    ...tensor,
+    rawData: new Uint8Array(0),
+    dataLocation: EXTERNAL,
+    externalData: [metadataEntry('location', location), metadataEntry('offset', String(offset)), metadataEntry('length', String(length))],
+  };
+}
+
+/**
+ * Writes `file` and `file.data` (weights, 64-byte aligned). Returns the .onnx path. `dataName` sets the data
+ * file name the graph refers to, for files written under a temporary name and renamed afterwards. Initializers
+ * found in `shared` (same name, same bytes object) refer to the shared file instead of being written again.
+ */
+export async function writeModelFiles(model: ModelProto, file: string, dataName = `${basename(file)}.data`, shared?: SharedWeights): Promise<string> {
   const dataFile = `${file}.data`;
   const location = dataName;
   const handle = await open(dataFile, 'w');
@@ -25,6 +44,11 @@ export async function writeModelFiles(model: ModelProto, file: string, dataName 
   const initializer: TensorProto[] = [];
   try {
     for (const tensor of model.graph!.initializer) {
+      const known = shared?.tensors.get(tensor.name);
+      if (known && known.rawData === tensor.rawData) {
+        initializer.push(externalTensor(tensor, shared!.location, known.offset, known.length));
+        continue;
+      }
       if (tensor.rawData.length < MIN_EXTERNAL_BYTES) {
         initializer.push(tensor);
         continue;
@@ -33,12 +57,7 @@ export async function writeModelFiles(model: ModelProto, file: string, dataName 
       if (padding) await handle.write(new Uint8Array(padding), 0, padding, offset);
       offset += padding;
       await handle.write(tensor.rawData, 0, tensor.rawData.length, offset);
-      initializer.push({
-        ...tensor,
-        rawData: new Uint8Array(0),
-        dataLocation: EXTERNAL,
-        externalData: [metadataEntry('location', location), metadataEntry('offset', String(offset)), metadataEntry('length', String(tensor.rawData.length))],
-      });
+      initializer.push(externalTensor(tensor, location, offset, tensor.rawData.length));
       offset += tensor.rawData.length;
     }
   } finally {
@@ -46,6 +65,54 @@ export async function writeModelFiles(model: ModelProto, file: string, dataName 
   }
   await writeFile(file, encodeModel(withGraph(model, { initializer })));
   return file;
+}
+
+/** Page-aligned offsets: onnxruntime maps external data into memory, and aligned tensors map without a copy. */
+const PAGE = 4096;
+
+/**
+ * The weights of `model` (initializers of at least 1 KB) in `folder/name`, written once: a second call (this
+ * process or a later one) reads the manifest `name.json` and writes nothing. onnxruntime maps external data files
+ * into memory, so every session whose graph refers to this file shares one copy of the weights in the page cache,
+ * and the cache folder holds them once per model instead of once per graph.
+ */
+export async function sharedWeightsFile(model: ModelProto, folder: string, name: string): Promise<SharedWeights> {
+  const manifestFile = join(folder, `${name}.json`);
+  const byName = new Map(model.graph!.initializer.filter((t) => t.rawData.length >= MIN_EXTERNAL_BYTES).map((t) => [t.name, t]));
+  const tensors: SharedWeights['tensors'] = new Map();
+  const manifest = await readFile(manifestFile, 'utf8').then((text) => JSON.parse(text) as { tensors: Record<string, [number, number]> }, () => undefined);
+  if (manifest) {
+    for (const [tensorName, [offset, length]] of Object.entries(manifest.tensors)) {
+      const tensor = byName.get(tensorName);
+      if (tensor && tensor.rawData.length === length) tensors.set(tensorName, { offset, length, rawData: tensor.rawData });
+    }
+    return { location: name, tensors };
+  }
+  // Written under a temporary name and renamed: the manifest appears last, so a crash never leaves a half file in use.
+  const temporary = join(folder, `tmp-${process.pid}-${name}`);
+  const handle = await open(temporary, 'w');
+  const entries: Record<string, [number, number]> = {};
+  let offset = 0;
+  try {
+    for (const tensor of byName.values()) {
+      offset += (PAGE - (offset % PAGE)) % PAGE;
+      await handle.write(tensor.rawData, 0, tensor.rawData.length, offset);
+      entries[tensor.name] = [offset, tensor.rawData.length];
+      tensors.set(tensor.name, { offset, length: tensor.rawData.length, rawData: tensor.rawData });
+      offset += tensor.rawData.length;
+    }
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, join(folder, name));
+  await writeFile(`${manifestFile}.${process.pid}.tmp`, JSON.stringify({ tensors: entries }));
+  await rename(`${manifestFile}.${process.pid}.tmp`, manifestFile);
+  return { location: name, tensors };
+}
+
+/** Removes a model written by `writeModelFiles`. */
+export async function removeModelFiles(file: string): Promise<void> {
+  await Promise.all([rm(file, { force: true }), rm(`${file}.data`, { force: true })]);
 }
 
 /** Reads a model, inlining external-data initializers (the rewritten graph is run from bytes). */

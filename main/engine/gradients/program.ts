@@ -1,19 +1,22 @@
 // A gradient program: one model prepared for explanations (fused ops decomposed, one float type, embeddings as
 // an input, the target head instead of full logits) and, per run shape, its derivative graph in an open
 // session. Derivative graphs are specialised to shapes (see differentiate.ts), cached in memory per
-// (model sha256, float type, target kind, batch, sequence, targets, weights) and on disk under cacheDir.
+// (model sha256, float type, target kind, batch, sequence, targets, weights) and on disk under cacheDir. Sequence
+// lengths and target counts are rounded up to a few buckets and runs padded to them (length-buckets.ts), so a new
+// prompt length usually finds its graph built already.
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSession, Tensor, type Feeds, type SessionHandle } from '../runtime';
 import { DataType, makeValueInfo, type ModelProto, type ValueInfoProto } from '../onnx/proto';
-import { readModel, writeModelFiles } from './model-files';
+import { readModel, sharedWeightsFile, writeModelFiles, type SharedWeights } from './model-files';
 import type { DeviceChoice } from '../../../shared/run';
 import { differentiate } from './differentiate';
 import { withGraph } from './graph-tools';
 import { prepareForGradients } from './prepare';
 import { probeForDerivative, type DerivativeProbe } from './derivative-probe';
+import type { ProbePlace } from './shape-probe';
 import { foldStatic } from './static-fold';
 import { blockCausalAttention } from './causal-blocks';
 import { embed, splitEmbeddings, type SplitEmbeddings } from './split-embeddings';
@@ -24,6 +27,7 @@ import { gradientCacheBudget, pruneCache, touchCacheEntry } from './cache-budget
 import { hashFile, readTable, readTableRows, readWholeTable, writeTable, type Embedding } from './embedding-table';
 import { narrowToTargets } from './target-rows';
 import { elementTypeOf, splitPasses } from './passes';
+import { keepLeading, padCotangent, padRun, pads, runLayout, type RunLayout } from './length-buckets';
 
 /**
  * Session settings per graph role, measured on the 56 M bench model (T = 512). The forward pass of answer rows runs
@@ -41,7 +45,7 @@ const SESSION_OPTIONS = {
 type SessionRole = keyof typeof SESSION_OPTIONS;
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
-const DERIVATIVE_FORMAT = 12;
+const DERIVATIVE_FORMAT = 13;
 /**
  * Row blocks of causal attention (causal-blocks.ts): [T, T] work × (n + 1) / 2n. Alternating runs at T = 512: reverse
  * passes 26–34% faster on the demo model, no measurable change on the 56 M bench model; 4 blocks no faster than 2.
@@ -62,6 +66,8 @@ export interface ProgramSource {
    * weight, is read again when a new run shape needs a derivative graph that is not in the cache.
    */
   compact?: boolean;
+  /** Pad runs to length buckets when the model is causal (default true; false builds a graph per exact shape). */
+  lengthBuckets?: boolean;
 }
 
 /** The inputs of one session run of a derivative graph. */
@@ -78,6 +84,8 @@ export interface ProgramRun {
   rows: number;
   /** Initializers to also differentiate (weight gradients, e.g. for training). */
   weights?: readonly string[];
+  /** The model's maximum positions: length buckets never pad past it. */
+  lengthLimit?: number;
 }
 
 export interface ProgramResult {
@@ -132,6 +140,19 @@ interface DerivativeSession {
   outputs: Record<string, string>;
   /** Bytes of all forward tensors of one run at this shape (a memory estimate for choosing batch sizes). */
   activationBytes?: ActivationSize;
+  /** Whether the model may be padded on the right (every attention site causal, from the probe). */
+  paddable: boolean;
+}
+
+/** A padded run met a model whose attention is not causal: it is run again at its exact length. */
+class ExactLengthNeeded extends Error {}
+
+/** What a program has done so far (tests and benchmarks read it). */
+export interface ProgramStatistics {
+  /** Derivative graphs built (not found in memory or on disk). */
+  built: number;
+  /** Derivative sessions opened (forward, reverse or combined). */
+  sessionsOpened: number;
 }
 
 /** A chunk of seed rows for `GradientProgram.runRows`. */
@@ -148,6 +169,11 @@ export class GradientProgram {
   private readonly probed = new Map<string, DerivativeProbe>();
   private readonly embedding: Embedding;
   private model: ModelProto | undefined;
+  /** The prepared weights, written once per cache folder (model-files.ts sharedWeightsFile). */
+  private readonly weights = new Map<string, Promise<SharedWeights>>();
+  /** Whether runs of this model may be padded to length buckets; undefined until a derivative graph says. */
+  private paddable: boolean | undefined;
+  readonly statistics: ProgramStatistics = { built: 0, sessionsOpened: 0 };
 
   private constructor(
     readonly sha256: string,
@@ -233,6 +259,8 @@ export class GradientProgram {
     this.model = undefined;
     this.heads.clear();
     this.probed.clear();
+    // Its entries hold the prepared weights' bytes (to recognise them in new graphs): read again with the model.
+    this.weights.clear();
   }
 
   /** The graph with the target head (kept per target kind). */
@@ -297,18 +325,43 @@ export class GradientProgram {
   async run(run: ProgramRun, signal?: AbortSignal): Promise<ProgramResult> {
     signal?.throwIfAborted();
     const weights = [...(run.weights ?? [])];
-    const entry = await this.derivative(run, weights, false);
-    const feeds = this.feeds(sessionInputs(entry.session!), run);
-    const fetches = [TARGET_OUTPUT, entry.outputs[this.embeddingsInput], ...weights.map((w) => entry.outputs[w])];
-    const results = await entry.session!.run(feeds, fetches);
-    signal?.throwIfAborted();
-    const weightGradients: Record<string, Float32Array | Float64Array> = {};
-    for (const w of weights) weightGradients[w] = results[entry.outputs[w]].data as Float32Array;
-    return {
-      logProbs: results[TARGET_OUTPUT].data as Float32Array,
-      gradient: results[entry.outputs[this.embeddingsInput]].data as Float32Array,
-      weightGradients,
-    };
+    return this.inBucket(run, weights, signal, async (padded, layout) => {
+      const entry = await this.derivative(padded, weights, false, pads(run, layout));
+      const feeds = this.feeds(sessionInputs(entry.session!), padded);
+      const fetches = [TARGET_OUTPUT, entry.outputs[this.embeddingsInput], ...weights.map((w) => entry.outputs[w])];
+      const results = await entry.session!.run(feeds, fetches);
+      signal?.throwIfAborted();
+      const weightGradients: Record<string, Float32Array | Float64Array> = {};
+      for (const w of weights) weightGradients[w] = results[entry.outputs[w]].data as Float32Array;
+      const gradient = results[entry.outputs[this.embeddingsInput]].data as Float32Array;
+      return {
+        logProbs: keepLeading(results[TARGET_OUTPUT].data as Float32Array, run.batch, layout.targets, run.targetIds.length),
+        gradient: keepLeading(gradient, run.rows * run.batch, layout.length, run.ids.length, this.hiddenSize),
+        weightGradients,
+      };
+    });
+  }
+
+  /** The bucket a run is padded to (its exact shape when buckets are off, unknown to help, or for weight gradients). */
+  private layoutOf(run: ProgramRun, weights: readonly string[]): RunLayout {
+    const exact = { length: run.ids.length, targets: run.targetIds.length };
+    if (this.source.lengthBuckets === false || weights.length > 0 || this.paddable === false) return exact;
+    return runLayout(exact.length, exact.targets, run.lengthLimit);
+  }
+
+  /**
+   * Calls `body` with the run padded to its bucket; if that fails (a model found not causal, a position table
+   * shorter than the bucket), once more at the exact shape, which is how every run went before buckets.
+   */
+  private async inBucket<T>(run: ProgramRun, weights: readonly string[], signal: AbortSignal | undefined, body: (padded: ProgramRun, layout: RunLayout) => Promise<T>): Promise<T> {
+    const layout = this.layoutOf(run, weights);
+    if (!pads(run, layout)) return body(run, layout);
+    try {
+      return await body(padRun(run, layout, this.hiddenSize), layout);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      return body(run, { length: run.ids.length, targets: run.targetIds.length });
+    }
   }
 
   /**
@@ -323,26 +376,32 @@ export class GradientProgram {
     consume?: (chunk: number, gradient: Float32Array) => void,
   ): Promise<{ logProbs: Float32Array | Float64Array; gradients: (Float32Array | Float64Array)[] }> {
     signal?.throwIfAborted();
-    const entry = await this.derivative({ ...run, weights: [] }, [], true);
+    const exact = { ...run, ...chunks[0], weights: [] };
+    const { entry, padded, layout } = await this.inBucket(exact, [], signal, async (padded, layout) => {
+      return { entry: await this.derivative(padded, [], true, pads(exact, layout)), padded, layout };
+    });
     const { forward, reverse, saved } = entry.passes!;
+    const targets = run.targetIds.length;
     const pick = (feeds: Feeds, names: string[]) => Object.fromEntries(names.map((n) => [n, feeds[n]]));
-    const all = this.feeds(sessionInputs(forward), { ...run, ...chunks[0] });
+    const all = this.feeds(sessionInputs(forward), padded);
     const forwardResults = await forward.run(pick(all, forward.inputNames), [TARGET_OUTPUT, ...saved]);
     const gradients: (Float32Array | Float64Array)[] = [];
     for (const [index, chunk] of chunks.entries()) {
       signal?.throwIfAborted();
       const own = sessionInputs(reverse).filter((input) => !saved.includes(input.name));
-      const feeds = { ...this.feeds(own, { ...run, ...chunk }), ...pick(forwardResults, saved) };
+      const cotangent = padCotangent(chunk.cotangent, chunk.rows * run.batch, targets, layout.targets);
+      const feeds = { ...this.feeds(own, { ...padded, cotangent, rows: chunk.rows }), ...pick(forwardResults, saved) };
       const output = entry.outputs[this.embeddingsInput];
-      const gradient = (await reverse.run(feeds, [output]))[output].data as Float32Array;
+      const full = (await reverse.run(feeds, [output]))[output].data as Float32Array;
+      const gradient = keepLeading(full, chunk.rows * run.batch, layout.length, run.ids.length, this.hiddenSize);
       if (consume) consume(index, gradient);
       else gradients.push(gradient);
     }
-    return { logProbs: forwardResults[TARGET_OUTPUT].data as Float32Array, gradients };
+    return { logProbs: keepLeading(forwardResults[TARGET_OUTPUT].data as Float32Array, run.batch, layout.targets, targets), gradients };
   }
 
   /** The derivative session(s) for a run's shape, built (or loaded from the cache) on first use. */
-  private async derivative(run: ProgramRun, weights: string[], passes: boolean): Promise<DerivativeSession> {
+  private async derivative(run: ProgramRun, weights: string[], passes: boolean, padded = false): Promise<DerivativeSession> {
     const key = this.derivativeKey(run, weights) + (passes ? '|passes' : '');
     let entry = this.sessions.get(key);
     if (!entry) {
@@ -355,8 +414,11 @@ export class GradientProgram {
       this.probed.delete(this.shapeKey(run));
       this.sessions.set(key, entry);
       if (entry.activationBytes) this.activation.set(`${run.batch}|${run.ids.length}`, entry.activationBytes);
+      this.paddable = entry.paddable;
       this.compact();
     }
+    // The graph stays: it serves runs of exactly this length.
+    if (padded && !entry.paddable) throw new ExactLengthNeeded('this model is not causal: runs keep their exact length');
     return entry;
   }
 
@@ -364,7 +426,9 @@ export class GradientProgram {
    * Bytes of all forward tensors of one run at this batch and sequence length (a memory estimate for choosing
    * batch sizes): known once a derivative graph of that shape exists, otherwise measured by a shape probe.
    */
-  async activationBytes(run: ProgramRun): Promise<ActivationSize> {
+  async activationBytes(exact: ProgramRun): Promise<ActivationSize> {
+    // Measured at the shape the derivative graph will have.
+    const run = padRun(exact, this.layoutOf(exact, exact.weights ?? []), this.hiddenSize);
     const key = `${run.batch}|${run.ids.length}`;
     let bytes = this.activation.get(key);
     // Either derivative graph of this shape (combined or split in passes) records it in its cache entry.
@@ -375,7 +439,7 @@ export class GradientProgram {
     if (bytes === undefined) {
       await this.ensurePrepared();
       const model = this.headModel(run.foilIds !== undefined);
-      const probe = await probeForDerivative(model, this.feeds(model, run), this.floatType, this.device);
+      const probe = await probeForDerivative(model, this.feeds(model, run), this.floatType, this.device, await this.probePlace());
       // Kept for the derivative graph of the same shape, which is usually built next.
       this.probed.set(this.shapeKey(run), probe);
       bytes = activationBytesOf(model, probe.shapes);
@@ -392,17 +456,22 @@ export class GradientProgram {
     const file = join(folder, name);
     const reverseFile = join(folder, name.replace(/\.onnx$/, '.reverse.onnx'));
     try {
-      const cached = await readFile(`${file}.json`, 'utf8').then((t) => JSON.parse(t) as { activationBytes: ActivationSize; saved?: string[] }, () => undefined);
+      const cached = await readFile(`${file}.json`, 'utf8').then(
+        (t) => JSON.parse(t) as { activationBytes: ActivationSize; saved?: string[]; paddable?: boolean },
+        () => undefined,
+      );
       if (cached) {
         await touchCacheEntry(`${file}.json`);
-        const session = await createSession(file, this.device, SESSION_OPTIONS[passes ? 'forward' : 'combined']);
-        if (!passes) return { session, outputs, activationBytes: cached.activationBytes };
-        const reverse = await createSession(reverseFile, this.device, SESSION_OPTIONS.reverse);
-        return { passes: { forward: session, reverse, saved: cached.saved ?? [] }, outputs, activationBytes: cached.activationBytes };
+        const paddable = cached.paddable === true;
+        const session = await this.open(file, passes ? 'forward' : 'combined');
+        if (!passes) return { session, outputs, activationBytes: cached.activationBytes, paddable };
+        const reverse = await this.open(reverseFile, 'reverse');
+        return { passes: { forward: session, reverse, saved: cached.saved ?? [] }, outputs, activationBytes: cached.activationBytes, paddable };
       }
+      this.statistics.built++;
       const model = await head();
       const feeds = this.feeds(model, run);
-      const probe = probed ?? (await probeForDerivative(model, feeds, this.floatType, this.device));
+      const probe = probed ?? (await probeForDerivative(model, feeds, this.floatType, this.device, await this.probePlace()));
       const activationBytes = activationBytesOf(model, probe.shapes);
       const shapes = new Map(probe.shapes);
       const folded = foldStatic(model, probe.values, shapes);
@@ -416,16 +485,20 @@ export class GradientProgram {
         await built.release();
         built = await this.buildDerivative(folded, shapes, feeds, wrt, false, passes, folder, name, probe.causal);
       }
-      await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: built.passes?.saved }));
+      const paddable = probe.allCausal;
+      await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: built.passes?.saved, paddable, weights: this.weightsName }));
       if (this.cacheDir) {
         // Open entries (their sessions hold them) and this one stay; older ones go once the cache is over budget.
         const keep = new Set([...this.sessions.keys(), key].map((k) => createHash('sha256').update(k).digest('hex').slice(0, 32)));
         await pruneCache(folder, gradientCacheBudget(), keep);
       }
-      return { ...built.entry, outputs, activationBytes };
+      return { ...built.entry, outputs, activationBytes, paddable };
     } finally {
       // Without a cache folder the files only feed session creation (onnxruntime has read them by now).
-      if (!this.cacheDir) await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+      if (!this.cacheDir) {
+        this.weights.delete(folder);
+        await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+      }
     }
   }
 
@@ -440,7 +513,7 @@ export class GradientProgram {
     folder: string,
     name: string,
     causal: ReadonlySet<string>,
-  ): Promise<{ entry: Omit<DerivativeSession, 'outputs'>; passes?: { saved: string[] }; release: () => Promise<void> }> {
+  ): Promise<{ entry: Omit<DerivativeSession, 'outputs' | 'paddable'>; passes?: { saved: string[] }; release: () => Promise<void> }> {
     const targets = feeds[TARGET_INPUTS.positions].dims[0];
     const narrowed = narrow ? narrowToTargets(model, probedShapes, targets) : { model, shapes: probedShapes };
     const shapes = new Map(narrowed.shapes);
@@ -469,7 +542,7 @@ export class GradientProgram {
   }
 
   /** Whether a built graph's target values equal the unmodified head graph's (from the shape probe). */
-  private async matchesProbe(built: { entry: Omit<DerivativeSession, 'outputs'> }, feeds: Feeds, reference: Tensor['data']): Promise<boolean> {
+  private async matchesProbe(built: { entry: Omit<DerivativeSession, 'outputs' | 'paddable'> }, feeds: Feeds, reference: Tensor['data']): Promise<boolean> {
     const session = built.entry.session ?? built.entry.passes!.forward;
     const own = Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]]));
     const values = (await session.run(own, [TARGET_OUTPUT]))[TARGET_OUTPUT].data as Float32Array;
@@ -477,13 +550,45 @@ export class GradientProgram {
     return values.length === expected.length && values.every((v, i) => Math.abs(v - expected[i]) <= 1e-3 * Math.max(1, Math.abs(expected[i])));
   }
 
-  /** Writes a graph under a temporary name, renames it (a crash never leaves half a graph) and opens it. */
+  /** File name of this model's shared weights in a cache folder (one per model file, float type and format). */
+  private get weightsName(): string {
+    return `weights-${createHash('sha256').update([DERIVATIVE_FORMAT, this.sha256, this.floatType].join('|')).digest('hex').slice(0, 32)}.data`;
+  }
+
+  /** With a cache folder, probes are written there and refer to the shared weights (no copy written or mapped). */
+  private async probePlace(): Promise<ProbePlace | undefined> {
+    if (!this.cacheDir) return undefined;
+    const folder = join(this.cacheDir, 'gradients');
+    await mkdir(folder, { recursive: true });
+    return { folder, shared: await this.sharedWeights(folder) };
+  }
+
+  /** The prepared model's weights in `folder`, written on first use (the prepared graph must be loaded). */
+  private sharedWeights(folder: string): Promise<SharedWeights> {
+    let shared = this.weights.get(folder);
+    if (!shared) {
+      shared = sharedWeightsFile(this.split.model, folder, this.weightsName);
+      this.weights.set(folder, shared);
+      shared.catch(() => this.weights.delete(folder));
+    }
+    return shared;
+  }
+
+  /**
+   * Writes a graph under a temporary name, renames it (a crash never leaves half a graph) and opens it. Weights the
+   * graph shares with the prepared model are not written again: the graph refers to the model's shared weights file.
+   */
   private async writeAndOpen(model: ModelProto, folder: string, name: string, role: SessionRole): Promise<SessionHandle> {
     const temporary = join(folder, `tmp-${process.pid}-${name}`);
-    await writeModelFiles(model, temporary, `${name}.data`);
+    await writeModelFiles(model, temporary, `${name}.data`, await this.sharedWeights(folder));
     await rename(`${temporary}.data`, join(folder, `${name}.data`));
     await rename(temporary, join(folder, name));
-    return createSession(join(folder, name), this.device, SESSION_OPTIONS[role]);
+    return this.open(join(folder, name), role);
+  }
+
+  private open(file: string, role: SessionRole): Promise<SessionHandle> {
+    this.statistics.sessionsOpened++;
+    return createSession(file, this.device, SESSION_OPTIONS[role]);
   }
 
   /** Frees every open session. */

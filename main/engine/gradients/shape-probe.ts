@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataType, makeNode, makeValueInfo, type ModelProto } from '../onnx/proto';
-import { writeModelFiles } from './model-files';
+import { removeModelFiles, writeModelFiles, type SharedWeights } from './model-files';
 import { createSession, type Feeds, type Tensor } from '../runtime';
 import type { DeviceChoice } from '../../../shared/run';
 import { withGraph } from './graph-tools';
@@ -40,19 +40,32 @@ export async function probeShapes(model: ModelProto, feeds: Feeds, device: Devic
   return (await probeShapesAndValues(model, feeds, [], device)).shapes;
 }
 
+/**
+ * Where a probe graph is written: a folder that already holds the model's shared weights (the probe then refers to
+ * them instead of writing and mapping another copy). Default: a temporary folder and a copy.
+ */
+export interface ProbePlace {
+  folder: string;
+  shared: SharedWeights;
+}
+
+let probeCount = 0;
+
 /** The probe, also returning the values of some graph tensors of the same run (a reference for rewritten graphs). */
 export async function probeShapesAndValues(
   model: ModelProto,
   feeds: Feeds,
   values: string[],
   device: DeviceChoice = 'cpu',
+  place?: ProbePlace,
 ): Promise<{ shapes: Map<string, number[]>; values: Map<string, Tensor['data']> }> {
   const { model: bare, probes } = shapeProbeModel(model);
   const probe = withGraph(bare, { output: [...bare.graph!.output, ...values.map((name) => makeValueInfo(name))] });
-  const folder = await mkdtemp(join(tmpdir(), 'llm-explainer-probe-'));
+  const folder = place?.folder ?? (await mkdtemp(join(tmpdir(), 'llm-explainer-probe-')));
+  const file = join(folder, place ? `probe-${process.pid}-${probeCount++}.onnx` : 'probe.onnx');
   try {
     // Optimisations would only fold Shape nodes; keep them cheap to create.
-    const session = await createSession(await writeModelFiles(probe, join(folder, 'probe.onnx')), device, { graphOptimizationLevel: 'basic' });
+    const session = await createSession(await writeModelFiles(probe, file, undefined, place?.shared), device, { graphOptimizationLevel: 'basic' });
     try {
       const results = await session.run(feeds, [...probes.values(), ...values]);
       const shapes = new Map<string, number[]>();
@@ -63,6 +76,7 @@ export async function probeShapesAndValues(
       await session.release();
     }
   } finally {
-    await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+    if (place) await removeModelFiles(file).catch(() => undefined);
+    else await rm(folder, { recursive: true, force: true }).catch(() => undefined);
   }
 }

@@ -9,11 +9,11 @@ import { pruneCache, touchCacheEntry } from '../../../main/engine/gradients/cach
 let folder: string;
 afterEach(async () => rm(folder, { recursive: true, force: true }));
 
-async function entry(prefix: string, bytes: number, usedSecondsAgo: number): Promise<void> {
+async function entry(prefix: string, bytes: number, usedSecondsAgo: number, weights?: string): Promise<void> {
   await writeFile(join(folder, `${prefix}.onnx`), new Uint8Array(100));
   await writeFile(join(folder, `${prefix}.onnx.data`), new Uint8Array(bytes));
   await writeFile(join(folder, `${prefix}.reverse.onnx.data`), new Uint8Array(bytes));
-  await writeFile(join(folder, `${prefix}.onnx.json`), '{}');
+  await writeFile(join(folder, `${prefix}.onnx.json`), JSON.stringify({ weights }));
   const when = new Date(Date.now() - usedSecondsAgo * 1000);
   await utimes(join(folder, `${prefix}.onnx.json`), when, when);
 }
@@ -34,6 +34,26 @@ describe('gradient cache budget', () => {
     expect(left.some((f) => f.startsWith(c))).toBe(false);
     for (const prefix of [a, b, d]) expect(left.filter((f) => f.startsWith(prefix)).length).toBe(4);
     expect(left).toContain('unrelated.txt');
+  });
+
+  it('counts shared weights files and removes one when no entry left names it', async () => {
+    folder = await mkdtemp(join(tmpdir(), 'llm-explainer-cache-'));
+    const [kept, gone] = ['1'.repeat(32), '2'.repeat(32)].map((hash) => `weights-${hash}.data`);
+    for (const name of [kept, gone]) {
+      await writeFile(join(folder, name), new Uint8Array(5000));
+      await writeFile(join(folder, `${name}.json`), '{}');
+    }
+    const [a, b, c] = ['a', 'b', 'c'].map((x) => x.repeat(32));
+    await entry(a, 100, 300, gone);
+    await entry(b, 100, 200, kept);
+    await entry(c, 100, 100, kept);
+    // Entries are 300-odd bytes each: only the weights (10000 bytes) push the folder over 6000.
+    expect(await pruneCache(folder, 6000)).toEqual([a]);
+    const left = await readdir(folder);
+    expect(left).toContain(kept);
+    expect(left).toContain(`${kept}.json`);
+    expect(left).not.toContain(gone);
+    expect(left).not.toContain(`${gone}.json`);
   });
 
   it('leaves a folder within its budget alone', async () => {

@@ -1,0 +1,32 @@
+// Derivative graphs of one model share one weights file (model-files.ts sharedWeightsFile): measured in a process of
+// its own (test/fixtures/shared-weights-child.ts) on a model with 69 MB of weights. A new length bucket writes its
+// graphs, not the weights, to the cache; and a derivative session of the second bucket reads the weights pages the
+// first one mapped, so the process's proportional memory (PSS) does not grow by another copy.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+interface ChildReport {
+  weightBytes: number;
+  built: number;
+  cacheWritten: number;
+  forwardSessionGrowth: number[];
+}
+
+describe('shared weights', () => {
+  it('a new bucket writes no weight copy, and its forward session maps the weights already in memory', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/fixtures/shared-weights-child.ts'], {
+      maxBuffer: 1 << 20,
+      timeout: 300_000,
+    });
+    const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as ChildReport;
+    expect(report.built).toBe(1);
+    // Before: each bucket wrote the weights once for its forward graph and once for its reverse graph (135 MB here).
+    expect(report.cacheWritten).toBeLessThan(0.01 * report.weightBytes);
+    const [first, second] = report.forwardSessionGrowth;
+    // The first forward run touches every weight page (the measurement sees them) …
+    expect(first).toBeGreaterThan(0.5 * report.weightBytes);
+    // … the second bucket's maps the same file: before, it grew by a whole copy (68.7 MB measured).
+    expect(second).toBeLessThan(0.1 * report.weightBytes);
+  }, 320_000);
+});
