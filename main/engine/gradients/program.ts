@@ -24,6 +24,7 @@ import { gradientCacheBudget, pruneCache, touchCacheEntry } from './cache-budget
 import { hashFile, readTable, readTableRows, readWholeTable, writeTable, type Embedding } from './embedding-table';
 import { narrowToTargets } from './target-rows';
 import { elementTypeOf, splitPasses } from './passes';
+import { rematerialiseAttention } from './rematerialise';
 
 /**
  * Session settings per graph role, measured on the 56 M bench model (T = 512). The forward pass of answer rows runs
@@ -41,7 +42,7 @@ const SESSION_OPTIONS = {
 type SessionRole = keyof typeof SESSION_OPTIONS;
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
-const DERIVATIVE_FORMAT = 12;
+const DERIVATIVE_FORMAT = 13;
 /**
  * Row blocks of causal attention (causal-blocks.ts): [T, T] work × (n + 1) / 2n. Alternating runs at T = 512: reverse
  * passes 26–34% faster on the demo model, no measurable change on the 56 M bench model; 4 blocks no faster than 2.
@@ -62,6 +63,11 @@ export interface ProgramSource {
    * weight, is read again when a new run shape needs a derivative graph that is not in the cache.
    */
   compact?: boolean;
+  /**
+   * Recompute attention probabilities in the reverse pass of answer rows (default true; rematerialise.ts). False keeps
+   * every layer's probabilities from the forward, the earlier program (tests compare the two).
+   */
+  checkpointAttention?: boolean;
 }
 
 /** The inputs of one session run of a derivative graph. */
@@ -281,7 +287,7 @@ export class GradientProgram {
   }
 
   private derivativeKey(run: ProgramRun, weights: readonly string[]): string {
-    return [DERIVATIVE_FORMAT, this.sha256, this.floatType, run.foilIds !== undefined, run.batch, run.ids.length, run.targetIds.length, weights.join(',')].join('|');
+    return [DERIVATIVE_FORMAT, this.sha256, this.floatType, this.source.checkpointAttention !== false, run.foilIds !== undefined, run.batch, run.ids.length, run.targetIds.length, weights.join(',')].join('|');
   }
 
   /** File of a derivative graph in the cache folder (undefined without one). */
@@ -454,7 +460,10 @@ export class GradientProgram {
       const session = await this.writeAndOpen(derivative, folder, name, 'combined');
       return { entry: { session }, release: () => session.release() };
     }
-    const split = splitPasses(derivative, COTANGENT_INPUT, [TARGET_OUTPUT], wrt.map((w) => `grad::${w}`), shapes);
+    // The reverse pass recomputes each layer's attention probabilities from Q and Kᵀ instead of taking every layer's
+    // from the forward (rematerialise.ts): memory grows with one layer's [heads, T, T], not all of them.
+    const checkpointed = this.source.checkpointAttention === false ? derivative : rematerialiseAttention(derivative, shapes, [TARGET_OUTPUT]).model;
+    const split = splitPasses(checkpointed, COTANGENT_INPUT, [TARGET_OUTPUT], wrt.map((w) => `grad::${w}`), shapes);
     const forward = await this.writeAndOpen(split.forward, folder, name, 'forward');
     const types = new Map(forward.outputs.map((o) => [o.name, o.type]));
     const reverse = await this.writeAndOpen(split.reverse((tensor) => elementTypeOf(types.get(tensor))), folder, name.replace(/\.onnx$/, '.reverse.onnx'), 'reverse');
