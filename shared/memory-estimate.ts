@@ -22,6 +22,19 @@
 // estimate ÷ measured 0.97–1.23) and the scale bench's 246 M model (attention at 1,024 tokens: 5.8 GB measured, 6.1
 // estimated); issue 12's 213 M model at 1,024 tokens (10.8 GB measured on its first run, 850 MB file): 12.8 GB.
 
+/**
+ * Row blocks of causal attention in derivative graphs (main/engine/gradients/causal-blocks.ts): at least 2 (3/4 of the
+ * [T, T] work), and more at long lengths, so that one block's [heads, T/n, T] tensors stay within ATTENTION_TILE_BYTES:
+ * the checkpointed reverse pass holds a handful of them at a time.
+ *
+ * Example: `attentionRowBlocks(4 * 8 * 512 * 512)` → 2; `attentionRowBlocks(4 * 8 * 8192 * 8192)` → 17.
+ */
+export function attentionRowBlocks(probabilityBytes: number): number {
+  return Math.max(2, Math.min(MAX_ATTENTION_BLOCKS, Math.ceil(probabilityBytes / ATTENTION_TILE_BYTES)));
+}
+export const ATTENTION_TILE_BYTES = 128e6;
+const MAX_ATTENTION_BLOCKS = 64;
+
 /** The numbers of a model the estimate needs (config.json and the file size). */
 export interface ModelDimensions {
   layers: number;

@@ -25,6 +25,7 @@ import { hashFile, readTable, readTableRows, readWholeTable, writeTable, type Em
 import { narrowToTargets } from './target-rows';
 import { elementTypeOf, splitPasses } from './passes';
 import { rematerialiseAttention } from './rematerialise';
+import { attentionRowBlocks } from '../../../shared/memory-estimate';
 
 /**
  * Session settings per graph role, measured on the 56 M bench model (T = 512). The forward pass of answer rows runs
@@ -46,8 +47,12 @@ const DERIVATIVE_FORMAT = 13;
 /**
  * Row blocks of causal attention (causal-blocks.ts): [T, T] work × (n + 1) / 2n. Alternating runs at T = 512: reverse
  * passes 26–34% faster on the demo model, no measurable change on the 56 M bench model; 4 blocks no faster than 2.
+ * Long sequences get more (attentionRowBlocks): memory, not speed, sets them there.
  */
-const ATTENTION_BLOCKS = 2;
+function attentionBlocks(shapes: Map<string, number[]>, causal: ReadonlySet<string>, floatType: number): number {
+  const bytes = Math.max(0, ...[...causal].map((p) => (shapes.get(p) ?? []).reduce((n, d) => n * d, 1)));
+  return attentionRowBlocks(bytes * (floatType === DataType.DOUBLE ? 8 : 4));
+}
 
 export const COTANGENT_INPUT = 'target_cotangent';
 
@@ -451,7 +456,7 @@ export class GradientProgram {
     const narrowed = narrow ? narrowToTargets(model, probedShapes, targets) : { model, shapes: probedShapes };
     const shapes = new Map(narrowed.shapes);
     // Causal attention in row blocks (causal-blocks.ts); the last layer's narrowed attention is not a site any more.
-    const blocked = blockCausalAttention(narrowed.model, shapes, causal, ATTENTION_BLOCKS).model;
+    const blocked = blockCausalAttention(narrowed.model, shapes, causal, attentionBlocks(shapes, causal, this.floatType)).model;
     // Explanations seed the body in closed form (head-seed.ts); weight gradients (training) need the head's own.
     const seeded = wrt.length === 1 ? seedThroughHead(blocked, shapes, COTANGENT_INPUT, this.floatType) : undefined;
     const seed = seeded?.seed ?? { tensor: TARGET_OUTPUT, cotangent: COTANGENT_INPUT };

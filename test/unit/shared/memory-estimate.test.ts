@@ -1,7 +1,7 @@
 // The estimate's rule against the figures issue 12 measured on models too large for the test suite, and the size
 // helpers of --memory-budget. Measured peaks of real processes are checked in test/integration/memory.
 import { describe, expect, it } from 'vitest';
-import { estimatePeakMemory, formatBytes, parseByteSize, type ModelDimensions } from '../../../shared/memory-estimate';
+import { attentionRowBlocks, estimatePeakMemory, formatBytes, parseByteSize, type ModelDimensions } from '../../../shared/memory-estimate';
 
 /** A llama-style model's dimensions, its file holding fp32 weights (untied lm_head). */
 function llama(hidden: number, layers: number, heads: number, kvHeads: number, intermediate: number, fileBytes?: number): ModelDimensions {
@@ -39,6 +39,17 @@ describe('estimatePeakMemory against issue 12', () => {
     // The demo-sized model's IG batch is limited by its steps (at most steps + 2 points per run).
     const demo: ModelDimensions = { layers: 3, heads: 4, kvHeads: 4, hidden: 64, headDim: 16, vocab: 565, intermediate: 192, fileBytes: 1e6, weightBytes: 4 };
     expect(peak({ methods: ['integrated_gradients'], igSteps: 64 }, demo)).toBeGreaterThan(peak({ methods: ['integrated_gradients'], igSteps: 4 }, demo));
+  });
+});
+
+describe('attention row blocks', () => {
+  it('keeps 2 blocks at short lengths and keeps one block of [heads, T, T] within 128 MB at long ones', () => {
+    const bytes = (heads: number, tokens: number) => 4 * heads * tokens * tokens;
+    expect(attentionRowBlocks(bytes(8, 512))).toBe(2);
+    expect(attentionRowBlocks(bytes(16, 2048))).toBe(3);
+    expect(attentionRowBlocks(bytes(8, 8192))).toBe(17);
+    for (const tokens of [1024, 3000, 8192, 16384]) expect(bytes(8, tokens) / attentionRowBlocks(bytes(8, tokens))).toBeLessThanOrEqual(128e6);
+    expect(attentionRowBlocks(bytes(64, 65536))).toBe(64);
   });
 });
 
