@@ -43,12 +43,12 @@ describe('estimatePeakMemory against issue 12', () => {
 });
 
 describe('attention row blocks', () => {
-  it('keeps 2 blocks at short lengths and keeps one block of [heads, T, T] within 128 MB at long ones', () => {
+  it('keeps 2 blocks at short lengths and keeps one block of [heads, T, T] within 128 MB at long ones (up to 64 blocks)', () => {
     const bytes = (heads: number, tokens: number) => 4 * heads * tokens * tokens;
     expect(attentionRowBlocks(bytes(8, 512))).toBe(2);
     expect(attentionRowBlocks(bytes(16, 2048))).toBe(3);
     expect(attentionRowBlocks(bytes(8, 8192))).toBe(17);
-    for (const tokens of [1024, 3000, 8192, 16384]) expect(bytes(8, tokens) / attentionRowBlocks(bytes(8, tokens))).toBeLessThanOrEqual(128e6);
+    for (const tokens of [1024, 3000, 8192, 12000]) expect(bytes(8, tokens) / attentionRowBlocks(bytes(8, tokens))).toBeLessThanOrEqual(128e6);
     expect(attentionRowBlocks(bytes(64, 65536))).toBe(64);
   });
 });
