@@ -11,10 +11,15 @@
 //   attention   ATTENTION_F·F + FORWARD + 12·L·H·R·T          plain + instrumented sessions and the model bytes the
 //                                                             rewrite reads and encodes; the stored rows (float32
 //                                                             output, JSON arrays of doubles)
-//   rows        F + (ROWS_F − 1)·W + ROWS_P·L·P + 8·L·(3TI + 10Td) + the attention rows (still held)
-//               plain session, derivative build and forward/reverse sessions; every layer's probabilities saved by the
-//               forward pass (in onnxruntime and again in JavaScript) and the reverse pass's [H, T, T] cotangents;
-//               the saved MLP and hidden tensors, twice
+//   rows        F + (ROWS_F − 1)·W + max(PROBE_P·L·P, 8·L·(3TI + 10Td) + REVERSE_P·P + REVERSE_BLOCK_P·P/n)
+//               + the attention rows (still held)
+//               plain session, derivative build and forward/reverse sessions; then the larger of
+//               - the shape probe that builds a length's derivative graphs (gradients/shape-probe.ts): it holds every
+//                 layer's activations, [H, T, T] scores and probabilities included, at once (rule 2 called this
+//                 term "saved probabilities"); the first run at a length, and with per-shape graphs most runs are;
+//               - the runs themselves: the forward's saved MLP and hidden tensors, twice, and the checkpointed reverse
+//                 pass (gradients/rematerialise.ts), which recomputes one layer's probabilities at a time in n row
+//                 blocks (attentionRowBlocks): about 2 full [H, T, T] tensors and 3 of a block's, whatever L is
 //   IG          F + (IG_F − 1)·W + batch·point, point = IG_P·L·P + 4·L·(8TI + 20Td): the combined graph keeps every
 //               activation of each path point; batch = clamp(⌊1.5 GB / (point + 4·P)⌋, 1, 16, steps + 2) as compute.ts
 //               chooses it. Rows and IG in one run: the larger, plus 2·W for the other program's sessions.
@@ -78,7 +83,7 @@ export interface MemoryEstimate {
 }
 
 /** Version of the rule, recorded with every run so that estimates can be compared with measured peaks later. */
-export const MEMORY_RULE_VERSION = 2;
+export const MEMORY_RULE_VERSION = 3;
 
 /** Fitted coefficients (see the header). */
 export const MEMORY_COEFFICIENTS = Object.freeze({
@@ -88,11 +93,18 @@ export const MEMORY_COEFFICIENTS = Object.freeze({
   ATTENTION_P: 3,
   ATTENTION_F: 5.2,
   ROWS_F: 4,
-  ROWS_P: 6,
+  PROBE_P: 5.5,
+  REVERSE_P: 2,
+  REVERSE_BLOCK_P: 3,
   IG_F: 3.7,
   IG_P: 6.3,
   IG_BUDGET: 1.5e9,
 });
+
+function largerOf(a: MemoryPart[], b: MemoryPart[]): MemoryPart[] {
+  const total = (list: MemoryPart[]) => list.reduce((sum, part) => sum + part.bytes, 0);
+  return total(a) >= total(b) ? a : b;
+}
 
 const GRADIENT_METHODS = new Set(['saliency', 'grad_x_input', 'gradient', 'integrated_gradients']);
 
@@ -126,8 +138,13 @@ export function estimatePeakMemory(model: ModelDimensions, run: RunShape): Memor
     const parts: MemoryPart[] = [rows];
     const rowStage: MemoryPart[] = [
       { name: 'sessions and derivative build', bytes: F + (c.ROWS_F - 1) * W },
-      { name: 'saved probabilities and reverse cotangents', bytes: c.ROWS_P * L * P },
-      { name: 'saved MLP and hidden tensors', bytes: 8 * L * (3 * T * I + 10 * T * d) },
+      ...largerOf(
+        [{ name: 'shape probe of a new length (every layer\'s activations)', bytes: c.PROBE_P * L * P }],
+        [
+          { name: 'saved MLP and hidden tensors', bytes: 8 * L * (3 * T * I + 10 * T * d) },
+          { name: `checkpointed reverse pass (one layer's attention, ${attentionRowBlocks(P)} row blocks)`, bytes: c.REVERSE_P * P + (c.REVERSE_BLOCK_P * P) / attentionRowBlocks(P) },
+        ],
+      ),
       { name: 'gradients', bytes: 4 * T * d * (run.rawGradient ? A + 2 : 2) },
     ];
     const point = c.IG_P * L * P + 4 * L * (8 * T * I + 20 * T * d);

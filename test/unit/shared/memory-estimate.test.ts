@@ -23,8 +23,9 @@ describe('estimatePeakMemory against issue 12', () => {
   it('puts the 41.6 M model at 8,160 + 32 tokens far over the 18 GB it passed before it was stopped', () => {
     const estimate = estimatePeakMemory(llama(512, 8, 8, 4, 1376), { promptLength: 8160, answerLength: 32, methods, attentionRows: 'answer', igSteps: 32 });
     expect(estimate.peakBytes).toBeGreaterThan(18e9);
-    // Every layer's saved probabilities dominate: the part issue 12 asks checkpointing to remove.
-    expect(estimate.parts[0].name).toBe('saved probabilities and reverse cotangents');
+    // The shape probe of a new length, which holds every layer's activations, dominates: checkpointing removed every
+    // layer's saved probabilities from the runs (rule 3), not from the probe that builds a length's graphs.
+    expect(estimate.parts[0].name).toMatch(/^shape probe of a new length/);
   });
 
   it('grows with every input it models: tokens, layers, methods, IG steps, stored attention rows', () => {
@@ -33,7 +34,8 @@ describe('estimatePeakMemory against issue 12', () => {
     const peak = (change: Partial<typeof base> & { methods?: string[] }, dims = model) => estimatePeakMemory(dims, { ...base, ...change }).peakBytes;
     expect(peak({ promptLength: 960 })).toBeGreaterThan(peak({}));
     expect(peak({}, llama(512, 16, 8, 4, 1376))).toBeGreaterThan(peak({}));
-    expect(peak({ methods: ['attention', 'saliency'] })).toBeGreaterThan(peak({}));
+    // (At 512 tokens this model's attention stage, which holds the file's weights five times, is the larger one.)
+    expect(peak({ methods: ['attention', 'saliency'], promptLength: 2000 })).toBeGreaterThan(peak({ promptLength: 2000 }));
     expect(peak({ methods: ['attention', 'saliency', 'integrated_gradients'] })).toBeGreaterThan(peak({ methods: ['attention', 'saliency'] }));
     expect(peak({ attentionRows: 'all' })).toBeGreaterThan(peak({}));
     // The demo-sized model's IG batch is limited by its steps (at most steps + 2 points per run).
