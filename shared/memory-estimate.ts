@@ -11,16 +11,34 @@
 //   attention   ATTENTION_F·F + FORWARD + 12·L·H·R·T          plain + instrumented sessions and the model bytes the
 //                                                             rewrite reads and encodes; the stored rows (float32
 //                                                             output, JSON arrays of doubles)
-//   rows        F + (ROWS_F − 1)·W + ROWS_P·L·P + 8·L·(3TI + 10Td) + the attention rows (still held)
-//               plain session, derivative build and forward/reverse sessions; every layer's probabilities saved by the
-//               forward pass (in onnxruntime and again in JavaScript) and the reverse pass's [H, T, T] cotangents;
-//               the saved MLP and hidden tensors, twice
+//   rows        F + (ROWS_F − 1)·W + max(PROBE_P·L·P, 8·L·(3TI + 10Td) + REVERSE_P·P + REVERSE_BLOCK_P·P/n)
+//               + the attention rows (still held)
+//               plain session, derivative build and forward/reverse sessions; then the larger of
+//               - the shape probe that builds a length's derivative graphs (gradients/shape-probe.ts): it holds every
+//                 layer's activations, [H, T, T] scores and probabilities included, at once (rule 2 called this
+//                 term "saved probabilities"); the first run at a length, and with per-shape graphs most runs are;
+//               - the runs themselves: the forward's saved MLP and hidden tensors, twice, and the checkpointed reverse
+//                 pass (gradients/rematerialise.ts), which recomputes one layer's probabilities at a time in n row
+//                 blocks (attentionRowBlocks): about 2 full [H, T, T] tensors and 3 of a block's, whatever L is
 //   IG          F + (IG_F − 1)·W + batch·point, point = IG_P·L·P + 4·L·(8TI + 20Td): the combined graph keeps every
 //               activation of each path point; batch = clamp(⌊1.5 GB / (point + 4·P)⌋, 1, 16, steps + 2) as compute.ts
 //               chooses it. Rows and IG in one run: the larger, plus 2·W for the other program's sessions.
 // Fitted on llama builder models of 1–20 M parameters at 256–2,048 tokens (attention, rows and IG measured apart;
 // estimate ÷ measured 0.97–1.23) and the scale bench's 246 M model (attention at 1,024 tokens: 5.8 GB measured, 6.1
 // estimated); issue 12's 213 M model at 1,024 tokens (10.8 GB measured on its first run, 850 MB file): 12.8 GB.
+
+/**
+ * Row blocks of causal attention in derivative graphs (main/engine/gradients/causal-blocks.ts): at least 2 (3/4 of the
+ * [T, T] work), and more at long lengths, so that one block's [heads, T/n, T] tensors stay within ATTENTION_TILE_BYTES:
+ * the checkpointed reverse pass holds a handful of them at a time.
+ *
+ * Example: `attentionRowBlocks(4 * 8 * 512 * 512)` → 2; `attentionRowBlocks(4 * 8 * 8192 * 8192)` → 17.
+ */
+export function attentionRowBlocks(probabilityBytes: number): number {
+  return Math.max(2, Math.min(MAX_ATTENTION_BLOCKS, Math.ceil(probabilityBytes / ATTENTION_TILE_BYTES)));
+}
+export const ATTENTION_TILE_BYTES = 128e6;
+const MAX_ATTENTION_BLOCKS = 64;
 
 /** The numbers of a model the estimate needs (config.json and the file size). */
 export interface ModelDimensions {
@@ -65,7 +83,7 @@ export interface MemoryEstimate {
 }
 
 /** Version of the rule, recorded with every run so that estimates can be compared with measured peaks later. */
-export const MEMORY_RULE_VERSION = 2;
+export const MEMORY_RULE_VERSION = 3;
 
 /** Fitted coefficients (see the header). */
 export const MEMORY_COEFFICIENTS = Object.freeze({
@@ -75,11 +93,18 @@ export const MEMORY_COEFFICIENTS = Object.freeze({
   ATTENTION_P: 3,
   ATTENTION_F: 5.2,
   ROWS_F: 4,
-  ROWS_P: 6,
+  PROBE_P: 5.5,
+  REVERSE_P: 2,
+  REVERSE_BLOCK_P: 3,
   IG_F: 3.7,
   IG_P: 6.3,
   IG_BUDGET: 1.5e9,
 });
+
+function largerOf(a: MemoryPart[], b: MemoryPart[]): MemoryPart[] {
+  const total = (list: MemoryPart[]) => list.reduce((sum, part) => sum + part.bytes, 0);
+  return total(a) >= total(b) ? a : b;
+}
 
 const GRADIENT_METHODS = new Set(['saliency', 'grad_x_input', 'gradient', 'integrated_gradients']);
 
@@ -113,8 +138,13 @@ export function estimatePeakMemory(model: ModelDimensions, run: RunShape): Memor
     const parts: MemoryPart[] = [rows];
     const rowStage: MemoryPart[] = [
       { name: 'sessions and derivative build', bytes: F + (c.ROWS_F - 1) * W },
-      { name: 'saved probabilities and reverse cotangents', bytes: c.ROWS_P * L * P },
-      { name: 'saved MLP and hidden tensors', bytes: 8 * L * (3 * T * I + 10 * T * d) },
+      ...largerOf(
+        [{ name: 'shape probe of a new length (every layer\'s activations)', bytes: c.PROBE_P * L * P }],
+        [
+          { name: 'saved MLP and hidden tensors', bytes: 8 * L * (3 * T * I + 10 * T * d) },
+          { name: `checkpointed reverse pass (one layer's attention, ${attentionRowBlocks(P)} row blocks)`, bytes: c.REVERSE_P * P + (c.REVERSE_BLOCK_P * P) / attentionRowBlocks(P) },
+        ],
+      ),
       { name: 'gradients', bytes: 4 * T * d * (run.rawGradient ? A + 2 : 2) },
     ];
     const point = c.IG_P * L * P + 4 * L * (8 * T * I + 20 * T * d);

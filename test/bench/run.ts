@@ -3,14 +3,17 @@
 import { benchAttention } from './attention-bench';
 import { parseArgs } from 'node:util';
 import { benchGradients } from './gradient-bench';
-import { benchScale } from './scale-bench';
 import { benchWarm } from './warm-bench';
 import { benchBuckets } from './bucket-bench';
+import { benchLong, benchScale } from './scale-bench';
 import { parseByteSize } from '../../shared/memory-estimate';
 
 // `npm run bench -- scale --memory-budget 8G`: names pick benchmarks (default: all but scale, which builds ~1 GB).
-const { values, positionals: only } = parseArgs({ options: { 'memory-budget': { type: 'string' } }, allowPositionals: true });
-const wanted = (name: string) => (only.length === 0 && name !== 'scale') || only.includes(name);
+const { values, positionals: only } = parseArgs({
+  options: { 'memory-budget': { type: 'string' }, tokens: { type: 'string' }, answer: { type: 'string' }, before: { type: 'string' } },
+  allowPositionals: true,
+});
+const wanted = (name: string) => (only.length === 0 && !name.startsWith('scale')) || only.includes(name);
 
 function fixed(value: unknown, digits = 2): unknown {
   return typeof value === 'number' && !Number.isInteger(value) ? Number(value.toFixed(digits)) : value;
@@ -41,4 +44,10 @@ if (wanted('scale')) {
   const budget = values['memory-budget'] === undefined ? undefined : parseByteSize(values['memory-budget']);
   const rows = await benchScale(budget);
   table(`Scale (${new Date().toISOString()}): peak RSS and stages as multiples of a plain forward; estimates next to them`, rows);
+}
+if (wanted('scale-long')) {
+  // `npm run bench -- scale-long --tokens 2048 --answer 8 [--before DIR]`: one long length of the 40 M model.
+  const budget = values['memory-budget'] === undefined ? undefined : parseByteSize(values['memory-budget']);
+  const rows = await benchLong(Number(values.tokens ?? 2048), Number(values.answer ?? 8), budget, values.before);
+  table(`Scale, one long length (${new Date().toISOString()}): peak RSS of the first run at that length`, rows);
 }

@@ -114,13 +114,13 @@ async function forwardChild(folder: string, lengths: number[]): Promise<void> {
 }
 
 /** The request the CLI makes from the same flags (for the estimate and the refusal, before anything runs). */
-function request(folder: string, tokens: number, methods: string[], budget: number | undefined): ExplainRequest {
+function request(folder: string, tokens: number, methods: string[], budget: number | undefined, answer = ANSWER): ExplainRequest {
   return {
     modelPath: folder,
     task: 'completion',
-    inputIds: tokenIds(tokens - ANSWER, 0),
-    answerIds: tokenIds(ANSWER, 5),
-    generation: { maxNewTokens: ANSWER },
+    inputIds: tokenIds(tokens - answer, 0),
+    answerIds: tokenIds(answer, 5),
+    generation: { maxNewTokens: answer },
     methods,
     device: 'cpu',
     memoryBudgetBytes: budget,
@@ -137,17 +137,28 @@ function neverBuiltLength(): number {
   return length;
 }
 
-async function explainChild(name: string, folder: string, tokens: number, methods: string[], budget: number | undefined): Promise<{ peak: number; run: RunJson; cache: number }> {
-  const cacheFolder = join(benchHome, 'home', 'LLM Explainer Workbench', 'cache');
+async function explainChild(
+  name: string,
+  folder: string,
+  tokens: number,
+  methods: string[],
+  budget: number | undefined,
+  answer = ANSWER,
+  /** Another checkout of the project whose CLI to run (a "before" measurement); default this one. */
+  tree = root,
+  /** Config home (graph cache) of the run; default the bench's shared one. */
+  home = join(benchHome, 'home'),
+): Promise<{ peak: number; run: RunJson; cache: number }> {
+  const cacheFolder = join(home, 'LLM Explainer Workbench', 'cache');
   const before = folderBytes(cacheFolder);
   const json = join(benchHome, `run-${process.pid}.json`);
-  const body = request(folder, tokens, methods, budget);
+  const body = request(folder, tokens, methods, budget, answer);
   const args = ['--import', 'tsx', 'test/fixtures/measured-cli.ts', 'explain', '--model', folder, '--db', join(benchHome, 'runs.db'), '--json', json, '-q',
     '--input-ids', body.inputIds!.join(','), '--answer-ids', body.answerIds!.join(','), '--methods', methods.join(','), '--experiment', 'scale-bench', '--tag', name];
   if (budget !== undefined) args.push('--memory-budget', String(budget));
   const { stderr } = await promisify(execFile)('nice', [process.execPath, ...args], {
-    cwd: root,
-    env: { ...process.env, XDG_CONFIG_HOME: join(benchHome, 'home') },
+    cwd: tree,
+    env: { ...process.env, XDG_CONFIG_HOME: home },
     maxBuffer: 1 << 26,
   });
   const run = JSON.parse(readFileSync(json, 'utf8')) as RunJson;
@@ -211,6 +222,34 @@ export async function benchScale(budget?: number): Promise<ScaleRow[]> {
       stages,
       cacheWritten: formatBytes(cache),
     });
+  }
+  return rows;
+}
+
+/**
+ * The 40 M model at one long length (`npm run bench -- scale-long --tokens 2048 --answer 8`): attention, saliency
+ * and grad × input twice in a fresh graph cache (the first run at that length builds the derivative graphs, the second
+ * finds them), next to the same runs by another checkout (`--before DIR`, e.g. an export of the commit before checkpointing) when given. Peak RSS
+ * does not depend on the answer length once rows go one per reverse pass, so a short answer keeps it quick.
+ */
+export async function benchLong(tokens: number, answer: number, budget: number | undefined, before?: string): Promise<ScaleRow[]> {
+  mkdirSync(benchHome, { recursive: true });
+  const { readModelFolder } = await import('../../main/engine/model-folder');
+  const { admitRun } = await import('../../main/engine/memory-check');
+  const folder = await modelFolder('40M');
+  const estimate = admitRun(await readModelFolder(folder), request(folder, tokens, METHODS, Number.MAX_SAFE_INTEGER, answer)).estimate.peakBytes;
+  const rows: ScaleRow[] = [];
+  for (const [label, tree] of [...(before ? [['before', before]] : []), ['this checkout', root]]) {
+    const home = join(benchHome, `long-${process.pid}-${rows.length}`);
+    // The first run at the length builds the derivative graphs; the second finds them in the cache.
+    for (const run of ['1st run', '2nd run']) {
+      console.error(`scale bench: 40M ${tokens} tokens, ${label}, ${run}`);
+      const measured = await explainChild(`40M ${tokens} ${label}`, folder, tokens, METHODS, budget ?? Number.MAX_SAFE_INTEGER, answer, tree, home);
+      const stages = Object.entries(measured.run.timings).filter(([stage]) => stage !== 'store').map(([stage, ms]) => `${stage} ${(ms / 1000).toFixed(1)} s`).join(', ');
+      const outcome = `measured, ${label}, ${run}`;
+      rows.push({ model: '40M', tokens, methods: `${METHODS.join(', ')} (${answer} rows)`, outcome, estimate: formatBytes(estimate), peakRss: formatBytes(measured.peak), factor: Number((estimate / measured.peak).toFixed(2)), stages, cacheWritten: formatBytes(measured.cache) });
+    }
+    rmSync(home, { recursive: true, force: true });
   }
   return rows;
 }

@@ -5,6 +5,7 @@
 import { DataType, makeValueInfo, type ModelProto, type NodeProto } from '../onnx/proto';
 import { pruneGraph, withGraph } from './graph-tools';
 import { operatorsWith } from './operators';
+import { REMATERIALISED } from './rematerialise';
 
 export interface SplitPasses {
   forward: ModelProto;
@@ -68,7 +69,9 @@ export function splitPasses(model: ModelProto, cotangent: string, forwardOutputs
   for (let index = forwardNodes.length - 1; index >= 0; index--) {
     const node = forwardNodes[index];
     const outputs = node.output.filter(Boolean);
-    if (!RECOMPUTED.has(node.opType) || outputs.every((o) => constant.has(o)) || outputs.some((o) => kept.has(o))) continue;
+    // Copies of attention score chains (rematerialise.ts) are recomputed whatever their operators: that is their purpose.
+    const recomputed = RECOMPUTED.has(node.opType) || node.name.startsWith(REMATERIALISED);
+    if (!recomputed || outputs.every((o) => constant.has(o)) || outputs.some((o) => kept.has(o))) continue;
     if (!outputs.every((o) => (readers.get(o) ?? []).length > 0 && readers.get(o)!.every((r) => reverseSide.has(r)))) continue;
     reverseSide.add(node);
     forwardNodes.splice(index, 1);

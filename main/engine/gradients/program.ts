@@ -28,6 +28,8 @@ import { hashFile, readTable, readTableRows, readWholeTable, writeTable, type Em
 import { narrowToTargets } from './target-rows';
 import { elementTypeOf, splitPasses } from './passes';
 import { keepLeading, padCotangent, padRun, pads, runLayout, type RunLayout } from './length-buckets';
+import { rematerialiseAttention } from './rematerialise';
+import { attentionRowBlocks } from '../../../shared/memory-estimate';
 
 /**
  * Session settings per graph role, measured on the 56 M bench model (T = 512). The forward pass of answer rows runs
@@ -45,12 +47,16 @@ const SESSION_OPTIONS = {
 type SessionRole = keyof typeof SESSION_OPTIONS;
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
-const DERIVATIVE_FORMAT = 13;
+const DERIVATIVE_FORMAT = 14;
 /**
  * Row blocks of causal attention (causal-blocks.ts): [T, T] work × (n + 1) / 2n. Alternating runs at T = 512: reverse
  * passes 26–34% faster on the demo model, no measurable change on the 56 M bench model; 4 blocks no faster than 2.
+ * Long sequences get more (attentionRowBlocks): memory, not speed, sets them there.
  */
-const ATTENTION_BLOCKS = 2;
+function attentionBlocks(shapes: Map<string, number[]>, causal: ReadonlySet<string>, floatType: number): number {
+  const bytes = Math.max(0, ...[...causal].map((p) => (shapes.get(p) ?? []).reduce((n, d) => n * d, 1)));
+  return attentionRowBlocks(bytes * (floatType === DataType.DOUBLE ? 8 : 4));
+}
 
 export const COTANGENT_INPUT = 'target_cotangent';
 
@@ -68,6 +74,11 @@ export interface ProgramSource {
   compact?: boolean;
   /** Pad runs to length buckets when the model is causal (default true; false builds a graph per exact shape). */
   lengthBuckets?: boolean;
+  /**
+   * Recompute attention probabilities in the reverse pass of answer rows (default true; rematerialise.ts). False keeps
+   * every layer's probabilities from the forward, the earlier program (tests compare the two).
+   */
+  checkpointAttention?: boolean;
 }
 
 /** The inputs of one session run of a derivative graph. */
@@ -309,7 +320,7 @@ export class GradientProgram {
   }
 
   private derivativeKey(run: ProgramRun, weights: readonly string[]): string {
-    return [DERIVATIVE_FORMAT, this.sha256, this.floatType, run.foilIds !== undefined, run.batch, run.ids.length, run.targetIds.length, weights.join(',')].join('|');
+    return [DERIVATIVE_FORMAT, this.sha256, this.floatType, this.source.checkpointAttention !== false, run.foilIds !== undefined, run.batch, run.ids.length, run.targetIds.length, weights.join(',')].join('|');
   }
 
   /** File of a derivative graph in the cache folder (undefined without one). */
@@ -518,7 +529,7 @@ export class GradientProgram {
     const narrowed = narrow ? narrowToTargets(model, probedShapes, targets) : { model, shapes: probedShapes };
     const shapes = new Map(narrowed.shapes);
     // Causal attention in row blocks (causal-blocks.ts); the last layer's narrowed attention is not a site any more.
-    const blocked = blockCausalAttention(narrowed.model, shapes, causal, ATTENTION_BLOCKS).model;
+    const blocked = blockCausalAttention(narrowed.model, shapes, causal, attentionBlocks(shapes, causal, this.floatType)).model;
     // Explanations seed the body in closed form (head-seed.ts); weight gradients (training) need the head's own.
     const seeded = wrt.length === 1 ? seedThroughHead(blocked, shapes, COTANGENT_INPUT, this.floatType) : undefined;
     const seed = seeded?.seed ?? { tensor: TARGET_OUTPUT, cotangent: COTANGENT_INPUT };
@@ -527,7 +538,10 @@ export class GradientProgram {
       const session = await this.writeAndOpen(derivative, folder, name, 'combined');
       return { entry: { session }, release: () => session.release() };
     }
-    const split = splitPasses(derivative, COTANGENT_INPUT, [TARGET_OUTPUT], wrt.map((w) => `grad::${w}`), shapes);
+    // The reverse pass recomputes each layer's attention probabilities from Q and Kᵀ instead of taking every layer's
+    // from the forward (rematerialise.ts): memory grows with one layer's [heads, T, T], not all of them.
+    const checkpointed = this.source.checkpointAttention === false ? derivative : rematerialiseAttention(derivative, shapes, [TARGET_OUTPUT]).model;
+    const split = splitPasses(checkpointed, COTANGENT_INPUT, [TARGET_OUTPUT], wrt.map((w) => `grad::${w}`), shapes);
     const forward = await this.writeAndOpen(split.forward, folder, name, 'forward');
     const types = new Map(forward.outputs.map((o) => [o.name, o.type]));
     const reverse = await this.writeAndOpen(split.reverse((tensor) => elementTypeOf(types.get(tensor))), folder, name.replace(/\.onnx$/, '.reverse.onnx'), 'reverse');
