@@ -7,8 +7,8 @@ import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, IG_SPACINGS, METHOD_IDS, SALI
 import { UsageError, byteSizeOption, choiceOption, floatOption, idListOption, intOption, listOption, nameOption, parseCommand } from './args';
 import { terminalProgress } from './progress';
 import { openWorkbench } from './workbench';
-import { TokenIdError, runExplanation } from '../engine/pipeline';
-import { ensureDemoModel } from '../engine/model-builder/demo';
+import { TokenIdError, runExplanation } from '../service/pipeline';
+import { ensureDemoModel } from '../demo/demo-model';
 import { normalizeConfig } from '../engine/config';
 import { requestTokenIdProblem } from '../service/folder-info';
 import { AssistantModelError, checkAssistantModel } from '../engine/assistant-check';

@@ -7,7 +7,7 @@ import { openRunReader, openRunStore, type RunStore } from '../store/run-store';
 import { RunReader } from '../store/run-reader';
 import { StoreError } from '../store/errors';
 import { defaultDatabasePath, openDatabase, userDataFolder } from '../store/database';
-import { defaultDemoModelDir } from '../engine/model-builder/demo';
+import { defaultDemoModelDir } from '../demo/demo-model';
 import { UsageError } from './args';
 
 export interface Workbench {

@@ -9,9 +9,9 @@ import { createWorkerRunner, type WorkerRunner } from '../service/worker-runner'
 import { ensureDemoRun, firstStartHash } from '../service/demo-run';
 import { openRunStore, type RunStore } from '../store/run-store';
 import { defaultDatabasePath, userDataFolder } from '../store/database';
-import { defaultDemoModelDir } from '../engine/model-builder/demo';
+import { defaultDemoModelDir } from '../demo/demo-model';
 import { APP_VERSION } from '../engine/version';
-import { CONTENT_SECURITY_POLICY } from '../web/security';
+import { CONTENT_SECURITY_POLICY } from '../app/content-security';
 import { registerIpc } from './ipc';
 import { buildMenu } from './menu';
 import { isTrustedRendererUrl } from './trust';
@@ -88,7 +88,7 @@ async function start(): Promise<void> {
   service = createWorkbenchService({
     store,
     runJob: runner.run,
-    demoModel: async () => (await import('../engine/model-builder/demo')).ensureDemoModel(demoModelDir),
+    demoModel: async () => (await import('../demo/demo-model')).ensureDemoModel(demoModelDir),
     databasePath,
     mode: 'electron',
     version: APP_VERSION,

@@ -6,7 +6,7 @@
 // share the work instead of doing it twice (queue.ts runQueue).
 import { resolve } from 'node:path';
 import type { ExplainRequest } from '../../shared/api';
-import { ensureDemoModel } from '../engine/model-builder/demo';
+import { ensureDemoModel } from '../demo/demo-model';
 import type { RunReader } from '../store/run-reader';
 import { ITEM_TAG_PREFIX, type DatasetItem } from './dataset';
 import type { MarkedSpan } from './segments';

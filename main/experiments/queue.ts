@@ -3,7 +3,7 @@
 // each finished run.
 import type { ExplainRequest, ProgressStage } from '../../shared/api';
 import type { RunJson } from '../../shared/run';
-import { CancelledError, runExplanation } from '../engine/pipeline';
+import { CancelledError, runExplanation } from '../service/pipeline';
 import { newRunId } from '../store/run-rows';
 import type { RunStore } from '../store/run-store';
 import type { ItemClaim } from '../store/run-lifecycle';

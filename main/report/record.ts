@@ -7,8 +7,8 @@
 import { API_ERROR_CODES, isApiMethod, type ApiResponse, type TensorInfo } from '../../shared/api';
 import { ATTRIBUTION_METHODS, TIMELINE_METRICS, type ExperimentAggregate } from '../../shared/experiment-math';
 import type { RunJson } from '../../shared/run';
-import { STATIC_DATA_SCHEMA, type StaticData } from '../../renderer/src/client/static';
-import { callKey, packValue, type ReplayResponses } from '../../renderer/src/client/replay';
+import { STATIC_DATA_SCHEMA, type StaticData } from '../../shared/static-api';
+import { callKey, packValue, type ReplayResponses } from '../../shared/replay';
 import { createWorkbenchService, type WorkbenchService } from '../service';
 import type { RunReader } from '../store/run-reader';
 import type { RunStore } from '../store/run-store';

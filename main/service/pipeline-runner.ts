@@ -1,7 +1,7 @@
 // The in-process job runner: the engine pipeline in this very process (web mode without a worker, the CLI,
 // tests, and inside the inference child itself).
 import type { RunStore } from '../store/run-store';
-import { runExplanation } from '../engine/pipeline';
+import { runExplanation } from './pipeline';
 import type { JobRunner } from './job-queue';
 
 export interface PipelineRunnerOptions {

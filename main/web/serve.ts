@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createWorkbenchService, type WorkbenchService } from '../service';
 import { openRunStore, type RunStore } from '../store/run-store';
 import { defaultDatabasePath, userDataFolder } from '../store/database';
-import { defaultDemoModelDir, ensureDemoModel } from '../engine/model-builder/demo';
+import { defaultDemoModelDir, ensureDemoModel } from '../demo/demo-model';
 import { APP_VERSION } from '../engine/version';
 import { pipelineRunner } from '../service/pipeline-runner';
 import { createWorkerRunner } from '../service/worker-runner';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { RENDERER_DIR, ROOT, SCREENSHOT_DIR, ensureRendererBuilt, launchChromium } from './harness';
 import { serveCommand, type WebMode } from '../../main/web/serve';
-import { runExplanation } from '../../main/engine/pipeline';
+import { runExplanation } from '../../main/service/pipeline';
 import { buildReport } from '../../main/report/write-report';
 
 let folder: string;

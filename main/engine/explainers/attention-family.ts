@@ -2,6 +2,7 @@
 // layer's and head's probabilities for the stored rows; aggregations come from shared/attention-math.
 import type { AttentionJson, HeadStatsJson } from '../../../shared/run';
 import type { NamedTensor } from '../../../shared/tensor';
+import { ATTENTION_TENSORS } from '../../../shared/tensor-names';
 import { computeAttention, type AttentionResult } from '../attention/compute';
 import type { Explainer, ExplainerFamily } from './explainer';
 import { matrixToRows, toRows } from './json-arrays';
@@ -15,13 +16,8 @@ export const ATTENTION_EXPLAINERS: readonly Explainer[] = [
   },
 ];
 
-/** Tensor names in the store; `attention.data` axes are [layer, head, row, col]. */
-export const ATTENTION_TENSORS = {
-  data: 'attention.data',
-  mean: 'attention.mean',
-  rollout: 'attention.rollout',
-  input: 'attention.input',
-} as const;
+/** Tensor names in the store (shared/tensor-names); `attention.data` axes are [layer, head, row, col]. */
+export { ATTENTION_TENSORS };
 
 export const attentionFamily: ExplainerFamily = {
   id: 'attention',

@@ -2,6 +2,7 @@
 // derivative-graph program (main/engine/gradients): one forward pass, all answer rows' reverse passes batched.
 import type { GradientJson, IntegratedGradientsJson } from '../../../shared/run';
 import type { NamedTensor } from '../../../shared/tensor';
+import { GRADIENT_TENSORS } from '../../../shared/tensor-names';
 import { computeGradients, type GradientMethod, type GradientResult } from '../gradients/compute';
 import type { ExplainContext, Explainer, ExplainerFamily } from './explainer';
 import { matrixToRows, toRows } from './json-arrays';
@@ -21,14 +22,8 @@ const ENGINE_METHOD: Record<string, GradientMethod> = {
   gradient: 'raw_gradient',
 };
 
-export const GRADIENT_TENSORS = {
-  saliency: 'gradient.saliency',
-  gradXInput: 'gradient.gradXInput',
-  sequenceSaliency: 'gradient.sequence.saliency',
-  sequenceGradXInput: 'gradient.sequence.gradXInput',
-  raw: 'gradient.raw',
-  igAttributions: 'integratedGradients.attributions',
-} as const;
+/** Tensor names in the store (shared/tensor-names). */
+export { GRADIENT_TENSORS };
 
 /** Foil ids for contrastive targets: one token for every row, or one per answer token. */
 function foilIdsOf(context: ExplainContext): number[] | undefined {

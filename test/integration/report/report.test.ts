@@ -11,11 +11,12 @@ import { buildReport, exportReport, findRendererDir, writeReportFile, ReportErro
 import { reportCommand } from '../../../main/cli/report-command';
 import { main } from '../../../main/cli';
 import { createWorkbenchService } from '../../../main/service';
-import { runExplanation } from '../../../main/engine/pipeline';
-import { DEMO_SPEC, buildLlamaModel, llama2Tokenizer, writeModelFolder } from '../../../main/engine/model-builder';
+import { runExplanation } from '../../../main/service/pipeline';
+import { buildLlamaModel, llama2Tokenizer, writeModelFolder } from '../../../main/engine/model-builder';
+import { DEMO_SPEC } from '../../../main/demo/demo-model';
 import { APP_VERSION } from '../../../main/engine/version';
-import { createStaticApi, readStaticData, STATIC_DATA_ELEMENT_ID } from '../../../renderer/src/client/static';
-import { PACKED_KEY, callKey, packValue, unpackValue } from '../../../renderer/src/client/replay';
+import { createStaticApi, readStaticData, STATIC_DATA_ELEMENT_ID } from '../../../shared/static-api';
+import { PACKED_KEY, callKey, packValue, unpackValue } from '../../../shared/replay';
 import type { TensorSlice } from '../../../shared/api';
 import { HOSTILE_ANSWER, HOSTILE_PROMPT, REPORT_EXPERIMENT, makeReportRuns, type ReportRuns } from '../../fixtures/report/runs';
 

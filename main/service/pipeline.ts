@@ -6,16 +6,16 @@ import { RUN_SCHEMA, type RunMemoryJson, type DeviceChoice, type GenerationParam
 import { DEFAULT_EXPLAIN_OPTIONS, type ExplainOptions } from '../../shared/explain-options';
 import type { NamedTensor } from '../../shared/tensor';
 import type { RunStore } from '../store/run-store';
-import { loadModelFolder, type Dtype, type LoadedModel } from './model-folder';
-import { promptIds, promptText, tokenTexts } from './prompt';
-import { answerTokens } from './answer-tokens';
+import { loadModelFolder, type Dtype, type LoadedModel } from '../engine/model-folder';
+import { promptIds, promptText, tokenTexts } from '../engine/prompt';
+import { answerTokens } from '../engine/answer-tokens';
 import { tokenIdProblem } from '../../shared/token-ids';
-import { generate } from './generate';
-import { generateAssistedAnswer } from './assisted-answer';
-import { ensureDemoModel } from './model-builder/demo';
-import { familiesFor, validateMethods } from './explainers/registry';
-import { APP_VERSION } from './version';
-import { admitRun, type Admission } from './memory-check';
+import { generate } from '../engine/generate';
+import { generateAssistedAnswer } from '../engine/assisted-answer';
+import { ensureDemoModel } from '../demo/demo-model';
+import { familiesFor, validateMethods } from '../engine/explainers/registry';
+import { APP_VERSION } from '../engine/version';
+import { admitRun, type Admission } from '../engine/memory-check';
 import { MEMORY_RULE_VERSION } from '../../shared/memory-estimate';
 import { holdAtStage } from '../fault-injection';
 
