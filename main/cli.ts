@@ -9,7 +9,7 @@ import { RERUN_USAGE, rerunCommand } from './cli/rerun-command';
 import { UsageError } from './cli/args';
 import { HELP_COMMANDS, commandHelp, wantsHelp } from './cli/help';
 import { VIEW_USAGE } from './cli/view-flags';
-import { APP_VERSION } from './engine/version';
+import { APP_VERSION } from './version';
 import { openedDatabasePath } from './cli/workbench';
 
 export const HELP = `llm-explainer — why did a local language model answer what it did?

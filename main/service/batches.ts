@@ -1,15 +1,16 @@
 // Batches and reruns as the service runs them: every item becomes an ordinary run job in the one job queue
 // (so it runs in the inference child in Electron, can be cancelled like any run, and shows in listJobs), and
 // this tracker remembers which runs belong to which batch: it adds the batch position to each run's progress
-// events and stores an item's marked segments once its run is done. The engine-heavy experiment modules
-// (main/experiments batch, rerun, queue) are imported on first use, keeping onnxruntime out of start-up.
+// events and stores an item's marked segments once its run is done. Requests, skip rules and segment storage
+// are experiments/batch, experiments/rerun and experiments/segments, shared with the CLI's runner
+// (service/batch-runs); they are imported on first use, keeping start-up light.
 import { checkAssistant } from './assistant';
 import { resolve } from 'node:path';
 import type { BatchInfo, BatchItemInfo, ExplainRequest, ProgressEvent, RerunRequest, StartBatchRequest } from '../../shared/api';
 import { API_ERROR_CODES, ApiError, FINAL_STAGES } from '../../shared/api';
 import type { RunJson } from '../../shared/run';
 import { parseDataset } from '../experiments/dataset';
-import { markedSegments, segmentTensors, type MarkedSpan } from '../experiments/segments';
+import { storeMarkedSegments, type MarkedSpan } from '../experiments/segments';
 import type { RunStore } from '../store/run-store';
 import { newRunId } from '../store/run-rows';
 import type { JobOutcome } from './job-queue';
@@ -85,7 +86,7 @@ export class BatchTracker {
 
   /** Queues reruns of stored runs (or of an experiment's finished runs) on another model folder. */
   async rerun(request: RerunRequest): Promise<BatchInfo> {
-    const { markedSpansOfRun, rerunExperimentName, rerunRequest } = await import('../experiments/rerun');
+    const { earlierRerun, markedSpansOfRun, rerunExperimentName, rerunRequest } = await import('../experiments/rerun');
     const store = this.host.store;
     let sources: RunJson[];
     if (request.runIds) {
@@ -110,7 +111,7 @@ export class BatchTracker {
         continue;
       }
       const experiment = experimentOf(source);
-      const earlier = store.rerunsOf(source.id).find((run) => run.status === 'done' && run.experiment === experiment && run.modelPath === modelPath);
+      const earlier = earlierRerun(store, source.id, experiment, modelPath);
       if (earlier) {
         batch.items.push({ key: source.id, runId: earlier.id, stage: 'skipped' });
         continue;
@@ -164,12 +165,7 @@ export class BatchTracker {
     if (!run) return;
     const key = tracked.batch.items[tracked.index].key;
     try {
-      // As main/experiments/queue storeMarkedSegments: locate the spans in the run's tokens, store them as masks.
-      const { segments, missing } = markedSegments(run, tracked.spans);
-      if (segments.length > 0) this.host.store.putTensors(run.id, segmentTensors(segments, run.tokens.ids.length));
-      for (const span of missing) {
-        tracked.batch.warnings.push(`${key}: segment "${span.name}" text ${JSON.stringify(span.text.slice(0, 40))} was not found in run ${run.id}'s prompt tokens`);
-      }
+      tracked.batch.warnings.push(...storeMarkedSegments(this.host.store, run, tracked.spans, key));
     } catch (error) {
       tracked.batch.warnings.push(`${key}: segments not stored (${error instanceof Error ? error.message : String(error)})`);
     }

@@ -14,7 +14,7 @@ import { generate } from '../engine/generate';
 import { generateAssistedAnswer } from '../engine/assisted-answer';
 import { ensureDemoModel } from '../demo/demo-model';
 import { familiesFor, validateMethods } from '../engine/explainers/registry';
-import { APP_VERSION } from '../engine/version';
+import { APP_VERSION } from '../version';
 import { admitRun, type Admission } from '../engine/memory-check';
 import { MEMORY_RULE_VERSION } from '../../shared/memory-estimate';
 import { holdAtStage } from '../fault-injection';

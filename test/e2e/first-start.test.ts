@@ -89,7 +89,7 @@ describe('a run made from token ids, and a report of one run', () => {
 
   it('a report of it opens on its detail, and its list shows the decoded prompt', async () => {
     const file = join(folder, 'one-run.html');
-    writeFileSync(file, await buildReport(web.store, { runIds: [runId] }));
+    writeFileSync(file, await buildReport(web.service, { runIds: [runId] }));
     const page = await newPage();
     await page.goto(pathToFileURL(file).href);
     await page.getByRole('heading', { name: 'Tokens', exact: true }).waitFor();

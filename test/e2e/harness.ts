@@ -9,7 +9,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { createWorkbenchService, type JobRunner, type WorkbenchService } from '../../main/service';
 import { openRunStore, type RunStore } from '../../main/store/run-store';
 import { ensureDemoModel } from '../../main/demo/demo-model';
-import { APP_VERSION } from '../../main/engine/version';
+import { APP_VERSION } from '../../main/version';
 import { startWebServer, type WebServer } from '../../main/web/server';
 
 export const ROOT = resolve(__dirname, '..', '..');
