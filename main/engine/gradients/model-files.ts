@@ -3,7 +3,7 @@
 // never encoded with their weights inline; onnxruntime then loads them from the path.
 import { wholeSequenceGraph } from '../onnx/whole-sequence';
 import { createHash } from 'node:crypto';
-import { open, readFile, rm, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { decodeModel, encodeModel, metadataEntry, type ModelProto, type TensorProto } from '../onnx/proto';
 import { withGraph } from './graph-tools';
@@ -46,11 +46,6 @@ export async function writeModelFiles(model: ModelProto, file: string, dataName 
   }
   await writeFile(file, encodeModel(withGraph(model, { initializer })));
   return file;
-}
-
-/** Removes a model written by `writeModelFiles`. */
-export async function removeModelFiles(file: string): Promise<void> {
-  await Promise.all([rm(file, { force: true }), rm(`${file}.data`, { force: true })]);
 }
 
 /** Reads a model, inlining external-data initializers (the rewritten graph is run from bytes). */
