@@ -1,5 +1,5 @@
-// `llm-explainer serve` / web mode: open the run database, create the service, queue the demo run on a first
-// start, serve the renderer and the API on 127.0.0.1, print the URL with the token, open a browser when there
+// `llm-explainer serve` / web mode: open the app (main/app/context: store, service, inference in a worker
+// thread), queue the demo run on a first start, serve the renderer and the API on 127.0.0.1, print the URL with the token, open a browser when there
 // is a display. The CLI parses flags and calls serveCommand; `npm start` falls back to this without Electron.
 import { spawn } from 'node:child_process';
 import type { WorkbenchService } from '../service';
