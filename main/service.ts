@@ -292,11 +292,11 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
     },
 
     async getBatch(batchId) {
-      return batches?.get(batchId) ?? null;
+      return batches ? batches.get(batchId) : (store.getBatch(batchId) ?? null);
     },
 
     async listBatches() {
-      return batches?.list() ?? [];
+      return batches ? batches.list() : store.recentBatches(50);
     },
 
     async cancelBatch(batchId) {

@@ -35,7 +35,10 @@ interface TrackedItem {
   spans: MarkedSpan[];
 }
 
-/** Batches kept in memory: enough for a page to catch up after a reload; the runs themselves are stored. */
+/**
+ * Batches kept in memory while this process runs them; every batch is also written to the store
+ * (store/batch-records), where getBatch and listBatches find it after a restart.
+ */
 const KEPT_BATCHES = 50;
 
 export class BatchTracker {
@@ -126,11 +129,13 @@ export class BatchTracker {
 
   get(batchId: string): BatchInfo | null {
     const batch = this.batches.get(batchId);
-    return batch ? snapshot(batch) : null;
+    return batch ? snapshot(batch) : (this.host.store.getBatch(batchId) ?? null);
   }
 
+  /** The newest batches, newest first: this process's as they run, earlier ones as the store has them. */
   list(): BatchInfo[] {
-    return [...this.batches.values()].reverse().map(snapshot);
+    const stored = this.host.store.recentBatches(KEPT_BATCHES);
+    return stored.map((batch) => (this.batches.has(batch.batchId) ? snapshot(this.batches.get(batch.batchId)!) : batch));
   }
 
   /** Cancels the batch's queued and running items; returns how many were cancelled. */
@@ -150,9 +155,11 @@ export class BatchTracker {
     if (!tracked) return progress;
     const { batch, index } = tracked;
     const item = batch.items[index];
+    const changed = item.stage !== progress.stage;
     item.stage = progress.stage;
     if (progress.stage === 'failed' || progress.stage === 'cancelled') item.error = progress.error?.message ?? progress.message;
     count(batch);
+    if (changed) this.persist(() => this.host.store.updateBatchItem(batch.batchId, index, item));
     return { ...progress, batch: { batchId: batch.batchId, item: item.key, index, total: batch.total, finished: batch.finished } };
   }
 
@@ -164,11 +171,13 @@ export class BatchTracker {
     const run = this.host.store.getRun(outcome.runId);
     if (!run) return;
     const key = tracked.batch.items[tracked.index].key;
+    const before = tracked.batch.warnings.length;
     try {
       tracked.batch.warnings.push(...storeMarkedSegments(this.host.store, run, tracked.spans, key));
     } catch (error) {
       tracked.batch.warnings.push(`${key}: segments not stored (${error instanceof Error ? error.message : String(error)})`);
     }
+    if (tracked.batch.warnings.length > before) this.persist(() => this.host.store.updateBatchWarnings(tracked.batch.batchId, tracked.batch.warnings));
   }
 
   private newBatch(kind: BatchInfo['kind'], experiment: string, modelPath: string): BatchInfo {
@@ -178,6 +187,7 @@ export class BatchTracker {
   private queue(batch: BatchInfo, jobs: { runId: string; request: ExplainRequest; spans: MarkedSpan[] }[]): BatchInfo {
     batch.total = batch.items.length;
     count(batch);
+    this.host.store.saveBatch(batch);
     this.batches.set(batch.batchId, batch);
     this.forgetOld();
     for (const job of jobs) {
@@ -188,6 +198,15 @@ export class BatchTracker {
     const queued = snapshot(batch);
     for (const job of jobs) this.host.addJob(job.runId, job.request);
     return queued;
+  }
+
+  /** Writes progress to the store; a failed write must not stop the batch (memory still answers). */
+  private persist(write: () => void): void {
+    try {
+      write();
+    } catch {
+      // e.g. the store was closed while the last event of a cancelled batch arrived.
+    }
   }
 
   private forgetOld(): void {
