@@ -12,7 +12,7 @@ export default defineConfig({
         input: {
           index: resolve('main/electron/index.ts'),
           cli: resolve('main/cli.ts'),
-          'inference-worker': resolve('main/engine/inference-worker.ts'),
+          'inference-worker': resolve('main/service/inference-worker.ts'),
         },
         external: ['electron', 'better-sqlite3', 'onnxruntime-node', '@huggingface/transformers', 'sharp'],
       },

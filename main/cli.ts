@@ -10,7 +10,7 @@ import { UsageError } from './cli/args';
 import { HELP_COMMANDS, commandHelp, wantsHelp } from './cli/help';
 import { VIEW_USAGE } from './cli/view-flags';
 import { METHODS_USAGE, flagUsage } from './cli/method-flags';
-import { APP_VERSION } from './engine/version';
+import { APP_VERSION } from './version';
 import { openedDatabasePath } from './cli/workbench';
 
 export const HELP = `llm-explainer — why did a local language model answer what it did?

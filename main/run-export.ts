@@ -3,8 +3,7 @@
 import type { RunJson, TensorEncodingNote } from '../shared/run';
 import type { TensorInfo } from '../shared/tensor';
 import type { RunReader } from './store/run-reader';
-import { ATTENTION_TENSORS } from './engine/explainers/attention-family';
-import { GRADIENT_TENSORS } from './engine/explainers/gradient-family';
+import { ATTENTION_TENSORS, GRADIENT_TENSORS } from '../shared/tensor-names';
 
 export interface ExportOptions {
   /** Fill `attention.data` from the stored [layer, head, row, col] tensor. */

@@ -28,7 +28,8 @@ import {
 import { validateCall } from '../shared/api-validation';
 import { METHOD_IDS } from '../shared/method-catalog';
 import type { RunJson } from '../shared/run';
-import type { RunStore } from './store/run-store';
+import { RunStore } from './store/run-store';
+import type { RunReader } from './store/run-reader';
 import { newRunId } from './store/run-rows';
 import { JobQueue, type JobOutcome, type JobRunner } from './service/job-queue';
 import { describeModelFolder, requestTokenIdProblem, type InspectFolder, type NormalizeConfig } from './service/folder-info';
@@ -50,7 +51,8 @@ export interface ServiceEngine {
 }
 
 export interface WorkbenchServiceOptions {
-  store: RunStore;
+  /** The run store; a read-only RunReader gives a reading service (writes answer `unsupported`). */
+  store: RunStore | RunReader;
   /** Runs one job: in-process (main/service/pipeline-runner) or in a child (main/service/worker-runner). */
   runJob: JobRunner;
   /** The built-in demo model's folder, built on first use (engine `ensureDemoModel`). */
@@ -58,7 +60,7 @@ export interface WorkbenchServiceOptions {
   /** SQLite file of `store`, shown by appInfo. */
   databasePath: string;
   mode: ApiMode;
-  /** App version (engine/version APP_VERSION). */
+  /** App version (main/version APP_VERSION). */
   version: string;
   /** Defaults to the real engine modules, loaded on first use (keeps onnxruntime out of startup). */
   engine?: Partial<ServiceEngine>;
@@ -88,6 +90,11 @@ export interface WorkbenchService extends WorkbenchApi {
  */
 export function createWorkbenchService(options: WorkbenchServiceOptions): WorkbenchService {
   const { store } = options;
+  /** The store for a write; a reading service (CLI show/report on a store it may not write) refuses. */
+  const writable = (method: string): RunStore => {
+    if (store instanceof RunStore) return store;
+    throw new ApiError(API_ERROR_CODES.unsupported, `${method}: the run store ${options.databasePath} is open read-only`);
+  };
   const listeners = new Set<(event: ApiEvent) => void>();
   const emit = (event: ApiEvent) => {
     for (const listener of [...listeners]) {
@@ -102,10 +109,10 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
 
   const queue = new JobQueue({
     run: options.runJob,
-    onProgress: (progress: ProgressEvent) => emit({ type: 'progress', progress: batches.decorate(progress) }),
+    onProgress: (progress: ProgressEvent) => emit({ type: 'progress', progress: batches?.decorate(progress) ?? progress }),
     onFinished: (outcome) => {
-      settleStoredRun(store, outcome);
-      batches.finished(outcome);
+      settleStoredRun(writable('runJob'), outcome);
+      batches?.finished(outcome);
       runsChanged({ reason: 'finished', runIds: [outcome.runId] });
     },
   });
@@ -113,8 +120,9 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
   let engine: Promise<ServiceEngine> | undefined;
   const loadEngine = () => (engine ??= loadDefaultEngine(options.engine));
 
-  // Batches and reruns: each item is one run job in the queue above (main/service/batches).
-  const batches = new BatchTracker({
+  // Batches and reruns: each item is one run job in the queue above (main/service/batches); a reading
+  // service has none.
+  const batches = store instanceof RunStore ? new BatchTracker({
     store,
     addJob: (runId, request) => {
       queue.add(runId, request);
@@ -127,7 +135,11 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
       return (await describeModelFolder(path, inspectModelFolder, normalizeConfig)).name;
     },
     checkFolder: (path) => checkFolderExists(path, 'startBatch/rerun'),
-  });
+  }) : undefined;
+  const batchesFor = (method: string): BatchTracker => {
+    writable(method);
+    return batches!;
+  };
 
   const methods: WorkbenchMethods = {
     async listRuns(query?: RunListQuery) {
@@ -170,6 +182,7 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
     },
 
     async createRun(request: ExplainRequest) {
+      writable('createRun');
       if (request.modelPath !== undefined) await checkFolderExists(request.modelPath);
       // Exact ids past the vocabulary are refused here, before a run exists (the pipeline checks again).
       const folder = async () => request.modelPath ?? (await options.demoModel());
@@ -189,22 +202,23 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
     async cancelRun(id: string) {
       if (queue.cancel(id)) return { cancelled: true };
       // A run left behind by a process that ended (interrupted, or still marked running) can be cancelled too.
-      const cancelled = store.cancelOrphanedRun(id);
+      const cancelled = writable('cancelRun').cancelOrphanedRun(id);
       if (cancelled) runsChanged({ reason: 'updated', runIds: [id] });
       return { cancelled };
     },
 
     async updateRun(id: string, patch: RunPatch) {
       if (!store.getRunSummary(id)) return null;
-      const summary = store.updateRun(id, patch);
+      const summary = writable('updateRun').updateRun(id, patch);
       runsChanged({ reason: 'updated', runIds: [id] });
       return summary;
     },
 
     async deleteRuns(ids: string[]) {
+      const writer = writable('deleteRuns');
       const running = ids.filter((id) => queue.has(id));
       for (const id of running) queue.cancel(id);
-      const deleted = store.deleteRuns(ids);
+      const deleted = writer.deleteRuns(ids);
       if (deleted > 0) runsChanged({ reason: 'deleted', runIds: ids });
       return { deleted };
     },
@@ -270,37 +284,37 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
     },
 
     async startBatch(request) {
-      return batches.startBatch(request);
+      return batchesFor('startBatch').startBatch(request);
     },
 
     async rerun(request) {
-      return batches.rerun(request);
+      return batchesFor('rerun').rerun(request);
     },
 
     async getBatch(batchId) {
-      return batches.get(batchId);
+      return batches ? batches.get(batchId) : (store.getBatch(batchId) ?? null);
     },
 
     async listBatches() {
-      return batches.list();
+      return batches ? batches.list() : store.recentBatches(50);
     },
 
     async cancelBatch(batchId) {
-      return { cancelled: batches.cancel(batchId) };
+      return { cancelled: batches?.cancel(batchId) ?? 0 };
     },
 
     async renameExperiment(from, to) {
-      store.renameExperiment(from, to);
+      writable('renameExperiment').renameExperiment(from, to);
       const ids = store.runsOfExperiment(to).map((run) => run.id);
       if (ids.length > 0) runsChanged({ reason: 'updated', runIds: ids });
       return { name: to };
     },
 
     async exportReport(request) {
-      // The report writer reads the renderer bundle from disk: loaded on first use only.
-      const { reportHtml } = await import('./report/write-report');
-      const html = await reportHtml(store, request);
-      return { html, fileName: reportFileName(request) };
+      // The report is recorded through this very service (its views' calls, answered as the app answers them).
+      // The writer reads the renderer bundle from disk: loaded on first use only.
+      const { exportReport } = await import('./report/write-report');
+      return exportReport(service, request);
     },
   };
 
@@ -319,7 +333,7 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
     };
   }
 
-  return {
+  const service: WorkbenchService = {
     ...validated,
     onProgress(listener) {
       const relay = (event: ApiEvent) => {
@@ -351,13 +365,7 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
     idle: () => queue.idle(),
     close: () => queue.close(),
   };
-}
-
-/** A download name for a report: the experiment's name, or the run count, made safe for file systems. */
-export function reportFileName(request: { runIds?: string[]; experiment?: string }): string {
-  const base = request.experiment !== undefined ? request.experiment : `${request.runIds?.length ?? 0}-runs`;
-  const safe = base.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 100) || 'runs';
-  return `${safe}-report.html`;
+  return service;
 }
 
 /**

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildLlamaModel } from '../main/engine/model-builder/llama';
 import { encodeModel } from '../main/engine/onnx/proto';
-import { DEMO_SEED, demoSpec, initialWeights } from '../main/engine/demo-task/model';
+import { DEMO_SEED, demoSpec, initialWeights } from '../main/demo/task/model';
 import {
   answerAccuracy,
   chooseBestHead,
@@ -19,8 +19,8 @@ import {
   randomizedRankCorrelation,
   topLine,
   type ExampleAttributions,
-} from '../main/engine/demo-task/evaluate';
-import { TaskGenerator, type TaskExample } from '../main/engine/demo-task/task';
+} from '../main/demo/task/evaluate';
+import { TaskGenerator, type TaskExample } from '../main/demo/task/task';
 
 const { values } = parseArgs({
   options: {

@@ -4,11 +4,11 @@
 import { rename, rm } from 'node:fs/promises';
 import { dirname, basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_ADAM } from '../main/engine/demo-task/adam';
-import { answerAccuracy } from '../main/engine/demo-task/evaluate';
-import { writeDemoFolder } from '../main/engine/demo-task/folder';
-import { TaskGenerator } from '../main/engine/demo-task/task';
-import { DEFAULT_TRAINING, trainDemoModel, type StepInfo } from '../main/engine/demo-task/train';
+import { DEFAULT_ADAM } from '../main/demo/task/adam';
+import { answerAccuracy } from '../main/demo/task/evaluate';
+import { writeDemoFolder } from '../main/demo/task/folder';
+import { TaskGenerator } from '../main/demo/task/task';
+import { DEFAULT_TRAINING, trainDemoModel, type StepInfo } from '../main/demo/task/train';
 
 const { values } = parseArgs({
   options: {

@@ -13,7 +13,6 @@ import {
   MAX_PAGE_SIZE,
   RUN_SORT_COLUMNS,
   isApiMethod,
-  type ApiArgs,
   type ApiMethod,
 } from './api';
 
@@ -362,8 +361,3 @@ export function validateCall(method: unknown, args: unknown): asserts method is 
   });
 }
 
-/** Typed form of validateCall for one known method. */
-export function validateArgs<M extends ApiMethod>(method: M, args: unknown[]): ApiArgs<M> {
-  validateCall(method, args);
-  return args as ApiArgs<M>;
-}

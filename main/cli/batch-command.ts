@@ -2,9 +2,10 @@
 // progress line, resumable (finished items are skipped), Ctrl-C, SIGTERM or SIGHUP stop after storing the
 // current run as cancelled.
 import { writeFileSync } from 'node:fs';
-import type { QueueProgress, QueueResult } from '../experiments/queue';
+import type { QueueProgress, QueueResult } from '../service/run-queue';
 import { readDataset } from '../experiments/dataset';
-import { runBatch, type BatchSettings } from '../experiments/batch';
+import type { BatchSettings } from '../experiments/batch';
+import { runBatch } from '../service/batch-runs';
 import { UsageError, parseCommand } from './args';
 import { EXPLAIN_OPTIONS, checkAssistantArgs, explainRequestFromArgs } from './explain-command';
 import { terminalProgress, type TerminalProgress } from './progress';
@@ -34,9 +35,9 @@ export async function batchCommand(argv: string[]): Promise<number> {
   const items = await readDataset(values.dataset);
   const workbench = openWorkbench(values.db);
   try {
-    await checkAssistantArgs(settings.modelPath, settings.assistant?.modelPath, workbench.demoModelDir);
+    await checkAssistantArgs(workbench.service, settings.modelPath, settings.assistant?.modelPath);
   } catch (error) {
-    workbench.close();
+    await workbench.close();
     throw error;
   }
   const progress = terminalProgress(process.stderr, values.quiet === true);
@@ -60,7 +61,7 @@ export async function batchCommand(argv: string[]): Promise<number> {
   } finally {
     stop.dispose();
     progress.done();
-    workbench.close();
+    await workbench.close();
   }
 }
 

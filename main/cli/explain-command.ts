@@ -1,20 +1,16 @@
 // `llm-explainer explain`: run (or teacher-force) one answer, explain it, store it, print a summary.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DEFAULT_ASSISTANT_TOKENS, MAX_ASSISTANT_TOKENS, type ExplainRequest } from '../../shared/api';
+import { ApiError, DEFAULT_ASSISTANT_TOKENS, MAX_ASSISTANT_TOKENS, type ExplainRequest, type WorkbenchApi } from '../../shared/api';
 import { DEVICES, TASK_TYPES, stageTemperature, type ChatMessage, type RunJson, type TaskType } from '../../shared/run';
 import type { ExplainOptions } from '../../shared/explain-options';
 import { UsageError, byteSizeOption, choiceOption, floatOption, idListOption, intOption, nameOption, parseCommand } from './args';
 import { METHOD_OPTION_FLAGS, methodOptionsFromArgs, methodsOption } from './method-flags';
 import { terminalProgress } from './progress';
 import { openWorkbench } from './workbench';
-import { TokenIdError, runExplanation } from '../engine/pipeline';
-import { Seq2SeqRequestError } from '../engine/seq2seq/run';
-import { ensureDemoModel } from '../engine/model-builder/demo';
-import { normalizeConfig } from '../engine/config';
-import { requestTokenIdProblem } from '../service/folder-info';
-import { AssistantModelError, checkAssistantModel } from '../engine/assistant-check';
-import { writeReportFile } from './report-command';
+import { assistantProblemOf, tokenIdProblemOf } from '../service/request-checks';
+import { writeReportTo } from './report-command';
+import { runFailure, runThroughService } from './service-run';
 import { VIEW_OPTIONS, checkViewAgainstMethods, tokenViewFor, viewFlagsFromArgs } from './view-flags';
 import { listenForStopSignals, STOP_SIGNALS } from './stop-signals';
 
@@ -127,53 +123,55 @@ export async function explainCommand(argv: string[]): Promise<number> {
   const request = explainRequestFromArgs(values);
   const view = viewFlagsFromArgs(values);
   checkViewAgainstMethods(view, request.methods);
-  const workbench = openWorkbench(values.db as string | undefined);
-  // Exact ids past the vocabulary: one line and exit 2 before the model loads (the pipeline checks again).
-  const folder = async () => request.modelPath ?? (await ensureDemoModel(workbench.demoModelDir));
-  const names = { inputIds: '--input-ids', answerIds: '--answer-ids', foilIds: 'foil ids' };
-  const idProblem = await requestTokenIdProblem(request, folder, normalizeConfig, names);
-  if (idProblem) {
-    workbench.close();
-    throw new UsageError(`explain: ${idProblem}`);
-  }
-  try {
-    await checkAssistantArgs(request.modelPath, request.assistant?.modelPath, workbench.demoModelDir);
-  } catch (error) {
-    workbench.close();
-    throw error;
-  }
+  // The pipeline's own run (every value at full precision) is what --json writes, as before the service ran it.
+  const results = new Map<string, RunJson>();
+  const workbench = openWorkbench(values.db as string | undefined, { onRunResult: (run) => results.set(run.id, run) });
+  const { service } = workbench;
   const progress = terminalProgress(process.stderr, values.quiet === true);
   const stop = listenForStopSignals();
   try {
-    let run: RunJson;
-    try {
-      ({ run } = await runExplanation(request, {
-        store: workbench.store,
-        cacheDir: workbench.cacheDir,
-        demoModelDir: workbench.demoModelDir,
-        signal: stop.signal,
-        onProgress: (stage, fraction, message) => progress.update(stage, fraction, message),
-      }));
-    } catch (error) {
-      // Ids outside the vocabulary are bad input, refused before the run is created: exit 2 like other bad values.
-      if (error instanceof TokenIdError || error instanceof Seq2SeqRequestError) throw new UsageError(`explain: ${error.message}`);
-      const signal = stop.received();
-      if (signal === undefined) throw error;
+    // Exact ids past the vocabulary: one line and exit 2 before the model loads (the service checks again).
+    const folder = async () => request.modelPath ?? (await service.demoModelPath());
+    const names = { inputIds: '--input-ids', answerIds: '--answer-ids', foilIds: 'foil ids' };
+    const idProblem = await tokenIdProblemOf(request, folder, names);
+    if (idProblem) throw new UsageError(`explain: ${idProblem}`);
+    await checkAssistantArgs(service, request.modelPath, request.assistant?.modelPath);
+    const { runId, final } = await runThroughService(service, request, {
+      signal: stop.signal,
+      onProgress: (event) => progress.update(event.stage, event.fraction, event.message),
+    }).catch((error: unknown) => {
+      throw asUsageError(error);
+    });
+    if (final.stage === 'failed') throw asUsageError(runFailure(final));
+    if (final.stage === 'cancelled') {
+      if (stop.received() === undefined) throw new Error('the run was cancelled');
       progress.done();
-      process.stderr.write(`llm-explainer: stopped by ${signal}; a started run is stored as cancelled\n`);
-      return STOP_SIGNALS[signal];
+      process.stderr.write(`llm-explainer: stopped by ${stop.received() ?? 'SIGINT'}; a started run is stored as cancelled\n`);
+      return STOP_SIGNALS[stop.received() ?? 'SIGINT'];
     }
+    const run = results.get(runId) ?? (await service.getRun(runId, { includeAttentionData: true, includeRawGradient: true }))!;
     progress.done();
     if (values.json) writeFileSync(values.json as string, JSON.stringify(run, null, 2) + '\n');
-    if (values.report) await writeReportFile(workbench.store, [run.id], values.report as string);
+    if (values.report) await writeReportTo(service, { runIds: [run.id] }, values.report as string, '--report');
     process.stdout.write(summarizeRun(run));
     process.stdout.write(tokenViewFor(run, view, process.stdout));
     return 0;
   } finally {
     stop.dispose();
     progress.done();
-    workbench.close();
+    await workbench.close();
   }
+}
+
+/**
+ * The service's refusals of bad input become usage errors (exit 2) in the CLI's words: "explain: …" instead of
+ * "createRun: …". A run refused as too large keeps its code (exit 2 too); other failures stay exit 1.
+ */
+function asUsageError(error: unknown): unknown {
+  if (!(error instanceof ApiError)) return error;
+  const message = error.message.replace(/^createRun: /, '');
+  if (error.code === 'invalid_argument') return new UsageError(`explain: ${message}`);
+  return new ApiError(error.code, message);
 }
 
 /** The spacing an IG run used, saying when it was the baseline's default rather than asked for. */
@@ -187,14 +185,10 @@ function igSpacingText(ig: NonNullable<RunJson['integratedGradients']>): string 
  * A mismatched or missing assistant is bad usage (exit 2), refused before any model loads; without --model the
  * main model is the built-in demo.
  */
-export async function checkAssistantArgs(modelPath: string | undefined, assistantPath: string | undefined, demoModelDir: string): Promise<void> {
+export async function checkAssistantArgs(api: Pick<WorkbenchApi, 'demoModelPath'>, modelPath: string | undefined, assistantPath: string | undefined): Promise<void> {
   if (assistantPath === undefined) return;
-  try {
-    await checkAssistantModel(modelPath ?? (await ensureDemoModel(demoModelDir)), assistantPath);
-  } catch (error) {
-    if (error instanceof AssistantModelError) throw new UsageError(error.message);
-    throw error;
-  }
+  const problem = await assistantProblemOf(modelPath ?? (await api.demoModelPath()), assistantPath);
+  if (problem) throw new UsageError(problem);
 }
 
 /** The one-screen summary printed after a run. */

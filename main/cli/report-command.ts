@@ -1,9 +1,7 @@
 // `llm-explainer report ID... -o FILE.html` and `report --experiment NAME -o FILE.html`: one self-contained
 // HTML file (main/report) that opens offline in any browser. Unknown runs and a missing -o are usage errors
 // (exit 2); an unbuilt renderer is a failure (exit 1) whose message says to run `npm run build`.
-import type { RunReader } from '../store/run-reader';
-import { ReportError, buildReport } from '../report/write-report';
-import { writeFileSync } from 'node:fs';
+import { ReportError, writeReportFile, type ReportRequest, type ReportSource } from '../report/write-report';
 import { UsageError, parseCommand } from './args';
 import { openReadonlyWorkbench } from './workbench';
 
@@ -31,27 +29,21 @@ export async function reportCommand(argv: string[]): Promise<number> {
   if (positionals.length === 0 && values.experiment === undefined) throw new UsageError(`report: give run ids or --experiment NAME (usage: ${REPORT_USAGE})`);
   const workbench = openReadonlyWorkbench(values.db);
   try {
-    const html = await buildReport(workbench.reader, {
-      runIds: positionals.length > 0 ? positionals : undefined,
-      experiment: values.experiment,
-      title: values.title,
-    }).catch((error: unknown) => {
-      throw asCliError('report', error);
-    });
-    writeFileSync(values.output, html);
-    const runCount = values.experiment !== undefined ? workbench.reader.runsOfExperiment(values.experiment).length : positionals.length;
-    process.stdout.write(`wrote ${values.output} (${megabytes(Buffer.byteLength(html))}, ${runCount} run${runCount === 1 ? '' : 's'})\n`);
+    const request = { runIds: positionals.length > 0 ? positionals : undefined, experiment: values.experiment, title: values.title };
+    const bytes = await writeReportTo(workbench.service, request, values.output, 'report');
+    const runCount = values.experiment !== undefined ? (await workbench.service.listRuns({ experiment: values.experiment, limit: 1 })).total : positionals.length;
+    process.stdout.write(`wrote ${values.output} (${megabytes(bytes)}, ${runCount} run${runCount === 1 ? '' : 's'})\n`);
     return 0;
   } finally {
-    workbench.close();
+    await workbench.close();
   }
 }
 
-/** `explain --report FILE.html`: the report of the run just made. */
-export async function writeReportFile(store: RunReader, ids: string[], file: string): Promise<void> {
+/** Writes a report through the command's service (`report -o`, `explain --report`); returns its size in bytes. */
+export async function writeReportTo(service: ReportSource, request: ReportRequest, file: string, command: string): Promise<number> {
   try {
-    writeFileSync(file, await buildReport(store, { runIds: ids }));
+    return await writeReportFile(service, request, file);
   } catch (error) {
-    throw asCliError('--report', error);
+    throw asCliError(command, error);
   }
 }

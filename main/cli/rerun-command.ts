@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { DEVICES } from '../../shared/run';
 import { METHOD_IDS } from '../../shared/method-catalog';
-import { rerunExperiment, rerunRuns, type RerunOptions } from '../experiments/rerun';
+import { rerunExperiment, rerunRuns, type RerunOptions } from '../service/batch-runs';
 import { UsageError, byteSizeOption, choiceOption, intOption, listOption, nameOption, parseCommand } from './args';
 import { showProgress, summarizeQueue } from './batch-command';
 import { terminalProgress } from './progress';
@@ -65,6 +65,6 @@ export async function rerunCommand(argv: string[]): Promise<number> {
   } finally {
     stop.dispose();
     progress.done();
-    workbench.close();
+    await workbench.close();
   }
 }

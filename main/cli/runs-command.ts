@@ -41,7 +41,7 @@ export async function runsCommand(argv: string[]): Promise<number> {
     process.stdout.write(formatRunsTable(rows) + `\n${rows.length} of ${total} runs\n`);
     return 0;
   } finally {
-    workbench.close();
+    await workbench.close();
   }
 }
 

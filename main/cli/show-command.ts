@@ -1,6 +1,5 @@
 // `llm-explainer show ID [--json FILE|-]`: one stored run, as a summary or as the run JSON.
 import { writeFileSync } from 'node:fs';
-import { storedRunJson } from '../run-export';
 import { UsageError, parseCommand } from './args';
 import { summarizeRun } from './explain-command';
 import { openReadonlyWorkbench } from './workbench';
@@ -12,7 +11,7 @@ export async function showCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('show: give exactly one run id (see `llm-explainer runs`)');
   const workbench = openReadonlyWorkbench(values.db);
   try {
-    const run = storedRunJson(workbench.reader, positionals[0], { includeAttentionData: true, includeRawGradient: true });
+    const run = await workbench.service.getRun(positionals[0], { includeAttentionData: true, includeRawGradient: true });
     if (!run) throw new UsageError(`show: no run "${positionals[0]}" in ${workbench.databasePath} (see \`llm-explainer runs\`)`);
     if (values.json === undefined) {
       process.stdout.write(summarizeRun(run) + (run.error ? `error    ${run.error}\n` : ''));
@@ -25,6 +24,6 @@ export async function showCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
-    workbench.close();
+    await workbench.close();
   }
 }

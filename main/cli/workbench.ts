@@ -1,29 +1,15 @@
-// What every CLI command opens: the run store (--db, $LLM_EXPLAINER_DB or the app-data folder), the graph
-// cache and the demo model folder — the same places the app uses. Commands that only read (runs, show,
-// report) open the store read-only, so they work on a store they may not write and never change it.
-import { accessSync, constants, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { openRunReader, openRunStore, type RunStore } from '../store/run-store';
-import { RunReader } from '../store/run-reader';
-import { StoreError } from '../store/errors';
-import { defaultDatabasePath, openDatabase, userDataFolder } from '../store/database';
-import { defaultDemoModelDir } from '../engine/model-builder/demo';
+// What every CLI command opens, through the app's one composition root (main/app/context): the run store
+// (--db, $LLM_EXPLAINER_DB or the app-data folder), the graph cache and the demo model folder — the same
+// places the app uses — and the service over them, with runs executed in this process. Commands that only
+// read (runs, show, report) open the store read-only, so they work on a store they may not write and never
+// change it.
+import type { RunJson } from '../../shared/run';
+import { openAppContext, openReadingContext, type AppContext, type ReadingContext } from '../app/context';
+import { defaultDatabasePath } from '../store/database';
 import { UsageError } from './args';
 
-export interface Workbench {
-  store: RunStore;
-  databasePath: string;
-  cacheDir: string;
-  demoModelDir: string;
-  close(): void;
-}
-
-/** A read-only view of the run store. */
-export interface ReadonlyWorkbench {
-  reader: RunReader;
-  databasePath: string;
-  close(): void;
-}
+export type Workbench = AppContext;
+export type ReadonlyWorkbench = ReadingContext;
 
 let openedPath: string | undefined;
 
@@ -32,53 +18,17 @@ export function openedDatabasePath(): string | undefined {
   return openedPath;
 }
 
-export function openWorkbench(databasePath?: string): Workbench {
-  const path = databasePathOf(databasePath);
-  const store = openRunStore(path);
-  return {
-    store,
-    databasePath: path,
-    cacheDir: join(userDataFolder(), 'cache'),
-    demoModelDir: defaultDemoModelDir(),
-    close: () => store.close(),
-  };
+/** Store and service for a command that runs models; `onRunResult` gets each finished run at full precision. */
+export function openWorkbench(databasePath?: string, options: { onRunResult?: (run: RunJson) => void } = {}): Workbench {
+  return openAppContext({ databasePath: databasePathOf(databasePath), inference: 'in-process', mode: 'local', onRunResult: options.onRunResult });
 }
 
 /**
- * The store for reading. A missing file reads as an empty store (nothing is created); a store at an older
- * schema is upgraded once read-write, when it may be written, and then opened read-only.
+ * The store for reading, and a service over it that refuses writes. A missing file reads as an empty store;
+ * see openReadingContext for upgrades and the repair of runs a dead process left running.
  */
 export function openReadonlyWorkbench(databasePath?: string): ReadonlyWorkbench {
-  const path = databasePathOf(databasePath);
-  let reader: RunReader;
-  if (!existsSync(path)) {
-    reader = new RunReader(openDatabase(':memory:'));
-  } else {
-    repairIfWritable(path);
-    try {
-      reader = openRunReader(path);
-    } catch (error) {
-      if (!(error instanceof StoreError && error.code === 'schema_outdated')) throw error;
-      openRunStore(path).close();
-      reader = openRunReader(path);
-    }
-  }
-  return { reader, databasePath: path, close: () => reader.close() };
-}
-
-/**
- * Runs whose owning process is gone become `interrupted` only through a writable open (run-lifecycle.ts). A
- * reading command does that repair first when it may write the store, so `runs` and `show` never list a dead
- * process's run as `running`; a store it may not write is only read.
- */
-function repairIfWritable(path: string): void {
-  try {
-    accessSync(path, constants.W_OK);
-    accessSync(dirname(path), constants.W_OK);
-  } catch {
-    return;
-  }
-  openRunStore(path).close();
+  return openReadingContext({ databasePath: databasePathOf(databasePath) });
 }
 
 /** --db wins over $LLM_EXPLAINER_DB (an empty variable counts as unset); an empty --db is refused. */

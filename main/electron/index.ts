@@ -4,14 +4,11 @@
 import { app, BrowserWindow, dialog, Menu, screen, session, shell } from 'electron';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createWorkbenchService, type WorkbenchService } from '../service';
-import { createWorkerRunner, type WorkerRunner } from '../service/worker-runner';
 import { ensureDemoRun, firstStartHash } from '../service/demo-run';
-import { openRunStore, type RunStore } from '../store/run-store';
-import { defaultDatabasePath, userDataFolder } from '../store/database';
-import { defaultDemoModelDir } from '../engine/model-builder/demo';
-import { APP_VERSION } from '../engine/version';
-import { CONTENT_SECURITY_POLICY } from '../web/security';
+import { userDataFolder } from '../store/database';
+import { openAppContext, type AppContext } from '../app/context';
+import { APP_VERSION } from '../version';
+import { CONTENT_SECURITY_POLICY } from '../app/content-security';
 import { registerIpc } from './ipc';
 import { buildMenu } from './menu';
 import { isTrustedRendererUrl } from './trust';
@@ -30,9 +27,7 @@ app.setPath('userData', userDataFolder());
 app.enableSandbox();
 
 let mainWindow: BrowserWindow | undefined;
-let store: RunStore | undefined;
-let runner: WorkerRunner | undefined;
-let service: WorkbenchService | undefined;
+let context: AppContext | undefined;
 let removeIpc: (() => void) | undefined;
 
 if (!app.requestSingleInstanceLock()) {
@@ -71,33 +66,24 @@ async function start(): Promise<void> {
   }
 
   const dataFolder = app.getPath('userData');
-  const databasePath = defaultDatabasePath();
-  const demoModelDir = defaultDemoModelDir();
   try {
-    store = openRunStore(databasePath);
+    context = openAppContext({
+      cacheDir: join(dataFolder, 'cache'),
+      inference: { spawn: spawnUtilityProcess(join(here, 'inference-worker.js')) },
+      mode: 'electron',
+      log: (line) => console.error(line),
+      pickModelFolder: async () => {
+        const options = { title: 'Choose a model folder', properties: ['openDirectory' as const] };
+        const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
+        return result.canceled ? null : (result.filePaths[0] ?? null);
+      },
+    });
   } catch (error) {
     dialog.showErrorBox('LLM Explainer Workbench', `The run database cannot be opened: ${(error as Error).message}`);
     app.exit(1);
     return;
   }
-  runner = createWorkerRunner({
-    spawn: spawnUtilityProcess(join(here, 'inference-worker.js')),
-    setup: { databasePath, cacheDir: join(dataFolder, 'cache'), demoModelDir },
-    onCrash: (reason) => console.error(`inference process stopped: ${reason}; restarting on the next run`),
-  });
-  service = createWorkbenchService({
-    store,
-    runJob: runner.run,
-    demoModel: async () => (await import('../engine/model-builder/demo')).ensureDemoModel(demoModelDir),
-    databasePath,
-    mode: 'electron',
-    version: APP_VERSION,
-    pickModelFolder: async () => {
-      const options = { title: 'Choose a model folder', properties: ['openDirectory' as const] };
-      const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
-      return result.canceled ? null : (result.filePaths[0] ?? null);
-    },
-  });
+  const { service } = context;
   removeIpc = registerIpc({ service, renderer });
   Menu.setApplicationMenu(buildMenu({ dataFolder, version: APP_VERSION }));
   // The demo run is queued first so that the first window opens on its detail view (issue 18).
@@ -159,16 +145,14 @@ app.on('window-all-closed', () => {
 
 let shuttingDown = false;
 app.on('before-quit', (event) => {
-  if (shuttingDown || !service) return;
+  if (shuttingDown || !context) return;
   // Cancel running jobs, end the inference process and close the database before the app exits.
   event.preventDefault();
   shuttingDown = true;
   void (async () => {
     try {
-      await service?.close();
-      await runner?.close();
+      await context?.close();
       removeIpc?.();
-      store?.close();
     } finally {
       app.quit();
     }

@@ -15,7 +15,19 @@
 //     no longer a prefix), the prompt is kept as it is and the answer is encoded after a line break instead; the
 //     run says so. Exact prompt ids are decoded to text first, and handled the same way.
 // An answer that maps to the unknown token is explained as that token, not as its text: the run warns.
-import type { PromptModel, PromptText } from './prompt';
+import type { ChatMessage } from '../../shared/run';
+import type { LoadedModel } from './model-folder';
+
+/** The tokenizer-related parts of a loaded model (what prompt building needs). */
+export type PromptModel = Pick<LoadedModel, 'tokenizer' | 'chatTemplate'>;
+
+/** The prompt as the text its ids are encoded from, and whether the tokenizer adds its special tokens. */
+export interface PromptText {
+  text: string;
+  specialTokens: boolean;
+  /** The messages the chat template rendered (with the system prompt placed); absent for plain text. */
+  messages?: ChatMessage[];
+}
 
 export interface AnswerTokens {
   ids: number[];

@@ -2,7 +2,7 @@
 // for chat-style tasks, raw text for completion, or exact ids) followed by the answer (teacher forcing).
 import type { ChatMessage, RunInput } from '../../shared/run';
 import type { LoadedModel } from './model-folder';
-import { answerTokens } from './answer-tokens';
+import { answerTokens, type PromptModel, type PromptText } from './answer-tokens';
 
 /** Tasks whose prompt goes through the chat template (when the model has one). */
 const CHAT_TASKS = new Set(['chat', 'question_answering', 'translation', 'summarization']);
@@ -17,8 +17,7 @@ export interface TokenSequence {
   promptLength: number;
 }
 
-/** The tokenizer-related parts of a loaded model (what prompt building needs). */
-export type PromptModel = Pick<LoadedModel, 'tokenizer' | 'chatTemplate'>;
+export type { PromptModel, PromptText };
 
 function renderable(model: PromptModel, messages: ChatMessage[]): string | undefined {
   try {
@@ -48,14 +47,6 @@ function chatMessages(input: PromptInput): ChatMessage[] {
   if (input.messages && input.messages.length > 0) return input.messages;
   if (input.prompt !== undefined) return [{ role: 'user', content: input.prompt }];
   throw new Error('The input has neither messages nor a prompt');
-}
-
-/** The prompt as the text its ids are encoded from, and whether the tokenizer adds its special tokens. */
-export interface PromptText {
-  text: string;
-  specialTokens: boolean;
-  /** The messages the chat template rendered (with the system prompt placed); absent for plain text. */
-  messages?: ChatMessage[];
 }
 
 /** The text a run input's prompt is encoded from; undefined for exact prompt ids. */

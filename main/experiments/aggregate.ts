@@ -17,6 +17,7 @@ import {
   type SegmentShareCell,
 } from '../../shared/experiment-math';
 import type { HeadStatsJson, RunJson } from '../../shared/run';
+import { ATTENTION_TENSORS } from '../../shared/tensor-names';
 import type { RunReader } from '../store/run-reader';
 import { answerRowFilter, promptMass, runSegments } from './attributions';
 import { ITEM_TAG_PREFIX } from './dataset';
@@ -142,14 +143,14 @@ export function aggregateExperiment(reader: RunReader, experiment: string, optio
  */
 export function headSegmentGrid(reader: RunReader, run: RunJson, segment: PromptSegment | undefined): number[][] | undefined {
   if (!segment) return undefined;
-  const info = reader.tensorInfo(run.id).find((t) => t.name === 'attention.data');
+  const info = reader.tensorInfo(run.id).find((t) => t.name === ATTENTION_TENSORS.data);
   if (!info) return undefined;
   const [layers, heads, rows, cols] = info.shape;
   const positions = segmentPositions(segment, run.promptLength);
   const keep = answerRowFilter(run);
   const grid: number[][] = [];
   for (let layer = 0; layer < layers; layer++) {
-    const slice = reader.readTensorSlice(run.id, 'attention.data', [layer])!;
+    const slice = reader.readTensorSlice(run.id, ATTENTION_TENSORS.data, [layer])!;
     grid.push(Array.from(headAttentionTo(slice.data, heads, rows, cols, positions, keep)));
   }
   return grid;

@@ -3,25 +3,18 @@
 // a second call with the same dataset, experiment and model only runs what is missing (failed, cancelled and
 // interrupted items are tried again; failed runs stay as a record, cancelled and interrupted ones, which hold
 // no results, are replaced). Items are claimed in the store before they run, so two batches on one dataset
-// share the work instead of doing it twice (queue.ts runQueue).
+// share the work instead of doing it twice (service/run-queue runQueue).
 import { resolve } from 'node:path';
 import type { ExplainRequest } from '../../shared/api';
-import { ensureDemoModel } from '../engine/model-builder/demo';
 import type { RunReader } from '../store/run-reader';
 import { ITEM_TAG_PREFIX, type DatasetItem } from './dataset';
 import type { MarkedSpan } from './segments';
-import { hasMarkedSegments, runQueue, storeMarkedSegments, type QueueItemResult, type QueueJob, type QueueProgress, type QueueResult, type WorkbenchContext } from './queue';
 
 export { ITEM_TAG_PREFIX };
 
 /** What every item of a batch shares: the explain request without the item's own fields. */
 export type BatchSettings = Omit<ExplainRequest, 'task' | 'system' | 'messages' | 'prompt' | 'answer' | 'answerIds' | 'inputIds' | 'experiment' | 'sourceRunId'>;
 
-export interface BatchOptions extends WorkbenchContext {
-  experiment: string;
-  settings: BatchSettings;
-  onProgress?: (progress: QueueProgress) => void;
-}
 
 /** The tag of a dataset item. */
 export function itemTag(key: string): string {
@@ -65,44 +58,4 @@ export function finishedItems(reader: RunReader, experiment: string, modelPath: 
     if (offset + page.rows.length >= page.total || page.rows.length === 0) break;
   }
   return finished;
-}
-
-/**
- * Runs every dataset item not finished yet. Stops cleanly on `signal` (the current run is stored as
- * cancelled; rerunning resumes). Throws only when nothing can run (bad model folder, unknown method).
- *
- * @example
- * const items = await readDataset('questions.jsonl');
- * const result = await runBatch(items, {store, cacheDir, demoModelDir, experiment: 'support-faq',
- *   settings: {modelPath: '/models/tiny', methods: ['attention'], generation: {maxNewTokens: 16}, device: 'auto'}});
- * // → {experiment: 'support-faq', total: 40, completed: [...38], skipped: [], failed: [...2], cancelled: false, warnings: []}
- */
-export async function runBatch(items: readonly DatasetItem[], options: BatchOptions): Promise<QueueResult> {
-  const modelPath = resolve(options.settings.modelPath ?? (await ensureDemoModel(options.demoModelDir)));
-  const settings: BatchSettings = { ...options.settings, modelPath };
-  const finished = finishedItems(options.store, options.experiment, modelPath);
-  const skipped: QueueItemResult[] = [];
-  const warnings: string[] = [];
-  const jobs: QueueJob[] = [];
-  for (const item of items) {
-    const runId = finished.get(item.key);
-    if (runId === undefined) {
-      jobs.push({
-        key: item.key,
-        line: item.line,
-        request: itemRequest(item, settings, options.experiment),
-        spans: () => itemSpans(item),
-        claim: { experiment: options.experiment, modelPath, tag: itemTag(item.key) },
-      });
-      continue;
-    }
-    skipped.push({ key: item.key, runId });
-    // An interruption between storing the run and storing its segments leaves them out: add them now.
-    if (item.spans.length > 0 && !hasMarkedSegments(options.store, runId)) {
-      warnings.push(...storeMarkedSegments(options.store, options.store.getRun(runId)!, itemSpans(item), item.key));
-    }
-  }
-  const result = await runQueue(jobs, skipped, options.experiment, options, options.onProgress);
-  result.warnings.unshift(...warnings);
-  return result;
 }

@@ -1,18 +1,17 @@
-// Experiments: dataset batches, reruns on other models, aggregation across runs and per-run summary numbers.
-// What the service and the CLI call; the pure math lives in shared/experiment-math.ts.
+// Experiments: dataset items and reruns as explain requests, aggregation across runs and per-run summary
+// numbers. What the service calls; running batches lives with the service (service/batches for the API,
+// service/batch-runs for the CLI); the pure math lives in shared/experiment-math.ts.
 export { DatasetError, parseDataset, readDataset, type DatasetItem, type DatasetProblem } from './dataset';
-export { finishedItems, ITEM_TAG_PREFIX, itemRequest, itemTag, runBatch, type BatchOptions, type BatchSettings } from './batch';
+export { finishedItems, ITEM_TAG_PREFIX, itemRequest, itemTag, type BatchSettings } from './batch';
 export {
+  earlierRerun,
   markedSpansOfRun,
   optionsOfRun,
-  rerunExperiment,
   rerunExperimentName,
   rerunRequest,
-  rerunRuns,
   type AnswerChoice,
-  type RerunOptions,
+  type RerunSettings,
 } from './rerun';
-export type { QueueFailure, QueueItemResult, QueueProgress, QueueResult, WorkbenchContext } from './queue';
 export { aggregateExperiment, finishedRuns, headSegmentGrid, type AggregateOptions } from './aggregate';
 export { answerLogProbOf, experimentTimeline, runNumbers, summarizeRuns, type SummaryOptions } from './summary';
 export { answerRowFilter, promptMass, runSegments } from './attributions';
@@ -23,5 +22,7 @@ export {
   DATA_OPEN,
   markedSegments,
   SEGMENT_TENSOR_PREFIX,
+  hasMarkedSegments,
+  storeMarkedSegments,
   type MarkedSpan,
 } from './segments';

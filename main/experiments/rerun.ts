@@ -8,20 +8,19 @@ import { resolve } from 'node:path';
 import type { ExplainRequest } from '../../shared/api';
 import type { ExplainOptions } from '../../shared/explain-options';
 import type { DeviceChoice, RunJson } from '../../shared/run';
-import { inspectModelFolder } from '../engine/model-folder';
 import type { RunReader } from '../store/run-reader';
-import { runQueue, type QueueItemResult, type QueueJob, type QueueProgress, type QueueResult, type WorkbenchContext } from './queue';
+import type { RunSummary } from '../../shared/run';
 import { segmentFromMask, segmentTexts, SEGMENT_TENSOR_PREFIX, type MarkedSpan } from './segments';
 
 export type AnswerChoice = 'keep' | 'generate';
 
-export interface RerunOptions extends WorkbenchContext {
+
+/** What a rerun of one source run may change (its CLI flags and API fields). */
+export interface RerunSettings {
   /** The model folder to run on. */
   modelPath: string;
   /** Default "keep": teacher-force the original answer. */
   answer?: AnswerChoice;
-  /** Target experiment; default `<source experiment>@<model name>`. */
-  to?: string;
   /** Default: the source run's methods. */
   methods?: string[];
   /** Overrides of the options recovered from the source run. */
@@ -31,7 +30,14 @@ export interface RerunOptions extends WorkbenchContext {
   dtype?: string;
   /** Memory budget of each run (bytes; default: a share of physical memory). */
   memoryBudgetBytes?: number;
-  onProgress?: (progress: QueueProgress) => void;
+}
+
+/**
+ * The skip rule of reruns (CLI and service alike): a source run that already has a finished rerun in the
+ * target experiment on the same model folder is not run again.
+ */
+export function earlierRerun(reader: RunReader, sourceId: string, experiment: string, modelPath: string): RunSummary | undefined {
+  return reader.rerunsOf(sourceId).find((run) => run.status === 'done' && run.experiment === experiment && run.modelPath === modelPath);
 }
 
 /** The default target experiment of a rerun. */
@@ -60,7 +66,7 @@ export function optionsOfRun(run: RunJson): Partial<ExplainOptions> {
  * The request that re-runs `source` on another model. Runs made from exact prompt token ids (no messages,
  * no prompt) are re-run with the same ids, which only mean the same text to the same tokenizer.
  */
-export function rerunRequest(source: RunJson, options: Omit<RerunOptions, keyof WorkbenchContext | 'to' | 'onProgress'>, experiment: string): ExplainRequest {
+export function rerunRequest(source: RunJson, options: RerunSettings, experiment: string): ExplainRequest {
   const { supplied: _supplied, ...generation } = source.generation;
   const request: ExplainRequest = {
     modelPath: resolve(options.modelPath),
@@ -94,54 +100,4 @@ export function markedSpansOfRun(reader: RunReader, run: RunJson): MarkedSpan[] 
     for (const text of segmentTexts(run, segmentFromMask(name, mask.data))) spans.push({ name, text });
   }
   return spans;
-}
-
-/**
- * Re-runs stored runs on `options.modelPath`. Runs that are not done are reported as failures (nothing to
- * re-run); unknown ids throw.
- *
- * @example await rerunRuns(['r_0mihqfr40abc123'], {store, cacheDir, demoModelDir, modelPath: '/models/other'})
- * // → {experiment: 'default@other', completed: [{key: 'r_0mihqfr40abc123', runId: 'r_…'}], …}
- */
-export async function rerunRuns(sourceIds: readonly string[], options: RerunOptions): Promise<QueueResult> {
-  const sources = sourceIds.map((id) => {
-    const run = options.store.getRun(id);
-    if (!run) throw Object.assign(new Error(`no run with id ${id}`), { code: 'not_found' });
-    return run;
-  });
-  const modelPath = resolve(options.modelPath);
-  const modelName = (await inspectModelFolder(modelPath)).name;
-  const experimentOf = (source: RunJson) => options.to ?? rerunExperimentName(source.experiment, modelName);
-  const skipped: QueueItemResult[] = [];
-  const jobs: QueueJob[] = [];
-  const notDone: QueueResult['failed'] = [];
-  for (const source of sources) {
-    if (source.status !== 'done') {
-      notDone.push({ key: source.id, error: `run ${source.id} is ${source.status}; only finished runs can be re-run` });
-      continue;
-    }
-    const experiment = experimentOf(source);
-    const earlier = options.store.rerunsOf(source.id).find((r) => r.status === 'done' && r.experiment === experiment && r.modelPath === modelPath);
-    if (earlier) {
-      skipped.push({ key: source.id, runId: earlier.id });
-      continue;
-    }
-    const spans = markedSpansOfRun(options.store, source);
-    jobs.push({ key: source.id, request: rerunRequest(source, { ...options, modelPath }, experiment), spans: () => spans });
-  }
-  const experiments = [...new Set(sources.map(experimentOf))];
-  const result = await runQueue(jobs, skipped, experiments.join(', '), options, options.onProgress);
-  result.failed.unshift(...notDone);
-  result.total += notDone.length;
-  return result;
-}
-
-/**
- * Re-runs every finished run of an experiment (in run order) into `options.to`, default
- * `<name>@<model name>`.
- */
-export async function rerunExperiment(name: string, options: RerunOptions): Promise<QueueResult> {
-  const ids = options.store.runsOfExperiment(name).filter((run) => run.status === 'done').map((run) => run.id);
-  if (ids.length === 0) throw Object.assign(new Error(`experiment ${name} has no finished runs`), { code: 'not_found' });
-  return rerunRuns(ids, options);
 }

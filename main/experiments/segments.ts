@@ -11,6 +11,8 @@
 // them as tensors `segment.<name>` ([col] masks) so aggregation and reruns find them again.
 import type { RunJson } from '../../shared/run';
 import type { NamedTensor } from '../../shared/tensor';
+import type { RunReader } from '../store/run-reader';
+import type { RunStore } from '../store/run-store';
 import { segmentPositions, type PromptSegment, type TokenRange } from '../../shared/experiment-math';
 
 export const DATA_OPEN = '[DATA]';
@@ -222,4 +224,20 @@ export function segmentTexts(run: Pick<RunJson, 'tokens'>, segment: PromptSegmen
 export function mergeSegments(automatic: readonly PromptSegment[], marked: readonly PromptSegment[]): PromptSegment[] {
   const names = new Set(marked.map((segment) => segment.name));
   return [...automatic.filter((segment) => !names.has(segment.name)), ...marked];
+}
+
+/**
+ * Locates marked spans in a finished run and stores them as `segment.<name>` masks. Returns warnings for
+ * spans that are not in the run's prompt tokens.
+ */
+export function storeMarkedSegments(store: RunStore, run: RunJson, spans: readonly MarkedSpan[], key: string): string[] {
+  if (spans.length === 0) return [];
+  const { segments, missing } = markedSegments(run, spans);
+  if (segments.length > 0) store.putTensors(run.id, segmentTensors(segments, run.tokens.ids.length));
+  return missing.map((span) => `${key}: segment "${span.name}" text ${JSON.stringify(span.text.slice(0, 40))} was not found in run ${run.id}'s prompt tokens`);
+}
+
+/** Whether a run has stored marked segments. */
+export function hasMarkedSegments(store: RunReader, runId: string): boolean {
+  return store.tensorInfo(runId).some((info) => info.name.startsWith(SEGMENT_TENSOR_PREFIX));
 }

@@ -2,7 +2,7 @@
 // from anywhere: the Content-Security-Policy allows exactly the inlined script and styles (by sha256 hash),
 // no connections, no frames, no forms, so even text that slipped past escaping could not run or call out.
 import { createHash } from 'node:crypto';
-import { STATIC_DATA_ELEMENT_ID, embedStaticData, type StaticData } from '../../renderer/src/client/static';
+import { STATIC_DATA_ELEMENT_ID, embedStaticData, type StaticData } from '../../shared/static-api';
 import type { RendererBundle } from './renderer-bundle';
 
 export interface ReportPage {

@@ -1,5 +1,6 @@
-// What a report holds: the API responses its views ask for, recorded by calling the real service (the same
-// code that answers the live app), so the static client in the page can replay them. The calls below mirror
+// What a report holds: the API responses its views ask for, recorded by calling the calling door's own service
+// (the same code that answers the live app), so the static client in the page (shared/static-api) can replay
+// them. The calls below mirror
 // the views: the run detail view reads getRun(id), listTensors(id) and one getTensorSlice per layer of the
 // attention tensor (the static client cuts single heads from those); the compare view reads compareRuns for
 // the runs a user selects; the experiment view reads aggregateExperiment (per segment and model choice) and
@@ -7,13 +8,18 @@
 import { API_ERROR_CODES, isApiMethod, type ApiResponse, type TensorInfo } from '../../shared/api';
 import { ATTRIBUTION_METHODS, TIMELINE_METRICS, type ExperimentAggregate } from '../../shared/experiment-math';
 import type { RunJson } from '../../shared/run';
-import { STATIC_DATA_SCHEMA, type StaticData } from '../../renderer/src/client/static';
-import { callKey, packValue, type ReplayResponses } from '../../renderer/src/client/replay';
-import { createWorkbenchService, type WorkbenchService } from '../service';
-import type { RunReader } from '../store/run-reader';
-import type { RunStore } from '../store/run-store';
-import { APP_VERSION } from '../engine/version';
+import { STATIC_DATA_SCHEMA, type StaticData } from '../../shared/static-api';
+import { callKey, packValue, type ReplayResponses } from '../../shared/replay';
+import { APP_VERSION } from '../version';
 import { ReportError } from './renderer-bundle';
+
+/**
+ * What a report reads through: the calling service's `call` (WorkbenchService.call), which validates, answers
+ * and never throws. Typed here, not imported, so the report depends on the API contract and not on the service.
+ */
+export interface ReportSource {
+  call(method: string, args: unknown[]): Promise<ApiResponse>;
+}
 
 /** Records one call (skipped, resolving null, when the API has no such method). */
 type Recorder = (method: string, args: unknown[]) => Promise<ApiResponse | null>;
@@ -75,22 +81,6 @@ export function runCalls(runId: string, tensors: TensorInfo[]): RecordedCall[] {
   return calls;
 }
 
-/** A read-only service over the store: jobs cannot run (reports only read). */
-function readingService(reader: RunReader): WorkbenchService {
-  const refuse = () => {
-    throw new Error('a report does not run models');
-  };
-  return createWorkbenchService({
-    // The service types its store as read-write; the report calls read methods only, which RunReader has.
-    store: reader as RunStore,
-    runJob: refuse,
-    demoModel: refuse,
-    databasePath: reader.path,
-    mode: 'local',
-    version: APP_VERSION,
-  });
-}
-
 export interface ReportContent {
   /** Runs to include, in this order. */
   runIds: string[];
@@ -101,14 +91,14 @@ export interface ReportContent {
 }
 
 /**
- * Records everything the report's views read. Throws ReportError('not_found') naming unknown run ids.
- * Example: `await recordReportData(store, {runIds: ['r_1'], title: 'Report'})` →
+ * Records everything the report's views read, through the calling service. Throws ReportError('not_found')
+ * naming unknown run ids. Example: `await recordReportData(service, {runIds: ['r_1'], title: 'Report'})` →
  * `{schema: 'llm-explainer.static/1', runs: [run], responses: {'listTensors ["r_1"]': {value: [...]}, …}}`.
  */
-export async function recordReportData(reader: RunReader, content: ReportContent): Promise<StaticData> {
-  const missing = content.runIds.filter((id) => !reader.getRunSummary(id));
-  if (missing.length > 0) throw new ReportError('not_found', `no run ${missing.map((id) => `"${id}"`).join(', ')} in ${reader.path}`);
-  const service = readingService(reader);
+export async function recordReportData(service: ReportSource, content: ReportContent): Promise<StaticData> {
+  const found = await Promise.all(content.runIds.map((id) => service.call('getRun', [id])));
+  const missing = content.runIds.filter((_, index) => { const response = found[index]; return response.ok && !response.value; });
+  if (missing.length > 0) throw new ReportError('not_found', `no run ${missing.map((id) => `"${id}"`).join(', ')} in ${await databaseOf(service)}`);
   const responses: ReplayResponses = {};
   const record: Recorder = async (method, args) => {
     if (!isApiMethod(method)) return null;
@@ -116,34 +106,36 @@ export async function recordReportData(reader: RunReader, content: ReportContent
     responses[callKey(method, args)] = response.ok ? { value: packValue(response.value) } : { error: response.error };
     return response;
   };
-  try {
-    const runs: RunJson[] = [];
-    for (const id of content.runIds) {
-      const run = await service.call('getRun', [id]);
-      if (!run.ok || !run.value) throw new ReportError(API_ERROR_CODES.notFound, `run "${id}" could not be read: ${run.ok ? 'missing' : run.error.message}`);
-      runs.push(packValue(run.value) as RunJson);
-      const tensors = await service.listTensors(id);
-      for (const [method, args] of runCalls(id, tensors)) await record(method, args);
-    }
-    // The runs list shows the newest first: pairs are offered in that order.
-    const listOrder = [...runs].sort((left, right) => right.createdAt.localeCompare(left.createdAt)).map((run) => run.id);
-    const sets = comparisonSets(listOrder);
-    if (content.experiment !== undefined) {
-      const experimentRuns = await recordExperiment(record, content.experiment);
-      // The experiment view links to a comparison of its first two runs.
-      if (experimentRuns.length >= 2) sets.push(experimentRuns.slice(0, 2));
-    }
-    await recordComparisons(record, sets);
-    return {
-      schema: STATIC_DATA_SCHEMA,
-      title: content.title,
-      appVersion: APP_VERSION,
-      createdAt: new Date().toISOString(),
-      ...(content.experiment !== undefined ? { experiment: content.experiment } : {}),
-      runs,
-      responses,
-    };
-  } finally {
-    await service.close();
+  const runs: RunJson[] = [];
+  for (const [index, id] of content.runIds.entries()) {
+    const run = found[index];
+    if (!run.ok || !run.value) throw new ReportError(API_ERROR_CODES.notFound, `run "${id}" could not be read: ${run.ok ? 'missing' : run.error.message}`);
+    runs.push(packValue(run.value) as RunJson);
+    const tensors = await service.call('listTensors', [id]);
+    for (const [method, args] of runCalls(id, tensors.ok ? (tensors.value as TensorInfo[]) : [])) await record(method, args);
   }
+  // The runs list shows the newest first: pairs are offered in that order.
+  const listOrder = [...runs].sort((left, right) => right.createdAt.localeCompare(left.createdAt)).map((run) => run.id);
+  const sets = comparisonSets(listOrder);
+  if (content.experiment !== undefined) {
+    const experimentRuns = await recordExperiment(record, content.experiment);
+    // The experiment view links to a comparison of its first two runs.
+    if (experimentRuns.length >= 2) sets.push(experimentRuns.slice(0, 2));
+  }
+  await recordComparisons(record, sets);
+  return {
+    schema: STATIC_DATA_SCHEMA,
+    title: content.title,
+    appVersion: APP_VERSION,
+    createdAt: new Date().toISOString(),
+    ...(content.experiment !== undefined ? { experiment: content.experiment } : {}),
+    runs,
+    responses,
+  };
+}
+
+/** The run database the service reads, for messages (appInfo's databasePath). */
+export async function databaseOf(service: ReportSource): Promise<string> {
+  const info = await service.call('appInfo', []);
+  return info.ok ? (info.value as { databasePath: string }).databasePath : 'the run database';
 }

@@ -1,15 +1,16 @@
 // Batches and reruns as the service runs them: every item becomes an ordinary run job in the one job queue
 // (so it runs in the inference child in Electron, can be cancelled like any run, and shows in listJobs), and
 // this tracker remembers which runs belong to which batch: it adds the batch position to each run's progress
-// events and stores an item's marked segments once its run is done. The engine-heavy experiment modules
-// (main/experiments batch, rerun, queue) are imported on first use, keeping onnxruntime out of start-up.
+// events and stores an item's marked segments once its run is done. Requests, skip rules and segment storage
+// are experiments/batch, experiments/rerun and experiments/segments, shared with the CLI's runner
+// (service/batch-runs); they are imported on first use, keeping start-up light.
 import { checkAssistant } from './assistant';
 import { resolve } from 'node:path';
 import type { BatchInfo, BatchItemInfo, ExplainRequest, ProgressEvent, RerunRequest, StartBatchRequest } from '../../shared/api';
 import { API_ERROR_CODES, ApiError, FINAL_STAGES } from '../../shared/api';
 import type { RunJson } from '../../shared/run';
 import { parseDataset } from '../experiments/dataset';
-import { markedSegments, segmentTensors, type MarkedSpan } from '../experiments/segments';
+import { storeMarkedSegments, type MarkedSpan } from '../experiments/segments';
 import type { RunStore } from '../store/run-store';
 import { newRunId } from '../store/run-rows';
 import type { JobOutcome } from './job-queue';
@@ -34,7 +35,10 @@ interface TrackedItem {
   spans: MarkedSpan[];
 }
 
-/** Batches kept in memory: enough for a page to catch up after a reload; the runs themselves are stored. */
+/**
+ * Batches kept in memory while this process runs them; every batch is also written to the store
+ * (store/batch-records), where getBatch and listBatches find it after a restart.
+ */
 const KEPT_BATCHES = 50;
 
 export class BatchTracker {
@@ -85,7 +89,7 @@ export class BatchTracker {
 
   /** Queues reruns of stored runs (or of an experiment's finished runs) on another model folder. */
   async rerun(request: RerunRequest): Promise<BatchInfo> {
-    const { markedSpansOfRun, rerunExperimentName, rerunRequest } = await import('../experiments/rerun');
+    const { earlierRerun, markedSpansOfRun, rerunExperimentName, rerunRequest } = await import('../experiments/rerun');
     const store = this.host.store;
     let sources: RunJson[];
     if (request.runIds) {
@@ -110,7 +114,7 @@ export class BatchTracker {
         continue;
       }
       const experiment = experimentOf(source);
-      const earlier = store.rerunsOf(source.id).find((run) => run.status === 'done' && run.experiment === experiment && run.modelPath === modelPath);
+      const earlier = earlierRerun(store, source.id, experiment, modelPath);
       if (earlier) {
         batch.items.push({ key: source.id, runId: earlier.id, stage: 'skipped' });
         continue;
@@ -125,11 +129,13 @@ export class BatchTracker {
 
   get(batchId: string): BatchInfo | null {
     const batch = this.batches.get(batchId);
-    return batch ? snapshot(batch) : null;
+    return batch ? snapshot(batch) : (this.host.store.getBatch(batchId) ?? null);
   }
 
+  /** The newest batches, newest first: this process's as they run, earlier ones as the store has them. */
   list(): BatchInfo[] {
-    return [...this.batches.values()].reverse().map(snapshot);
+    const stored = this.host.store.recentBatches(KEPT_BATCHES);
+    return stored.map((batch) => (this.batches.has(batch.batchId) ? snapshot(this.batches.get(batch.batchId)!) : batch));
   }
 
   /** Cancels the batch's queued and running items; returns how many were cancelled. */
@@ -149,9 +155,11 @@ export class BatchTracker {
     if (!tracked) return progress;
     const { batch, index } = tracked;
     const item = batch.items[index];
+    const changed = item.stage !== progress.stage;
     item.stage = progress.stage;
     if (progress.stage === 'failed' || progress.stage === 'cancelled') item.error = progress.error?.message ?? progress.message;
     count(batch);
+    if (changed) this.persist(() => this.host.store.updateBatchItem(batch.batchId, index, item));
     return { ...progress, batch: { batchId: batch.batchId, item: item.key, index, total: batch.total, finished: batch.finished } };
   }
 
@@ -163,16 +171,13 @@ export class BatchTracker {
     const run = this.host.store.getRun(outcome.runId);
     if (!run) return;
     const key = tracked.batch.items[tracked.index].key;
+    const before = tracked.batch.warnings.length;
     try {
-      // As main/experiments/queue storeMarkedSegments: locate the spans in the run's tokens, store them as masks.
-      const { segments, missing } = markedSegments(run, tracked.spans);
-      if (segments.length > 0) this.host.store.putTensors(run.id, segmentTensors(segments, run.tokens.ids.length));
-      for (const span of missing) {
-        tracked.batch.warnings.push(`${key}: segment "${span.name}" text ${JSON.stringify(span.text.slice(0, 40))} was not found in run ${run.id}'s prompt tokens`);
-      }
+      tracked.batch.warnings.push(...storeMarkedSegments(this.host.store, run, tracked.spans, key));
     } catch (error) {
       tracked.batch.warnings.push(`${key}: segments not stored (${error instanceof Error ? error.message : String(error)})`);
     }
+    if (tracked.batch.warnings.length > before) this.persist(() => this.host.store.updateBatchWarnings(tracked.batch.batchId, tracked.batch.warnings));
   }
 
   private newBatch(kind: BatchInfo['kind'], experiment: string, modelPath: string): BatchInfo {
@@ -182,6 +187,7 @@ export class BatchTracker {
   private queue(batch: BatchInfo, jobs: { runId: string; request: ExplainRequest; spans: MarkedSpan[] }[]): BatchInfo {
     batch.total = batch.items.length;
     count(batch);
+    this.host.store.saveBatch(batch);
     this.batches.set(batch.batchId, batch);
     this.forgetOld();
     for (const job of jobs) {
@@ -192,6 +198,15 @@ export class BatchTracker {
     const queued = snapshot(batch);
     for (const job of jobs) this.host.addJob(job.runId, job.request);
     return queued;
+  }
+
+  /** Writes progress to the store; a failed write must not stop the batch (memory still answers). */
+  private persist(write: () => void): void {
+    try {
+      write();
+    } catch {
+      // e.g. the store was closed while the last event of a cancelled batch arrived.
+    }
   }
 
   private forgetOld(): void {

@@ -1,7 +1,8 @@
 // The in-process job runner: the engine pipeline in this very process (web mode without a worker, the CLI,
 // tests, and inside the inference child itself).
+import type { RunJson } from '../../shared/run';
 import type { RunStore } from '../store/run-store';
-import { runExplanation } from '../engine/pipeline';
+import { runExplanation } from './pipeline';
 import type { JobRunner } from './job-queue';
 
 export interface PipelineRunnerOptions {
@@ -10,12 +11,14 @@ export interface PipelineRunnerOptions {
   cacheDir: string;
   /** Where the built-in demo model lives. */
   demoModelDir: string;
+  /** Told each finished run as the pipeline returned it, every value at full precision (`explain --json`). */
+  onResult?: (run: RunJson) => void;
 }
 
 /** A JobRunner that calls runExplanation with the service's run id, signal and progress callback. */
 export function pipelineRunner(options: PipelineRunnerOptions): JobRunner {
   return async (request, context) => {
-    await runExplanation(request, {
+    const { run } = await runExplanation(request, {
       store: options.store,
       cacheDir: options.cacheDir,
       demoModelDir: options.demoModelDir,
@@ -23,5 +26,6 @@ export function pipelineRunner(options: PipelineRunnerOptions): JobRunner {
       signal: context.signal,
       onProgress: context.onProgress,
     });
+    options.onResult?.(run);
   };
 }

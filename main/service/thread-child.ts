@@ -18,7 +18,7 @@ export function findWorkerEntry(from: string = import.meta.url): { file: string;
     const built = join(folder, 'inference-worker.js');
     if (existsSync(built)) return { file: built, typescript: false };
   }
-  const source = join(here, '..', 'engine', 'inference-worker.ts');
+  const source = join(here, 'inference-worker.ts');
   if (existsSync(source)) return { file: source, typescript: true };
   return undefined;
 }

@@ -163,8 +163,42 @@ const version2: Migration = {
   },
 };
 
+/**
+ * Version 3: batches as the service runs them (startBatch, rerun), so their progress survives a restart of the
+ * app: one row per batch and one per item, with the item's last stage (batch-records.ts). Items point at runs by
+ * id without a foreign key: deleting a run leaves the batch's record of it.
+ */
+const version3: Migration = {
+  version: 3,
+  description: 'batches, batch_items',
+  up(db) {
+    db.exec(`
+      CREATE TABLE batches (
+        id TEXT PRIMARY KEY NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('dataset', 'rerun')),
+        experiment TEXT NOT NULL,
+        model_path TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        warnings_json TEXT NOT NULL DEFAULT '[]'
+      );
+      CREATE INDEX batches_started ON batches (started_at, id);
+
+      CREATE TABLE batch_items (
+        batch_id TEXT NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        line INTEGER,
+        run_id TEXT,
+        stage TEXT NOT NULL,
+        error TEXT,
+        PRIMARY KEY (batch_id, position)
+      ) WITHOUT ROWID;
+    `);
+  },
+};
+
 /** Every migration, in version order. */
-export const MIGRATIONS: readonly Migration[] = [version1, version2];
+export const MIGRATIONS: readonly Migration[] = [version1, version2, version3];
 
 /** The schema version this build reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1,6 +1,7 @@
 // Reading the run store: runs, the runs list, experiments, recent model folders and tensors. Works on a
 // read-only handle too (the `show` command, a second process); RunStore adds the writes.
-import type { ExperimentSummary, RecentModelFolder, RunListQuery, RunListResult } from '../../shared/api';
+import type { BatchInfo, ExperimentSummary, RecentModelFolder, RunListQuery, RunListResult } from '../../shared/api';
+import { readBatch, recentBatchIds } from './batch-records';
 import type { RunJson, RunSummary } from '../../shared/run';
 import type { NamedTensor, TensorInfo } from '../../shared/tensor';
 import type { AnyDatabase } from './database';
@@ -138,6 +139,16 @@ export class RunReader {
   }
 
   /** Closes the database handle; the reader cannot be used afterwards. */
+  /** A batch the service ran, as stored (batch-records.ts); undefined when there is none with this id. */
+  getBatch(batchId: string): BatchInfo | undefined {
+    return readBatch(this.db, batchId);
+  }
+
+  /** The newest stored batches, newest first. */
+  recentBatches(limit: number): BatchInfo[] {
+    return recentBatchIds(this.db, limit).map((id) => readBatch(this.db, id)!);
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

@@ -16,12 +16,13 @@ import {
   type TaskType,
   type Timings,
 } from '../../shared/run';
+import { EXCERPT_LENGTH, excerpt, promptExcerptOf } from '../../shared/run-excerpt';
 
 /** The experiment a run belongs to when none is named (shared/api ExplainRequest.experiment). */
 export const DEFAULT_EXPERIMENT = 'default';
 
-/** Characters kept in the list's prompt and answer excerpts. */
-export const EXCERPT_LENGTH = 160;
+// The list's excerpts are shared with the report's static client (shared/run-excerpt).
+export { EXCERPT_LENGTH, excerpt, promptExcerptOf };
 
 /** Characters of prompt and of answer that go into the search index (longer texts are cut). */
 const SEARCH_TEXT_LIMIT = 20_000;
@@ -122,22 +123,6 @@ export interface RunRow {
  */
 export function newRunId(now = Date.now()): string {
   return `r_${now.toString(36).padStart(9, '0')}${randomInt(36 ** 6).toString(36).padStart(6, '0')}`;
-}
-
-/** Whitespace collapsed, cut to {@link EXCERPT_LENGTH} characters with an ellipsis. */
-export function excerpt(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length <= EXCERPT_LENGTH ? flat : `${flat.slice(0, EXCERPT_LENGTH - 1)}…`;
-}
-
-/**
- * The text the list shows as the prompt: the last user message, else the raw prompt, else any message, else
- * the prompt decoded from token ids.
- */
-export function promptExcerptOf(input: RunInput): string {
-  const messages = input.messages ?? [];
-  const lastUser = [...messages].reverse().find((message) => message.role === 'user');
-  return excerpt(lastUser?.content ?? input.prompt ?? messages[messages.length - 1]?.content ?? input.decodedPrompt ?? '');
 }
 
 /** Everything a search can match for one run, as one text (the trigram index matches substrings). */

@@ -1,6 +1,6 @@
 // Writing the run store. Every write is one transaction (BEGIN IMMEDIATE, so a second process waits for
 // the lock instead of failing mid-way): a run and all of its tensors are stored together or not at all.
-import { MAX_NAME_LENGTH, type RunListQuery, type RunListResult, type RunPatch } from '../../shared/api';
+import { MAX_NAME_LENGTH, type BatchInfo, type BatchItemInfo, type RunListQuery, type RunListResult, type RunPatch } from '../../shared/api';
 import type { RunStatus, RunSummary } from '../../shared/run';
 import type { NamedTensor } from '../../shared/tensor';
 import { defaultDatabasePath, openDatabase, openReadonlyDatabase, type WritableDatabase } from './database';
@@ -20,6 +20,7 @@ import { tagsOf } from './run-query';
 import { holdSynchronously } from '../fault-injection';
 import { cancelOrphan, claimItem, markInterrupted, orphanedRunIds, ownerParameters, releaseClaim, type ClaimOutcome, type ItemClaim } from './run-lifecycle';
 import { prepared } from './statements';
+import { insertBatch, updateBatchItem, updateBatchWarnings } from './batch-records';
 import { DEFAULT_MAX_CHUNK_BYTES } from './tensor-layout';
 import { writeTensors } from './tensor-store';
 
@@ -251,6 +252,21 @@ export class RunStore extends RunReader {
   override close(): void {
     if (this.db.open) this.db.pragma('optimize');
     super.close();
+  }
+
+  /** Stores a batch the service has just queued (batch-records.ts), so its progress outlives this process. */
+  saveBatch(batch: BatchInfo): void {
+    this.write(() => insertBatch(this.db, batch));
+  }
+
+  /** Records a batch item's new stage. */
+  updateBatchItem(batchId: string, position: number, item: Pick<BatchItemInfo, 'stage' | 'error'>): void {
+    this.write(() => updateBatchItem(this.db, batchId, position, item));
+  }
+
+  /** Replaces a batch's warnings. */
+  updateBatchWarnings(batchId: string, warnings: readonly string[]): void {
+    this.write(() => updateBatchWarnings(this.db, batchId, warnings));
   }
 
   private write<T>(body: () => T): T {

@@ -3,6 +3,7 @@
 // refused before they reach the service.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { CONTENT_SECURITY_POLICY } from '../app/content-security';
 
 /** A fresh random token for one launch (256 bits, URL-safe). */
 export function createToken(): string {
@@ -48,24 +49,8 @@ export function originProblem(request: IncomingMessage, port: number): string | 
   return undefined;
 }
 
-/**
- * The page's Content-Security-Policy: only our own scripts, no inline scripts, no plugins, no framing, and
- * network access only back to this server. Inline styles are allowed because chart libraries set them.
- */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "worker-src 'self' blob:",
-  "manifest-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-  "object-src 'none'",
-].join('; ');
+/** The page's Content-Security-Policy (main/app/content-security, shared with the Electron shell). */
+export { CONTENT_SECURITY_POLICY };
 
 /** Headers every response carries. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({

@@ -1,21 +1,12 @@
-// `llm-explainer serve` / web mode: open the run database, create the service, queue the demo run on a first
-// start, serve the renderer and the API on 127.0.0.1, print the URL with the token, open a browser when there
+// `llm-explainer serve` / web mode: open the app (main/app/context: store, service, inference in a worker
+// thread), queue the demo run on a first start, serve the renderer and the API on 127.0.0.1, print the URL with the token, open a browser when there
 // is a display. The CLI parses flags and calls serveCommand; `npm start` falls back to this without Electron.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createWorkbenchService, type WorkbenchService } from '../service';
-import { openRunStore, type RunStore } from '../store/run-store';
-import { defaultDatabasePath, userDataFolder } from '../store/database';
-import { defaultDemoModelDir, ensureDemoModel } from '../engine/model-builder/demo';
-import { APP_VERSION } from '../engine/version';
-import { pipelineRunner } from '../service/pipeline-runner';
-import { releaseProcessSessionPool } from '../engine/warm-sessions';
-import { createWorkerRunner } from '../service/worker-runner';
-import { findWorkerEntry, spawnWorkerThread } from '../service/thread-child';
+import type { WorkbenchService } from '../service';
+import type { RunStore } from '../store/run-store';
 import { ensureDemoRun, firstStartHash } from '../service/demo-run';
-import type { JobRunner } from '../service/job-queue';
+import { openAppContext } from '../app/context';
+import { findRendererDir } from '../report/renderer-bundle';
 import { startWebServer, type WebServer } from './server';
 
 export interface ServeOptions {
@@ -59,37 +50,15 @@ export interface WebMode {
  */
 export async function serveCommand(options: ServeOptions = {}): Promise<WebMode> {
   const log = options.log ?? ((line: string) => process.stdout.write(line + '\n'));
-  const databasePath = options.databasePath ?? defaultDatabasePath();
-  const cacheDir = options.cacheDir ?? join(userDataFolder(), 'cache');
-  const demoModelDir = options.demoModelDir ?? defaultDemoModelDir();
-  const store = openRunStore(databasePath);
-
-  let runJob: JobRunner;
-  let closeRunner = async () => {};
-  const entry = options.inference === 'in-process' ? undefined : findWorkerEntry();
-  if (entry) {
-    const runner = createWorkerRunner({
-      spawn: spawnWorkerThread(entry),
-      setup: { databasePath, cacheDir, demoModelDir },
-      onCrash: (reason) => log(`inference worker stopped (${reason}); it restarts with the next run`),
-    });
-    runJob = runner.run;
-    closeRunner = runner.close;
-  } else {
-    if (options.inference === 'worker') log('inference worker entry not found; running inference in-process');
-    runJob = pipelineRunner({ store, cacheDir, demoModelDir });
-    // Runs keep their model's sessions warm in this process (main/engine/warm-sessions.ts) until the server closes.
-    closeRunner = releaseProcessSessionPool;
-  }
-
-  const service = createWorkbenchService({
-    store,
-    runJob,
-    demoModel: () => ensureDemoModel(demoModelDir),
-    databasePath,
+  const app = openAppContext({
+    databasePath: options.databasePath,
+    cacheDir: options.cacheDir,
+    demoModelDir: options.demoModelDir,
+    inference: options.inference ?? 'worker',
     mode: 'web',
-    version: APP_VERSION,
+    log,
   });
+  const { service, store, databasePath } = app;
 
   const rendererDir = options.rendererDir ?? findRendererDir();
   if (!rendererDir) log('the renderer is not built (run `npm run build`); serving the API only');
@@ -97,9 +66,7 @@ export async function serveCommand(options: ServeOptions = {}): Promise<WebMode>
   try {
     server = await startWebServer({ service, port: options.port, rendererDir, token: options.token });
   } catch (error) {
-    await service.close();
-    await closeRunner();
-    store.close();
+    await app.close();
     throw error;
   }
 
@@ -126,20 +93,10 @@ export async function serveCommand(options: ServeOptions = {}): Promise<WebMode>
     (closing ??= (async () => {
       await service.close();
       await server.close();
-      await closeRunner();
-      store.close();
+      await app.close();
       finish();
     })());
   return { server, service, store, demoRunId, close, closed };
-}
-
-/** out/renderer, looked for from the bundle (out/main/…) or from the source tree (main/web/). */
-export function findRendererDir(from: string = import.meta.url): string | undefined {
-  const here = dirname(fileURLToPath(from));
-  for (const candidate of [join(here, '..', 'renderer'), join(here, '..', '..', 'renderer'), join(here, '..', '..', 'out', 'renderer')]) {
-    if (existsSync(join(candidate, 'index.html'))) return candidate;
-  }
-  return undefined;
 }
 
 /** A browser can be shown: always on macOS and Windows; on Linux only with an X11 or Wayland display. */

@@ -78,7 +78,7 @@ async function benchModel(): Promise<string> {
 
 /** Runs the benchmark and returns one row per (model, measurement). */
 export async function benchGradients(): Promise<Row[]> {
-  const { committedDemoFolder } = await import('../../main/engine/model-builder/demo');
+  const { committedDemoFolder } = await import('../../main/demo/demo-model');
   const demoFolder = committedDemoFolder();
   if (!demoFolder) throw new Error('No committed demo model (models/demo) found');
   const demoConfig = JSON.parse(await readFile(join(demoFolder, 'config.json'), 'utf8')) as { vocab_size: number; hidden_size: number; num_hidden_layers: number };

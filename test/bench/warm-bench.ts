@@ -70,7 +70,7 @@ function row(name: string, runs: RunJson[]): WarmRow {
 }
 
 export async function benchWarm(): Promise<WarmRow[]> {
-  const { runExplanation } = await import('../../main/engine/pipeline');
+  const { runExplanation } = await import('../../main/service/pipeline');
   const { SessionPool } = await import('../../main/engine/session-pool');
   const { openRunStore } = await import('../../main/store/run-store');
   const folder = await modelFolder();

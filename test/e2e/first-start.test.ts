@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { RENDERER_DIR, ROOT, SCREENSHOT_DIR, ensureRendererBuilt, launchChromium } from './harness';
 import { serveCommand, type WebMode } from '../../main/web/serve';
-import { runExplanation } from '../../main/engine/pipeline';
+import { runExplanation } from '../../main/service/pipeline';
 import { buildReport } from '../../main/report/write-report';
 
 let folder: string;
@@ -89,7 +89,7 @@ describe('a run made from token ids, and a report of one run', () => {
 
   it('a report of it opens on its detail, and its list shows the decoded prompt', async () => {
     const file = join(folder, 'one-run.html');
-    writeFileSync(file, await buildReport(web.store, { runIds: [runId] }));
+    writeFileSync(file, await buildReport(web.service, { runIds: [runId] }));
     const page = await newPage();
     await page.goto(pathToFileURL(file).href);
     await page.getByRole('heading', { name: 'Tokens', exact: true }).waitFor();

@@ -8,8 +8,8 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createWorkbenchService, type JobRunner, type WorkbenchService } from '../../main/service';
 import { openRunStore, type RunStore } from '../../main/store/run-store';
-import { ensureDemoModel } from '../../main/engine/model-builder/demo';
-import { APP_VERSION } from '../../main/engine/version';
+import { ensureDemoModel } from '../../main/demo/demo-model';
+import { APP_VERSION } from '../../main/version';
 import { startWebServer, type WebServer } from '../../main/web/server';
 
 export const ROOT = resolve(__dirname, '..', '..');

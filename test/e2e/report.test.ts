@@ -11,7 +11,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { CHROMIUM, ROOT, SCREENSHOT_DIR } from './harness';
 import { openRunStore, type RunStore } from '../../main/store/run-store';
 import { buildReport, findRendererDir } from '../../main/report/write-report';
-import { HOSTILE_PROMPT, REPORT_EXPERIMENT, makeReportRuns, type ReportRuns } from '../fixtures/report/runs';
+import { HOSTILE_PROMPT, REPORT_EXPERIMENT, makeReportRuns, type ReportRuns, reportService } from '../fixtures/report/runs';
 
 let dir: string;
 let store: RunStore;
@@ -86,9 +86,9 @@ beforeAll(async () => {
     files[name] = join(dir, `report-${name}.html`);
     writeFileSync(files[name], await html);
   };
-  await write('runs', buildReport(store, { runIds: [runs.llama, runs.gpt2], title: 'Support desk report' }));
-  await write('experiment', buildReport(store, { experiment: REPORT_EXPERIMENT }));
-  await write('hostile', buildReport(store, { runIds: [runs.hostile] }));
+  await write('runs', buildReport(reportService(store), { runIds: [runs.llama, runs.gpt2], title: 'Support desk report' }));
+  await write('experiment', buildReport(reportService(store), { experiment: REPORT_EXPERIMENT }));
+  await write('hostile', buildReport(reportService(store), { runIds: [runs.hostile] }));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { runExplanation } from '../../main/engine/pipeline';
+import { runExplanation } from '../../main/service/pipeline';
 import { fixtureFolder } from '../fixtures/models';
 import { startWorkbench, type Workbench } from './harness';
 

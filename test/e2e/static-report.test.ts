@@ -6,7 +6,7 @@ import { extname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM, RENDERER_DIR, SCREENSHOT_DIR, ensureRendererBuilt } from './harness';
-import { STATIC_DATA_ELEMENT_ID, STATIC_DATA_SCHEMA, embedStaticData } from '../../renderer/src/client/static';
+import { STATIC_DATA_ELEMENT_ID, STATIC_DATA_SCHEMA, embedStaticData } from '../../shared/static-api';
 import { hostileRun, supportRun } from './runs';
 
 const ORIGIN = 'http://report.invalid';

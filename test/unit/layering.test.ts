@@ -1,5 +1,6 @@
-// Process boundaries are checked by a machine: each folder may import only what DESIGN.md allows.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+// Process boundaries and layers are checked by a machine: each folder may import only what DESIGN.md allows
+// (README "Architecture"): doors → service → engine / store / report, shared at the ground, no import cycles.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -30,9 +31,129 @@ function resolvesInto(file: string, spec: string, folder: string): boolean {
   return target === folder || target.startsWith(folder + '/');
 }
 
+/**
+ * The layers of main/, lowest first: a unit may import its own files and units of a lower rank only. A unit is a
+ * folder of main/ (or a file at main/'s top: main/cli.ts belongs to the CLI door, main/service.ts to the service).
+ */
+export const LAYER_RANKS: Readonly<Record<string, number>> = Object.freeze({
+  shared: 0,
+  'main/version': 1,
+  'main/fault-injection': 1,
+  'main/engine': 2,
+  'main/store': 3,
+  'main/demo': 4,
+  'main/experiments': 4,
+  'main/report': 4,
+  'main/run-export': 4,
+  'main/service': 5,
+  'main/app': 6,
+  'main/web': 7,
+  'main/electron': 7,
+  // The CLI's `serve` starts web mode.
+  'main/cli': 8,
+});
+
+/** Doors reach models only through the service: never the engine itself. */
+const DOORS = ['main/cli', 'main/web', 'main/electron'];
+
+/** The layer unit of a source file: shared, main/<folder> or main/<top-level file>. */
+export function unitOf(file: string): string | undefined {
+  const parts = file.split('/');
+  if (parts[0] === 'shared') return 'shared';
+  if (parts[0] !== 'main') return undefined;
+  return `main/${parts[1].replace(/\.ts$/, '')}`;
+}
+
+/** The source file an import specifier names, or undefined for packages and non-source files. */
+export function resolveImport(file: string, spec: string): string | undefined {
+  if (!spec.startsWith('.')) return undefined;
+  const base = relative(root, resolve(dirname(join(root, file)), spec));
+  for (const candidate of [base, `${base}.ts`, `${base}/index.ts`, `${base}.vue`]) {
+    if (/\.(ts|vue)$/.test(candidate) && existsSync(join(root, candidate)) && statSync(join(root, candidate)).isFile()) return candidate;
+  }
+  return undefined;
+}
+
+/** Import edges between source files of the given folders. */
+export function importGraph(folders: readonly string[]): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const file of folders.flatMap((folder) => sourceFiles(folder))) {
+    graph.set(file, importsOf(file).map((spec) => resolveImport(file, spec)).filter((target): target is string => target !== undefined));
+  }
+  return graph;
+}
+
+/** Every layering rule a graph breaks, one line each (empty when it holds). */
+export function layerViolations(graph: ReadonlyMap<string, readonly string[]>): string[] {
+  const problems: string[] = [];
+  for (const [file, targets] of graph) {
+    const from = unitOf(file);
+    for (const target of targets) {
+      if (file.startsWith('main/') && target.startsWith('renderer/')) problems.push(`${file} imports ${target}: main never imports renderer/`);
+      const to = unitOf(target);
+      if (from === undefined || to === undefined || from === to) continue;
+      const fromRank = LAYER_RANKS[from];
+      const toRank = LAYER_RANKS[to];
+      if (fromRank === undefined) problems.push(`${file}: ${from} has no rank in LAYER_RANKS`);
+      else if (toRank === undefined) problems.push(`${target}: ${to} has no rank in LAYER_RANKS`);
+      else if (toRank >= fromRank) problems.push(`${file} (${from}, rank ${fromRank}) imports ${target} (${to}, rank ${toRank})`);
+      if (DOORS.includes(from) && to === 'main/engine') problems.push(`${file} imports ${target}: doors reach the engine through the service`);
+    }
+  }
+  return problems;
+}
+
+/** Import cycles among files, each as the files around it (empty when the graph has none). */
+export function importCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  const cycles: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (file: string) => {
+    state.set(file, 'open');
+    path.push(file);
+    for (const target of graph.get(file) ?? []) {
+      if (state.get(target) === 'open') cycles.push([...path.slice(path.indexOf(target)), target]);
+      else if (!state.has(target)) visit(target);
+    }
+    path.pop();
+    state.set(file, 'done');
+  };
+  for (const file of [...graph.keys()].sort()) if (!state.has(file)) visit(file);
+  return cycles;
+}
+
 const NODE_ONLY = /^(node:|electron$|onnxruntime-node|better-sqlite3|@huggingface\/transformers|onnx-buf|fs$|path$|os$|child_process$)/;
 
 describe('layering', () => {
+  const graph = importGraph(['main', 'shared', 'renderer', 'preload']);
+
+  it('main/ follows the layer ranks: doors → app → service → engine / store / report / experiments → shared', () => {
+    expect(layerViolations(graph)).toEqual([]);
+  });
+
+  it('has no import cycles', () => {
+    expect(importCycles(graph).map((cycle) => cycle.join(' → '))).toEqual([]);
+  });
+
+  it('finds a planted upward import, a door reaching the engine, main importing renderer/ and a cycle', () => {
+    const planted = new Map<string, string[]>([
+      ['main/engine/prompt.ts', ['main/service.ts']],
+      ['main/service.ts', ['main/engine/prompt.ts']],
+      ['main/cli/show-command.ts', ['main/engine/config.ts']],
+      ['main/report/html.ts', ['renderer/src/client/index.ts']],
+    ]);
+    const problems = layerViolations(planted);
+    expect(problems).toContainEqual(expect.stringMatching(/^main\/engine\/prompt\.ts \(main\/engine, rank 2\) imports main\/service\.ts/));
+    expect(problems).toContainEqual(expect.stringMatching(/^main\/cli\/show-command\.ts imports main\/engine\/config\.ts: doors reach the engine/));
+    expect(problems).toContainEqual(expect.stringMatching(/main never imports renderer/));
+    expect(importCycles(planted)).toEqual([['main/engine/prompt.ts', 'main/service.ts', 'main/engine/prompt.ts']]);
+  });
+
+  it('every folder of main/ has a rank', () => {
+    const units = new Set(sourceFiles('main').map((file) => unitOf(file)!));
+    expect([...units].filter((unit) => LAYER_RANKS[unit] === undefined)).toEqual([]);
+  });
+
   it('shared/ imports nothing outside shared/ (no Node, Electron or DOM-specific packages)', () => {
     for (const file of sourceFiles('shared')) {
       for (const spec of importsOf(file)) {

@@ -2,17 +2,13 @@
 // layer's and head's probabilities for the stored rows; aggregations come from shared/attention-math.
 import type { AttentionJson, HeadStatsJson } from '../../../shared/run';
 import type { NamedTensor } from '../../../shared/tensor';
+import { ATTENTION_TENSORS } from '../../../shared/tensor-names';
 import { computeAttention, type AttentionResult } from '../attention/compute';
 import type { ExplainerFamily } from './explainer';
 import { matrixToRows, toRows } from './json-arrays';
 
-/** Tensor names in the store (the catalog's attention outputs); `attention.data` axes are [layer, head, row, col]. */
-export const ATTENTION_TENSORS = {
-  data: 'attention.data',
-  mean: 'attention.mean',
-  rollout: 'attention.rollout',
-  input: 'attention.input',
-} as const;
+/** Tensor names in the store (shared/tensor-names, the catalog's attention outputs); `attention.data` axes are [layer, head, row, col]. */
+export { ATTENTION_TENSORS };
 
 export const attentionFamily: ExplainerFamily = {
   id: 'attention',

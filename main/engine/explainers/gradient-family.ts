@@ -3,18 +3,13 @@
 // its method modules are registered in main/engine/gradients/methods/index.
 import type { GradientJson, IntegratedGradientsJson } from '../../../shared/run';
 import type { NamedTensor } from '../../../shared/tensor';
+import { GRADIENT_TENSORS } from '../../../shared/tensor-names';
 import { computeGradients, GRADIENT_METHODS, type GradientMethod, type GradientResult } from '../gradients/compute';
 import type { ExplainContext, ExplainerFamily } from './explainer';
 import { matrixToRows, toRows } from './json-arrays';
 
-export const GRADIENT_TENSORS = {
-  saliency: 'gradient.saliency',
-  gradXInput: 'gradient.gradXInput',
-  sequenceSaliency: 'gradient.sequence.saliency',
-  sequenceGradXInput: 'gradient.sequence.gradXInput',
-  raw: 'gradient.raw',
-  igAttributions: 'integratedGradients.attributions',
-} as const;
+/** Tensor names in the store (shared/tensor-names). */
+export { GRADIENT_TENSORS };
 
 /** Foil ids for contrastive targets: one token for every row, or one per answer token. */
 function foilIdsOf(context: ExplainContext): number[] | undefined {

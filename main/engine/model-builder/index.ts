@@ -1,10 +1,9 @@
-// The model builder's public surface: decoder builders, the folder writer, tokenizers and the demo model.
+// The model builder's public surface: decoder builders, the folder writer and tokenizers (the demo model is main/demo).
 export type { BuiltModel, WeightSet } from './types';
 export { buildLlamaModel, llamaWeights, llamaConfig, type LlamaSpec, type LlamaOptions } from './llama';
 export { buildGpt2Model, gpt2Weights, gpt2Config, type Gpt2Spec, type Gpt2Options } from './gpt2';
 export { writeModelFolder, float16Weights, externalizeWeights, generationConfigFor, type FolderExtras } from './folder';
 export { llama2Tokenizer, gpt2Tokenizer, LLAMA2_CHAT_TEMPLATE, PLAIN_CHAT_TEMPLATE, type TokenizerFiles } from './tokenizers';
-export { ensureDemoModel, defaultDemoModelDir, DEMO_SPEC } from './demo';
 export { ensureFolder, COMPLETE_MARKER } from './atomic';
 export { buildFusedLlamaModel, type FusedLlamaOptions } from './fused-llama';
 export { quantize4Bit } from './quantize';

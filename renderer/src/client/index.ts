@@ -5,7 +5,7 @@
 import type { WorkbenchApi } from '../../../shared/api';
 import { createApiProxy } from '../../../shared/api-proxy';
 import { createHttpApi, takeLaunchToken } from '../../../shared/api-http';
-import { createStaticApi, readStaticData, reportStartPath } from './static';
+import { createStaticApi, readStaticData, reportStartPath } from '../../../shared/static-api';
 import { navigate } from '../composables/useRoute';
 
 interface ClientState {

@@ -12,11 +12,11 @@ import { computeAttention } from '../../../main/engine/attention/compute';
 import { computeGradients } from '../../../main/engine/gradients/compute';
 import { generate } from '../../../main/engine/generate';
 import { loadModelFolder } from '../../../main/engine/model-folder';
-import { ensureDemoModel } from '../../../main/engine/model-builder/demo';
+import { ensureDemoModel } from '../../../main/demo/demo-model';
 import { buildLlamaModel } from '../../../main/engine/model-builder/llama';
 import { encodeModel } from '../../../main/engine/onnx/proto';
 import { buildTokenSequence } from '../../../main/engine/prompt';
-import { encodeExample } from '../../../main/engine/demo-task/batches';
+import { encodeExample } from '../../../main/demo/task/batches';
 import {
   answerAccuracy,
   chooseBestHead,
@@ -31,10 +31,10 @@ import {
   topLine,
   type AttributionContext,
   type ExampleAttributions,
-} from '../../../main/engine/demo-task/evaluate';
-import { demoSpec, initialWeights } from '../../../main/engine/demo-task/model';
-import { TaskGenerator } from '../../../main/engine/demo-task/task';
-import { DemoEncoder } from '../../../main/engine/demo-task/tokenizer';
+} from '../../../main/demo/task/evaluate';
+import { demoSpec, initialWeights } from '../../../main/demo/task/model';
+import { TaskGenerator } from '../../../main/demo/task/task';
+import { DemoEncoder } from '../../../main/demo/task/tokenizer';
 import { DEMO_REQUEST } from '../../../main/service/demo-run';
 
 env.allowRemoteModels = false;

@@ -3,13 +3,13 @@
 // bit for bit (the full run is `npm run train-demo`, not a test).
 import { describe, expect, it } from 'vitest';
 import { DataType } from '../../../main/engine/onnx/proto';
-import { Adam, DEFAULT_ADAM, learningRateAt } from '../../../main/engine/demo-task/adam';
-import { encodeExample, makeBatch } from '../../../main/engine/demo-task/batches';
-import { initialWeights } from '../../../main/engine/demo-task/model';
-import { heldOutPairs, KEYS, TaskGenerator, VALUES, type Fact } from '../../../main/engine/demo-task/task';
-import { DemoEncoder } from '../../../main/engine/demo-task/tokenizer';
-import { trainDemoModel } from '../../../main/engine/demo-task/train';
-import { TrainingGraph } from '../../../main/engine/demo-task/training-graph';
+import { Adam, DEFAULT_ADAM, learningRateAt } from '../../../main/demo/task/adam';
+import { encodeExample, makeBatch } from '../../../main/demo/task/batches';
+import { initialWeights } from '../../../main/demo/task/model';
+import { heldOutPairs, KEYS, TaskGenerator, VALUES, type Fact } from '../../../main/demo/task/task';
+import { DemoEncoder } from '../../../main/demo/task/tokenizer';
+import { trainDemoModel } from '../../../main/demo/task/train';
+import { TrainingGraph } from '../../../main/demo/task/training-graph';
 import type { LlamaSpec } from '../../../main/engine/model-builder/llama';
 
 /** A tiny llama-style model (grouped-query attention included) for the gradient and reproducibility checks. */

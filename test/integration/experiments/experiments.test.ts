@@ -11,14 +11,13 @@ import {
   aggregateExperiment,
   experimentTimeline,
   readDataset,
-  rerunExperiment,
-  runBatch,
   runSegments,
   summarizeRuns,
   type BatchSettings,
   type DatasetItem,
-  type QueueResult,
 } from '../../../main/experiments';
+import { rerunExperiment, runBatch } from '../../../main/service/batch-runs';
+import type { QueueResult } from '../../../main/service/run-queue';
 import type { AttributionMethod } from '../../../shared/experiment-math';
 import type { RunJson } from '../../../shared/run';
 

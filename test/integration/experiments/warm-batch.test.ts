@@ -1,12 +1,11 @@
-// `batch` and `rerun` as the CLI runs them (in this process, main/experiments): the model folder and the attention
+// `batch` and `rerun` as the CLI runs them (in this process, main/service/batch-runs): the model folder and the attention
 // session are loaded for the first item only and stay warm for the rest, also across a batch and a rerun on the same
 // model. Fresh copies of the fixture folders, so no earlier test in this process has them open.
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBatch } from '../../../main/experiments/batch';
-import { rerunExperiment } from '../../../main/experiments/rerun';
+import { rerunExperiment, runBatch } from '../../../main/service/batch-runs';
 import { parseDataset } from '../../../main/experiments/dataset';
 import { openRunStore, type RunStore } from '../../../main/store/run-store';
 import { fixtureFolder } from '../../fixtures/models';

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, TOKEN_HEADER } from '../../../shared/api';
 import { formatBytes } from '../../../shared/memory-estimate';
 import type { RunJson } from '../../../shared/run';
-import { ensureDemoModel } from '../../../main/engine/model-builder/demo';
+import { ensureDemoModel } from '../../../main/demo/demo-model';
 import { buildLlamaModel, type LlamaSpec } from '../../../main/engine/model-builder/llama';
 import { writeModelFolder } from '../../../main/engine/model-builder/folder';
 import { llama2Tokenizer } from '../../../main/engine/model-builder/tokenizers';

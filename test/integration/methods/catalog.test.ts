@@ -13,7 +13,7 @@ import { EXPLAIN_OPTION_SPECS, DEFAULT_EXPLAIN_OPTIONS } from '../../../shared/e
 import { tokenValues, VIEW_METHODS } from '../../../shared/token-values';
 import type { RunJson } from '../../../shared/run';
 import type { NamedTensor } from '../../../shared/tensor';
-import { runExplanation } from '../../../main/engine/pipeline';
+import { runExplanation } from '../../../main/service/pipeline';
 import { releaseGradientPrograms } from '../../../main/engine/gradients/compute';
 import { openRunReader, openRunStore } from '../../../main/store/run-store';
 import type { RunReader } from '../../../main/store/run-reader';

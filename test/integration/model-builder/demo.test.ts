@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoModelForCausalLM, AutoTokenizer, env } from '@huggingface/transformers';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureDemoModel } from '../../../main/engine/model-builder/demo';
+import { ensureDemoModel } from '../../../main/demo/demo-model';
 
 env.allowRemoteModels = false;
 env.useFSCache = false;

@@ -11,13 +11,14 @@ import { buildReport, exportReport, findRendererDir, writeReportFile, ReportErro
 import { reportCommand } from '../../../main/cli/report-command';
 import { main } from '../../../main/cli';
 import { createWorkbenchService } from '../../../main/service';
-import { runExplanation } from '../../../main/engine/pipeline';
-import { DEMO_SPEC, buildLlamaModel, llama2Tokenizer, writeModelFolder } from '../../../main/engine/model-builder';
-import { APP_VERSION } from '../../../main/engine/version';
-import { createStaticApi, readStaticData, STATIC_DATA_ELEMENT_ID } from '../../../renderer/src/client/static';
-import { PACKED_KEY, callKey, packValue, unpackValue } from '../../../renderer/src/client/replay';
+import { runExplanation } from '../../../main/service/pipeline';
+import { buildLlamaModel, llama2Tokenizer, writeModelFolder } from '../../../main/engine/model-builder';
+import { DEMO_SPEC } from '../../../main/demo/demo-model';
+import { APP_VERSION } from '../../../main/version';
+import { createStaticApi, readStaticData, STATIC_DATA_ELEMENT_ID } from '../../../shared/static-api';
+import { PACKED_KEY, callKey, packValue, unpackValue } from '../../../shared/replay';
 import type { TensorSlice } from '../../../shared/api';
-import { HOSTILE_ANSWER, HOSTILE_PROMPT, REPORT_EXPERIMENT, makeReportRuns, type ReportRuns } from '../../fixtures/report/runs';
+import { HOSTILE_ANSWER, HOSTILE_PROMPT, REPORT_EXPERIMENT, makeReportRuns, type ReportRuns, reportService } from '../../fixtures/report/runs';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 let dir: string;
@@ -52,7 +53,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'report-test-'));
   store = openRunStore(join(dir, 'runs.db'));
   runs = await makeReportRuns(store, dir);
-  html = await buildReport(store, { runIds: [runs.llama, runs.gpt2, runs.hostile], title: 'Support <desk> report' });
+  html = await buildReport(reportService(store), { runIds: [runs.llama, runs.gpt2, runs.hostile], title: 'Support <desk> report' });
 }, 240_000);
 
 afterAll(() => {
@@ -158,7 +159,7 @@ describe('report page', () => {
   });
 
   it('reports a whole experiment', async () => {
-    const page = await buildReport(store, { experiment: REPORT_EXPERIMENT });
+    const page = await buildReport(reportService(store), { experiment: REPORT_EXPERIMENT });
     const { data } = embeddedData(page);
     expect(data?.experiment).toBe(REPORT_EXPERIMENT);
     expect(data?.runs.map((run) => run.id).sort()).toEqual([runs.llama, runs.gpt2].sort());
@@ -184,21 +185,21 @@ describe('report page', () => {
   });
 
   it('exports for download with a file name from the contents', async () => {
-    const single = await exportReport(store, { runIds: [runs.llama] });
+    const single = await exportReport(reportService(store), { runIds: [runs.llama] });
     expect(single.fileName).toBe(`llama-${runs.llama}-report.html`);
     expect(embeddedData(single.html).data?.runs.map((run) => run.id)).toEqual([runs.llama]);
-    expect((await exportReport(store, { experiment: 'a/b <c>' }).catch((error: ReportError) => error.code))).toBe('not_found');
-    expect((await exportReport(store, { experiment: REPORT_EXPERIMENT })).fileName).toBe(`${REPORT_EXPERIMENT}-report.html`);
-    expect((await exportReport(store, { runIds: [runs.llama, runs.gpt2] })).fileName).toBe('llm-explainer-report-2-runs.html');
+    expect((await exportReport(reportService(store), { experiment: 'a/b <c>' }).catch((error: ReportError) => error.code))).toBe('not_found');
+    expect((await exportReport(reportService(store), { experiment: REPORT_EXPERIMENT })).fileName).toBe(`${REPORT_EXPERIMENT}-report.html`);
+    expect((await exportReport(reportService(store), { runIds: [runs.llama, runs.gpt2] })).fileName).toBe('llm-explainer-report-2-runs.html');
   });
 
   it('names unknown runs, empty experiments and a missing renderer build', async () => {
-    await expect(buildReport(store, { runIds: [runs.llama, 'r_nope', 'r_gone'] })).rejects.toThrow(/no run "r_nope", "r_gone"/);
-    await expect(buildReport(store, { experiment: 'never-used' })).rejects.toMatchObject({ code: 'not_found' });
-    await expect(buildReport(store, { runIds: [] })).rejects.toBeInstanceOf(ReportError);
-    await expect(buildReport(store, { runIds: [runs.llama], rendererDir: join(dir, 'no-renderer') })).rejects.toThrow(/npm run build/);
+    await expect(buildReport(reportService(store), { runIds: [runs.llama, 'r_nope', 'r_gone'] })).rejects.toThrow(/no run "r_nope", "r_gone"/);
+    await expect(buildReport(reportService(store), { experiment: 'never-used' })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(buildReport(reportService(store), { runIds: [] })).rejects.toBeInstanceOf(ReportError);
+    await expect(buildReport(reportService(store), { runIds: [runs.llama], rendererDir: join(dir, 'no-renderer') })).rejects.toThrow(/npm run build/);
     // The renderer's source folder has an index.html too; it is not a build.
-    await expect(buildReport(store, { runIds: [runs.llama], rendererDir: join(ROOT, 'renderer') })).rejects.toMatchObject({ code: 'renderer_missing' });
+    await expect(buildReport(reportService(store), { runIds: [runs.llama], rendererDir: join(ROOT, 'renderer') })).rejects.toMatchObject({ code: 'renderer_missing' });
     expect(findRendererDir()).not.toBe(join(ROOT, 'renderer'));
   });
 });
@@ -215,7 +216,7 @@ describe('llm-explainer report', () => {
     } finally {
       write.mockRestore();
     }
-    expect(await writeReportFile(store, [runs.hostile], join(dir, 'explain.html'))).toBeGreaterThan(0);
+    expect(await writeReportFile(reportService(store), { runIds: [runs.hostile] }, join(dir, 'explain.html'))).toBeGreaterThan(0);
     expect(existsSync(join(dir, 'explain.html'))).toBe(true);
   });
 
@@ -276,7 +277,7 @@ describe('report size', () => {
       { store, cacheDir: join(dir, 'cache'), demoModelDir: modelPath },
     );
     expect(run.tokens.ids).toHaveLength(512);
-    const page = await buildReport(store, { runIds: [runId] });
+    const page = await buildReport(reportService(store), { runIds: [runId] });
     const { text, data } = embeddedData(page);
     const [layers, heads, rows, cols] = store.tensorInfo(runId).find((tensor) => tensor.name === 'attention.data')!.shape;
     expect([rows, cols]).toEqual([32, 512]);

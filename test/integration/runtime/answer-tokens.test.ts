@@ -8,7 +8,7 @@ import { fixtureFolder } from '../../fixtures/models';
 import { buildTokenSequence, promptIds, promptText, type PromptInput, type PromptModel } from '../../../main/engine/prompt';
 import { answerTokens } from '../../../main/engine/answer-tokens';
 import { loadTokenizer } from '../../../main/engine/transformers';
-import { DemoEncoder, renderPrompt } from '../../../main/engine/demo-task/tokenizer';
+import { DemoEncoder, renderPrompt } from '../../../main/demo/task/tokenizer';
 
 const root = resolve(__dirname, '..', '..', '..');
 const require = createRequire(import.meta.url);

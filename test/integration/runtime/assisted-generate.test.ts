@@ -9,7 +9,7 @@ import { deepPairFolders, demoAssistantFolder, llamaAssistantFolder } from '../.
 import { assistedGenerate } from '../../../main/engine/assisted-generate';
 import { AssistantModelError, checkAssistantModel } from '../../../main/engine/assistant-check';
 import { emptyCache, generate, logitsRow, stepFeeds } from '../../../main/engine/generate';
-import { committedDemoFolder } from '../../../main/engine/model-builder/demo';
+import { committedDemoFolder } from '../../../main/demo/demo-model';
 import { loadModelFolder, type LoadedModel } from '../../../main/engine/model-folder';
 import { buildTokenSequence } from '../../../main/engine/prompt';
 import type { SamplingParams } from '../../../main/engine/sampling';

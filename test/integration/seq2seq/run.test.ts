@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExplainRequest } from '../../../shared/api';
 import type { RunJson } from '../../../shared/run';
-import { runExplanation } from '../../../main/engine/pipeline';
+import { runExplanation } from '../../../main/service/pipeline';
 import { loadSeq2SeqFolder } from '../../../main/engine/seq2seq/folder';
 import { generateSeq2Seq } from '../../../main/engine/seq2seq/generate';
 import { fixtureFolder } from '../../fixtures/models';

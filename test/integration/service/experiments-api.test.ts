@@ -65,6 +65,25 @@ describe('startBatch and rerun', () => {
     expect((await api.listBatches()).map((entry) => entry.batchId)).toContain(batch.batchId);
   });
 
+  it('keeps batch progress in the store: a restarted service answers getBatch and listBatches as the first did', async () => {
+    const before = await Promise.all([batch, resumed, rerun].map(async (entry) => (await api.getBatch(entry.batchId))!));
+    const restarted = createWorkbenchService({
+      store: temp.store,
+      runJob: pipelineRunner({ store: temp.store, cacheDir: join(temp.dir, 'cache'), demoModelDir: join(temp.dir, 'demo') }),
+      demoModel: async () => llama,
+      databasePath: temp.databasePath,
+      mode: 'local',
+      version: 'test',
+    });
+    try {
+      for (const status of before) expect(await restarted.getBatch(status.batchId)).toEqual(status);
+      expect((await restarted.listBatches()).map((entry) => entry.batchId)).toEqual([rerun, resumed, batch].map((entry) => entry.batchId));
+      expect(await restarted.getBatch('b_none')).toBeNull();
+    } finally {
+      await restarted.close();
+    }
+  });
+
   it('stores the marked segment of an item with its run', async () => {
     const capital = (await api.getBatch(batch.batchId))!.items.find((item) => item.key === 'capital')!;
     expect((await api.listTensors(capital.runId!)).map((info) => info.name)).toContain('segment.country');

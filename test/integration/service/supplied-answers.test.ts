@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunJson } from '../../../shared/run';
 import { createWorkbenchService, type WorkbenchService } from '../../../main/service';
 import { pipelineRunner } from '../../../main/service/pipeline-runner';
-import { runExplanation, TokenIdError } from '../../../main/engine/pipeline';
-import { ensureDemoModel } from '../../../main/engine/model-builder/demo';
+import { runExplanation, TokenIdError } from '../../../main/service/pipeline';
+import { ensureDemoModel } from '../../../main/demo/demo-model';
 import { fixtureFolder } from '../../fixtures/models';
 import { request, tempStore, type TempStore } from './helpers';
 

@@ -11,7 +11,7 @@ import type { RunJson } from '../../../shared/run';
 import { createWorkbenchService, type WorkbenchService } from '../../../main/service';
 import { createWorkerRunner, type WorkerRunner } from '../../../main/service/worker-runner';
 import { findWorkerEntry, spawnWorkerThread } from '../../../main/service/thread-child';
-import { runExplanation } from '../../../main/engine/pipeline';
+import { runExplanation } from '../../../main/service/pipeline';
 import { serveInferenceChild } from '../../../main/service/worker-child';
 import { pipelineRunner } from '../../../main/service/pipeline-runner';
 import { openRunStore } from '../../../main/store/run-store';

@@ -1,6 +1,6 @@
 // Reports: the view a report opens on, and runs made from token ids listed and found by their decoded prompt.
 import { describe, expect, it } from 'vitest';
-import { STATIC_DATA_SCHEMA, createStaticApi, reportStartPath, summarizeRun } from '../../../renderer/src/client/static';
+import { STATIC_DATA_SCHEMA, createStaticApi, reportStartPath, summarizeRun } from '../../../shared/static-api';
 import { makeRun } from './run-fixture';
 
 describe('report start view', () => {

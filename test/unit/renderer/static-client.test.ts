@@ -2,7 +2,7 @@
 // JSON inside its script element.
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../../shared/api';
-import { STATIC_DATA_SCHEMA, createStaticApi, embedStaticData, readStaticData } from '../../../renderer/src/client/static';
+import { STATIC_DATA_SCHEMA, createStaticApi, embedStaticData, readStaticData } from '../../../shared/static-api';
 import { makeRun } from './run-fixture';
 
 const runs = [

@@ -1,13 +1,14 @@
-// Runs a list of explain requests one after another for batch and rerun: progress across items, failures
-// recorded and collected (the run row keeps its error), a clean stop on abort, marked segments stored with
-// each finished run.
+// The CLI's batch and rerun runner: a list of explain requests run one after another in this process, with
+// progress across items, failures recorded and collected (the run row keeps its error), a clean stop on abort,
+// and marked segments stored with each finished run (experiments/segments storeMarkedSegments, as the
+// service's BatchTracker stores them).
 import type { ExplainRequest, ProgressStage } from '../../shared/api';
 import type { RunJson } from '../../shared/run';
-import { CancelledError, runExplanation } from '../engine/pipeline';
+import { CancelledError, runExplanation } from './pipeline';
 import { newRunId } from '../store/run-rows';
 import type { RunStore } from '../store/run-store';
 import type { ItemClaim } from '../store/run-lifecycle';
-import { markedSegments, segmentTensors, SEGMENT_TENSOR_PREFIX, type MarkedSpan } from './segments';
+import { storeMarkedSegments, type MarkedSpan } from '../experiments/segments';
 
 /** Where runs are stored and models and graphs are found (the pipeline's context without per-run fields). */
 export interface WorkbenchContext {
@@ -181,20 +182,4 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener('abort', done, { once: true });
   });
-}
-
-/**
- * Locates marked spans in a finished run and stores them as `segment.<name>` masks. Returns warnings for
- * spans that are not in the run's prompt tokens.
- */
-export function storeMarkedSegments(store: RunStore, run: RunJson, spans: readonly MarkedSpan[], key: string): string[] {
-  if (spans.length === 0) return [];
-  const { segments, missing } = markedSegments(run, spans);
-  if (segments.length > 0) store.putTensors(run.id, segmentTensors(segments, run.tokens.ids.length));
-  return missing.map((span) => `${key}: segment "${span.name}" text ${JSON.stringify(span.text.slice(0, 40))} was not found in run ${run.id}'s prompt tokens`);
-}
-
-/** Whether a run has stored marked segments. */
-export function hasMarkedSegments(store: RunStore, runId: string): boolean {
-  return store.tensorInfo(runId).some((info) => info.name.startsWith(SEGMENT_TENSOR_PREFIX));
 }

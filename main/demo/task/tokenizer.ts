@@ -6,7 +6,7 @@
 // so that decoding is plain concatenation and answers read back exactly ("mon-fri 9am-6pm"); the normalizer
 // puts a space after each newline (decoded prompts show it). [DATA] and
 // [/DATA] are added tokens: one token each, so data lines are easy to find in token ids.
-import type { TokenizerFiles } from '../model-builder/tokenizers';
+import type { TokenizerFiles } from '../../engine/model-builder/tokenizers';
 import { DAYS, HOURS, KEYS, NUMBERS, QUESTIONS, SYSTEM_PROMPT, userMessage, VALUES } from './task';
 
 export const SPECIAL_TOKENS = { unk: '<unk>', bos: '<s>', eos: '</s>', pad: '<pad>' } as const;

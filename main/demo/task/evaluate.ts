@@ -8,12 +8,12 @@
 // integrated gradients). Answer-level attributions: attention rows averaged over the answer rows; saliency
 // and gradient × input of the summed answer log-probability (`sequence`); integrated gradients' attributions.
 import { join } from 'node:path';
-import { computeAttention } from '../attention/compute';
-import { computeGradients } from '../gradients/compute';
-import { GradientProgram } from '../gradients/program';
-import { generate } from '../generate';
-import { loadModelFolder, type LoadedModel } from '../model-folder';
-import { buildTokenSequence } from '../prompt';
+import { computeAttention } from '../../engine/attention/compute';
+import { computeGradients } from '../../engine/gradients/compute';
+import { GradientProgram } from '../../engine/gradients/program';
+import { generate } from '../../engine/generate';
+import { loadModelFolder, type LoadedModel } from '../../engine/model-folder';
+import { buildTokenSequence } from '../../engine/prompt';
 import { encodeExample } from './batches';
 import type { TaskExample } from './task';
 import { DemoEncoder } from './tokenizer';

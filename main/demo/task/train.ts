@@ -2,9 +2,9 @@
 // differentiated training graph per bucket length, Adam on the weights in JavaScript. Everything that varies
 // is drawn from seeded streams and onnxruntime runs with a fixed thread count, so the same seed gives the same
 // weights bit for bit on the same machine.
-import { DataType } from '../onnx/proto';
-import type { LlamaSpec } from '../model-builder/llama';
-import type { WeightSet } from '../model-builder/types';
+import { DataType } from '../../engine/onnx/proto';
+import type { LlamaSpec } from '../../engine/model-builder/llama';
+import type { WeightSet } from '../../engine/model-builder/types';
 import { Adam, DEFAULT_ADAM, type AdamSettings } from './adam';
 import { encodeExample, makeBatch, type EncodedExample } from './batches';
 import { DEMO_SEED, demoSpec, initialWeights } from './model';

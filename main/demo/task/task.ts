@@ -13,7 +13,7 @@
 // Training prompts contain training pairs only; held-out and validation prompts ask about a held-out pair, so
 // the asked combination never occurred in training (and the random slot fillings make most values new too). Within one prompt the values share no word (punctuation aside),
 // so the answer's source line is unambiguous and so is each copied word's successor.
-import { mulberry32, streamSeed } from '../model-builder/random';
+import { mulberry32, streamSeed } from '../../engine/model-builder/random';
 
 /** Keys of the facts (one or two words; some share a word so that matching needs the whole key). */
 export const KEYS = [

@@ -8,11 +8,11 @@ import { cp, readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEMO_SEED, demoSpec } from '../demo-task/model';
-import { ensureFolder } from './atomic';
-import { writeModelFolder } from './folder';
-import { buildLlamaModel, type LlamaSpec } from './llama';
-import { llama2Tokenizer } from './tokenizers';
+import { DEMO_SEED, demoSpec } from './task/model';
+import { ensureFolder } from '../engine/model-builder/atomic';
+import { writeModelFolder } from '../engine/model-builder/folder';
+import { buildLlamaModel, type LlamaSpec } from '../engine/model-builder/llama';
+import { llama2Tokenizer } from '../engine/model-builder/tokenizers';
 
 /** Architecture of the demo model (3 layers, hidden 64, a 145-word vocabulary; about 0.2 M parameters). */
 export const DEMO_SPEC: LlamaSpec = demoSpec(DEMO_SEED);

@@ -1,11 +1,11 @@
 // Entry of the inference child process: Electron starts it as a utilityProcess, web mode as a worker thread.
 // Plain Node (no electron import): it detects which kind of parent port it has and serves jobs on it.
 import { parentPort } from 'node:worker_threads';
-import type { ChildMessage, ParentMessage, ParentPortLike } from '../service/worker-protocol';
-import { serveInferenceChild } from '../service/worker-child';
-import { pipelineRunner } from '../service/pipeline-runner';
+import type { ChildMessage, ParentMessage, ParentPortLike } from './worker-protocol';
+import { serveInferenceChild } from './worker-child';
+import { pipelineRunner } from './pipeline-runner';
 import { openRunStore } from '../store/run-store';
-import { releaseProcessSessionPool } from './warm-sessions';
+import { releaseProcessSessionPool } from '../engine/warm-sessions';
 
 /** Electron's utilityProcess port (`process.parentPort`), typed here to avoid importing electron. */
 interface UtilityParentPort {

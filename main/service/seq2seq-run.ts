@@ -1,26 +1,26 @@
 // One encoder-decoder run, end to end: load the folder, render and tokenize the source, generate the answer (or take
 // the supplied one), explain it with attention, and store everything in one write. The pipeline hands seq2seq
-// folders here (main/engine/pipeline.ts); the run JSON keeps every decoder-only field and adds `source`,
+// folders here (main/service/pipeline.ts); the run JSON keeps every decoder-only field and adds `source`,
 // `attention.encoder` and `attention.cross`. `tokens` are the decoder's ids: the start token (role "prompt",
 // promptLength 1) and the answer after it.
-import type { ExplainRequest, ProgressStage } from '../../../shared/api';
-import { RUN_SCHEMA, type AttentionJson, type GenerationParams, type RunInput, type RunJson, type TokenRole } from '../../../shared/run';
-import type { NamedTensor } from '../../../shared/tensor';
-import { tokenIdProblem } from '../../../shared/token-ids';
-import { validateMethods } from '../explainers/registry';
-import { tokenTexts } from '../prompt';
+import type { ExplainRequest, ProgressStage } from '../../shared/api';
+import { RUN_SCHEMA, type AttentionJson, type GenerationParams, type RunInput, type RunJson, type TokenRole } from '../../shared/run';
+import type { NamedTensor } from '../../shared/tensor';
+import { tokenIdProblem } from '../../shared/token-ids';
+import { validateMethods } from '../engine/explainers/registry';
+import { tokenTexts } from '../engine/prompt';
 import { APP_VERSION } from '../version';
 import { createHash } from 'node:crypto';
-import type { PipelineContext, PipelineResult } from '../pipeline';
-import { openAttentionSessions, seq2seqAttention, type Seq2SeqAttention } from './attention';
-import { loadSeq2SeqFolder, type LoadedSeq2Seq } from './folder';
-import { generateSeq2Seq } from './generate';
-import { renderSource } from './source';
-import { lookupEmbeddings, openSeq2SeqGradients, reduceGradient, runSeq2SeqGradients, sourceIntegratedGradients } from './gradients';
-import { decodeModel } from '../onnx/proto';
+import type { PipelineContext, PipelineResult } from './pipeline';
+import { openAttentionSessions, seq2seqAttention, type Seq2SeqAttention } from '../engine/seq2seq/attention';
+import { loadSeq2SeqFolder, type LoadedSeq2Seq } from '../engine/seq2seq/folder';
+import { generateSeq2Seq } from '../engine/seq2seq/generate';
+import { renderSource } from '../engine/seq2seq/source';
+import { lookupEmbeddings, openSeq2SeqGradients, reduceGradient, runSeq2SeqGradients, sourceIntegratedGradients } from '../engine/seq2seq/gradients';
+import { decodeModel } from '../engine/onnx/proto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_EXPLAIN_OPTIONS } from '../../../shared/explain-options';
+import { DEFAULT_EXPLAIN_OPTIONS } from '../../shared/explain-options';
 
 /** Methods that run on encoder-decoder models today. */
 export const SEQ2SEQ_METHODS: ReadonlySet<string> = new Set(['attention', 'saliency', 'grad_x_input', 'integrated_gradients']);

@@ -8,15 +8,15 @@
 //
 // lossWeights is 1/N at (b, t, next token) for the N answer tokens of the batch (teacher forcing) and 0
 // elsewhere, so the loss is the mean negative log-likelihood of the answer tokens only.
-import { GraphBuilder } from '../onnx/graph-builder';
-import { DataType, encodeModel, makeValueInfo, type ModelProto } from '../onnx/proto';
-import { convertFloatType } from '../gradients/prepare';
-import { differentiate } from '../gradients/differentiate';
-import { pruneGraph, withGraph } from '../gradients/graph-tools';
-import { probeShapes } from '../gradients/shape-probe';
-import { createSession, Tensor, type Feeds, type SessionHandle } from '../runtime';
-import { buildLlamaModel, resolveLlamaSpec, type LlamaSpec } from '../model-builder/llama';
-import type { WeightSet } from '../model-builder/types';
+import { GraphBuilder } from '../../engine/onnx/graph-builder';
+import { DataType, encodeModel, makeValueInfo, type ModelProto } from '../../engine/onnx/proto';
+import { convertFloatType } from '../../engine/gradients/prepare';
+import { differentiate } from '../../engine/gradients/differentiate';
+import { pruneGraph, withGraph } from '../../engine/gradients/graph-tools';
+import { probeShapes } from '../../engine/gradients/shape-probe';
+import { createSession, Tensor, type Feeds, type SessionHandle } from '../../engine/runtime';
+import { buildLlamaModel, resolveLlamaSpec, type LlamaSpec } from '../../engine/model-builder/llama';
+import type { WeightSet } from '../../engine/model-builder/types';
 
 export const LOSS_OUTPUT = 'training_loss';
 export const LOSS_WEIGHTS_INPUT = 'loss_weights';

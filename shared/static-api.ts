@@ -5,7 +5,7 @@
 // as the live app does. Calls are answered in this order: recorded responses (replay, see ./replay), what can
 // be computed from the embedded runs (lists, filters, head slices), and otherwise a clear "not in this
 // report" error that the views show like any other API error.
-import { ApiError, API_ERROR_CODES, API_METHODS, MAX_PAGE_SIZE } from '../../../shared/api';
+import { ApiError, API_ERROR_CODES, API_METHODS, MAX_PAGE_SIZE } from './api';
 import type {
   AppInfo,
   RecentModelFolder,
@@ -15,9 +15,10 @@ import type {
   TensorSlice,
   WorkbenchApi,
   WorkbenchMethods,
-} from '../../../shared/api';
-import type { RunJson, RunSummary } from '../../../shared/run';
+} from './api';
+import type { RunJson, RunSummary } from './run';
 import { callKey, unpackValue, type ReplayResponses } from './replay';
+import { excerpt, promptExcerptOf } from './run-excerpt';
 
 /** Id of the element that holds the embedded data. */
 export const STATIC_DATA_ELEMENT_ID = 'llm-explainer-data';
@@ -73,8 +74,6 @@ export function reportStartPath(data: StaticData): string | undefined {
 
 /** The list row of a stored run. */
 export function summarizeRun(run: RunJson): RunSummary {
-  const excerpt = (text: string) => (text.length > 160 ? `${text.slice(0, 159)}…` : text);
-  const prompt = run.input.prompt ?? run.input.messages?.map((message) => message.content).join(' ') ?? run.input.decodedPrompt ?? '';
   return {
     id: run.id,
     createdAt: run.createdAt,
@@ -83,7 +82,7 @@ export function summarizeRun(run: RunJson): RunSummary {
     modelPath: run.model.path,
     architecture: run.model.architecture,
     task: run.task,
-    promptExcerpt: excerpt(prompt),
+    promptExcerpt: promptExcerptOf(run.input),
     answerExcerpt: excerpt(run.answerText),
     methods: run.methods,
     experiment: run.experiment,

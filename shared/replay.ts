@@ -3,8 +3,8 @@
 // was written. New views work in reports without report-specific code as long as the writer records their
 // calls. Long numeric arrays (tensor slices) are packed as base64 float16/float32 when that loses nothing.
 // Pure code with no DOM or Node imports: the report writer (main/report) uses the same functions.
-import { fromHalfBits, toHalfBits } from '../../../shared/float16';
-import type { ApiErrorData } from '../../../shared/api';
+import { fromHalfBits, toHalfBits } from './float16';
+import type { ApiErrorData } from './api';
 
 /** One recorded call: its value, or the error the service gave. */
 export type ReplayEntry = { value: unknown } | { error: ApiErrorData };

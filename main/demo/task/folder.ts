@@ -1,9 +1,9 @@
 // Writes the trained demo model as an ordinary transformers.js folder: config.json, generation_config.json,
 // the word-level tokenizer files and onnx/model.onnx built by the standard llama-style builder, so the
 // inference graph is the same one every other llama-style model goes through.
-import { buildLlamaModel, type LlamaSpec } from '../model-builder/llama';
-import { writeModelFolder } from '../model-builder/folder';
-import type { WeightSet } from '../model-builder/types';
+import { buildLlamaModel, type LlamaSpec } from '../../engine/model-builder/llama';
+import { writeModelFolder } from '../../engine/model-builder/folder';
+import type { WeightSet } from '../../engine/model-builder/types';
 import { demoTokenizerFiles } from './tokenizer';
 
 /** Extra metadata written as training.json next to the model (how it was made, what it scored). */

@@ -1,7 +1,7 @@
 // Architecture and initial weights of the trained demo model.
-import { gaussian } from '../model-builder/random';
-import { layerPrefix, resolveLlamaSpec, type LlamaSpec } from '../model-builder/llama';
-import type { WeightSet } from '../model-builder/types';
+import { gaussian } from '../../engine/model-builder/random';
+import { layerPrefix, resolveLlamaSpec, type LlamaSpec } from '../../engine/model-builder/llama';
+import type { WeightSet } from '../../engine/model-builder/types';
 import { demoVocabulary } from './tokenizer';
 
 /** Seed of the committed demo model (task prompts, held-out pairs, initial weights). */

@@ -6,20 +6,20 @@ import { RUN_SCHEMA, type RunMemoryJson, type DeviceChoice, type GenerationParam
 import { DEFAULT_EXPLAIN_OPTIONS, type ExplainOptions } from '../../shared/explain-options';
 import type { NamedTensor } from '../../shared/tensor';
 import type { RunStore } from '../store/run-store';
-import { promptIds, promptText, tokenTexts } from './prompt';
-import { answerTokens } from './answer-tokens';
+import { promptIds, promptText, tokenTexts } from '../engine/prompt';
+import { answerTokens } from '../engine/answer-tokens';
 import { tokenIdProblem } from '../../shared/token-ids';
-import { generate } from './generate';
-import { generateAssistedAnswer } from './assisted-answer';
-import { ensureDemoModel } from './model-builder/demo';
-import { familiesFor, validateMethods } from './explainers/registry';
-import { APP_VERSION } from './version';
-import type { SessionPool } from './session-pool';
-import { processSessionPool, warmModel, type WarmModel } from './warm-sessions';
+import { generate } from '../engine/generate';
+import { generateAssistedAnswer } from '../engine/assisted-answer';
+import { ensureDemoModel } from '../demo/demo-model';
+import { familiesFor, validateMethods } from '../engine/explainers/registry';
+import { APP_VERSION } from '../version';
+import type { SessionPool } from '../engine/session-pool';
+import { processSessionPool, warmModel, type WarmModel } from '../engine/warm-sessions';
 import { MEMORY_RULE_VERSION } from '../../shared/memory-estimate';
 import { holdAtStage } from '../fault-injection';
-import { isSeq2SeqModelPath } from './seq2seq/folder';
-import { runSeq2SeqExplanation } from './seq2seq/run';
+import { isSeq2SeqModelPath } from '../engine/seq2seq/folder';
+import { runSeq2SeqExplanation } from './seq2seq-run';
 
 export interface PipelineContext {
   store: RunStore;

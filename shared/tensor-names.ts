@@ -1,0 +1,21 @@
+// Names of the tensors a run stores, in one place: the engine writes them, the store's export, experiment
+// aggregation and the views read them. Axes: `attention.data` is [layer, head, row, col]; means and rollout
+// [row, col]; `gradient.raw` [row, col, hidden]; per-position vectors [col].
+
+/** Attention family outputs. */
+export const ATTENTION_TENSORS = {
+  data: 'attention.data',
+  mean: 'attention.mean',
+  rollout: 'attention.rollout',
+  input: 'attention.input',
+} as const;
+
+/** Gradient family outputs. */
+export const GRADIENT_TENSORS = {
+  saliency: 'gradient.saliency',
+  gradXInput: 'gradient.gradXInput',
+  sequenceSaliency: 'gradient.sequence.saliency',
+  sequenceGradXInput: 'gradient.sequence.gradXInput',
+  raw: 'gradient.raw',
+  igAttributions: 'integratedGradients.attributions',
+} as const;
