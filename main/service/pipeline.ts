@@ -1,11 +1,10 @@
 // One run, end to end: load the model folder, build the teacher-forced token sequence (generating the answer
 // unless the user supplied it), run the requested explainer families, and store everything in one write.
 // Every door (CLI, HTTP, Electron IPC through the inference worker) calls this one function.
-import type { ExplainRequest, ProgressStage } from '../../shared/api';
+import type { ExplainRequest } from '../../shared/api';
 import { RUN_SCHEMA, type RunMemoryJson, type DeviceChoice, type GenerationParams, type RunInput, type RunJson, type TokenRole } from '../../shared/run';
 import { DEFAULT_EXPLAIN_OPTIONS, type ExplainOptions } from '../../shared/explain-options';
 import type { NamedTensor } from '../../shared/tensor';
-import type { RunStore } from '../store/run-store';
 import { promptIds, promptText, tokenTexts } from '../engine/prompt';
 import { answerTokens } from '../engine/answer-tokens';
 import { tokenIdProblem } from '../../shared/token-ids';
@@ -14,32 +13,16 @@ import { generateAssistedAnswer } from '../engine/assisted-answer';
 import { ensureDemoModel } from '../demo/demo-model';
 import { familiesFor, validateMethods } from '../engine/explainers/registry';
 import { APP_VERSION } from '../version';
-import type { SessionPool } from '../engine/session-pool';
 import { processSessionPool, warmModel, type WarmModel } from '../engine/warm-sessions';
 import { MEMORY_RULE_VERSION } from '../../shared/memory-estimate';
 import { holdAtStage } from '../fault-injection';
 import { isSeq2SeqModelPath } from '../engine/seq2seq/folder';
 import { runSeq2SeqExplanation } from './seq2seq-run';
+import type { PipelineContext, PipelineResult } from './pipeline-types';
 
-export interface PipelineContext {
-  store: RunStore;
-  /** Folder for rewritten graphs (instrumented / derivative), cached per model-file hash. */
-  cacheDir: string;
-  /** Where the built-in demo model lives (built on first use). */
-  demoModelDir: string;
-  /** Id to give the run (the service hands it out before the job starts); a new one otherwise. */
-  runId?: string;
-  signal?: AbortSignal;
-  onProgress?: (stage: ProgressStage, fraction?: number, message?: string) => void;
-  /** Sessions kept between runs (default: this process's pool, main/engine/warm-sessions.ts). */
-  sessions?: SessionPool;
-}
+export type { PipelineContext, PipelineResult } from './pipeline-types';
 
-export interface PipelineResult {
-  runId: string;
-  /** The run with every computed value at full precision (what `explain --json` writes). */
-  run: RunJson;
-}
+
 
 export class CancelledError extends Error {
   readonly code = 'cancelled';

@@ -11,7 +11,7 @@ import { validateMethods } from '../engine/explainers/registry';
 import { tokenTexts } from '../engine/prompt';
 import { APP_VERSION } from '../version';
 import { createHash } from 'node:crypto';
-import type { PipelineContext, PipelineResult } from './pipeline';
+import type { PipelineContext, PipelineResult } from './pipeline-types';
 import { openAttentionSessions, seq2seqAttention, type Seq2SeqAttention } from '../engine/seq2seq/attention';
 import { loadSeq2SeqFolder, type LoadedSeq2Seq } from '../engine/seq2seq/folder';
 import { generateSeq2Seq } from '../engine/seq2seq/generate';

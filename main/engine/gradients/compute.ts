@@ -22,11 +22,13 @@ import {
 import { geometricSpacing, quadrature } from './methods/quadrature';
 import type { SaliencyNorm } from './methods/saliency';
 import { GradientProgram } from './program';
+import type { GradientResult, GradientTarget } from './gradient-result';
+
+export type { GradientResult, GradientTarget } from './gradient-result';
 
 /** A gradient-family method id of shared/method-catalog (`gradient` is the raw gradient). */
 export type GradientMethod = 'saliency' | 'grad_x_input' | 'gradient' | 'integrated_gradients';
 export const GRADIENT_METHODS = GRADIENT_METHOD_IDS as readonly GradientMethod[];
-export type GradientTarget = 'token' | 'sequence' | 'contrastive';
 
 /** Defaults chosen from the completeness measurements in the README (pad baseline, Gauss–Legendre). */
 const DEFAULT_IG: Readonly<IntegratedGradientsSettings> = Object.freeze({ steps: 32, baseline: 'pad', rule: 'gauss-legendre' });
@@ -57,22 +59,6 @@ export interface ComputeGradientsOptions {
   floatType?: number;
 }
 
-export interface GradientResult {
-  target: GradientTarget;
-  rows: number;
-  positions: number;
-  hidden: number;
-  /** [rows, positions]; zero from each row's target position on. */
-  saliency?: Float32Array;
-  gradXInput?: Float32Array;
-  /** Of the summed target: [positions]. */
-  sequence: { saliency?: Float32Array; gradXInput?: Float32Array };
-  /** [rows, positions, hidden], on request. */
-  raw?: Float32Array;
-  integratedGradients?: IntegratedGradientsResult;
-  /** The target value per row (log-probabilities, or differences for contrastive). */
-  targetLogProbs: number[];
-}
 
 /**
  * Default memory budgets beyond the session's weights. Measured on the 56 M bench model (T = 512): a row of a

@@ -9,7 +9,7 @@
 // causal is checked on its graph, not assumed: the derivative probe finds every attention Softmax and tests that
 // its probabilities above the diagonal are exactly zero (causal-blocks.ts); a model where that fails is
 // differentiated at exact lengths.
-import type { ProgramRun } from './program';
+import type { ProgramRun } from './program-run';
 
 /** Sequence lengths below this share one bucket (tiny graphs: padding them costs nothing). */
 const SMALLEST_SEQUENCE_BUCKET = 16;

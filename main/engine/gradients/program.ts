@@ -27,6 +27,7 @@ import { gradientCacheBudget, pruneCache, touchCacheEntry } from './cache-budget
 import { hashFile, readTable, readTableRows, readWholeTable, writeTable, type Embedding } from './embedding-table';
 import { narrowToTargets } from './target-rows';
 import { elementTypeOf, splitPasses } from './passes';
+import type { ProgramRun, ProgramResult } from './program-run';
 import { keepLeading, padCotangent, padRun, pads, runLayout, type RunLayout } from './length-buckets';
 import { rematerialiseAttention } from './rematerialise';
 import { attentionRowBlocks } from '../../../shared/memory-estimate';
@@ -81,32 +82,7 @@ export interface ProgramSource {
   checkpointAttention?: boolean;
 }
 
-/** The inputs of one session run of a derivative graph. */
-export interface ProgramRun {
-  /** [batch, sequence, hidden] embeddings. */
-  embeddings: Float32Array | Float64Array;
-  batch: number;
-  ids: readonly number[];
-  positions: readonly number[];
-  targetIds: readonly number[];
-  foilIds?: readonly number[];
-  /** Seed cotangent [rows, batch, targets]. */
-  cotangent: Float32Array | Float64Array;
-  rows: number;
-  /** Initializers to also differentiate (weight gradients, e.g. for training). */
-  weights?: readonly string[];
-  /** The model's maximum positions: length buckets never pad past it. */
-  lengthLimit?: number;
-}
-
-export interface ProgramResult {
-  /** [batch, targets]. */
-  logProbs: Float32Array | Float64Array;
-  /** [rows, batch, sequence, hidden]. */
-  gradient: Float32Array | Float64Array;
-  /** Weight name → gradient [rows, ...shape]. */
-  weightGradients: Record<string, Float32Array | Float64Array>;
-}
+export type { ProgramRun, ProgramResult } from './program-run';
 
 /** Memory of one run's forward tensors: all of them together, and the largest one (float32 bytes). */
 export interface ActivationSize {

@@ -4,7 +4,7 @@
 // the sum of all rows' gradients (the sequence target, by linearity) at the end. A new row method is one module
 // implementing this, listed in ./index ROW_METHODS.
 import type { SaliencyNorm } from '../../../../shared/explain-options';
-import type { GradientResult } from '../compute';
+import type { GradientResult } from '../gradient-result';
 
 export interface RowShape {
   /** Answer rows (1 for the sequence target). */
