@@ -18,6 +18,7 @@ import { MEMORY_RULE_VERSION } from '../../shared/memory-estimate';
 import { holdAtStage } from '../fault-injection';
 import { isSeq2SeqModelPath } from '../engine/seq2seq/folder';
 import { runSeq2SeqExplanation } from './seq2seq-run';
+import { stageTimer } from './stage-timer';
 import type { PipelineContext, PipelineResult } from './pipeline-types';
 
 export type { PipelineContext, PipelineResult } from './pipeline-types';
@@ -52,15 +53,7 @@ export function resolveExplainOptions(partial?: Partial<ExplainOptions>): Explai
 export async function runExplanation(request: ExplainRequest, context: PipelineContext): Promise<PipelineResult> {
   const progress = context.onProgress ?? (() => {});
   validateMethods(request.methods);
-  const timings: Record<string, number> = {};
-  const time = async <T>(stage: string, work: () => Promise<T>): Promise<T> => {
-    const start = performance.now();
-    try {
-      return await work();
-    } finally {
-      timings[stage] = Math.round((performance.now() - start) * 10) / 10;
-    }
-  };
+  const { timings, time } = stageTimer();
 
   progress('load', 0);
   await holdAtStage('load', context.signal);

@@ -11,6 +11,7 @@ import { validateMethods } from '../engine/explainers/registry';
 import { tokenTexts } from '../engine/prompt';
 import { APP_VERSION } from '../version';
 import { createHash } from 'node:crypto';
+import { stageTimer } from './stage-timer';
 import type { PipelineContext, PipelineResult } from './pipeline-types';
 import { openAttentionSessions, seq2seqAttention, type Seq2SeqAttention } from '../engine/seq2seq/attention';
 import { loadSeq2SeqFolder, type LoadedSeq2Seq } from '../engine/seq2seq/folder';
@@ -136,15 +137,7 @@ export async function runSeq2SeqExplanation(request: ExplainRequest, context: Pi
     throw new Seq2SeqRequestError(`${unsupported.join(', ')} ${unsupported.length === 1 ? 'is' : 'are'} not available for encoder-decoder models yet: use --methods attention,saliency,grad_x_input,integrated_gradients`);
   }
   if (request.assistant) throw new Seq2SeqRequestError('assisted generation is not available for encoder-decoder models: drop --assistant');
-  const timings: Record<string, number> = {};
-  const time = async <T>(stage: string, work: () => Promise<T>): Promise<T> => {
-    const start = performance.now();
-    try {
-      return await work();
-    } finally {
-      timings[stage] = Math.round((performance.now() - start) * 10) / 10;
-    }
-  };
+  const { timings, time } = stageTimer();
   progress('load', 0);
   const model = await time('load', () => loadSeq2SeqFolder(modelPath, { dtype: request.dtype as never, device: request.device }));
   try {
