@@ -137,7 +137,9 @@ describe('runs', () => {
 
 describe('jobs', () => {
   it('runs one job at a time, in order', async () => {
-    const first = await service.createRun(request());
+    // The first job is a slow one, so it is still running when the second is queued and the jobs are listed
+    // (a 20 ms job could finish while createRun checks the second request on a loaded machine).
+    const first = await service.createRun(request({ prompt: 'slow' }));
     const second = await service.createRun(request());
     expect((await service.listJobs()).map((j) => j.runId)).toEqual([first.runId, second.runId]);
     await service.idle();
