@@ -20,11 +20,12 @@ Usage:
                         [--answer TEXT | --answer-ids N,N,...] [--max-new-tokens N] [--temperature T]
                         [--top-k K] [--top-p P] [--seed S] [--stop TEXT]... [--dtype fp32|fp16|q8|q4|...]
                         [--assistant-model DIR [--assistant-tokens K]]
-                        [--methods attention,saliency,grad_x_input,integrated_gradients]
+                        [--methods attention,saliency,grad_x_input,integrated_gradients,step_scores,logit_lens,occlusion,faithfulness]
                         [--attention-rows answer|all] [--attention-query PATTERN --attention-key PATTERN]
                         [--target token|sequence|contrastive] [--foil TEXT] [--saliency-norm l2|l1|max]
                         [--raw-gradient] [--ig-steps N] [--ig-baseline zero|pad|scaled]
                         [--ig-rule midpoint|trapezoid|gauss-legendre] [--ig-spacing uniform|geometric]
+                        [--occlusion-baseline zero|pad|unk] [--occlusion-span token|word] [--logit-lens-manual PATTERN]
                         [--device auto|cpu|cuda|dml|coreml] [--memory-budget SIZE] [--experiment NAME] [--tag TAG]...
                         [--db FILE] [--json FILE] [--report FILE.html] [--quiet]
                         ${VIEW_USAGE}

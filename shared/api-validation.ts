@@ -2,7 +2,7 @@
 // a wrong type, a missing field or an unknown key is answered with one clear message instead of a crash deep
 // in the engine. Hand-written small combinators: no schema library.
 import { DEVICES, RUN_STATUSES, TASK_TYPES } from './run';
-import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, IG_SPACINGS, METHOD_IDS, SALIENCY_NORMS } from './explain-options';
+import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, IG_SPACINGS, METHOD_IDS, OCCLUSION_BASELINES, OCCLUSION_SPANS, SALIENCY_NORMS } from './explain-options';
 import { ATTRIBUTION_METHODS } from './experiment-math';
 import {
   API_ERROR_CODES,
@@ -171,6 +171,9 @@ const explainOptionsCheck = object(
     igBaseline: optional(oneOf(IG_BASELINES)),
     igRule: optional(oneOf(IG_RULES)),
     igSpacing: optional(oneOf(IG_SPACINGS)),
+    occlusionBaseline: optional(oneOf(OCCLUSION_BASELINES)),
+    occlusionSpan: optional(oneOf(OCCLUSION_SPANS)),
+    logitLensManual: optional(string({ min: 1, max: 500 })),
   },
   (value, path) =>
     value.target === 'contrastive' && value.foil === undefined && value.foilIds === undefined

@@ -1,6 +1,10 @@
 // Options of the explanation methods, shared by the CLI, the API and the engine.
 
-export const METHOD_IDS = ['attention', 'saliency', 'grad_x_input', 'integrated_gradients', 'gradient'] as const;
+export const METHOD_IDS = [
+  'attention', 'saliency', 'grad_x_input', 'integrated_gradients', 'gradient',
+  // Issue 16 methods.
+  'step_scores', 'logit_lens', 'occlusion', 'faithfulness',
+] as const;
 export type MethodId = (typeof METHOD_IDS)[number];
 
 export const IG_BASELINES = ['zero', 'pad', 'scaled'] as const;
@@ -22,6 +26,14 @@ export type GradientTarget = (typeof GRADIENT_TARGETS)[number];
 export const SALIENCY_NORMS = ['l2', 'l1', 'max'] as const;
 export type SaliencyNorm = (typeof SALIENCY_NORMS)[number];
 
+/** What replaces an occluded (or deleted, for faithfulness) token embedding: zeros (Captum's default), or the pad or unk token's embedding. */
+export const OCCLUSION_BASELINES = ['zero', 'pad', 'unk'] as const;
+export type OcclusionBaseline = (typeof OCCLUSION_BASELINES)[number];
+
+/** Occlude one token at a time, or whole words (tokenizer word boundaries). */
+export const OCCLUSION_SPANS = ['token', 'word'] as const;
+export type OcclusionSpan = (typeof OCCLUSION_SPANS)[number];
+
 export interface ExplainOptions {
   attentionRows: 'answer' | 'all';
   /** Manual attention mode: name patterns of the query and key projections (exact, glob or /regex/). */
@@ -38,6 +50,11 @@ export interface ExplainOptions {
   igRule: IgRule;
   /** Unset: geometric for the zero baseline, uniform otherwise (the run states which was used). */
   igSpacing?: IgSpacing;
+  // Issue 16 options.
+  occlusionBaseline?: OcclusionBaseline;
+  occlusionSpan?: OcclusionSpan;
+  /** Logit lens: name pattern of the residual-stream tensors (L or L + 1 of them), when the structural search fails. */
+  logitLensManual?: string;
 }
 
 export const DEFAULT_EXPLAIN_OPTIONS: ExplainOptions = {

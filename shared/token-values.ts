@@ -5,7 +5,7 @@ import { finiteRange } from './color-scale';
 import type { IntegratedGradientsJson, RunJson } from './run';
 
 /** The methods a view can colour tokens by; attention splits into its two aggregations. */
-export const VIEW_METHODS = ['attention_mean', 'attention_rollout', 'saliency', 'grad_x_input', 'integrated_gradients'] as const;
+export const VIEW_METHODS = ['attention_mean', 'attention_rollout', 'saliency', 'grad_x_input', 'integrated_gradients', 'occlusion'] as const;
 export type ViewMethod = (typeof VIEW_METHODS)[number];
 
 /** Human labels for the view methods. */
@@ -15,10 +15,11 @@ export const VIEW_METHOD_LABELS: Readonly<Record<ViewMethod, string>> = Object.f
   saliency: 'Saliency',
   grad_x_input: 'Gradient × input',
   integrated_gradients: 'Integrated gradients',
+  occlusion: 'Occlusion',
 });
 
 /** Whether a method's values are signed (diverging colour scale) or non-negative (sequential). */
-export const SIGNED_METHODS: ReadonlySet<ViewMethod> = new Set<ViewMethod>(['grad_x_input', 'integrated_gradients']);
+export const SIGNED_METHODS: ReadonlySet<ViewMethod> = new Set<ViewMethod>(['grad_x_input', 'integrated_gradients', 'occlusion']);
 
 /** One answer token (index into the answer) or the whole answer. */
 export type AnswerFocus = number | 'sequence';
@@ -39,6 +40,7 @@ export function availableViewMethods(run: RunJson): ViewMethod[] {
   if (run.gradient?.saliency?.length || run.gradient?.sequence?.saliency?.length) available.push('saliency');
   if (run.gradient?.gradXInput?.length || run.gradient?.sequence?.gradXInput?.length) available.push('grad_x_input');
   if (run.integratedGradients?.attributions?.length) available.push('integrated_gradients');
+  if (run.occlusion?.sequence?.length) available.push('occlusion');
   return available;
 }
 
@@ -97,6 +99,7 @@ export function answerMatrix(run: RunJson, method: ViewMethod): (number | null)[
     else if (method === 'attention_rollout') source = matrixRow(run.attention?.rollout, run, index, run.attention?.rows);
     else if (method === 'saliency') source = run.gradient?.saliency?.[index];
     else if (method === 'grad_x_input') source = run.gradient?.gradXInput?.[index];
+    else if (method === 'occlusion') source = run.occlusion?.perToken?.[index];
     else return [];
     rows.push(fitToSequence(source, length, limit));
   }
@@ -126,7 +129,9 @@ export function tokenValues(run: RunJson, method: ViewMethod, focus: AnswerFocus
       ? run.gradient?.sequence?.saliency
       : method === 'grad_x_input'
         ? run.gradient?.sequence?.gradXInput
-        : undefined;
+        : method === 'occlusion'
+          ? run.occlusion?.sequence
+          : undefined;
   if (stored?.length) return { values: fitToSequence(stored, length), signed };
   return { values: meanOfRows(answerMatrix(run, method), length), signed };
 }

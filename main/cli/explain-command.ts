@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_ASSISTANT_TOKENS, MAX_ASSISTANT_TOKENS, type ExplainRequest } from '../../shared/api';
 import { DEVICES, TASK_TYPES, type ChatMessage, type RunJson, type TaskType } from '../../shared/run';
-import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, IG_SPACINGS, METHOD_IDS, SALIENCY_NORMS, type ExplainOptions } from '../../shared/explain-options';
+import { GRADIENT_TARGETS, IG_BASELINES, IG_RULES, IG_SPACINGS, METHOD_IDS, OCCLUSION_BASELINES, OCCLUSION_SPANS, SALIENCY_NORMS, type ExplainOptions } from '../../shared/explain-options';
 import { UsageError, byteSizeOption, choiceOption, floatOption, idListOption, intOption, listOption, nameOption, parseCommand } from './args';
 import { terminalProgress } from './progress';
 import { openWorkbench } from './workbench';
@@ -46,6 +46,10 @@ export const EXPLAIN_OPTIONS = {
   'ig-baseline': { type: 'string' },
   'ig-rule': { type: 'string' },
   'ig-spacing': { type: 'string' },
+  // Issue 16 options.
+  'occlusion-baseline': { type: 'string' },
+  'occlusion-span': { type: 'string' },
+  'logit-lens-manual': { type: 'string' },
   device: { type: 'string' },
   'memory-budget': { type: 'string' },
   experiment: { type: 'string' },
@@ -86,6 +90,9 @@ export function explainRequestFromArgs(values: Record<string, string | boolean |
     igBaseline: choiceOption('ig-baseline', str('ig-baseline'), IG_BASELINES),
     igRule: choiceOption('ig-rule', str('ig-rule'), IG_RULES),
     igSpacing: choiceOption('ig-spacing', str('ig-spacing'), IG_SPACINGS),
+    occlusionBaseline: choiceOption('occlusion-baseline', str('occlusion-baseline'), OCCLUSION_BASELINES),
+    occlusionSpan: choiceOption('occlusion-span', str('occlusion-span'), OCCLUSION_SPANS),
+    logitLensManual: str('logit-lens-manual'),
   };
   for (const k of Object.keys(options) as (keyof ExplainOptions)[]) if (options[k] === undefined) delete options[k];
 
@@ -232,6 +239,10 @@ export function summarizeRun(run: RunJson): string {
   if (run.integratedGradients) {
     const ig = run.integratedGradients;
     lines.push(`IG       ${ig.steps} steps, ${ig.rule}, ${igSpacingText(ig)}, ${ig.baseline} baseline: completeness error ${(ig.completenessError * 100).toFixed(2)}%${ig.note ? ` (${ig.note})` : ''}${ig.warning ? `  WARNING: ${ig.warning}` : ''}`);
+  }
+  if (run.faithfulness) {
+    const ranked = Object.entries(run.faithfulness).sort(([, a], [, b]) => b.aopcDeletion - a.aopcDeletion);
+    lines.push(`AOPC     deletion (higher = more faithful): ${ranked.map(([method, curve]) => `${method} ${curve.aopcDeletion.toFixed(3)}`).join(', ')}`);
   }
   for (const warning of run.warnings ?? []) lines.push(`WARNING  ${warning}`);
   lines.push(`timings  ${Object.entries(run.timings).map(([k, v]) => `${k} ${Math.round(v)} ms`).join(', ')}`);

@@ -200,7 +200,8 @@ async function explainLoaded(
       progress(stage, 0);
       await holdAtStage(stage, signal);
       checkSignal(signal);
-      const result = await time(stage, () =>
+      // Issue 16 families report progress as 'gradients' (no new progress stage) but are timed under their own name.
+      const result = await time(family.id === 'attention' || family.id === 'gradient' ? stage : family.id, () =>
         family.compute(
           {
             model: loaded,
@@ -212,6 +213,7 @@ async function explainLoaded(
             cacheDir: context.cacheDir,
             signal,
             onProgress: (fraction, message) => progress(stage, fraction, message),
+            earlier: json,
           },
           methods,
         ),

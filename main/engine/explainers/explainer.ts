@@ -5,6 +5,13 @@ import type { NamedTensor } from '../../../shared/tensor';
 import type { ExplainOptions } from '../../../shared/explain-options';
 import type { LoadedModel } from '../model-folder';
 
+/**
+ * Families in the order they run: attention (one instrumented forward), gradient (derivative graphs), forward
+ * (step scores, logit lens), perturbation (occlusion, then faithfulness, which reads every earlier result).
+ */
+export const FAMILY_ORDER = ['attention', 'gradient', 'forward', 'perturbation'] as const;
+export type FamilyId = (typeof FAMILY_ORDER)[number];
+
 /** What the driver hands every explainer: one teacher-forced token sequence split into prompt and answer. */
 export interface ExplainContext {
   model: LoadedModel;
@@ -16,6 +23,8 @@ export interface ExplainContext {
   cacheDir: string;
   signal?: AbortSignal;
   onProgress?: (fraction: number, message?: string) => void;
+  /** What earlier families of this run produced (faithfulness reads the attributions). */
+  earlier?: Partial<RunJson>;
 }
 
 /** What an explainer returns: fields for the run JSON (full precision) and tensors for the store. */
@@ -28,7 +37,7 @@ export interface Explainer {
   /** Stable id used on the CLI (`--methods`) and in stored runs. */
   readonly id: string;
   /** Family shares one computation: all gradient methods of a run come from one derivative-graph run. */
-  readonly family: 'attention' | 'gradient';
+  readonly family: FamilyId;
   readonly description: string;
   /** Needs an answer of at least one token (gradient targets are answer tokens). */
   readonly needsAnswer: boolean;
@@ -39,6 +48,6 @@ export interface Explainer {
  * forward+backward run), then each method picks its part of the result.
  */
 export interface ExplainerFamily {
-  readonly id: 'attention' | 'gradient';
+  readonly id: FamilyId;
   compute(context: ExplainContext, methods: readonly string[]): Promise<ExplainResult>;
 }

@@ -1,15 +1,20 @@
 // Explicit, frozen registry of explanation methods. An unknown id throws an error listing the valid ones.
-import type { Explainer, ExplainerFamily } from './explainer';
+import { FAMILY_ORDER, type Explainer, type ExplainerFamily } from './explainer';
 import { attentionFamily, ATTENTION_EXPLAINERS } from './attention-family';
 import { gradientFamily, GRADIENT_EXPLAINERS } from './gradient-family';
+// Issue 16 families.
+import { forwardFamily, FORWARD_EXPLAINERS } from './forward-family';
+import { perturbationFamily, PERTURBATION_EXPLAINERS } from './perturbation-family';
 
 export const EXPLAINERS: Readonly<Record<string, Explainer>> = Object.freeze(
-  Object.fromEntries([...ATTENTION_EXPLAINERS, ...GRADIENT_EXPLAINERS].map((e) => [e.id, e])),
+  Object.fromEntries([...ATTENTION_EXPLAINERS, ...GRADIENT_EXPLAINERS, ...FORWARD_EXPLAINERS, ...PERTURBATION_EXPLAINERS].map((e) => [e.id, e])),
 );
 
 const FAMILIES: Readonly<Record<Explainer['family'], ExplainerFamily>> = Object.freeze({
   attention: attentionFamily,
   gradient: gradientFamily,
+  forward: forwardFamily,
+  perturbation: perturbationFamily,
 });
 
 export class UnknownMethodError extends Error {
@@ -27,8 +32,8 @@ export function validateMethods(ids: readonly string[]): string[] {
   return unique;
 }
 
-/** The families that must run for these methods, attention first (it is the cheaper pass). */
+/** The families that must run for these methods, in FAMILY_ORDER (attention first: it is the cheaper pass). */
 export function familiesFor(ids: readonly string[]): ExplainerFamily[] {
   const families = new Set(ids.map((id) => EXPLAINERS[id].family));
-  return (['attention', 'gradient'] as const).filter((f) => families.has(f)).map((f) => FAMILIES[f]);
+  return FAMILY_ORDER.filter((f) => families.has(f)).map((f) => FAMILIES[f]);
 }
