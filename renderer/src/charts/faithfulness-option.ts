@@ -32,8 +32,9 @@ export function buildFaithfulnessOption(curves: Record<string, FaithfulnessCurve
     animation: false,
     aria: { enabled: true, label: { description: `${title}; summed answer log-probability for ${methods.length} orders.` } },
     color: [...CATEGORY_COLORS],
-    legend: { top: 0, type: 'scroll', textStyle: { fontSize: 12 } },
-    grid: { left: 56, right: 16, top: 34, bottom: 40 },
+    // A plain legend wraps onto a second line instead of hiding methods behind paging.
+    legend: { top: 0, left: 0, right: 0, type: 'plain', itemGap: 8, textStyle: { fontSize: 11 } },
+    grid: { left: 56, right: 16, top: 72, bottom: 40 },
     tooltip: {
       trigger: 'axis',
       confine: true,
@@ -45,7 +46,7 @@ export function buildFaithfulnessOption(curves: Record<string, FaithfulnessCurve
       },
     },
     xAxis: { type: 'category', data: percents, name: curve === 'deletion' ? 'prompt positions removed (by attribution)' : 'prompt positions inserted (by attribution)', nameLocation: 'middle', nameGap: 26, axisLabel: { fontSize: 11 } },
-    yAxis: { type: 'value', scale: true, name: 'F = Σ log p', nameTextStyle: { fontSize: 11 }, axisLabel: { fontSize: 11, formatter: (value: number) => formatNumber(value) } },
+    yAxis: { type: 'value', scale: true, name: 'F = Σ log p', nameLocation: 'middle', nameGap: 40, nameTextStyle: { fontSize: 11 }, axisLabel: { fontSize: 11, formatter: (value: number) => formatNumber(value) } },
     series: methods.map((method) => ({
       type: 'line' as const,
       name: faithfulnessLabel(method),
