@@ -4,6 +4,7 @@ import { benchAttention } from './attention-bench';
 import { parseArgs } from 'node:util';
 import { benchGradients } from './gradient-bench';
 import { benchScale } from './scale-bench';
+import { benchMethods } from './methods-bench';
 import { parseByteSize } from '../../shared/memory-estimate';
 
 // `npm run bench -- scale --memory-budget 8G`: names pick benchmarks (default: all but scale, which builds ~1 GB).
@@ -26,6 +27,10 @@ if (wanted('attention')) {
 if (wanted('gradients')) {
   const rows = await benchGradients();
   table('Gradients: multiples of one plain forward of the same sequence', rows);
+}
+if (wanted('methods')) {
+  const rows = await benchMethods();
+  table('Issue 16 methods (40M llama, T = 128, 16-token answer): multiples of one plain forward, forward passes per call', rows);
 }
 if (wanted('scale')) {
   const budget = values['memory-budget'] === undefined ? undefined : parseByteSize(values['memory-budget']);
