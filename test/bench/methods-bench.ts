@@ -1,5 +1,5 @@
 // Issue 16 methods benchmark: step scores, logit lens, occlusion and faithfulness curves on the ~40M llama-style
-// bench model at T = 128 with a 16-token answer, as multiples of one plain forward of the same sequence measured in
+// bench model at T = 64 with an 8-token answer, as multiples of one plain forward of the same sequence measured in
 // the same process (F M F M … F, each call divided by the mean of the forwards on either side; median over repeats),
 // with the forward passes each perturbation method runs. One child per method; graphs are built (and cached) by a
 // first untimed call. Peak RSS includes the plain session the child times against.
@@ -23,9 +23,9 @@ export interface MethodsRow {
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = resolve(here, '..', '..');
 const cacheDir = join(root, '.cache', 'bench', 'methods');
-const SEQUENCE = 128;
-const ANSWER = 16;
-const REPEATS = 3;
+const SEQUENCE = 64;
+const ANSWER = 8;
+const REPEATS = 2;
 const METHODS = ['step_scores', 'logit_lens', 'occlusion', 'faithfulness'] as const;
 
 function median(values: number[]): number {

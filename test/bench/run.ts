@@ -30,7 +30,7 @@ if (wanted('gradients')) {
 }
 if (wanted('methods')) {
   const rows = await benchMethods();
-  table('Issue 16 methods (40M llama, T = 128, 16-token answer): multiples of one plain forward, forward passes per call', rows);
+  table('Issue 16 methods (40M llama, T = 64, 8-token answer): multiples of one plain forward, forward passes per call', rows);
 }
 if (wanted('scale')) {
   const budget = values['memory-budget'] === undefined ? undefined : parseByteSize(values['memory-budget']);
