@@ -26,6 +26,7 @@ Usage:
                         ${flagUsage('target')} ${flagUsage('foil')} ${flagUsage('saliency-norm')}
                         ${flagUsage('raw-gradient')} ${flagUsage('ig-steps')} ${flagUsage('ig-baseline')}
                         ${flagUsage('ig-rule')} ${flagUsage('ig-spacing')}
+                        ${flagUsage('occlusion-baseline')} ${flagUsage('occlusion-span')} ${flagUsage('logit-lens-manual')}
                         [--device auto|cpu|cuda|dml|coreml] [--memory-budget SIZE] [--experiment NAME] [--tag TAG]...
                         [--db FILE] [--json FILE] [--report FILE.html] [--quiet]
                         ${VIEW_USAGE}

@@ -14,6 +14,9 @@ import type { RunJson } from './run';
 export const METHOD_FAMILIES = [
   { id: 'attention', stage: 'attention', label: 'One instrumented forward pass' },
   { id: 'gradient', stage: 'gradients', label: 'One forward pass and batched reverse passes of the derivative graph' },
+  { id: 'forward', stage: 'forward', label: 'Plain forwards read out: the run’s logits, the residual stream through the final norm and lm_head' },
+  // Last: faithfulness orders the positions by every attribution the earlier families produced.
+  { id: 'perturbation', stage: 'perturbation', label: 'Batched forwards of edited input embeddings' },
 ] as const;
 export type MethodFamily = (typeof METHOD_FAMILIES)[number]['id'];
 export type FamilyStage = (typeof METHOD_FAMILIES)[number]['stage'];
@@ -50,7 +53,7 @@ export interface MethodEntry {
   /** The explain options it reads (shared/explain-options EXPLAIN_OPTION_SPECS). */
   options: readonly (keyof ExplainOptions)[];
   /** The run JSON field it fills. */
-  json: 'attention' | 'gradient' | 'integratedGradients';
+  json: 'attention' | 'gradient' | 'integratedGradients' | 'steps' | 'logitLens' | 'occlusion' | 'faithfulness';
   outputs: readonly MethodOutput[];
 }
 
@@ -131,6 +134,65 @@ export const METHOD_CATALOG = [
     options: ['target', 'foil', 'foilIds'],
     json: 'gradient',
     outputs: [{ tensor: 'gradient.raw', json: 'gradient.raw', axes: ['row', 'col', 'hidden'], encoding: 'float16' }],
+  },
+  {
+    id: 'step_scores',
+    hint: 'probability, entropy, rank, top 5',
+    family: 'forward',
+    label: 'Step scores',
+    description: 'per answer token: log-probability, entropy (nats), rank and top 5 of the next-token distribution',
+    signed: true,
+    defaultSelected: false,
+    common: true,
+    options: [],
+    json: 'steps',
+    outputs: [
+      { tensor: 'steps.logprob', json: 'steps.logprob', axes: ['row'], encoding: 'float32' },
+      { tensor: 'steps.entropy', json: 'steps.entropy', axes: ['row'], encoding: 'float32' },
+    ],
+  },
+  {
+    id: 'logit_lens',
+    hint: 'every layer read out',
+    family: 'forward',
+    label: 'Logit lens',
+    description: 'each layer’s residual stream read out through the final norm and lm_head (log-probability, rank, top id)',
+    signed: true,
+    defaultSelected: false,
+    common: true,
+    options: ['logitLensManual'],
+    json: 'logitLens',
+    outputs: [{ tensor: 'logitLens.logprob', json: 'logitLens.logprob', axes: ['depth', 'row'], encoding: 'float32' }],
+  },
+  {
+    id: 'occlusion',
+    hint: 'one forward per position',
+    family: 'perturbation',
+    label: 'Occlusion',
+    description: 'each token embedding (or word) replaced by a baseline; change of each answer token’s log-probability',
+    signed: true,
+    defaultSelected: false,
+    common: true,
+    options: ['occlusionBaseline', 'occlusionSpan'],
+    json: 'occlusion',
+    outputs: [
+      { tensor: 'occlusion.perToken', json: 'occlusion.perToken', axes: ['row', 'col'], encoding: 'float32' },
+      { tensor: 'occlusion.sequence', json: 'occlusion.sequence', axes: ['col'], encoding: 'float32' },
+    ],
+  },
+  {
+    id: 'faithfulness',
+    hint: 'deletion/insertion curves of the methods above',
+    family: 'perturbation',
+    label: 'Faithfulness',
+    description: 'deletion and insertion curves with AOPC for every attribution of the run, and a random-order control',
+    signed: false,
+    defaultSelected: true,
+    common: true,
+    options: ['occlusionBaseline'],
+    json: 'faithfulness',
+    // Curves keyed by attribution: JSON only (a few hundred numbers).
+    outputs: [],
   },
 ] as const satisfies readonly MethodEntry[];
 
@@ -276,6 +338,20 @@ export const ATTRIBUTION_CATALOG = [
     sources: [{ tensor: 'integratedGradients.attributions' }],
     sequence: (run: RunJson) => run.integratedGradients?.attributions,
     present: (run: RunJson) => Boolean(run.integratedGradients?.attributions?.length),
+  },
+  {
+    id: 'occlusion',
+    method: 'occlusion',
+    label: 'Occlusion',
+    shortLabel: 'Occlusion',
+    viewName: 'occlusion',
+    signed: true,
+    chips: true,
+    aggregateRank: 6,
+    sources: [{ tensor: 'occlusion.perToken', rows: 'all' }, { tensor: 'occlusion.sequence' }],
+    rows: (run: RunJson) => ({ matrix: run.occlusion?.perToken, indexedBy: 'answer' as const }),
+    sequence: (run: RunJson) => run.occlusion?.sequence,
+    present: (run: RunJson) => Boolean(run.occlusion?.sequence?.length),
   },
 ] as const satisfies readonly AttributionEntry[];
 

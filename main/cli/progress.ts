@@ -7,6 +7,8 @@ const STAGE_LABELS: Record<string, string> = {
   generate: 'generating',
   attention: 'attention',
   gradients: 'gradients',
+  forward: 'forward readouts',
+  perturbation: 'perturbations',
   store: 'storing',
 };
 

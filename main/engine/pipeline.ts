@@ -209,6 +209,7 @@ async function explainLoaded(
             signal,
             onProgress: (fraction, message) => progress(stage, fraction, message),
             sessions,
+            earlier: json,
           },
           methods,
         ),

@@ -6,10 +6,14 @@ import type { ExplainOptions } from '../../../shared/explain-options';
 import type { ExplainerFamily } from './explainer';
 import { attentionFamily } from './attention-family';
 import { gradientFamily } from './gradient-family';
+import { forwardFamily } from './forward-family';
+import { perturbationFamily } from './perturbation-family';
 
 const FAMILIES: Readonly<Record<MethodFamily, ExplainerFamily>> = Object.freeze({
   attention: attentionFamily,
   gradient: gradientFamily,
+  forward: forwardFamily,
+  perturbation: perturbationFamily,
 });
 
 for (const entry of METHOD_CATALOG) {

@@ -277,6 +277,7 @@ function naiveMass(run: RunJson, method: AttributionMethod): number[] {
     'attention.input': 'attention.input',
     'attention.rollout': 'attention.rollout',
     'attention.mean': 'attention.mean',
+    occlusion: 'occlusion.perToken',
   }[method];
   const tensor = store.readTensor(run.id, tensorName)!;
   const cols = tensor.shape[tensor.shape.length - 1];
