@@ -78,7 +78,7 @@ function configOf(config: AttentionRequest['config']): ModelConfig {
 }
 
 /** Whether the decoded model keeps weights in external files, and which (relative locations). */
-function externalLocations(model: ModelProto): string[] {
+export function externalLocations(model: ModelProto): string[] {
   const locations = new Set<string>();
   for (const tensor of model.graph?.initializer ?? []) {
     const location = tensor.externalData.find((entry) => entry.key === 'location')?.value;
@@ -92,7 +92,7 @@ function externalLocations(model: ModelProto): string[] {
  * files hard-linked (copied across file systems) next to it, because onnxruntime refuses data paths outside
  * the model's folder. Returns the path to open.
  */
-async function cachedModelFile(cacheDir: string, key: string, modelPath: string, build: () => { bytes: Uint8Array; external: string[] }): Promise<{ path: string; cached: boolean }> {
+export async function cachedModelFile(cacheDir: string, key: string, modelPath: string, build: () => { bytes: Uint8Array; external: string[] }): Promise<{ path: string; cached: boolean }> {
   const folder = join(cacheDir, key);
   const path = join(folder, 'model.onnx');
   try {
@@ -167,7 +167,7 @@ export async function computeAttention(request: AttentionRequest): Promise<Atten
       [EXPLAIN_NAMES.rowEnd]: int64Tensor([start + rowPositions.length], [1]),
     });
     const forwardStart = performance.now();
-    const fetches = wantRollout ? [EXPLAIN_NAMES.attention, EXPLAIN_NAMES.rollout] : [EXPLAIN_NAMES.attention];
+    const fetches: string[] = wantRollout ? [EXPLAIN_NAMES.attention, EXPLAIN_NAMES.rollout] : [EXPLAIN_NAMES.attention];
     if (request.attentionNorm) fetches.push(ATTENTION_NORM_OUTPUT);
     const outputs = await session.run(feeds, fetches);
     const forwardEnd = performance.now();
