@@ -376,7 +376,7 @@ export interface ExportedReport {
 
 /** Stages of a run job, in order; the last three are final. */
 export const PROGRESS_STAGES = [
-  'queued', 'load', 'generate', 'attention', 'gradients', 'store', 'done', 'failed', 'cancelled',
+  'queued', 'load', 'generate', 'attention', 'gradients', 'value_zeroing', 'store', 'done', 'failed', 'cancelled',
 ] as const;
 export type ProgressStage = (typeof PROGRESS_STAGES)[number];
 export const FINAL_STAGES: readonly ProgressStage[] = ['done', 'failed', 'cancelled'];

@@ -1,6 +1,6 @@
 // Options of the explanation methods, shared by the CLI, the API and the engine.
 
-export const METHOD_IDS = ['attention', 'saliency', 'grad_x_input', 'integrated_gradients', 'gradient'] as const;
+export const METHOD_IDS = ['attention', 'saliency', 'grad_x_input', 'integrated_gradients', 'gradient', 'attention_norm', 'value_zeroing'] as const;
 export type MethodId = (typeof METHOD_IDS)[number];
 
 export const IG_BASELINES = ['zero', 'pad', 'scaled'] as const;

@@ -5,13 +5,15 @@ import { finiteRange } from './color-scale';
 import type { IntegratedGradientsJson, RunJson } from './run';
 
 /** The methods a view can colour tokens by; attention splits into its two aggregations. */
-export const VIEW_METHODS = ['attention_mean', 'attention_rollout', 'saliency', 'grad_x_input', 'integrated_gradients'] as const;
+export const VIEW_METHODS = ['attention_mean', 'attention_rollout', 'attention_norm', 'value_zeroing', 'saliency', 'grad_x_input', 'integrated_gradients'] as const;
 export type ViewMethod = (typeof VIEW_METHODS)[number];
 
 /** Human labels for the view methods. */
 export const VIEW_METHOD_LABELS: Readonly<Record<ViewMethod, string>> = Object.freeze({
   attention_mean: 'Attention (mean over layers and heads)',
   attention_rollout: 'Attention rollout',
+  attention_norm: 'Attention norm (mean over layers and heads)',
+  value_zeroing: 'Value zeroing (mean over layers)',
   saliency: 'Saliency',
   grad_x_input: 'Gradient × input',
   integrated_gradients: 'Integrated gradients',
@@ -36,6 +38,8 @@ export function availableViewMethods(run: RunJson): ViewMethod[] {
   const available: ViewMethod[] = [];
   if (run.attention?.mean?.length) available.push('attention_mean');
   if (run.attention?.rollout?.length) available.push('attention_rollout');
+  if (run.attentionNorm?.mean?.length) available.push('attention_norm');
+  if (run.valueZeroing?.mean?.length) available.push('value_zeroing');
   if (run.gradient?.saliency?.length || run.gradient?.sequence?.saliency?.length) available.push('saliency');
   if (run.gradient?.gradXInput?.length || run.gradient?.sequence?.gradXInput?.length) available.push('grad_x_input');
   if (run.integratedGradients?.attributions?.length) available.push('integrated_gradients');
@@ -95,6 +99,8 @@ export function answerMatrix(run: RunJson, method: ViewMethod): (number | null)[
     let source: number[] | undefined;
     if (method === 'attention_mean') source = matrixRow(run.attention?.mean, run, index, run.attention?.rows);
     else if (method === 'attention_rollout') source = matrixRow(run.attention?.rollout, run, index, run.attention?.rows);
+    else if (method === 'attention_norm') source = matrixRow(run.attentionNorm?.mean, run, index, run.attentionNorm?.rows);
+    else if (method === 'value_zeroing') source = run.valueZeroing?.mean?.[index];
     else if (method === 'saliency') source = run.gradient?.saliency?.[index];
     else if (method === 'grad_x_input') source = run.gradient?.gradXInput?.[index];
     else return [];

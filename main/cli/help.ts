@@ -10,6 +10,9 @@ and prints its id, a summary and the prompt and answer tokens coloured by one me
   --color WHEN        auto (only on a terminal, off when NO_COLOR is set), always or never; 24-bit colour
                       when COLORTERM is truecolor or 24bit, 256 colours otherwise
 Signed methods (grad_x_input, integrated_gradients) use the blue–orange diverging scale, the others cividis.
+--methods also takes attention_norm (attention × value-vector norm, Kobayashi et al. 2020; same forward as
+attention) and value_zeroing (Mohebbi et al. 2023; one forward per layer and key, batched: its cost is printed
+before it runs).
 Without --model the built-in demo model is used. Unknown flags and bad values exit 2; failures exit 1.`,
   runs: 'Lists stored runs, newest first (--search matches prompt, answer, model, notes and tags).',
   show: `Prints one stored run: its summary and its tokens coloured by a method (--view, --answer-token and --color as

@@ -7,6 +7,7 @@ const STAGE_LABELS: Record<string, string> = {
   generate: 'generating',
   attention: 'attention',
   gradients: 'gradients',
+  value_zeroing: 'value zeroing',
   store: 'storing',
 };
 

@@ -196,26 +196,22 @@ async function explainLoaded(
     const tensors: NamedTensor[] = [];
     let json: Partial<RunJson> = {};
     for (const family of familiesFor(methods)) {
-      const stage: ProgressStage = family.id === 'attention' ? 'attention' : 'gradients';
-      progress(stage, 0);
+      const stage: ProgressStage = family.id === 'attention' ? 'attention' : family.id === 'gradient' ? 'gradients' : 'value_zeroing';
+      const familyContext = {
+        model: loaded,
+        ids,
+        promptLength,
+        options,
+        // The explainers' sessions go where generation went (after any fallback).
+        device: loaded.session.provider as DeviceChoice,
+        cacheDir: context.cacheDir,
+        signal,
+        onProgress: (fraction: number, message?: string) => progress(stage, fraction, message),
+      };
+      progress(stage, 0, family.costLine?.(familyContext));
       await holdAtStage(stage, signal);
       checkSignal(signal);
-      const result = await time(stage, () =>
-        family.compute(
-          {
-            model: loaded,
-            ids,
-            promptLength,
-            options,
-            // The explainers' sessions go where generation went (after any fallback).
-            device: loaded.session.provider as DeviceChoice,
-            cacheDir: context.cacheDir,
-            signal,
-            onProgress: (fraction, message) => progress(stage, fraction, message),
-          },
-          methods,
-        ),
-      );
+      const result = await time(stage, () => family.compute(familyContext, methods));
       checkSignal(signal);
       json = { ...json, ...result.json };
       tensors.push(...result.tensors);

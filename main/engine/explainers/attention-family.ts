@@ -5,12 +5,19 @@ import type { NamedTensor } from '../../../shared/tensor';
 import { computeAttention, type AttentionResult } from '../attention/compute';
 import type { Explainer, ExplainerFamily } from './explainer';
 import { matrixToRows, toRows } from './json-arrays';
+import { attentionNormJson, attentionNormTensors } from '../methods/attention-norm';
 
 export const ATTENTION_EXPLAINERS: readonly Explainer[] = [
   {
     id: 'attention',
     family: 'attention',
     description: 'Attention probabilities of every layer and head (teacher-forced), their means, rollout and head statistics',
+    needsAnswer: false,
+  },
+  {
+    id: 'attention_norm',
+    family: 'attention',
+    description: 'Attention weight times the norm of the value vector through the output projection (Kobayashi et al. 2020), every layer and head',
     needsAnswer: false,
   },
 ];
@@ -25,8 +32,9 @@ export const ATTENTION_TENSORS = {
 
 export const attentionFamily: ExplainerFamily = {
   id: 'attention',
-  async compute(context) {
+  async compute(context, methods) {
     const { model, ids, promptLength, options } = context;
+    const wantsNorm = methods.includes('attention_norm');
     context.onProgress?.(0.05, 'instrumenting graph');
     const result = await computeAttention({
       modelPath: model.onnxPath,
@@ -38,9 +46,21 @@ export const attentionFamily: ExplainerFamily = {
       cacheDir: context.cacheDir,
       device: context.device,
       manual: options.attentionManual,
+      attentionNorm: wantsNorm,
     });
     context.onProgress?.(1);
-    return { json: { attention: attentionJson(result) }, tensors: attentionTensors(result) };
+    // The probabilities come with the norm (one forward); they are stored only when attention was asked for.
+    const json = methods.includes('attention') ? { attention: attentionJson(result) } : {};
+    const tensors = methods.includes('attention') ? attentionTensors(result) : [];
+    if (wantsNorm && result.norm) {
+      const rows = result.rowPositions.length;
+      const shape = { layers: result.layers, heads: result.heads, rows, cols: result.seqLen };
+      return {
+        json: { ...json, attentionNorm: attentionNormJson(result.norm, shape, result.rows, result.rowPositions) },
+        tensors: [...tensors, ...attentionNormTensors(result.norm, shape)],
+      };
+    }
+    return { json, tensors };
   },
 };
 

@@ -5,6 +5,9 @@ import type { NamedTensor } from '../../../shared/tensor';
 import type { ExplainOptions } from '../../../shared/explain-options';
 import type { LoadedModel } from '../model-folder';
 
+/** Families in the order they run: attention first (the cheaper pass), value zeroing last (the most forwards). */
+export type FamilyId = 'attention' | 'gradient' | 'value_zeroing';
+
 /** What the driver hands every explainer: one teacher-forced token sequence split into prompt and answer. */
 export interface ExplainContext {
   model: LoadedModel;
@@ -28,7 +31,7 @@ export interface Explainer {
   /** Stable id used on the CLI (`--methods`) and in stored runs. */
   readonly id: string;
   /** Family shares one computation: all gradient methods of a run come from one derivative-graph run. */
-  readonly family: 'attention' | 'gradient';
+  readonly family: FamilyId;
   readonly description: string;
   /** Needs an answer of at least one token (gradient targets are answer tokens). */
   readonly needsAnswer: boolean;
@@ -39,6 +42,8 @@ export interface Explainer {
  * forward+backward run), then each method picks its part of the result.
  */
 export interface ExplainerFamily {
-  readonly id: 'attention' | 'gradient';
+  readonly id: FamilyId;
   compute(context: ExplainContext, methods: readonly string[]): Promise<ExplainResult>;
+  /** One line saying what the family will cost, shown with its stage before it starts (expensive families). */
+  costLine?(context: ExplainContext): string;
 }

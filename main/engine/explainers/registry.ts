@@ -2,14 +2,16 @@
 import type { Explainer, ExplainerFamily } from './explainer';
 import { attentionFamily, ATTENTION_EXPLAINERS } from './attention-family';
 import { gradientFamily, GRADIENT_EXPLAINERS } from './gradient-family';
+import { valueZeroingFamily, VALUE_ZEROING_EXPLAINERS } from './value-zeroing-family';
 
 export const EXPLAINERS: Readonly<Record<string, Explainer>> = Object.freeze(
-  Object.fromEntries([...ATTENTION_EXPLAINERS, ...GRADIENT_EXPLAINERS].map((e) => [e.id, e])),
+  Object.fromEntries([...ATTENTION_EXPLAINERS, ...GRADIENT_EXPLAINERS, ...VALUE_ZEROING_EXPLAINERS].map((e) => [e.id, e])),
 );
 
 const FAMILIES: Readonly<Record<Explainer['family'], ExplainerFamily>> = Object.freeze({
   attention: attentionFamily,
   gradient: gradientFamily,
+  value_zeroing: valueZeroingFamily,
 });
 
 export class UnknownMethodError extends Error {
@@ -30,5 +32,5 @@ export function validateMethods(ids: readonly string[]): string[] {
 /** The families that must run for these methods, attention first (it is the cheaper pass). */
 export function familiesFor(ids: readonly string[]): ExplainerFamily[] {
   const families = new Set(ids.map((id) => EXPLAINERS[id].family));
-  return (['attention', 'gradient'] as const).filter((f) => families.has(f)).map((f) => FAMILIES[f]);
+  return (['attention', 'gradient', 'value_zeroing'] as const).filter((f) => families.has(f)).map((f) => FAMILIES[f]);
 }

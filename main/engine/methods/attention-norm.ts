@@ -13,6 +13,9 @@ import type { GraphIndex } from '../onnx/graph-index';
 import { DataType, makeTensor, type NodeProto } from '../onnx/proto';
 import { floatTypeOf, type Emit } from '../onnx/decompose/common';
 import { findValuePath } from './value-path';
+import type { AttentionNormJson } from '../../../shared/run';
+import type { NamedTensor } from '../../../shared/tensor';
+import { matrixToRows } from '../explainers/json-arrays';
 
 export const ATTENTION_NORM_OUTPUT = 'explain_attention_norm';
 
@@ -71,4 +74,31 @@ function throughClonedProjection(builder: GraphBuilder, emit: Emit, index: Graph
   const output = builder.fresh('norm_projection');
   builder.nodes.push({ ...projection, name: builder.fresh('NormProjection'), input: inputs, output: [output] });
   return emit.unsqueeze(builder.op('Cast', [output], { to: DataType.FLOAT }), [0]); // [1, H, T, hidden]
+}
+
+/** Store names; `attentionNorm.data` axes are [layer, head, row, col] like attention.data. */
+export const ATTENTION_NORM_TENSORS = { data: 'attentionNorm.data', mean: 'attentionNorm.mean' } as const;
+
+interface NormShape {
+  layers: number;
+  heads: number;
+  rows: number;
+  cols: number;
+}
+
+/** The run JSON field at full precision. */
+export function attentionNormJson(norm: { data: Float32Array; mean: Float32Array }, shape: NormShape, rows: 'answer' | 'all', rowPositions: number[]): AttentionNormJson {
+  const block = shape.rows * shape.cols;
+  const data = Array.from({ length: shape.layers }, (_, l) =>
+    Array.from({ length: shape.heads }, (_, h) => matrixToRows(norm.data.subarray((l * shape.heads + h) * block, (l * shape.heads + h + 1) * block), shape.rows, shape.cols)),
+  );
+  return { layers: shape.layers, heads: shape.heads, rows, rowPositions, data, mean: matrixToRows(norm.mean, shape.rows, shape.cols) };
+}
+
+/** Norms in float16 like the probabilities (relative error ≤ 2⁻¹¹); the mean in float32. */
+export function attentionNormTensors(norm: { data: Float32Array; mean: Float32Array }, shape: NormShape): NamedTensor[] {
+  return [
+    { name: ATTENTION_NORM_TENSORS.data, axes: ['layer', 'head', 'row', 'col'], shape: [shape.layers, shape.heads, shape.rows, shape.cols], data: norm.data, encoding: 'float16' },
+    { name: ATTENTION_NORM_TENSORS.mean, axes: ['row', 'col'], shape: [shape.rows, shape.cols], data: norm.mean, encoding: 'float32' },
+  ];
 }

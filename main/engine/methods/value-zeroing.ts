@@ -34,7 +34,7 @@ export const VALUE_ZEROING_NAMES = {
   layerRows: 'explain_layer_rows',
 } as const;
 
-const REWRITE_VERSION = 'value-zeroing-1';
+const REWRITE_VERSION = 'value-zeroing-2';
 
 /** Perturbed sequences per forward pass (plus one reference copy). */
 export const DEFAULT_VALUE_ZEROING_BATCH = 16;
@@ -66,7 +66,7 @@ export function valueZeroingCost(layers: number, seqLen: number, batchSize = DEF
 /** One line for the CLI and the progress stream. */
 export function describeValueZeroingCost(cost: ValueZeroingCost, layers: number, forwardMs?: number): string {
   const time = forwardMs === undefined ? '' : `, about ${Math.max(1, Math.round((cost.forwards * (cost.batchSize + 1) * forwardMs) / 1000))} s`;
-  return `value zeroing: ${layers} layers × ${cost.sequences / layers} keys = ${cost.sequences} perturbed sequences in ${cost.forwards} forwards of ${cost.batchSize + 1}${time}`;
+  return `${layers} layers × ${cost.sequences / layers} keys = ${cost.sequences} perturbed sequences in ${cost.forwards} forwards of ${cost.batchSize + 1}${time}`;
 }
 
 export interface ValueZeroingRequest {
@@ -137,7 +137,8 @@ export function valueZeroingModel(original: ModelProto): { model: ModelProto; la
         node: [...node, ...builder.nodes.slice(tail)],
         initializer: [...graph.initializer, ...builder.initializers],
         input: [...graph.input, ...builder.inputs],
-        output: [...graph.output, makeValueInfo(VALUE_ZEROING_NAMES.layerRows)],
+        // Only the layer rows: with logits and caches no longer outputs, onnxruntime can drop the lm_head.
+        output: [makeValueInfo(VALUE_ZEROING_NAMES.layerRows)],
       },
     },
     layers: sites.length,

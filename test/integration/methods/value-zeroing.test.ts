@@ -56,7 +56,7 @@ describe.each(Object.keys(LAYOUT) as FixtureName[])('value zeroing on fixture %s
     const messages: string[] = [];
     const result = await computeValueZeroing({ modelPath, ids: IDS, promptLength: PROMPT, cacheDir, layers: L, batchSize: 5, onProgress: (_, m) => m && messages.push(m) });
     expect(result.cost).toMatchObject({ sequences: L * (T - 1), forwards: Math.ceil((L * (T - 1)) / 5), batchSize: 5 });
-    expect(messages[0]).toMatch(new RegExp(`^value zeroing: ${L} layers × ${T - 1} keys = ${L * (T - 1)} perturbed sequences in ${Math.ceil((L * (T - 1)) / 5)} forwards of 6, about \\d+ s$`));
+    expect(messages[0]).toMatch(new RegExp(`^${L} layers × ${T - 1} keys = ${L * (T - 1)} perturbed sequences in ${Math.ceil((L * (T - 1)) / 5)} forwards of 6, about \\d+ s$`));
 
     const model = decodeModel(await readFile(modelPath));
     const graph = model.graph!;
@@ -112,7 +112,7 @@ describe('value zeroing limits', () => {
   it('states its cost before running', () => {
     const cost = valueZeroingCost(3, 41, 16);
     expect(cost).toEqual({ sequences: 120, forwards: 8, batchSize: 16 });
-    expect(describeValueZeroingCost(cost, 3, 20)).toBe('value zeroing: 3 layers × 40 keys = 120 perturbed sequences in 8 forwards of 17, about 3 s');
+    expect(describeValueZeroingCost(cost, 3, 20)).toBe('3 layers × 40 keys = 120 perturbed sequences in 8 forwards of 17, about 3 s');
   });
 
   it('refuses fused residual norms in one line', () => {
