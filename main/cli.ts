@@ -40,7 +40,8 @@ Usage:
   llm-explainer help [COMMAND]      (or COMMAND --help)
   llm-explainer --version
 
-METHOD (the token view's colours): attention, rollout, saliency, grad_x_input, integrated_gradients or none.
+METHOD (the token view's colours): attention, rollout, attention_norm, value_zeroing, saliency, grad_x_input,
+integrated_gradients or none.
 Without --model the built-in demo model is used. The run store is a SQLite file in the app-data folder
 (override with --db or LLM_EXPLAINER_DB).`;
 

@@ -5,6 +5,7 @@ import type { TensorInfo } from '../shared/tensor';
 import type { RunReader } from './store/run-reader';
 import { ATTENTION_TENSORS } from './engine/explainers/attention-family';
 import { GRADIENT_TENSORS } from './engine/explainers/gradient-family';
+import { ATTENTION_NORM_TENSORS } from './engine/methods/attention-norm';
 
 export interface ExportOptions {
   /** Fill `attention.data` from the stored [layer, head, row, col] tensor. */
@@ -39,6 +40,12 @@ export function storedRunJson(store: RunReader, id: string, options: ExportOptio
     let data: number[][][][] = [];
     if (options.includeAttentionData && info) data = nest(store.readTensor(id, info.name)!.data, info.shape) as number[][][][];
     run.attention = { ...run.attention, data, encoding: noteOf(info) };
+  }
+  if (run.attentionNorm) {
+    const info = infos.get(ATTENTION_NORM_TENSORS.data);
+    let data: number[][][][] = [];
+    if (options.includeAttentionData && info) data = nest(store.readTensor(id, info.name)!.data, info.shape) as number[][][][];
+    run.attentionNorm = { ...run.attentionNorm, data, encoding: noteOf(info) };
   }
   if (run.gradient) {
     const info = infos.get(GRADIENT_TENSORS.raw);

@@ -15,6 +15,7 @@ export const METHOD_FAMILIES = [
   { id: 'attention', stage: 'attention', label: 'One instrumented forward pass' },
   { id: 'gradient', stage: 'gradients', label: 'One forward pass and batched reverse passes of the derivative graph' },
   { id: 'forward', stage: 'forward', label: 'Plain forwards read out: the run’s logits, the residual stream through the final norm and lm_head' },
+  { id: 'value_zeroing', stage: 'value_zeroing', label: 'Batched forwards of a rewritten graph, one per layer and key (its cost is stated first)' },
   // Last: faithfulness orders the positions by every attribution the earlier families produced.
   { id: 'perturbation', stage: 'perturbation', label: 'Batched forwards of edited input embeddings' },
 ] as const;
@@ -53,7 +54,7 @@ export interface MethodEntry {
   /** The explain options it reads (shared/explain-options EXPLAIN_OPTION_SPECS). */
   options: readonly (keyof ExplainOptions)[];
   /** The run JSON field it fills. */
-  json: 'attention' | 'gradient' | 'integratedGradients' | 'steps' | 'logitLens' | 'occlusion' | 'faithfulness';
+  json: 'attention' | 'gradient' | 'integratedGradients' | 'steps' | 'logitLens' | 'occlusion' | 'faithfulness' | 'attentionNorm' | 'valueZeroing';
   outputs: readonly MethodOutput[];
 }
 
@@ -75,6 +76,22 @@ export const METHOD_CATALOG = [
       { tensor: 'attention.mean', json: 'attention.mean', axes: ['row', 'col'], encoding: 'float32' },
       { tensor: 'attention.rollout', json: 'attention.rollout', axes: ['row', 'col'], encoding: 'float32', when: 'the model has one head count across layers' },
       { tensor: 'attention.input', json: 'attention.input', axes: ['col'], encoding: 'float32' },
+    ],
+  },
+  {
+    id: 'attention_norm',
+    hint: 'attention × value norm, same forward as attention',
+    family: 'attention',
+    label: 'Attention norm',
+    description: 'attention weight times the norm of the value vector through the output projection (Kobayashi et al. 2020), every layer and head',
+    signed: false,
+    defaultSelected: false,
+    common: true,
+    options: ['attentionRows'],
+    json: 'attentionNorm',
+    outputs: [
+      { tensor: 'attentionNorm.data', json: 'attentionNorm.data', axes: ['layer', 'head', 'row', 'col'], encoding: 'float16' },
+      { tensor: 'attentionNorm.mean', json: 'attentionNorm.mean', axes: ['row', 'col'], encoding: 'float32' },
     ],
   },
   {
@@ -134,6 +151,22 @@ export const METHOD_CATALOG = [
     options: ['target', 'foil', 'foilIds'],
     json: 'gradient',
     outputs: [{ tensor: 'gradient.raw', json: 'gradient.raw', axes: ['row', 'col', 'hidden'], encoding: 'float16' }],
+  },
+  {
+    id: 'value_zeroing',
+    hint: 'one forward per layer and key: slowest',
+    family: 'value_zeroing',
+    label: 'Value zeroing',
+    description: 'cosine distance of each layer’s output at the answer rows when one key’s value vectors are zeroed (Mohebbi et al. 2023); one forward per layer and key, batched',
+    signed: false,
+    defaultSelected: false,
+    common: true,
+    options: [],
+    json: 'valueZeroing',
+    outputs: [
+      { tensor: 'valueZeroing.data', json: 'valueZeroing.data', axes: ['layer', 'row', 'col'], encoding: 'float32' },
+      { tensor: 'valueZeroing.mean', json: 'valueZeroing.mean', axes: ['row', 'col'], encoding: 'float32' },
+    ],
   },
   {
     id: 'step_scores',
@@ -297,6 +330,32 @@ export const ATTRIBUTION_CATALOG = [
     aggregateRank: 3,
     sources: [{ tensor: 'attention.input' }],
     present: (run: RunJson) => Boolean(run.attention?.input?.length),
+  },
+  {
+    id: 'attention_norm',
+    method: 'attention_norm',
+    label: 'Attention norm (mean over layers and heads)',
+    shortLabel: 'Attention norm',
+    viewName: 'attention_norm',
+    signed: false,
+    chips: true,
+    aggregateRank: 7,
+    sources: [{ tensor: 'attentionNorm.mean', rows: 'answer' }],
+    rows: (run: RunJson) => ({ matrix: run.attentionNorm?.mean, indexedBy: run.attentionNorm?.rows ?? 'answer' }),
+    present: (run: RunJson) => Boolean(run.attentionNorm?.mean?.length),
+  },
+  {
+    id: 'value_zeroing',
+    method: 'value_zeroing',
+    label: 'Value zeroing (mean over layers)',
+    shortLabel: 'Value zeroing',
+    viewName: 'value_zeroing',
+    signed: false,
+    chips: true,
+    aggregateRank: 8,
+    sources: [{ tensor: 'valueZeroing.mean', rows: 'all' }],
+    rows: (run: RunJson) => ({ matrix: run.valueZeroing?.mean, indexedBy: 'answer' as const }),
+    present: (run: RunJson) => Boolean(run.valueZeroing?.mean?.length),
   },
   {
     id: 'saliency',

@@ -162,6 +162,33 @@ export interface SourceJson {
   rendered?: string;
 }
 
+/**
+ * Attention norm (Kobayashi et al. 2020): α_ij · ‖v_j W_o,h‖ per [layer][head][row][col], rows as attention's.
+ * `data` is kept as a tensor in the store (empty in stored JSON unless asked for, like attention.data).
+ */
+export interface AttentionNormJson {
+  layers: number;
+  heads: number;
+  rows: 'answer' | 'all';
+  rowPositions: number[];
+  data: number[][][][];
+  /** Mean over layers and heads [row][col]. */
+  mean: number[][];
+  encoding?: TensorEncodingNote;
+}
+
+/** Value zeroing (Mohebbi et al. 2023): cosine distance of layer l's output at answer row t when v_j := 0. */
+export interface ValueZeroingJson {
+  layers: number;
+  rowPositions: number[];
+  /** [layer][row][col], raw distances (not row-normalised); 0 for col > the row's query position. */
+  data: number[][][];
+  /** Mean over layers [row][col]. */
+  mean: number[][];
+  /** What it cost: perturbed sequences, forward passes of batchSize + 1 copies, milliseconds. */
+  cost: { sequences: number; forwards: number; batchSize: number; ms: number };
+}
+
 /** Per-head statistics, each [layer][head], averaged over the stored rows. */
 export interface HeadStatsJson {
   entropy: number[][];
@@ -306,6 +333,8 @@ export interface RunJson {
   /** Encoder-decoder runs: what the encoder read. `tokens` are then the decoder's ids (start token first, promptLength 1). */
   source?: SourceJson;
   attention?: AttentionJson;
+  attentionNorm?: AttentionNormJson;
+  valueZeroing?: ValueZeroingJson;
   gradient?: GradientJson;
   integratedGradients?: IntegratedGradientsJson;
   // Issue 16 methods (one field each; see the block of types below).

@@ -9,6 +9,7 @@ const STAGE_LABELS: Record<string, string> = {
   gradients: 'gradients',
   forward: 'forward readouts',
   perturbation: 'perturbations',
+  value_zeroing: 'value zeroing',
   store: 'storing',
 };
 

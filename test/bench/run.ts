@@ -7,6 +7,7 @@ import { benchWarm } from './warm-bench';
 import { benchBuckets } from './bucket-bench';
 import { benchLong, benchScale } from './scale-bench';
 import { benchMethods } from './methods-bench';
+import { benchAttentionMethods } from './attention-methods-bench';
 import { parseByteSize } from '../../shared/memory-estimate';
 
 // `npm run bench -- scale --memory-budget 8G`: names pick benchmarks (default: all but scale, which builds ~1 GB).
@@ -28,6 +29,10 @@ function table(title: string, rows: object[]): void {
 if (wanted('attention')) {
   const rows = await benchAttention();
   table('Attention: instrumented forward vs plain forward (same sequence, interleaved repetitions, medians)', rows);
+}
+if (wanted('attention-methods')) {
+  const rows = await benchAttentionMethods();
+  table('Attention norm and value zeroing: multiples of one plain forward of the same sequence (llama h256 L4, 16-token answer)', rows);
 }
 if (wanted('gradients')) {
   const rows = await benchGradients();

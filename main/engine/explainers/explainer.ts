@@ -41,4 +41,6 @@ export interface ExplainerFamily {
   /** The method ids this family's engine modules compute (checked against the catalog in ./registry). */
   readonly methods: readonly string[];
   compute(context: ExplainContext, methods: readonly string[]): Promise<ExplainResult>;
+  /** One line saying what the family will cost, shown with its stage before it starts (expensive families). */
+  costLine?(context: ExplainContext): string;
 }

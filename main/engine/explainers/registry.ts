@@ -8,11 +8,13 @@ import { attentionFamily } from './attention-family';
 import { gradientFamily } from './gradient-family';
 import { forwardFamily } from './forward-family';
 import { perturbationFamily } from './perturbation-family';
+import { valueZeroingFamily } from './value-zeroing-family';
 
 const FAMILIES: Readonly<Record<MethodFamily, ExplainerFamily>> = Object.freeze({
   attention: attentionFamily,
   gradient: gradientFamily,
   forward: forwardFamily,
+  value_zeroing: valueZeroingFamily,
   perturbation: perturbationFamily,
 });
 
