@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startWorkbench, type Workbench } from './harness';
+import { METHOD_CATALOG } from '../../shared/method-catalog';
 
 let workbench: Workbench;
 let page: Page;
@@ -24,7 +25,8 @@ describe('run view: attention norm and value zeroing', () => {
     await page.getByLabel('Message 1', { exact: true }).fill('[DATA]\nphone support: mon-fri 9am-6pm\nemail support: next business day\n[/DATA]\nWhen is email support open?');
     await page.getByLabel('Expected answer').fill('email support: next business day');
     const box = (id: string) => page.locator(`.methods input[value="${id}"]`);
-    for (const id of ['attention', 'saliency', 'grad_x_input', 'integrated_gradients']) if (await box(id).isChecked()) await box(id).uncheck();
+    // Only the two methods under test: every box the form ticks by default (the catalog's defaultSelected) is cleared.
+    for (const id of METHOD_CATALOG.filter((entry) => entry.common).map((entry) => entry.id)) if (await box(id).isChecked()) await box(id).uncheck();
     await box('attention_norm').check();
     await box('value_zeroing').check();
     expect(await page.getByText('Value zeroing', { exact: true }).count()).toBeGreaterThan(0);
