@@ -157,7 +157,7 @@ export const METHOD_CATALOG = [
     hint: 'one forward per layer and key: slowest',
     family: 'value_zeroing',
     label: 'Value zeroing',
-    description: 'cosine distance of each layer’s output at the answer rows when one key’s value vectors are zeroed (Mohebbi et al. 2023); one forward per layer and key, batched',
+    description: 'cosine distance of each layer’s output at the answer rows when one key’s value vectors are zeroed (Mohebbi et al. 2023); one forward per layer and key, batched (its cost is printed before it runs)',
     signed: false,
     defaultSelected: false,
     common: true,
