@@ -26,6 +26,7 @@ Usage:
                         ${flagUsage('target')} ${flagUsage('foil')} ${flagUsage('saliency-norm')}
                         ${flagUsage('raw-gradient')} ${flagUsage('ig-steps')} ${flagUsage('ig-baseline')}
                         ${flagUsage('ig-rule')} ${flagUsage('ig-spacing')}
+                        ${flagUsage('occlusion-baseline')} ${flagUsage('occlusion-span')} ${flagUsage('logit-lens-manual')}
                         [--device auto|cpu|cuda|dml|coreml] [--memory-budget SIZE] [--experiment NAME] [--tag TAG]...
                         [--db FILE] [--json FILE] [--report FILE.html] [--quiet]
                         ${VIEW_USAGE}
@@ -39,7 +40,8 @@ Usage:
   llm-explainer help [COMMAND]      (or COMMAND --help)
   llm-explainer --version
 
-METHOD (the token view's colours): attention, rollout, saliency, grad_x_input, integrated_gradients or none.
+METHOD (the token view's colours): attention, rollout, attention_norm, value_zeroing, saliency, grad_x_input,
+integrated_gradients or none.
 Without --model the built-in demo model is used. The run store is a SQLite file in the app-data folder
 (override with --db or LLM_EXPLAINER_DB).`;
 

@@ -3,7 +3,7 @@
 import type { RunJson, TensorEncodingNote } from '../shared/run';
 import type { TensorInfo } from '../shared/tensor';
 import type { RunReader } from './store/run-reader';
-import { ATTENTION_TENSORS, GRADIENT_TENSORS } from '../shared/tensor-names';
+import { ATTENTION_NORM_TENSORS, ATTENTION_TENSORS, GRADIENT_TENSORS } from '../shared/tensor-names';
 
 export interface ExportOptions {
   /** Fill `attention.data` from the stored [layer, head, row, col] tensor. */
@@ -38,6 +38,12 @@ export function storedRunJson(store: RunReader, id: string, options: ExportOptio
     let data: number[][][][] = [];
     if (options.includeAttentionData && info) data = nest(store.readTensor(id, info.name)!.data, info.shape) as number[][][][];
     run.attention = { ...run.attention, data, encoding: noteOf(info) };
+  }
+  if (run.attentionNorm) {
+    const info = infos.get(ATTENTION_NORM_TENSORS.data);
+    let data: number[][][][] = [];
+    if (options.includeAttentionData && info) data = nest(store.readTensor(id, info.name)!.data, info.shape) as number[][][][];
+    run.attentionNorm = { ...run.attentionNorm, data, encoding: noteOf(info) };
   }
   if (run.gradient) {
     const info = infos.get(GRADIENT_TENSORS.raw);

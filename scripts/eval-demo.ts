@@ -15,6 +15,7 @@ import {
   closeAttributionContext,
   exampleAttributions,
   hitRates,
+  meanAopc,
   openAttributionContext,
   randomizedRankCorrelation,
   topLine,
@@ -45,10 +46,11 @@ for (const miss of wrong.slice(0, 5)) log(`  wrong: expected "${miss.example.rep
 const cacheDir = await mkdtemp(join(tmpdir(), 'eval-demo-'));
 try {
   const context = await openAttributionContext(folder, cacheDir);
-  const attribute = async (examples: TaskExample[], name: string, gradients = true): Promise<ExampleAttributions[]> => {
+  const attribute = async (examples: TaskExample[], name: string, gradients = true, bestHead?: number): Promise<ExampleAttributions[]> => {
     const out: ExampleAttributions[] = [];
     for (const example of examples) {
-      out.push(await exampleAttributions(context, example, { gradients }));
+      // Held-out prompts also get deletion/insertion curves of every method (issue 16).
+      out.push(await exampleAttributions(context, example, { gradients, faithfulness: gradients, bestHead }));
       if (out.length % 25 === 0) log(`${name}: ${out.length}/${examples.length} explained`);
     }
     return out;
@@ -58,7 +60,8 @@ try {
   const best = chooseBestHead(validationAttributions);
   const heads = context.loaded.config.numHeads;
   log(`best head on validation: layer ${Math.floor(best.head / heads)} head ${best.head % heads} (hit rate ${best.hitRate.toFixed(3)})`);
-  const heldOutAttributions = await attribute(heldOut, 'held-out');
+  const heldOutAttributions = await attribute(heldOut, 'held-out', true, best.head);
+  const aopc = meanAopc(heldOutAttributions);
   const rates = hitRates(heldOutAttributions, best.head);
   // Where rollout misses, does it prefer an earlier line? (Rollout multiplies residual-mixed attention over
   // layers, which piles mass onto early positions.)
@@ -79,6 +82,7 @@ try {
     hitRate: Object.fromEntries(Object.entries(rates).map(([method, rate]) => [method, round(rate)])),
     bestHead: { layer: Math.floor(best.head / heads), head: best.head % heads, validationHitRate: round(best.hitRate), validationPrompts: validation.length },
     randomizedRankCorrelation: round(correlation.mean),
+    meanAopc: Object.fromEntries(Object.entries(aopc).sort(([, a], [, b]) => b.deletion - a.deletion).map(([method, v]) => [method, { deletion: round(v.deletion), insertion: round(v.insertion) }])),
     rolloutMissesOnEarlierLine: rolloutMisses.length ? round(rolloutEarlier / rolloutMisses.length) : 0,
   };
   console.log(JSON.stringify(summary));

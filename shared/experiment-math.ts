@@ -3,6 +3,7 @@
 // No I/O here: main/experiments/aggregate.ts reads the store and feeds these functions; tests recompute the
 // same numbers naively from the stored tensors.
 import { AGGREGATE_ATTRIBUTIONS, type AttributionId } from './method-catalog';
+import type { FaithfulnessRank } from './faithfulness-math';
 
 /** Token positions [start, end) of a sequence, end exclusive. */
 export type TokenRange = readonly [number, number];
@@ -259,6 +260,8 @@ export interface ExperimentAggregate {
   topTokens: Partial<Record<AttributionMethod, TokenTotal[]>>;
   /** Assisted generation pooled over the runs that used an assistant (absent when none did). */
   assistant?: AssistantAcceptance;
+  /** Issue 16: attribution methods ranked by mean AOPC over the runs with faithfulness curves (absent when none has). */
+  faithfulness?: FaithfulnessRank[];
 }
 
 /** Drafts accepted over several assisted runs: pooled (Σ accepted / Σ proposed), not a mean of rates. */

@@ -24,6 +24,14 @@ export type SaliencyNorm = (typeof SALIENCY_NORMS)[number];
 
 export const ATTENTION_ROWS = ['answer', 'all'] as const;
 
+/** What replaces an occluded (or deleted, for faithfulness) token embedding: zeros (Captum's default), or the pad or unk token's embedding. */
+export const OCCLUSION_BASELINES = ['zero', 'pad', 'unk'] as const;
+export type OcclusionBaseline = (typeof OCCLUSION_BASELINES)[number];
+
+/** Occlude one token at a time, or whole words (tokenizer word boundaries). */
+export const OCCLUSION_SPANS = ['token', 'word'] as const;
+export type OcclusionSpan = (typeof OCCLUSION_SPANS)[number];
+
 export interface ExplainOptions {
   attentionRows: (typeof ATTENTION_ROWS)[number];
   /** Manual attention mode: name patterns of the query and key projections (exact, glob or /regex/). */
@@ -40,6 +48,12 @@ export interface ExplainOptions {
   igRule: IgRule;
   /** Unset: geometric for the zero baseline, uniform otherwise (the run states which was used). */
   igSpacing?: IgSpacing;
+  /** Unset: zero (Captum's feature-ablation default). Also what faithfulness curves delete with. */
+  occlusionBaseline?: OcclusionBaseline;
+  /** Unset: token. */
+  occlusionSpan?: OcclusionSpan;
+  /** Logit lens: name pattern of the residual-stream tensors (L or L + 1 of them), when the structural search fails. */
+  logitLensManual?: string;
 }
 
 export const DEFAULT_EXPLAIN_OPTIONS: ExplainOptions = {
@@ -52,6 +66,8 @@ export const DEFAULT_EXPLAIN_OPTIONS: ExplainOptions = {
   // the zero baseline needs geometric spacing and ~128 steps on RMSNorm models.
   igBaseline: 'pad',
   igRule: 'gauss-legendre',
+  occlusionBaseline: 'zero',
+  occlusionSpan: 'token',
 };
 
 /** What one scalar option accepts. Composite options (attentionManual, foilIds) are checked by hand. */
@@ -84,4 +100,7 @@ export const EXPLAIN_OPTION_SPECS: readonly ExplainOptionSpec[] = Object.freeze(
   { key: 'igBaseline', flag: 'ig-baseline', value: { kind: 'choice', choices: IG_BASELINES }, help: 'integrated-gradients baseline' },
   { key: 'igRule', flag: 'ig-rule', value: { kind: 'choice', choices: IG_RULES }, help: 'integrated-gradients quadrature rule' },
   { key: 'igSpacing', flag: 'ig-spacing', value: { kind: 'choice', choices: IG_SPACINGS }, help: 'integrated-gradients point spacing' },
+  { key: 'occlusionBaseline', flag: 'occlusion-baseline', value: { kind: 'choice', choices: OCCLUSION_BASELINES }, help: 'what an occluded (or, for faithfulness, deleted) token embedding becomes' },
+  { key: 'occlusionSpan', flag: 'occlusion-span', value: { kind: 'choice', choices: OCCLUSION_SPANS }, help: 'occlude one token at a time or whole words' },
+  { key: 'logitLensManual', flag: 'logit-lens-manual', value: { kind: 'text', max: 500 }, help: 'logit lens: name pattern of the residual-stream tensors, when the structural search fails' },
 ] satisfies ExplainOptionSpec[]);

@@ -77,7 +77,7 @@ export interface MemoryEstimate {
   /** Estimated peak resident memory of the process doing the run. */
   peakBytes: number;
   /** The stage at the peak. */
-  stage: 'generate' | 'attention' | 'gradients';
+  stage: 'generate' | 'attention' | 'gradients' | 'value_zeroing';
   /** What the peak is made of, largest first. */
   parts: MemoryPart[];
 }
@@ -128,8 +128,9 @@ export function estimatePeakMemory(model: ModelDimensions, run: RunShape): Memor
     { stage: 'generate', parts: [{ name: 'plain session', bytes: c.SESSION * F }, forward] },
   ];
   const rows: MemoryPart = { name: 'stored attention rows', bytes: 0 };
-  if (run.methods.includes('attention')) {
-    rows.bytes = 12 * L * H * (run.attentionRows === 'all' ? T : A) * T;
+  const attentionMethods = run.methods.filter((m) => m === 'attention' || m === 'attention_norm').length;
+  if (attentionMethods > 0) {
+    rows.bytes = attentionMethods * 12 * L * H * (run.attentionRows === 'all' ? T : A) * T;
     stages.push({ stage: 'attention', parts: [{ name: 'sessions and graph rewrite', bytes: c.ATTENTION_F * F }, forward, rows] });
   }
   const rowMethods = run.methods.some((m) => m !== 'integrated_gradients' && GRADIENT_METHODS.has(m));
@@ -159,6 +160,18 @@ export function estimatePeakMemory(model: ModelDimensions, run: RunShape): Memor
     // Both programs stay open in one run: the other one's sessions come on top.
     if (rowMethods && wantsIg) parts.push({ name: 'the other gradient program', bytes: 2 * W });
     stages.push({ stage: 'gradients', parts });
+  }
+  if (run.methods.includes('value_zeroing')) {
+    // Not fitted to measurements yet: the rewritten graph's session like attention's, and 17 copies (16 perturbed +
+    // the reference, methods/value-zeroing.ts) of one layer's probabilities and MLP/hidden activations; no logits.
+    const copies = 17;
+    stages.push({
+      stage: 'value_zeroing',
+      parts: [
+        { name: 'session and graph rewrite', bytes: c.ATTENTION_F * F },
+        { name: `${copies} sequence copies per forward`, bytes: copies * (3 * P + 4 * T * (2 * I + 6 * d)) },
+      ],
+    });
   }
   const sum = (parts: MemoryPart[]) => parts.reduce((total, part) => total + part.bytes, 0);
   const top = stages.reduce((best, next) => (sum(next.parts) > sum(best.parts) ? next : best));

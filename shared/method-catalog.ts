@@ -14,6 +14,10 @@ import type { RunJson } from './run';
 export const METHOD_FAMILIES = [
   { id: 'attention', stage: 'attention', label: 'One instrumented forward pass' },
   { id: 'gradient', stage: 'gradients', label: 'One forward pass and batched reverse passes of the derivative graph' },
+  { id: 'forward', stage: 'forward', label: 'Plain forwards read out: the run’s logits, the residual stream through the final norm and lm_head' },
+  { id: 'value_zeroing', stage: 'value_zeroing', label: 'Batched forwards of a rewritten graph, one per layer and key (its cost is stated first)' },
+  // Last: faithfulness orders the positions by every attribution the earlier families produced.
+  { id: 'perturbation', stage: 'perturbation', label: 'Batched forwards of edited input embeddings' },
 ] as const;
 export type MethodFamily = (typeof METHOD_FAMILIES)[number]['id'];
 export type FamilyStage = (typeof METHOD_FAMILIES)[number]['stage'];
@@ -50,7 +54,7 @@ export interface MethodEntry {
   /** The explain options it reads (shared/explain-options EXPLAIN_OPTION_SPECS). */
   options: readonly (keyof ExplainOptions)[];
   /** The run JSON field it fills. */
-  json: 'attention' | 'gradient' | 'integratedGradients';
+  json: 'attention' | 'gradient' | 'integratedGradients' | 'steps' | 'logitLens' | 'occlusion' | 'faithfulness' | 'attentionNorm' | 'valueZeroing';
   outputs: readonly MethodOutput[];
 }
 
@@ -72,6 +76,22 @@ export const METHOD_CATALOG = [
       { tensor: 'attention.mean', json: 'attention.mean', axes: ['row', 'col'], encoding: 'float32' },
       { tensor: 'attention.rollout', json: 'attention.rollout', axes: ['row', 'col'], encoding: 'float32', when: 'the model has one head count across layers' },
       { tensor: 'attention.input', json: 'attention.input', axes: ['col'], encoding: 'float32' },
+    ],
+  },
+  {
+    id: 'attention_norm',
+    hint: 'attention × value norm, same forward as attention',
+    family: 'attention',
+    label: 'Attention norm',
+    description: 'attention weight times the norm of the value vector through the output projection (Kobayashi et al. 2020), every layer and head',
+    signed: false,
+    defaultSelected: false,
+    common: true,
+    options: ['attentionRows'],
+    json: 'attentionNorm',
+    outputs: [
+      { tensor: 'attentionNorm.data', json: 'attentionNorm.data', axes: ['layer', 'head', 'row', 'col'], encoding: 'float16' },
+      { tensor: 'attentionNorm.mean', json: 'attentionNorm.mean', axes: ['row', 'col'], encoding: 'float32' },
     ],
   },
   {
@@ -131,6 +151,81 @@ export const METHOD_CATALOG = [
     options: ['target', 'foil', 'foilIds'],
     json: 'gradient',
     outputs: [{ tensor: 'gradient.raw', json: 'gradient.raw', axes: ['row', 'col', 'hidden'], encoding: 'float16' }],
+  },
+  {
+    id: 'value_zeroing',
+    hint: 'one forward per layer and key: slowest',
+    family: 'value_zeroing',
+    label: 'Value zeroing',
+    description: 'cosine distance of each layer’s output at the answer rows when one key’s value vectors are zeroed (Mohebbi et al. 2023); one forward per layer and key, batched (its cost is printed before it runs)',
+    signed: false,
+    defaultSelected: false,
+    common: true,
+    options: [],
+    json: 'valueZeroing',
+    outputs: [
+      { tensor: 'valueZeroing.data', json: 'valueZeroing.data', axes: ['layer', 'row', 'col'], encoding: 'float32' },
+      { tensor: 'valueZeroing.mean', json: 'valueZeroing.mean', axes: ['row', 'col'], encoding: 'float32' },
+    ],
+  },
+  {
+    id: 'step_scores',
+    hint: 'probability, entropy, rank, top 5',
+    family: 'forward',
+    label: 'Step scores',
+    description: 'per answer token: log-probability, entropy (nats), rank and top 5 of the next-token distribution',
+    signed: true,
+    defaultSelected: false,
+    common: true,
+    options: [],
+    json: 'steps',
+    outputs: [
+      { tensor: 'steps.logprob', json: 'steps.logprob', axes: ['row'], encoding: 'float32' },
+      { tensor: 'steps.entropy', json: 'steps.entropy', axes: ['row'], encoding: 'float32' },
+    ],
+  },
+  {
+    id: 'logit_lens',
+    hint: 'every layer read out',
+    family: 'forward',
+    label: 'Logit lens',
+    description: 'each layer’s residual stream read out through the final norm and lm_head (log-probability, rank, top id)',
+    signed: true,
+    defaultSelected: false,
+    common: true,
+    options: ['logitLensManual'],
+    json: 'logitLens',
+    outputs: [{ tensor: 'logitLens.logprob', json: 'logitLens.logprob', axes: ['depth', 'row'], encoding: 'float32' }],
+  },
+  {
+    id: 'occlusion',
+    hint: 'one forward per position',
+    family: 'perturbation',
+    label: 'Occlusion',
+    description: 'each token embedding (or word) replaced by a baseline; change of each answer token’s log-probability',
+    signed: true,
+    defaultSelected: false,
+    common: true,
+    options: ['occlusionBaseline', 'occlusionSpan'],
+    json: 'occlusion',
+    outputs: [
+      { tensor: 'occlusion.perToken', json: 'occlusion.perToken', axes: ['row', 'col'], encoding: 'float32' },
+      { tensor: 'occlusion.sequence', json: 'occlusion.sequence', axes: ['col'], encoding: 'float32' },
+    ],
+  },
+  {
+    id: 'faithfulness',
+    hint: 'deletion/insertion curves of the methods above',
+    family: 'perturbation',
+    label: 'Faithfulness',
+    description: 'deletion and insertion curves with AOPC for every attribution of the run, and a random-order control',
+    signed: false,
+    defaultSelected: true,
+    common: true,
+    options: ['occlusionBaseline'],
+    json: 'faithfulness',
+    // Curves keyed by attribution: JSON only (a few hundred numbers).
+    outputs: [],
   },
 ] as const satisfies readonly MethodEntry[];
 
@@ -237,6 +332,32 @@ export const ATTRIBUTION_CATALOG = [
     present: (run: RunJson) => Boolean(run.attention?.input?.length),
   },
   {
+    id: 'attention_norm',
+    method: 'attention_norm',
+    label: 'Attention norm (mean over layers and heads)',
+    shortLabel: 'Attention norm',
+    viewName: 'attention_norm',
+    signed: false,
+    chips: true,
+    aggregateRank: 7,
+    sources: [{ tensor: 'attentionNorm.mean', rows: 'answer' }],
+    rows: (run: RunJson) => ({ matrix: run.attentionNorm?.mean, indexedBy: run.attentionNorm?.rows ?? 'answer' }),
+    present: (run: RunJson) => Boolean(run.attentionNorm?.mean?.length),
+  },
+  {
+    id: 'value_zeroing',
+    method: 'value_zeroing',
+    label: 'Value zeroing (mean over layers)',
+    shortLabel: 'Value zeroing',
+    viewName: 'value_zeroing',
+    signed: false,
+    chips: true,
+    aggregateRank: 8,
+    sources: [{ tensor: 'valueZeroing.mean', rows: 'all' }],
+    rows: (run: RunJson) => ({ matrix: run.valueZeroing?.mean, indexedBy: 'answer' as const }),
+    present: (run: RunJson) => Boolean(run.valueZeroing?.mean?.length),
+  },
+  {
     id: 'saliency',
     method: 'saliency',
     label: 'Saliency',
@@ -276,6 +397,20 @@ export const ATTRIBUTION_CATALOG = [
     sources: [{ tensor: 'integratedGradients.attributions' }],
     sequence: (run: RunJson) => run.integratedGradients?.attributions,
     present: (run: RunJson) => Boolean(run.integratedGradients?.attributions?.length),
+  },
+  {
+    id: 'occlusion',
+    method: 'occlusion',
+    label: 'Occlusion',
+    shortLabel: 'Occlusion',
+    viewName: 'occlusion',
+    signed: true,
+    chips: true,
+    aggregateRank: 6,
+    sources: [{ tensor: 'occlusion.perToken', rows: 'all' }, { tensor: 'occlusion.sequence' }],
+    rows: (run: RunJson) => ({ matrix: run.occlusion?.perToken, indexedBy: 'answer' as const }),
+    sequence: (run: RunJson) => run.occlusion?.sequence,
+    present: (run: RunJson) => Boolean(run.occlusion?.sequence?.length),
   },
 ] as const satisfies readonly AttributionEntry[];
 

@@ -162,6 +162,33 @@ export interface SourceJson {
   rendered?: string;
 }
 
+/**
+ * Attention norm (Kobayashi et al. 2020): α_ij · ‖v_j W_o,h‖ per [layer][head][row][col], rows as attention's.
+ * `data` is kept as a tensor in the store (empty in stored JSON unless asked for, like attention.data).
+ */
+export interface AttentionNormJson {
+  layers: number;
+  heads: number;
+  rows: 'answer' | 'all';
+  rowPositions: number[];
+  data: number[][][][];
+  /** Mean over layers and heads [row][col]. */
+  mean: number[][];
+  encoding?: TensorEncodingNote;
+}
+
+/** Value zeroing (Mohebbi et al. 2023): cosine distance of layer l's output at answer row t when v_j := 0. */
+export interface ValueZeroingJson {
+  layers: number;
+  rowPositions: number[];
+  /** [layer][row][col], raw distances (not row-normalised); 0 for col > the row's query position. */
+  data: number[][][];
+  /** Mean over layers [row][col]. */
+  mean: number[][];
+  /** What it cost: perturbed sequences, forward passes of batchSize + 1 copies, milliseconds. */
+  cost: { sequences: number; forwards: number; batchSize: number; ms: number };
+}
+
 /** Per-head statistics, each [layer][head], averaged over the stored rows. */
 export interface HeadStatsJson {
   entropy: number[][];
@@ -203,6 +230,78 @@ export interface IntegratedGradientsJson {
   input?: 'source';
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Issue 16 methods. Row t = answer token t, predicted at query position q_t = promptLength + t − 1;
+// f_t = log p(answer_t | prefix); F = Σ_t f_t.
+
+/** Step scores (inseq's step functions), one entry per answer token, from the full next-token distribution at q_t. */
+export interface StepScoresJson {
+  /** f_t (natural log). */
+  logprob: number[];
+  /** Entropy of the next-token distribution at q_t, in nats. */
+  entropy: number[];
+  /** Vocabulary entries with a strictly larger log-probability than answer_t (0 = top). */
+  rank: number[];
+  /** The five most probable next tokens at q_t, most probable first. */
+  top5: { ids: number[]; probabilities: number[] }[];
+}
+
+/** Logit lens: the residual stream after l blocks (l = 0..layers) read out through the final norm and lm_head. */
+export interface LogitLensJson {
+  /** Number of blocks L; the arrays have L + 1 layers. */
+  layers: number;
+  /** log p(answer_t) read at layer l: [layer][t]. */
+  logprob: number[][];
+  /** Entries with a strictly larger log-probability: [layer][t]. */
+  rank: number[][];
+  /** Argmax id: [layer][t]. */
+  top: number[][];
+  /** "graph" (residual adds found by structure) or "manual" (--logit-lens-manual pattern). */
+  source: 'graph' | 'manual';
+  /** The graph tensors read as the residual stream, l = 0..L. */
+  residuals: string[];
+}
+
+/** Occlusion (leave-one-out feature ablation of the token embeddings). */
+export interface OcclusionJson {
+  /** f_t(x) − f_t(x with e_j := baseline): [t][j]; exactly 0 for j ≥ q_t + 1. */
+  perToken: number[][];
+  /** The same for F: [j]. */
+  sequence: number[];
+  /** "zero", "pad" or "unk". */
+  baseline: string;
+  /** "token" (one position at a time) or "word" (each word ablated whole; its value shown at each of its positions). */
+  span: string;
+  /** The ablated spans [start, end) when span is not "token". */
+  spans?: [number, number][];
+  /** Forward passes it took (batched). */
+  forwards: number;
+}
+
+/** Deletion and insertion curves of one attribution method, at k = 0, 10, …, 100 % of the prompt positions. */
+export interface FaithfulnessCurveJson {
+  /** F with the top k% positions replaced by the baseline; deletion[0] = F(x). */
+  deletion: number[];
+  /** F with only the top k% positions kept (the rest baseline); insertion[10] = F(x). */
+  insertion: number[];
+  /** Mean over the 11 points of F(x) − deletion[k] (higher: the method found what matters). */
+  aopcDeletion: number;
+  /** Mean over the 11 points of insertion[k] − insertion[0] (higher: the method found what matters). */
+  aopcInsertion: number;
+}
+
+/** What the faithfulness curves cost and how they were made. */
+export interface FaithfulnessCostJson {
+  baseline: string;
+  /** Prompt positions ordered and removed. */
+  positions: number;
+  /** Forward passes (batched). */
+  forwards: number;
+  /** Random orders averaged for the "random" control. */
+  randomOrders: number;
+  milliseconds: number;
+}
+
 /** How stored tensors were encoded, stated by `show --json`. */
 export interface TensorEncodingNote {
   dtype: string;
@@ -234,8 +333,17 @@ export interface RunJson {
   /** Encoder-decoder runs: what the encoder read. `tokens` are then the decoder's ids (start token first, promptLength 1). */
   source?: SourceJson;
   attention?: AttentionJson;
+  attentionNorm?: AttentionNormJson;
+  valueZeroing?: ValueZeroingJson;
   gradient?: GradientJson;
   integratedGradients?: IntegratedGradientsJson;
+  // Issue 16 methods (one field each; see the block of types below).
+  steps?: StepScoresJson;
+  logitLens?: LogitLensJson;
+  occlusion?: OcclusionJson;
+  /** Keyed by chip attribution id (shared/method-catalog, e.g. "saliency", "attention.mean") and "random" (the control). */
+  faithfulness?: Record<string, FaithfulnessCurveJson>;
+  faithfulnessCost?: FaithfulnessCostJson;
   /** What the user should know about this run's tokens (a supplied answer that maps to the unknown token). */
   warnings?: string[];
   /** Link to the run this one re-ran (experiments issue). */

@@ -19,3 +19,6 @@ export const GRADIENT_TENSORS = {
   raw: 'gradient.raw',
   igAttributions: 'integratedGradients.attributions',
 } as const;
+
+/** Attention norm (Kobayashi et al. 2020): [layer, head, row, col] and its mean [row, col]. */
+export const ATTENTION_NORM_TENSORS = { data: 'attentionNorm.data', mean: 'attentionNorm.mean' } as const;

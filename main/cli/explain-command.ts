@@ -210,6 +210,10 @@ export function summarizeRun(run: RunJson): string {
     const ig = run.integratedGradients;
     lines.push(`IG       ${ig.steps} steps, ${ig.rule}, ${igSpacingText(ig)}, ${ig.baseline} baseline: completeness error ${(ig.completenessError * 100).toFixed(2)}%${ig.note ? ` (${ig.note})` : ''}${ig.warning ? `  WARNING: ${ig.warning}` : ''}`);
   }
+  if (run.faithfulness) {
+    const ranked = Object.entries(run.faithfulness).sort(([, a], [, b]) => b.aopcDeletion - a.aopcDeletion);
+    lines.push(`AOPC     deletion (higher = more faithful): ${ranked.map(([method, curve]) => `${method} ${curve.aopcDeletion.toFixed(3)}`).join(', ')}`);
+  }
   for (const warning of run.warnings ?? []) lines.push(`WARNING  ${warning}`);
   // "(warm)": the sessions were already open in this process (batch, rerun, the app's inference child).
   const temperature = (stage: string) => (stageTemperature(run.sessions, stage) ? ` (${stageTemperature(run.sessions, stage)})` : '');

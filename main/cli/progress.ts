@@ -7,6 +7,9 @@ const STAGE_LABELS: Record<string, string> = {
   generate: 'generating',
   attention: 'attention',
   gradients: 'gradients',
+  forward: 'forward readouts',
+  perturbation: 'perturbations',
+  value_zeroing: 'value zeroing',
   store: 'storing',
 };
 

@@ -1,6 +1,7 @@
 // Aggregation across the finished runs of an experiment, read from the store: the layer × head grid of
 // per-head statistics (with the runs behind each cell), each method's attribution share per prompt segment,
 // and the token texts that receive the most attribution overall.
+import { rankByAopc } from '../../shared/faithfulness-math';
 import {
   ATTRIBUTION_METHODS,
   headAttentionTo,
@@ -133,6 +134,8 @@ export function aggregateExperiment(reader: RunReader, experiment: string, optio
     runs.flatMap((run) => (run.generation.assistant ? [{ runId: run.id, proposed: run.generation.assistant.proposed, accepted: run.generation.assistant.accepted }] : [])),
   );
   if (assistant) aggregate.assistant = assistant;
+  const faithfulness = rankByAopc(runs.map((run) => ({ runId: run.id, faithfulness: run.faithfulness })));
+  if (faithfulness.length > 0) aggregate.faithfulness = faithfulness;
   return aggregate;
 }
 

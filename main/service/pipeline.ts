@@ -12,6 +12,7 @@ import { generate } from '../engine/generate';
 import { generateAssistedAnswer } from '../engine/assisted-answer';
 import { ensureDemoModel } from '../demo/demo-model';
 import { familiesFor, validateMethods } from '../engine/explainers/registry';
+import type { ExplainContext } from '../engine/explainers/explainer';
 import { APP_VERSION } from '../version';
 import { processSessionPool, warmModel, type WarmModel } from '../engine/warm-sessions';
 import { MEMORY_RULE_VERSION } from '../../shared/memory-estimate';
@@ -169,26 +170,24 @@ async function explainLoaded(
     const tensors: NamedTensor[] = [];
     let json: Partial<RunJson> = {};
     for (const { family, stage } of familiesFor(methods)) {
-      progress(stage, 0);
+      const familyContext: ExplainContext = {
+        model: loaded,
+        ids,
+        promptLength,
+        options,
+        // The explainers' sessions go where generation went (after any fallback).
+        device: loaded.session.provider as DeviceChoice,
+        cacheDir: context.cacheDir,
+        signal,
+        onProgress: (fraction, message) => progress(stage, fraction, message),
+        sessions,
+        earlier: json,
+      };
+      // An expensive family says what it will cost before it starts (value zeroing's forward count).
+      progress(stage, 0, family.costLine?.(familyContext));
       await holdAtStage(stage, signal);
       checkSignal(signal);
-      const result = await time(stage, () =>
-        family.compute(
-          {
-            model: loaded,
-            ids,
-            promptLength,
-            options,
-            // The explainers' sessions go where generation went (after any fallback).
-            device: loaded.session.provider as DeviceChoice,
-            cacheDir: context.cacheDir,
-            signal,
-            onProgress: (fraction, message) => progress(stage, fraction, message),
-            sessions,
-          },
-          methods,
-        ),
-      );
+      const result = await time(stage, () => family.compute(familyContext, methods));
       checkSignal(signal);
       json = { ...json, ...result.json };
       tensors.push(...result.tensors);

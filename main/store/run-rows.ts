@@ -69,7 +69,7 @@ const COLUMN_FIELDS = new Set([
  * gradient.raw) and stores an empty array in the JSON, as shared/api GetRunOptions describes; a full
  * [layer][head][row][col] array as JSON text would be tens of megabytes.
  */
-const BULK_FIELDS: Record<string, string[]> = { attention: ['data'], gradient: ['raw'] };
+const BULK_FIELDS: Record<string, string[]> = { attention: ['data'], attentionNorm: ['data'], gradient: ['raw'] };
 
 function withoutBulk(key: string, value: unknown): unknown {
   const bulk = BULK_FIELDS[key];

@@ -65,7 +65,7 @@ async function runChild(request: ChildRequest): Promise<ChildReport> {
 }
 
 /** The ~40M-parameter random llama-style model (hidden 512, 8 layers, vocab 32000), written once. */
-async function benchModel(): Promise<string> {
+export async function benchModel(): Promise<string> {
   const file = join(cacheDir, 'llama-40m', 'model.onnx');
   if (await stat(file).then(() => true, () => false)) return file;
   const { buildLlamaModel } = await import('../../main/engine/model-builder/llama');

@@ -6,6 +6,8 @@ import { benchGradients } from './gradient-bench';
 import { benchWarm } from './warm-bench';
 import { benchBuckets } from './bucket-bench';
 import { benchLong, benchScale } from './scale-bench';
+import { benchMethods } from './methods-bench';
+import { benchAttentionMethods } from './attention-methods-bench';
 import { parseByteSize } from '../../shared/memory-estimate';
 
 // `npm run bench -- scale --memory-budget 8G`: names pick benchmarks (default: all but scale, which builds ~1 GB).
@@ -28,6 +30,10 @@ if (wanted('attention')) {
   const rows = await benchAttention();
   table('Attention: instrumented forward vs plain forward (same sequence, interleaved repetitions, medians)', rows);
 }
+if (wanted('attention-methods')) {
+  const rows = await benchAttentionMethods();
+  table('Attention norm and value zeroing: multiples of one plain forward of the same sequence (llama h256 L4, 16-token answer)', rows);
+}
 if (wanted('gradients')) {
   const rows = await benchGradients();
   table('Gradients: multiples of one plain forward of the same sequence', rows);
@@ -39,6 +45,10 @@ if (wanted('warm')) {
 if (wanted('buckets')) {
   const rows = await benchBuckets();
   table('Length buckets: 1,024 tokens, then 1,000 never seen before (20 M llama, 32 saliency rows, fresh cache per mode)', rows);
+}
+if (wanted('methods')) {
+  const rows = await benchMethods();
+  table('Forward and perturbation methods (40M llama, T = 64, 8-token answer): multiples of one plain forward, forward passes per call', rows);
 }
 if (wanted('scale')) {
   const budget = values['memory-budget'] === undefined ? undefined : parseByteSize(values['memory-budget']);

@@ -17,8 +17,13 @@ import { buildTokenSequence } from '../../engine/prompt';
 import { encodeExample } from './batches';
 import type { TaskExample } from './task';
 import { DemoEncoder } from './tokenizer';
+import { TargetForward } from '../../engine/methods/target-forward';
+import { computeOcclusion } from '../../engine/methods/occlusion';
+import { computeFaithfulness } from '../../engine/methods/faithfulness';
 
-export const ATTRIBUTION_METHODS = ['attention_rollout', 'attention_mean', 'best_head', 'saliency', 'grad_x_input', 'integrated_gradients'] as const;
+export const ATTRIBUTION_METHODS = ['attention_rollout', 'attention_mean', 'best_head', 'saliency', 'grad_x_input', 'integrated_gradients', 'occlusion'] as const;
+/** Methods whose line share sums absolute values (signed attributions); the others sum the values as they are. */
+const ABSOLUTE: ReadonlySet<AttributionMethod> = new Set(['grad_x_input', 'integrated_gradients']);
 export type AttributionMethod = (typeof ATTRIBUTION_METHODS)[number];
 
 /** Token ranges [start, end) of the data lines of a prompt (between [DATA] and [/DATA], newline-separated). */
@@ -151,11 +156,17 @@ export interface ExampleAttributions {
   saliency: Float32Array;
   gradXInput: Float32Array;
   integratedGradients: Float32Array;
+  /** Occlusion of the summed answer log-probability with the zero baseline (issue 16), [col]. */
+  occlusion: Float64Array;
+  /** Deletion and insertion AOPC per method and for the random control (issue 16), when asked for. */
+  aopc?: Record<string, { deletion: number; insertion: number }>;
 }
 
 export interface AttributionContext {
   loaded: LoadedModel;
   program: GradientProgram;
+  /** Batched forwards over edited embeddings (occlusion, faithfulness curves). */
+  forward: TargetForward;
   cacheDir: string;
   encoder: DemoEncoder;
 }
@@ -163,10 +174,12 @@ export interface AttributionContext {
 export async function openAttributionContext(folder: string, cacheDir: string): Promise<AttributionContext> {
   const loaded = await loadModelFolder(folder, { device: 'cpu' });
   const program = await GradientProgram.open({ model: loaded.onnxPath, cacheDir });
-  return { loaded, program, cacheDir, encoder: new DemoEncoder() };
+  const forward = await TargetForward.open(program, 'cpu', cacheDir);
+  return { loaded, program, forward, cacheDir, encoder: new DemoEncoder() };
 }
 
 export async function closeAttributionContext(context: AttributionContext): Promise<void> {
+  await context.forward.release();
   await context.program.release();
   await context.loaded.release();
 }
@@ -178,7 +191,12 @@ export function teacherForced(context: AttributionContext, example: TaskExample)
 }
 
 /** Every method's answer-level attribution for one example (attention and, unless turned off, gradients from the engine). */
-export async function exampleAttributions(context: AttributionContext, example: TaskExample, options: { gradients?: boolean } = {}): Promise<ExampleAttributions> {
+export async function exampleAttributions(
+  context: AttributionContext,
+  example: TaskExample,
+  /** gradients: false skips gradients and occlusion (attention only); faithfulness: AOPC of every method (bestHead: which head's row). */
+  options: { gradients?: boolean; faithfulness?: boolean; bestHead?: number } = {},
+): Promise<ExampleAttributions> {
   const { ids, promptLength } = teacherForced(context, example);
   const lines = dataLineRanges(ids, context.encoder);
   if (lines.length !== example.facts.length) throw new Error(`found ${lines.length} data lines for ${example.facts.length} facts`);
@@ -209,7 +227,10 @@ export async function exampleAttributions(context: AttributionContext, example: 
     methods: ['saliency', 'grad_x_input', 'integrated_gradients'],
     config: { padTokenId: context.encoder.pad },
   });
-  return {
+  const input = context.program.embedIds(ids);
+  const zero = new Float32Array(context.program.hiddenSize);
+  const occlusion = options.gradients === false ? undefined : await computeOcclusion({ forward: context.forward, input, baseline: zero, baselineName: 'zero', ids, promptLength });
+  const result: ExampleAttributions = {
     ids,
     promptLength,
     lines,
@@ -220,20 +241,54 @@ export async function exampleAttributions(context: AttributionContext, example: 
     saliency: gradients?.sequence.saliency ?? empty,
     gradXInput: gradients?.sequence.gradXInput ?? empty,
     integratedGradients: gradients?.integratedGradients?.attributions ?? empty,
+    occlusion: Float64Array.from(occlusion?.sequence ?? []),
   };
+  if (options.faithfulness) {
+    // Positions ordered as the hit rate reads them: absolute values for the signed gradient methods.
+    const values = methodValues(result, options.bestHead);
+    const attributions = Object.fromEntries(Object.entries(values).map(([method, v]) => [method, Array.from(v, (x) => (ABSOLUTE.has(method as AttributionMethod) ? Math.abs(x) : x))]));
+    const { curves } = await computeFaithfulness({ forward: context.forward, input, baseline: zero, ids, promptLength, attributions });
+    result.aopc = Object.fromEntries(Object.entries(curves).map(([method, curve]) => [method, { deletion: curve.aopcDeletion, insertion: curve.aopcInsertion }]));
+  }
+  return result;
+}
+
+/** Each method's answer-level attribution of an example (best_head only when a head is given). */
+function methodValues(a: ExampleAttributions, bestHead?: number): Partial<Record<AttributionMethod, ArrayLike<number>>> {
+  const values: Partial<Record<AttributionMethod, ArrayLike<number>>> = {
+    attention_rollout: a.rollout,
+    attention_mean: a.mean,
+    saliency: a.saliency,
+    grad_x_input: a.gradXInput,
+    integrated_gradients: a.integratedGradients,
+    occlusion: a.occlusion,
+  };
+  if (bestHead !== undefined) values.best_head = a.heads[bestHead];
+  return values;
+}
+
+/** Mean deletion and insertion AOPC per method over the examples that have them. */
+export function meanAopc(examples: readonly ExampleAttributions[]): Record<string, { deletion: number; insertion: number }> {
+  const sums = new Map<string, { deletion: number; insertion: number; count: number }>();
+  for (const a of examples) {
+    for (const [method, value] of Object.entries(a.aopc ?? {})) {
+      const entry = sums.get(method) ?? { deletion: 0, insertion: 0, count: 0 };
+      entry.deletion += value.deletion;
+      entry.insertion += value.insertion;
+      entry.count++;
+      sums.set(method, entry);
+    }
+  }
+  return Object.fromEntries([...sums].map(([method, { deletion, insertion, count }]) => [method, { deletion: deletion / count, insertion: insertion / count }]));
 }
 
 /** Whether each method's top data line is the asked one (best_head left out: it needs a chosen head). */
 export function methodHits(a: ExampleAttributions, bestHead?: number): Partial<Record<AttributionMethod, boolean>> {
   const hit = (values: ArrayLike<number>, absolute: boolean) => topLine(values, a.lines, absolute) === a.asked;
-  const hits: Partial<Record<AttributionMethod, boolean>> = {
-    attention_rollout: hit(a.rollout, false),
-    attention_mean: hit(a.mean, false),
-    saliency: hit(a.saliency, false),
-    grad_x_input: hit(a.gradXInput, true),
-    integrated_gradients: hit(a.integratedGradients, true),
-  };
-  if (bestHead !== undefined) hits.best_head = hit(a.heads[bestHead], false);
+  const hits: Partial<Record<AttributionMethod, boolean>> = {};
+  for (const [method, values] of Object.entries(methodValues(a, bestHead)) as [AttributionMethod, ArrayLike<number>][]) {
+    if (values.length > 0) hits[method] = hit(values, ABSOLUTE.has(method));
+  }
   return hits;
 }
 

@@ -19,6 +19,7 @@ import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto';
 import { createSession, int64Tensor, type SessionHandle } from '../runtime';
 import { forwardFeeds } from './feeds';
 import { EXPLAIN_NAMES, instrumentModel, INSTRUMENT_VERSION, sha256, type InstrumentOptions } from './instrument';
+import { ATTENTION_NORM_OUTPUT } from '../methods/attention-norm';
 import { attentionFromProjections, captureProjections, type ManualPatterns, type ManualShape } from './manual';
 
 export interface AttentionRequest {
@@ -45,6 +46,8 @@ export interface AttentionRequest {
    * session is opened here and released after the forward pass.
    */
   openSession?: (path: string, device: DeviceChoice) => Promise<SessionHandle>;
+  /** Also compute attention norm (methods/attention-norm.ts) for the same rows. */
+  attentionNorm?: boolean;
 }
 
 export interface AttentionResult {
@@ -64,6 +67,8 @@ export interface AttentionResult {
   /** Input attention [col] (shared/attention-math inputAttention). */
   input: Float32Array;
   headStats: HeadStatistics;
+  /** Attention norm [layer, head, row, col] and its mean over layers and heads [row, col], when requested. */
+  norm?: { data: Float32Array; mean: Float32Array };
   method: 'graph' | 'manual';
   /** Softmax node names (graph) or projection tensors (manual), per layer. */
   sources: string[];
@@ -78,7 +83,7 @@ function configOf(config: AttentionRequest['config']): ModelConfig {
 }
 
 /** Whether the decoded model keeps weights in external files, and which (relative locations). */
-function externalLocations(model: ModelProto): string[] {
+export function externalLocations(model: ModelProto): string[] {
   const locations = new Set<string>();
   for (const tensor of model.graph?.initializer ?? []) {
     const location = tensor.externalData.find((entry) => entry.key === 'location')?.value;
@@ -92,7 +97,7 @@ function externalLocations(model: ModelProto): string[] {
  * files hard-linked (copied across file systems) next to it, because onnxruntime refuses data paths outside
  * the model's folder. Returns the path to open.
  */
-async function cachedModelFile(
+export async function cachedModelFile(
   cacheDir: string,
   key: string,
   modelPath: string,
@@ -150,10 +155,12 @@ export async function computeAttention(request: AttentionRequest): Promise<Atten
   const modelHash = request.modelSha256 ?? sha256(bytes!);
   const wantRollout = request.rollout ?? true;
 
+  if (request.manual && request.attentionNorm) throw new Error('attention_norm needs the attention found by graph structure; it is not available with manual --attention-query/--attention-key');
   if (request.manual) return computeManual(request, config, bytes!, modelHash, rowPositions, started, wantRollout);
 
   // GroupQueryAttention's own probabilities are cheaper than its decomposition, but only the CPU kernel has them.
-  const options: InstrumentOptions = { rollout: wantRollout, nativeProbabilities: (request.device ?? 'cpu') === 'cpu' };
+  const options: InstrumentOptions = { rollout: wantRollout, nativeProbabilities: (request.device ?? 'cpu') === 'cpu' && !request.attentionNorm };
+  if (request.attentionNorm) options.attentionNorm = true; // only in the cache key when asked, so older cached graphs stay valid
   const key = sha256(new TextEncoder().encode(JSON.stringify([INSTRUMENT_VERSION, modelHash, options]))).slice(0, 32);
   let sites: string[] = [];
   const file = await cachedModelFile(request.cacheDir, key, request.modelPath, async () => {
@@ -171,7 +178,8 @@ export async function computeAttention(request: AttentionRequest): Promise<Atten
       [EXPLAIN_NAMES.rowEnd]: int64Tensor([start + rowPositions.length], [1]),
     });
     const forwardStart = performance.now();
-    const fetches = wantRollout ? [EXPLAIN_NAMES.attention, EXPLAIN_NAMES.rollout] : [EXPLAIN_NAMES.attention];
+    const fetches: string[] = wantRollout ? [EXPLAIN_NAMES.attention, EXPLAIN_NAMES.rollout] : [EXPLAIN_NAMES.attention];
+    if (request.attentionNorm) fetches.push(ATTENTION_NORM_OUTPUT);
     const outputs = await session.run(feeds, fetches);
     const forwardEnd = performance.now();
     const attention = outputs[EXPLAIN_NAMES.attention];
@@ -180,6 +188,10 @@ export async function computeAttention(request: AttentionRequest): Promise<Atten
     const rollout = wantRollout ? (outputs[EXPLAIN_NAMES.rollout].data as Float32Array) : new Float32Array(0);
     if (sites.length === 0) sites = Array.from({ length: layers }, (_, layer) => `layer ${layer} (cached graph)`);
     const result = aggregate({ layers, heads, data, rollout, rowPositions, request, sources: sites, method: 'graph', session });
+    if (request.attentionNorm) {
+      const norm = outputs[ATTENTION_NORM_OUTPUT].data as Float32Array;
+      result.norm = { data: norm, mean: meanOverAll({ shape: { layers, heads, rows: rowPositions.length, cols: T }, data: norm, rowPositions }) };
+    }
     result.timings = { prepare: file.cached ? 0 : prepared - started, forward: forwardEnd - forwardStart, aggregate: result.timings.aggregate };
     return result;
   } finally {

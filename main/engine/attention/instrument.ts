@@ -17,6 +17,7 @@ import { decomposeModel, defaultOpset, FUSED_ATTENTION_OPS } from '../onnx/decom
 import { Emit } from '../onnx/decompose/common';
 import { AttentionNotFoundError, describeGraphForError, findAttentionSites } from './detect';
 import { exposeNativeProbabilities, GQA_KEY } from './native-probabilities';
+import { addAttentionNorm } from '../methods/attention-norm';
 
 /** Graph input/output names the instrumented graph adds. */
 export const EXPLAIN_NAMES = {
@@ -41,6 +42,8 @@ export interface InstrumentOptions {
    * onnxruntime's CPU kernel only, see native-probabilities.ts). Ignored with captureQueryKey.
    */
   nativeProbabilities?: boolean;
+  /** Also add `explain_attention_norm` (methods/attention-norm.ts); implies decomposing every fused operator. */
+  attentionNorm?: boolean;
 }
 
 export interface InstrumentedModel {
@@ -55,7 +58,7 @@ export interface InstrumentedModel {
 
 /** Finds the attention of `model` (decomposing fused attention first) and adds the explain outputs. */
 export function instrumentModel(original: ModelProto, options: InstrumentOptions = {}): InstrumentedModel {
-  const native = options.nativeProbabilities && !options.captureQueryKey ? exposeNativeProbabilities(original) : undefined;
+  const native = options.nativeProbabilities && !options.captureQueryKey && !options.attentionNorm ? exposeNativeProbabilities(original) : undefined;
   const operators = native ? FUSED_ATTENTION_OPS.filter((key) => key !== GQA_KEY) : FUSED_ATTENTION_OPS;
   const { model, replaced } = decomposeModel(native?.model ?? original, { operators });
   const graph = model.graph;
@@ -86,6 +89,7 @@ export function instrumentModel(original: ModelProto, options: InstrumentOptions
   builder.ops('Concat', rows, { axis: 0 }, { outputNames: [EXPLAIN_NAMES.attention] });
   builder.output(EXPLAIN_NAMES.attention);
 
+  if (options.attentionNorm) addAttentionNorm(builder, emit, index, sites, rows);
   if (options.rollout ?? true) addRollout(builder, emit, sites, start, end, options.residual ?? 0.5, asFloat);
 
   let queryKey: InstrumentedModel['queryKey'];

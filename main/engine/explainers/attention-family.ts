@@ -6,15 +6,17 @@ import { ATTENTION_TENSORS } from '../../../shared/tensor-names';
 import { computeAttention, type AttentionResult } from '../attention/compute';
 import type { ExplainerFamily } from './explainer';
 import { matrixToRows, toRows } from './json-arrays';
+import { attentionNormJson, attentionNormTensors } from '../methods/attention-norm';
 
 /** Tensor names in the store (shared/tensor-names, the catalog's attention outputs); `attention.data` axes are [layer, head, row, col]. */
 export { ATTENTION_TENSORS };
 
 export const attentionFamily: ExplainerFamily = {
   id: 'attention',
-  methods: ['attention'],
-  async compute(context) {
+  methods: ['attention', 'attention_norm'],
+  async compute(context, methods) {
     const { model, ids, promptLength, options } = context;
+    const wantsNorm = methods.includes('attention_norm');
     context.onProgress?.(0.05, 'instrumenting graph');
     const result = await computeAttention({
       modelPath: model.onnxPath,
@@ -27,9 +29,21 @@ export const attentionFamily: ExplainerFamily = {
       device: context.device,
       manual: options.attentionManual,
       openSession: context.sessions && ((path, device) => context.sessions!.session(path, device)),
+      attentionNorm: wantsNorm,
     });
     context.onProgress?.(1);
-    return { json: { attention: attentionJson(result) }, tensors: attentionTensors(result) };
+    // The probabilities come with the norm (one forward); they are stored only when attention was asked for.
+    const json = methods.includes('attention') ? { attention: attentionJson(result) } : {};
+    const tensors = methods.includes('attention') ? attentionTensors(result) : [];
+    if (wantsNorm && result.norm) {
+      const rows = result.rowPositions.length;
+      const shape = { layers: result.layers, heads: result.heads, rows, cols: result.seqLen };
+      return {
+        json: { ...json, attentionNorm: attentionNormJson(result.norm, shape, result.rows, result.rowPositions) },
+        tensors: [...tensors, ...attentionNormTensors(result.norm, shape)],
+      };
+    }
+    return { json, tensors };
   },
 };
 

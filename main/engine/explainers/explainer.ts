@@ -21,6 +21,8 @@ export interface ExplainContext {
   onProgress?: (fraction: number, message?: string) => void;
   /** Sessions kept warm between runs (main/engine/warm-sessions.ts); absent: opened and released per run. */
   sessions?: Pick<RunSessions, 'session' | 'gradientProgram'>;
+  /** What earlier families of this run produced (faithfulness reads the attributions). */
+  earlier?: Partial<RunJson>;
 }
 
 /** What an explainer returns: fields for the run JSON (full precision) and tensors for the store. */
@@ -39,4 +41,6 @@ export interface ExplainerFamily {
   /** The method ids this family's engine modules compute (checked against the catalog in ./registry). */
   readonly methods: readonly string[];
   compute(context: ExplainContext, methods: readonly string[]): Promise<ExplainResult>;
+  /** One line saying what the family will cost, shown with its stage before it starts (expensive families). */
+  costLine?(context: ExplainContext): string;
 }

@@ -6,10 +6,16 @@ import type { ExplainOptions } from '../../../shared/explain-options';
 import type { ExplainerFamily } from './explainer';
 import { attentionFamily } from './attention-family';
 import { gradientFamily } from './gradient-family';
+import { forwardFamily } from './forward-family';
+import { perturbationFamily } from './perturbation-family';
+import { valueZeroingFamily } from './value-zeroing-family';
 
 const FAMILIES: Readonly<Record<MethodFamily, ExplainerFamily>> = Object.freeze({
   attention: attentionFamily,
   gradient: gradientFamily,
+  forward: forwardFamily,
+  value_zeroing: valueZeroingFamily,
+  perturbation: perturbationFamily,
 });
 
 for (const entry of METHOD_CATALOG) {

@@ -240,6 +240,17 @@ export class GradientProgram {
     this.model = split.model;
   }
 
+  /**
+   * The prepared model (embeddings as an input), for forward-only graphs built from it (logit lens, occlusion);
+   * a compact program reads it again when needed and drops it afterwards.
+   */
+  async preparedModel(): Promise<ModelProto> {
+    await this.ensurePrepared();
+    const model = this.model!;
+    this.compact();
+    return model;
+  }
+
   /** Drops the prepared graph and head graphs (compact programs, path sources): sessions and the table stay. */
   private compact(): void {
     if (!this.source.compact || typeof this.source.model !== 'string') return;

@@ -276,6 +276,9 @@ function naiveMass(run: RunJson, method: AttributionMethod): number[] {
     'attention.input': 'attention.input',
     'attention.rollout': 'attention.rollout',
     'attention.mean': 'attention.mean',
+    occlusion: 'occlusion.perToken',
+    attention_norm: 'attentionNorm.mean',
+    value_zeroing: 'valueZeroing.mean',
   }[method];
   const tensor = store.readTensor(run.id, tensorName)!;
   const cols = tensor.shape[tensor.shape.length - 1];

@@ -73,6 +73,8 @@ function axisLength(axis: string): number {
     row: ANSWER_IDS.length,
     col: T,
     hidden: LLAMA_FIXTURE_SPEC.hiddenSize,
+    // The logit lens reads the residual stream before block 0 and after each block.
+    depth: LLAMA_FIXTURE_SPEC.numLayers + 1,
   };
   if (!(axis in lengths)) throw new Error(`the catalog names an axis "${axis}" this test does not know`);
   return lengths[axis];
@@ -112,7 +114,7 @@ describe('the method catalog', () => {
   it('names every option a method reads in the option table or the composite options', () => {
     const known = new Set<string>([...EXPLAIN_OPTION_SPECS.map((spec) => spec.key), 'attentionManual', 'foilIds']);
     for (const entry of METHOD_CATALOG) for (const option of entry.options) expect(known.has(option), `${entry.id}: ${option}`).toBe(true);
-    for (const spec of EXPLAIN_OPTION_SPECS) expect(spec.key in DEFAULT_EXPLAIN_OPTIONS || spec.key === 'foil' || spec.key === 'igSpacing', spec.key).toBe(true);
+    for (const spec of EXPLAIN_OPTION_SPECS) expect(spec.key in DEFAULT_EXPLAIN_OPTIONS || spec.key === 'foil' || spec.key === 'igSpacing' || spec.key === 'logitLensManual', spec.key).toBe(true);
   });
 
   it('stores the run with every catalog method', () => {
@@ -145,6 +147,23 @@ describe('the method catalog', () => {
     const relative = output.encoding === 'float16' ? FLOAT16_RELATIVE_ERROR : 2 ** -24;
     const largest = full!.reduce((max, value) => Math.max(max, Math.abs(value)), 0);
     full!.forEach((value, i) => expect(Math.abs(stored.data[i] - value), `${output.tensor}[${i}]`).toBeLessThanOrEqual(relative * Math.abs(value) + relative * largest * 1e-3 + 1e-30));
+  });
+
+  it.each(METHOD_CATALOG.map((entry): [string, (typeof METHOD_CATALOG)[number]] => [entry.id, entry]))('%s: its run JSON field comes back from the store with finite numbers', (_id, entry) => {
+    const stored = reader.getRun(run.id)![entry.json];
+    expect(stored, entry.json).toBeDefined();
+    // JSON writes NaN and ±Infinity as null: a null among the numbers is a non-finite value that was stored.
+    const numbers: unknown[] = [];
+    const collect = (value: unknown): void => {
+      if (Array.isArray(value)) value.forEach(collect);
+      else if (value !== null && typeof value === 'object') Object.values(value).forEach(collect);
+      else if (typeof value === 'number' || value === null) numbers.push(value);
+    };
+    collect(stored);
+    expect(numbers.length).toBeGreaterThan(0);
+    for (const value of numbers) expect(Number.isFinite(value), `${entry.json}: ${String(value)}`).toBe(true);
+    // Fields without store tensors are kept whole in the run row.
+    if (entry.outputs.length === 0) expect(stored).toEqual(run[entry.json]);
   });
 
   it.each(ATTRIBUTION_CATALOG.map((entry): [string, AttributionEntry] => [entry.id, entry]))('attribution %s: present, with prompt mass and token values', (id, entry) => {

@@ -111,3 +111,13 @@ describe('runs, show, report, rerun and serve flags', () => {
     expect(() => parseCommand('rerun', ['--to', ''], { to: { type: 'string' } })).toThrow(/--to needs a value/);
   });
 });
+
+describe('issue 16 flags', () => {
+  it('reach the request options; bad values name the flag and its choices', () => {
+    const request = explain('--methods', 'occlusion,faithfulness,logit_lens', '--occlusion-baseline', 'unk', '--occlusion-span', 'word', '--logit-lens-manual', '/Add_1/');
+    expect(typeof request === 'string' ? request : request.options).toEqual(expect.objectContaining({ occlusionBaseline: 'unk', occlusionSpan: 'word', logitLensManual: '/Add_1/' }));
+    expect(explain('--occlusion-baseline', 'mean')).toMatch(/--occlusion-baseline.*zero.*pad.*unk/);
+    expect(explain('--occlusion-span', 'line')).toMatch(/--occlusion-span.*token.*word/);
+    expect(explain('--methods', 'occlusions')).toMatch(/occlusions/);
+  });
+});
