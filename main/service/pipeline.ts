@@ -13,13 +13,13 @@ import { generateAssistedAnswer } from '../engine/assisted-answer';
 import { ensureDemoModel } from '../demo/demo-model';
 import { familiesFor, validateMethods } from '../engine/explainers/registry';
 import type { ExplainContext } from '../engine/explainers/explainer';
-import { APP_VERSION } from '../version';
 import { processSessionPool, warmModel, type WarmModel } from '../engine/warm-sessions';
 import { MEMORY_RULE_VERSION } from '../../shared/memory-estimate';
 import { holdAtStage } from '../fault-injection';
 import { isSeq2SeqModelPath } from '../engine/seq2seq/folder';
 import { runSeq2SeqExplanation } from './seq2seq-run';
 import { stageTimer } from './stage-timer';
+import { requestRunFields } from './request-run-fields';
 import type { PipelineContext, PipelineResult } from './pipeline-types';
 
 export type { PipelineContext, PipelineResult } from './pipeline-types';
@@ -106,15 +106,11 @@ async function explainLoaded(
       file: loaded.onnxFile,
       dtype: loaded.dtype,
     },
-    task: request.task,
+    ...requestRunFields(request),
     input,
     device: { requested: request.device, used: loaded.session.provider, fallbackReason: loaded.session.fallbackReason },
     generation,
     methods,
-    experiment: request.experiment ?? 'default',
-    tags: request.tags ?? [],
-    sourceRunId: request.sourceRunId,
-    appVersion: APP_VERSION,
   });
 
   let generatedCount = 0;

@@ -9,9 +9,9 @@ import type { NamedTensor } from '../../shared/tensor';
 import { tokenIdProblem } from '../../shared/token-ids';
 import { validateMethods } from '../engine/explainers/registry';
 import { tokenTexts } from '../engine/prompt';
-import { APP_VERSION } from '../version';
 import { createHash } from 'node:crypto';
 import { stageTimer } from './stage-timer';
+import { requestRunFields } from './request-run-fields';
 import type { PipelineContext, PipelineResult } from './pipeline-types';
 import { openAttentionSessions, seq2seqAttention, type Seq2SeqAttention } from '../engine/seq2seq/attention';
 import { loadSeq2SeqFolder, type LoadedSeq2Seq } from '../engine/seq2seq/folder';
@@ -152,15 +152,11 @@ export async function runSeq2SeqExplanation(request: ExplainRequest, context: Pi
     const runId = context.store.createRun({
       id: context.runId,
       model: { path: model.path, name: model.name, architecture: model.config.modelType, sha256: pairSha256(model), file: model.variant.decoderFile, dtype: model.dtype },
-      task: request.task,
+      ...requestRunFields(request),
       input,
       device: { requested: request.device, used: model.decoder.provider, fallbackReason: model.decoder.fallbackReason },
       generation,
       methods,
-      experiment: request.experiment ?? 'default',
-      tags: request.tags ?? [],
-      sourceRunId: request.sourceRunId,
-      appVersion: APP_VERSION,
     });
     try {
       let answerIds: number[];
