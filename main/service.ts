@@ -12,6 +12,7 @@ import {
   type ApiMode,
   type ApiResponse,
   type AppInfo,
+  type BatchInfo,
   type DeviceAvailability,
   type ExplainRequest,
   type FolderInfo,
@@ -80,6 +81,8 @@ export interface WorkbenchService extends WorkbenchApi {
   onEvent(listener: (event: ApiEvent) => void): Unsubscribe;
   /** Resolves when no job is queued or running. */
   idle(): Promise<void>;
+  /** Resolves with a batch this service runs once every item is final (the CLI's batch and rerun wait on it). */
+  batchFinished(batchId: string): Promise<BatchInfo | null>;
   /** Cancels queued and running jobs and waits for them. The store is the caller's to close. */
   close(): Promise<void>;
 }
@@ -363,7 +366,11 @@ export function createWorkbenchService(options: WorkbenchServiceOptions): Workbe
       }
     },
     idle: () => queue.idle(),
-    close: () => queue.close(),
+    batchFinished: async (batchId) => (batches ? batches.whenFinished(batchId) : (store.getBatch(batchId) ?? null)),
+    close: async () => {
+      batches?.close();
+      await queue.close();
+    },
   };
   return service;
 }

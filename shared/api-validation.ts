@@ -264,6 +264,7 @@ export const startBatchCheck = object({
   experiment: experimentName,
   datasetText: string({ min: 1, max: 30_000_000 }),
   settings: batchSettingsCheck,
+  busy: optional(oneOf(['skip', 'wait'])),
 });
 
 export const rerunRequestCheck = object(
@@ -275,6 +276,9 @@ export const rerunRequestCheck = object(
     answer: optional(oneOf(['keep', 'generate'])),
     methods: optional(arrayOf(oneOf(METHOD_IDS), { max: METHOD_IDS.length })),
     device: optional(oneOf(DEVICES)),
+    options: optional(explainOptionsCheck),
+    dtype: optional(string({ min: 1, max: 50 })),
+    memoryBudgetBytes: optional(integer(1, Number.MAX_SAFE_INTEGER)),
   },
   (value, path) =>
     (value.runIds === undefined) === (value.experiment === undefined) ? `${path}: give runIds or experiment (one of them)` : undefined,

@@ -302,6 +302,11 @@ export interface StartBatchRequest {
   /** JSONL: one object per line (messages or prompt, optional answer, id, system, task, segments). */
   datasetText: string;
   settings: BatchRequestSettings;
+  /**
+   * An item another live process is running: "skip" (default) reports it skipped with a note; "wait" keeps it
+   * queued, looks again every half second and runs it if that process ends without finishing it (the CLI).
+   */
+  busy?: 'skip' | 'wait';
 }
 
 /** Re-running stored runs (or every finished run of an experiment) on another model folder. */
@@ -316,6 +321,11 @@ export interface RerunRequest {
   /** Default each source run's methods. */
   methods?: string[];
   device?: DeviceChoice;
+  /** Overrides of the options recovered from each source run (e.g. igSteps). */
+  options?: Partial<ExplainOptions>;
+  dtype?: string;
+  /** Memory budget of each rerun (bytes), as ExplainRequest.memoryBudgetBytes. */
+  memoryBudgetBytes?: number;
 }
 
 /** Where one item of a batch stands. */
@@ -346,6 +356,8 @@ export interface BatchInfo {
   warnings: string[];
   /** ISO time it started. */
   startedAt: string;
+  /** Set when the process running the batch (app or CLI) ended before every item was finished. */
+  interrupted?: true;
 }
 
 /** Added to a run's ProgressEvent when the run belongs to a batch. */

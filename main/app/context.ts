@@ -19,6 +19,9 @@ import { RunReader } from '../store/run-reader';
 import { openRunReader, openRunStore, type RunStore } from '../store/run-store';
 import { APP_VERSION } from '../version';
 
+/** Where a door's store is when none is given (the CLI names it in messages about a damaged file). */
+export { defaultDatabasePath };
+
 /**
  * Where run jobs execute: in this process (the CLI, tests), in a worker thread (web mode; in-process when the
  * worker entry is not found), or in a child the shell spawns (Electron's utilityProcess).

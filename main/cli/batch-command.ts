@@ -1,11 +1,12 @@
 // `llm-explainer batch`: every item of a JSONL dataset explained on one model into one experiment, with a
 // progress line, resumable (finished items are skipped), Ctrl-C, SIGTERM or SIGHUP stop after storing the
-// current run as cancelled.
+// current run as cancelled. The batch runs through the service's batch runner in this process (batch-follow),
+// so its progress and item claims are in the store like a batch started in the app.
 import { writeFileSync } from 'node:fs';
-import type { QueueProgress, QueueResult } from '../service/run-queue';
-import { readDataset } from '../experiments/dataset';
+import { resolve } from 'node:path';
+import { parseDataset, readDatasetText } from '../experiments/dataset';
 import type { BatchSettings } from '../experiments/batch';
-import { runBatch } from '../service/batch-runs';
+import { followBatch, type QueueProgress, type QueueResult } from './batch-follow';
 import { UsageError, parseCommand } from './args';
 import { EXPLAIN_OPTIONS, checkAssistantArgs, explainRequestFromArgs } from './explain-command';
 import { terminalProgress, type TerminalProgress } from './progress';
@@ -31,11 +32,12 @@ export async function batchCommand(argv: string[]): Promise<number> {
   const { values } = parseCommand('batch', argv, BATCH_OPTIONS);
   if (typeof values.dataset !== 'string') throw new UsageError('batch: give --dataset FILE.jsonl');
   if (typeof values.experiment !== 'string' || values.experiment.trim() === '') throw new UsageError('batch: give --experiment NAME');
-  const settings = batchSettingsFromArgs(values);
-  const items = await readDataset(values.dataset);
+  const { modelPath, ...settings } = batchSettingsFromArgs(values);
+  const datasetText = await readDatasetText(values.dataset);
+  parseDataset(datasetText, values.dataset); // bad lines are named with the file's path before anything opens
   const workbench = openWorkbench(values.db);
   try {
-    await checkAssistantArgs(workbench.service, settings.modelPath, settings.assistant?.modelPath);
+    await checkAssistantArgs(workbench.service, modelPath, settings.assistant?.modelPath);
   } catch (error) {
     await workbench.close();
     throw error;
@@ -45,15 +47,10 @@ export async function batchCommand(argv: string[]): Promise<number> {
     if (!values.quiet) process.stderr.write('\nstopping: the current run is stored as cancelled; run the same command again to resume\n');
   });
   try {
-    const result = await runBatch(items, {
-      store: workbench.store,
-      cacheDir: workbench.cacheDir,
-      demoModelDir: workbench.demoModelDir,
-      signal: stop.signal,
-      experiment: values.experiment.trim(),
-      settings,
-      onProgress: (p) => showProgress(progress, p),
-    });
+    const { service } = workbench;
+    const experiment = values.experiment.trim();
+    const request = { modelPath: modelPath === undefined ? undefined : resolve(modelPath), experiment, datasetText, settings, busy: 'wait' as const };
+    const result = await followBatch(service, () => service.startBatch(request), { signal: stop.signal, onProgress: (p) => showProgress(progress, p) });
     progress.done();
     if (typeof values.json === 'string') writeFileSync(values.json, JSON.stringify(result, null, 2) + '\n');
     process.stdout.write(summarizeQueue(result, 'item'));

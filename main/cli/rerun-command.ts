@@ -1,9 +1,12 @@
 // `llm-explainer rerun`: saved runs, or a whole experiment, explained again on another model folder; each
-// new run links to its original. The original answer is teacher-forced unless --generate.
+// new run links to its original. The original answer is teacher-forced unless --generate. Runs through the
+// service's batch runner in this process (batch-follow), stored as a batch like a rerun started in the app.
 import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ApiError, type RerunRequest } from '../../shared/api';
 import { DEVICES } from '../../shared/run';
 import { METHOD_IDS } from '../../shared/method-catalog';
-import { rerunExperiment, rerunRuns, type RerunOptions } from '../service/batch-runs';
+import { followBatch } from './batch-follow';
 import { UsageError, byteSizeOption, choiceOption, intOption, listOption, nameOption, parseCommand } from './args';
 import { showProgress, summarizeQueue } from './batch-command';
 import { terminalProgress } from './progress';
@@ -41,12 +44,9 @@ export async function rerunCommand(argv: string[]): Promise<number> {
   const progress = terminalProgress(process.stderr, values.quiet === true);
   const stop = listenForStopSignals();
   try {
-    const options: RerunOptions = {
-      store: workbench.store,
-      cacheDir: workbench.cacheDir,
-      demoModelDir: workbench.demoModelDir,
-      signal: stop.signal,
-      modelPath: values.model,
+    const request: RerunRequest = {
+      ...(values.experiment !== undefined ? { experiment: values.experiment } : { runIds: positionals }),
+      modelPath: resolve(values.model),
       answer: values.generate ? 'generate' : 'keep',
       to,
       methods,
@@ -54,9 +54,9 @@ export async function rerunCommand(argv: string[]): Promise<number> {
       dtype: values.dtype,
       memoryBudgetBytes: byteSizeOption('memory-budget', values['memory-budget']),
       options: igSteps === undefined ? undefined : { igSteps },
-      onProgress: (p) => showProgress(progress, p),
     };
-    const result = values.experiment !== undefined ? await rerunExperiment(values.experiment, options) : await rerunRuns(positionals, options);
+    const { service } = workbench;
+    const result = await followBatch(service, () => service.rerun(request).catch(withoutMethodName), { signal: stop.signal, onProgress: (p) => showProgress(progress, p) });
     progress.done();
     if (typeof values.json === 'string') writeFileSync(values.json, JSON.stringify(result, null, 2) + '\n');
     process.stdout.write(summarizeQueue(result, 'run'));
@@ -67,4 +67,10 @@ export async function rerunCommand(argv: string[]): Promise<number> {
     progress.done();
     await workbench.close();
   }
+}
+
+/** The service's refusal in the command's words: "no run with id …" rather than "rerun: no run with id …". */
+function withoutMethodName(error: unknown): never {
+  if (error instanceof ApiError) throw new ApiError(error.code, error.message.replace(/^rerun: /, ''));
+  throw error;
 }

@@ -1,4 +1,5 @@
-// `llm-explainer runs`: the stored runs, newest first.
+// `llm-explainer runs`: the stored runs, newest first, read through the service (a reading one: the store
+// opened read-only, as for show and report).
 import { MAX_PAGE_SIZE } from '../../shared/api';
 import type { RunSummary } from '../../shared/run';
 import { intOption, parseCommand } from './args';
@@ -23,7 +24,7 @@ export async function runsCommand(argv: string[]): Promise<number> {
   const limit = intOption('limit', values.limit, 1, MAX_PAGE_SIZE) ?? 50;
   const workbench = openReadonlyWorkbench(values.db);
   try {
-    const { rows, total } = workbench.reader.listRuns({
+    const { rows, total } = await workbench.service.listRuns({
       offset,
       limit,
       experiment: values.experiment,

@@ -4,8 +4,7 @@
 // read (runs, show, report) open the store read-only, so they work on a store they may not write and never
 // change it.
 import type { RunJson } from '../../shared/run';
-import { openAppContext, openReadingContext, type AppContext, type ReadingContext } from '../app/context';
-import { defaultDatabasePath } from '../store/database';
+import { defaultDatabasePath, openAppContext, openReadingContext, type AppContext, type ReadingContext } from '../app/context';
 import { UsageError } from './args';
 
 export type Workbench = AppContext;

@@ -3,7 +3,7 @@
 // a second call with the same dataset, experiment and model only runs what is missing (failed, cancelled and
 // interrupted items are tried again; failed runs stay as a record, cancelled and interrupted ones, which hold
 // no results, are replaced). Items are claimed in the store before they run, so two batches on one dataset
-// share the work instead of doing it twice (service/run-queue runQueue).
+// share the work instead of doing it twice (service/batches, the one batch runner).
 import { resolve } from 'node:path';
 import type { ExplainRequest } from '../../shared/api';
 import type { RunReader } from '../store/run-reader';

@@ -71,13 +71,16 @@ const MAX_ID_LENGTH = 180;
 
 /** Reads and validates a JSONL dataset file; throws DatasetError naming every bad line. */
 export async function readDataset(path: string): Promise<DatasetItem[]> {
-  let text: string;
+  return parseDataset(await readDatasetText(path), path);
+}
+
+/** The text of a dataset file; an unreadable file is a DatasetError naming it. */
+export async function readDatasetText(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (error) {
     throw new DatasetError(path, [{ line: 0, message: `cannot read the file (${(error as Error).message.split('\n')[0]})` }]);
   }
-  return parseDataset(text, path);
 }
 
 /**

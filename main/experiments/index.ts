@@ -1,6 +1,6 @@
 // Experiments: dataset items and reruns as explain requests, aggregation across runs and per-run summary
-// numbers. What the service calls; running batches lives with the service (service/batches for the API,
-// service/batch-runs for the CLI); the pure math lives in shared/experiment-math.ts.
+// numbers. What the service calls; running batches lives with the service (service/batches, the one batch
+// runner for the app and the CLI); the pure math lives in shared/experiment-math.ts.
 export { DatasetError, parseDataset, readDataset, type DatasetItem, type DatasetProblem } from './dataset';
 export { finishedItems, ITEM_TAG_PREFIX, itemRequest, itemTag, type BatchSettings } from './batch';
 export {

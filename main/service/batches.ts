@@ -1,16 +1,17 @@
-// Batches and reruns as the service runs them: every item becomes an ordinary run job in the one job queue
-// (so it runs in the inference child in Electron, can be cancelled like any run, and shows in listJobs), and
-// this tracker remembers which runs belong to which batch: it adds the batch position to each run's progress
-// events and stores an item's marked segments once its run is done. Requests, skip rules and segment storage
-// are experiments/batch, experiments/rerun and experiments/segments, shared with the CLI's runner
-// (service/batch-runs); they are imported on first use, keeping start-up light.
+// The one batch runner, for every door: the app's startBatch and rerun and the CLI's batch and rerun (through
+// the in-process service, cli/batch-follow). Every item becomes an ordinary run job in the one job queue (so it
+// runs in the inference child in Electron, can be cancelled like any run, and shows in listJobs), and this
+// tracker remembers which runs belong to which batch: it claims dataset items in the store, adds the batch
+// position to each run's progress events, stores an item's marked segments once its run is done, and writes
+// the batch's progress to the store (store/batch-records) so another process and a restart see it. Requests and
+// skip rules are experiments/batch and experiments/rerun; they are imported on first use, keeping start-up light.
 import { checkAssistant } from './assistant';
 import { resolve } from 'node:path';
 import type { BatchInfo, BatchItemInfo, ExplainRequest, ProgressEvent, RerunRequest, StartBatchRequest } from '../../shared/api';
 import { API_ERROR_CODES, ApiError, FINAL_STAGES } from '../../shared/api';
 import type { RunJson } from '../../shared/run';
 import { parseDataset } from '../experiments/dataset';
-import { storeMarkedSegments, type MarkedSpan } from '../experiments/segments';
+import { hasMarkedSegments, storeMarkedSegments, type MarkedSpan } from '../experiments/segments';
 import type { RunStore } from '../store/run-store';
 import { newRunId } from '../store/run-rows';
 import type { JobOutcome } from './job-queue';
@@ -35,6 +36,20 @@ interface TrackedItem {
   spans: MarkedSpan[];
 }
 
+interface ItemJob {
+  runId: string;
+  request: ExplainRequest;
+  spans: MarkedSpan[];
+}
+
+/** A dataset item another live process is running, looked at again until it is done or free (busy: 'wait'). */
+interface WaitingItem extends ItemJob {
+  claim: { experiment: string; modelPath: string; tag: string };
+}
+
+/** How often a batch looks again at items another live process is running. */
+const CLAIM_POLL_MS = 500;
+
 /**
  * Batches kept in memory while this process runs them; every batch is also written to the store
  * (store/batch-records), where getBatch and listBatches find it after a restart.
@@ -44,6 +59,9 @@ const KEPT_BATCHES = 50;
 export class BatchTracker {
   private readonly batches = new Map<string, BatchInfo>();
   private readonly byRun = new Map<string, TrackedItem>();
+  private readonly waiting = new Map<string, WaitingItem[]>();
+  private readonly endings = new Map<string, (() => void)[]>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly host: BatchHost) {}
 
@@ -60,31 +78,46 @@ export class BatchTracker {
         throw new ApiError(API_ERROR_CODES.invalidArgument, `startBatch: dataset line ${item.line} has no answer, so settings.generation.maxNewTokens must be at least 1`);
       }
     }
-    const finished = finishedItems(this.host.store, request.experiment, modelPath);
+    const store = this.host.store;
+    const finished = finishedItems(store, request.experiment, modelPath);
     const batch = this.newBatch('dataset', request.experiment, modelPath);
-    const jobs: { runId: string; request: ExplainRequest; spans: MarkedSpan[] }[] = [];
+    const jobs: ItemJob[] = [];
+    const waiting: WaitingItem[] = [];
     for (const item of items) {
       const earlier = finished.get(item.key);
       if (earlier !== undefined) {
         batch.items.push({ key: item.key, line: item.line, runId: earlier, stage: 'skipped' });
+        // An interruption between storing the run and storing its segments leaves them out: add them now.
+        if (item.spans.length > 0 && !hasMarkedSegments(store, earlier)) {
+          batch.warnings.push(...storeMarkedSegments(store, store.getRun(earlier)!, itemSpans(item), item.key));
+        }
         continue;
       }
       const runId = newRunId();
-      // Claimed in the store until its job ends (finished()), as the CLI's batch does, so a batch started here
-      // and one started elsewhere on the same dataset never run an item twice.
-      const claim = this.host.store.claimItem({ experiment: request.experiment, modelPath, tag: itemTag(item.key), runId });
-      if (claim.kind === 'done') {
-        batch.items.push({ key: item.key, line: item.line, runId: claim.runId, stage: 'skipped' });
+      // Claimed in the store until its job ends (finished()), so two batches on one dataset, from any doors and
+      // processes, never run an item twice.
+      const claim = { experiment: request.experiment, modelPath, tag: itemTag(item.key) };
+      const outcome = store.claimItem({ ...claim, runId });
+      if (outcome.kind === 'done') {
+        batch.items.push({ key: item.key, line: item.line, runId: outcome.runId, stage: 'skipped' });
         continue;
       }
-      if (claim.kind === 'busy') {
-        batch.items.push({ key: item.key, line: item.line, runId: claim.runId, stage: 'skipped', error: `another process is running this item (run ${claim.runId})` });
+      const job = { runId, request: itemRequest(item, settings, request.experiment), spans: itemSpans(item) };
+      if (outcome.kind === 'busy' && request.busy === 'wait') {
+        batch.items.push({ key: item.key, line: item.line, runId, stage: 'queued' });
+        waiting.push({ ...job, claim });
+        continue;
+      }
+      if (outcome.kind === 'busy') {
+        batch.items.push({ key: item.key, line: item.line, runId: outcome.runId, stage: 'skipped', error: `another process is running this item (run ${outcome.runId})` });
         continue;
       }
       batch.items.push({ key: item.key, line: item.line, runId, stage: 'queued' });
-      jobs.push({ runId, request: itemRequest(item, settings, request.experiment), spans: itemSpans(item) });
+      jobs.push(job);
     }
-    return this.queue(batch, jobs);
+    const queued = this.queue(batch, jobs, waiting);
+    if (waiting.length > 0) this.waitForBusy(batch);
+    return queued;
   }
 
   /** Queues reruns of stored runs (or of an experiment's finished runs) on another model folder. */
@@ -107,7 +140,8 @@ export class BatchTracker {
     const modelName = await this.host.modelName(modelPath);
     const experimentOf = (source: RunJson) => request.to ?? rerunExperimentName(source.experiment, modelName);
     const batch = this.newBatch('rerun', [...new Set(sources.map(experimentOf))].join(', '), modelPath);
-    const jobs: { runId: string; request: ExplainRequest; spans: MarkedSpan[] }[] = [];
+    const jobs: ItemJob[] = [];
+    const { runIds: _runIds, experiment: _experiment, to: _to, ...settings } = request;
     for (const source of sources) {
       if (source.status !== 'done') {
         batch.items.push({ key: source.id, stage: 'failed', error: `run ${source.id} is ${source.status}; only finished runs can be re-run` });
@@ -121,8 +155,7 @@ export class BatchTracker {
       }
       const runId = newRunId();
       batch.items.push({ key: source.id, runId, stage: 'queued' });
-      const options = { modelPath, answer: request.answer, methods: request.methods, device: request.device };
-      jobs.push({ runId, request: rerunRequest(source, options, experiment), spans: markedSpansOfRun(store, source) });
+      jobs.push({ runId, request: rerunRequest(source, { ...settings, modelPath }, experiment), spans: markedSpansOfRun(store, source) });
     }
     return this.queue(batch, jobs);
   }
@@ -138,14 +171,28 @@ export class BatchTracker {
     return stored.map((batch) => (this.batches.has(batch.batchId) ? snapshot(this.batches.get(batch.batchId)!) : batch));
   }
 
-  /** Cancels the batch's queued and running items; returns how many were cancelled. */
+  /** Resolves with the batch once every item is final (at once for a batch this process does not run). */
+  async whenFinished(batchId: string): Promise<BatchInfo | null> {
+    const batch = this.batches.get(batchId);
+    if (batch && batch.finished < batch.total) await new Promise<void>((resolve) => this.endings.set(batchId, [...(this.endings.get(batchId) ?? []), resolve]));
+    return this.get(batchId);
+  }
+
+  /** Cancels the batch's queued, waiting and running items; returns how many were cancelled. */
   cancel(batchId: string): number {
     const batch = this.batches.get(batchId);
     if (!batch) return 0;
     let cancelled = 0;
-    for (const item of batch.items) {
-      if (item.runId && !isFinal(item.stage) && this.host.cancelJob(item.runId)) cancelled++;
-    }
+    const waiting = new Set((this.waiting.get(batchId) ?? []).map((item) => item.runId));
+    this.waiting.delete(batchId);
+    batch.items.forEach((item, index) => {
+      if (!item.runId || isFinal(item.stage)) return;
+      if (waiting.has(item.runId)) {
+        this.host.store.releaseClaim(item.runId);
+        this.setItem(batch, index, { stage: 'cancelled', error: 'Cancelled' });
+        cancelled++;
+      } else if (this.host.cancelJob(item.runId)) cancelled++;
+    });
     return cancelled;
   }
 
@@ -155,11 +202,8 @@ export class BatchTracker {
     if (!tracked) return progress;
     const { batch, index } = tracked;
     const item = batch.items[index];
-    const changed = item.stage !== progress.stage;
-    item.stage = progress.stage;
-    if (progress.stage === 'failed' || progress.stage === 'cancelled') item.error = progress.error?.message ?? progress.message;
-    count(batch);
-    if (changed) this.persist(() => this.host.store.updateBatchItem(batch.batchId, index, item));
+    const error = progress.stage === 'failed' || progress.stage === 'cancelled' ? (progress.error?.message ?? progress.message) : item.error;
+    if (item.stage !== progress.stage) this.setItem(batch, index, { stage: progress.stage, error });
     return { ...progress, batch: { batchId: batch.batchId, item: item.key, index, total: batch.total, finished: batch.finished } };
   }
 
@@ -184,13 +228,66 @@ export class BatchTracker {
     return { batchId: `b_${newRunId().slice(2)}`, kind, experiment, modelPath, total: 0, finished: 0, failed: 0, skipped: 0, items: [], warnings: [], startedAt: new Date().toISOString() };
   }
 
-  private queue(batch: BatchInfo, jobs: { runId: string; request: ExplainRequest; spans: MarkedSpan[] }[]): BatchInfo {
+  /** Changes an item's stage (and error, run), writes it to the store, and ends the batch's waiters when it is done. */
+  private setItem(batch: BatchInfo, index: number, change: Partial<BatchItemInfo>): void {
+    const item = Object.assign(batch.items[index], change);
+    if (item.error === undefined) delete item.error;
+    count(batch);
+    this.persist(() => this.host.store.updateBatchItem(batch.batchId, index, item));
+    if (batch.finished >= batch.total) this.ended(batch.batchId);
+  }
+
+  private ended(batchId: string): void {
+    for (const resolve of this.endings.get(batchId) ?? []) resolve();
+    this.endings.delete(batchId);
+  }
+
+  /**
+   * Looks again at the waiting items every CLAIM_POLL_MS: one the other process finished is skipped with its run,
+   * one whose process ended without finishing it is claimed and queued here.
+   */
+  private waitForBusy(batch: BatchInfo): void {
+    this.timers.set(batch.batchId, setTimeout(() => {
+      this.timers.delete(batch.batchId);
+      const waiting = this.waiting.get(batch.batchId);
+      if (!waiting) return;
+      const still: WaitingItem[] = [];
+      for (const job of waiting) {
+        const index = batch.items.findIndex((item) => item.runId === job.runId);
+        let outcome;
+        try {
+          outcome = this.host.store.claimItem({ ...job.claim, runId: job.runId });
+        } catch {
+          still.push(job); // e.g. the store is busy with another writer: look again next time
+          continue;
+        }
+        if (outcome.kind === 'busy') still.push(job);
+        else if (outcome.kind === 'done') this.setItem(batch, index, { stage: 'skipped', runId: outcome.runId });
+        else this.host.addJob(job.runId, job.request);
+      }
+      if (still.length === 0) this.waiting.delete(batch.batchId);
+      else {
+        this.waiting.set(batch.batchId, still);
+        this.waitForBusy(batch);
+      }
+    }, CLAIM_POLL_MS));
+  }
+
+  /** Stops waiting for busy items (their claims are released, they end cancelled); the service is closing. */
+  close(): void {
+    for (const batchId of [...this.waiting.keys()]) this.cancel(batchId);
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private queue(batch: BatchInfo, jobs: ItemJob[], waiting: WaitingItem[] = []): BatchInfo {
     batch.total = batch.items.length;
     count(batch);
     this.host.store.saveBatch(batch);
     this.batches.set(batch.batchId, batch);
     this.forgetOld();
-    for (const job of jobs) {
+    if (waiting.length > 0) this.waiting.set(batch.batchId, waiting);
+    for (const job of [...jobs, ...waiting]) {
       const index = batch.items.findIndex((item) => item.runId === job.runId);
       this.byRun.set(job.runId, { batch, index, spans: job.spans });
     }

@@ -1,10 +1,12 @@
-// Batches in the store (migration 3): what the service's BatchTracker keeps in memory while it runs them, written
-// through so that getBatch and listBatches still answer after the app restarts. Only an item's stage changes
-// are written (not every progress fraction). A batch read back from a store whose process has ended shows each
-// unfinished item as its run ended: done, failed or cancelled (interrupted runs and items never started count as
-// cancelled, with a note).
+// Batches in the store (migrations 3 and 4): what the service's BatchTracker keeps in memory while it runs them
+// (for the app and the CLI alike), written through so that getBatch and listBatches answer after a restart and
+// in another process. Only an item's stage changes are written (not every progress fraction). A batch whose
+// process still runs reads as stored; one whose process has ended shows each unfinished item as its run ended:
+// done, failed or cancelled (interrupted runs and items never started count as cancelled, with a note), and the
+// batch as interrupted.
 import { FINAL_STAGES, type BatchInfo, type BatchItemInfo } from '../../shared/api';
 import type { AnyDatabase, WritableDatabase } from './database';
+import { currentOwner, ownerAlive } from './process-owner';
 import { prepared } from './statements';
 
 interface BatchRow {
@@ -14,6 +16,9 @@ interface BatchRow {
   model_path: string;
   started_at: string;
   warnings_json: string;
+  owner_pid: number | null;
+  owner_start: string | null;
+  owner_host: string | null;
 }
 
 interface ItemRow {
@@ -26,11 +31,13 @@ interface ItemRow {
   run_status: string | null;
 }
 
-/** Stores a new batch and its items. */
+/** Stores a new batch and its items, owned by this process. */
 export function insertBatch(db: WritableDatabase, batch: BatchInfo): void {
-  prepared(db, `INSERT INTO batches (id, kind, experiment, model_path, started_at, warnings_json)
-    VALUES (@id, @kind, @experiment, @modelPath, @startedAt, @warnings)`).run({
+  const owner = currentOwner();
+  prepared(db, `INSERT INTO batches (id, kind, experiment, model_path, started_at, warnings_json, owner_pid, owner_start, owner_host)
+    VALUES (@id, @kind, @experiment, @modelPath, @startedAt, @warnings, @ownerPid, @ownerStart, @ownerHost)`).run({
     id: batch.batchId, kind: batch.kind, experiment: batch.experiment, modelPath: batch.modelPath, startedAt: batch.startedAt, warnings: JSON.stringify(batch.warnings),
+    ownerPid: owner.pid, ownerStart: owner.start, ownerHost: owner.host,
   });
   batch.items.forEach((item, position) => {
     prepared(db, `INSERT INTO batch_items (batch_id, position, key, line, run_id, stage, error)
@@ -40,10 +47,10 @@ export function insertBatch(db: WritableDatabase, batch: BatchInfo): void {
   });
 }
 
-/** Records an item's new stage (and error). */
-export function updateBatchItem(db: WritableDatabase, batchId: string, position: number, item: Pick<BatchItemInfo, 'stage' | 'error'>): void {
-  prepared(db, 'UPDATE batch_items SET stage = @stage, error = @error WHERE batch_id = @batchId AND position = @position')
-    .run({ batchId, position, stage: item.stage, error: item.error ?? null });
+/** Records an item's new stage, error and run (a waiting item may end up skipped with another process's run). */
+export function updateBatchItem(db: WritableDatabase, batchId: string, position: number, item: Pick<BatchItemInfo, 'stage' | 'error' | 'runId'>): void {
+  prepared(db, 'UPDATE batch_items SET stage = @stage, error = @error, run_id = @runId WHERE batch_id = @batchId AND position = @position')
+    .run({ batchId, position, stage: item.stage, error: item.error ?? null, runId: item.runId ?? null });
 }
 
 /** Replaces a batch's warnings. */
@@ -55,10 +62,12 @@ export function updateBatchWarnings(db: WritableDatabase, batchId: string, warni
 export function readBatch(db: AnyDatabase, batchId: string): BatchInfo | undefined {
   const row = prepared<BatchRow>(db, 'SELECT * FROM batches WHERE id = @batchId').get({ batchId });
   if (!row) return undefined;
-  const items = prepared<ItemRow>(db, `SELECT batch_items.*, runs.status AS run_status FROM batch_items
-    LEFT JOIN runs ON runs.id = batch_items.run_id WHERE batch_id = @batchId ORDER BY position`).all({ batchId }).map(itemOf);
+  const rows = prepared<ItemRow>(db, `SELECT batch_items.*, runs.status AS run_status FROM batch_items
+    LEFT JOIN runs ON runs.id = batch_items.run_id WHERE batch_id = @batchId ORDER BY position`).all({ batchId });
+  const running = ownerAlive({ pid: row.owner_pid, start: row.owner_start, host: row.owner_host });
+  const items = rows.map((item) => (running ? storedItem(item) : itemOf(item)));
   const count = (test: (item: BatchItemInfo) => boolean) => items.filter(test).length;
-  return {
+  const batch: BatchInfo = {
     batchId: row.id,
     kind: row.kind,
     experiment: row.experiment,
@@ -71,6 +80,8 @@ export function readBatch(db: AnyDatabase, batchId: string): BatchInfo | undefin
     warnings: JSON.parse(row.warnings_json) as string[],
     startedAt: row.started_at,
   };
+  if (!running && rows.some((item) => !isFinal(storedItem(item)))) batch.interrupted = true;
+  return batch;
 }
 
 /** Ids of the newest stored batches, newest first. */
@@ -82,12 +93,18 @@ function isFinal(item: BatchItemInfo): boolean {
   return item.stage === 'skipped' || (FINAL_STAGES as readonly string[]).includes(item.stage);
 }
 
-/** An item as stored; one left unfinished by its (ended) process reads as its run ended. */
-function itemOf(row: ItemRow): BatchItemInfo {
+/** An item as its batch last wrote it. */
+function storedItem(row: ItemRow): BatchItemInfo {
   const item: BatchItemInfo = { key: row.key, stage: row.stage as BatchItemInfo['stage'] };
   if (row.line !== null) item.line = row.line;
   if (row.run_id !== null) item.runId = row.run_id;
   if (row.error !== null) item.error = row.error;
+  return item;
+}
+
+/** An item of a batch whose process has ended; one it left unfinished reads as its run ended. */
+function itemOf(row: ItemRow): BatchItemInfo {
+  const item = storedItem(row);
   if (isFinal(item)) return item;
   if (row.run_status === 'done' || row.run_status === 'failed' || row.run_status === 'cancelled') item.stage = row.run_status;
   else if (row.run_status === 'interrupted') Object.assign(item, { stage: 'cancelled', error: 'interrupted: the process running it ended' });

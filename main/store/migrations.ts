@@ -197,8 +197,25 @@ const version3: Migration = {
   },
 };
 
+/**
+ * Version 4: the process running a batch (process-owner.ts), since CLI batches are stored too: a batch whose
+ * process still lives shows its unstarted items as queued; one whose process ended before finishing reads as
+ * interrupted (batch-records.ts). Batches stored before have no owner and read as ended.
+ */
+const version4: Migration = {
+  version: 4,
+  description: 'batches owner columns',
+  up(db) {
+    db.exec(`
+      ALTER TABLE batches ADD COLUMN owner_pid INTEGER;
+      ALTER TABLE batches ADD COLUMN owner_start TEXT;
+      ALTER TABLE batches ADD COLUMN owner_host TEXT;
+    `);
+  },
+};
+
 /** Every migration, in version order. */
-export const MIGRATIONS: readonly Migration[] = [version1, version2, version3];
+export const MIGRATIONS: readonly Migration[] = [version1, version2, version3, version4];
 
 /** The schema version this build reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -260,7 +260,7 @@ export class RunStore extends RunReader {
   }
 
   /** Records a batch item's new stage. */
-  updateBatchItem(batchId: string, position: number, item: Pick<BatchItemInfo, 'stage' | 'error'>): void {
+  updateBatchItem(batchId: string, position: number, item: Pick<BatchItemInfo, 'stage' | 'error' | 'runId'>): void {
     this.write(() => updateBatchItem(this.db, batchId, position, item));
   }
 

@@ -1,12 +1,12 @@
 // Batch with an interruption and resume, rerun on a second fixture model, and aggregation numbers checked
 // against a naive recomputation from the stored tensors — real pipeline, real SQLite, real onnxruntime.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureFolder } from '../../fixtures/models';
-import { openRunStore, type RunStore } from '../../../main/store';
+import type { RunStore } from '../../../main/store';
 import {
   aggregateExperiment,
   experimentTimeline,
@@ -16,8 +16,8 @@ import {
   type BatchSettings,
   type DatasetItem,
 } from '../../../main/experiments';
-import { rerunExperiment, runBatch } from '../../../main/service/batch-runs';
-import type { QueueResult } from '../../../main/service/run-queue';
+import type { QueueResult } from '../../../main/cli/batch-follow';
+import { openCliDoor } from './cli-door';
 import type { AttributionMethod } from '../../../shared/experiment-math';
 import type { RunJson } from '../../../shared/run';
 
@@ -32,13 +32,22 @@ let resumed: QueueResult;
 let rerun: QueueResult;
 let rerunExperimentName: string;
 let settings: BatchSettings;
+let door: ReturnType<typeof openCliDoor>;
+let datasetText: string;
 
-const context = () => ({ store, cacheDir: join(dir, 'cache'), demoModelDir: join(dir, 'demo') });
+// The CLI's door (batch and rerun through the in-process service); a subset of items is the file with the
+// other items' lines blanked (line numbers, and so keys and reported lines, stay).
+const context = () => ({});
+const runBatch = (subset: readonly DatasetItem[], options: Parameters<typeof door.runBatch>[1]) =>
+  door.runBatch(datasetText.split('\n').map((line, index) => (subset.some((item) => item.line === index + 1) ? line : '')).join('\n'), options);
+const rerunExperiment = (experiment: string, options: { modelPath: string; to?: string }) => door.rerunExperiment(experiment, options);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'experiments-test-'));
-  store = openRunStore(join(dir, 'runs.db'));
+  door = openCliDoor(dir);
+  store = door.store;
   items = await readDataset(datasetPath);
+  datasetText = readFileSync(datasetPath, 'utf8');
   settings = {
     modelPath: await fixtureFolder('llama'),
     generation: { maxNewTokens: 3 },
@@ -63,8 +72,8 @@ beforeAll(async () => {
   rerunExperimentName = rerun.experiment;
 }, 240_000);
 
-afterAll(() => {
-  store?.close();
+afterAll(async () => {
+  await door?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
