@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDataset, readDatasetText } from '../experiments/dataset';
-import type { BatchSettings } from '../experiments/batch';
+import type { BatchRequestSettings } from '../../shared/api';
 import { followBatch, type QueueProgress, type QueueResult } from './batch-follow';
 import { UsageError, parseCommand } from './args';
 import { EXPLAIN_OPTIONS, checkAssistantArgs, explainRequestFromArgs } from './explain-command';
@@ -21,8 +21,8 @@ export const BATCH_OPTIONS = { ...SHARED_OPTIONS, dataset: { type: 'string' } } 
 export const BATCH_USAGE = `llm-explainer batch --dataset FILE.jsonl --experiment NAME [--model DIR] [--methods LIST]
                       [--max-new-tokens N] [other explain flags] [--db FILE] [--json FILE] [--quiet]`;
 
-/** Batch settings from the flags (the explain parser, given an empty prompt that each item replaces). */
-export function batchSettingsFromArgs(values: Record<string, string | boolean | string[] | undefined>): BatchSettings {
+/** Batch settings and model folder from the flags (the explain parser, given an empty prompt that each item replaces). */
+export function batchSettingsFromArgs(values: Record<string, string | boolean | string[] | undefined>): BatchRequestSettings & { modelPath?: string } {
   const { task: _task, system: _system, messages: _messages, prompt: _prompt, answer: _answer, answerIds: _answerIds, inputIds: _inputIds,
     experiment: _experiment, sourceRunId: _source, ...settings } = explainRequestFromArgs({ ...values, prompt: '' });
   return settings;

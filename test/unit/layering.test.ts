@@ -56,6 +56,15 @@ export const LAYER_RANKS: Readonly<Record<string, number>> = Object.freeze({
 /** Doors reach models only through the service: never the engine itself. */
 const DOORS = ['main/cli', 'main/web', 'main/electron'];
 
+/**
+ * The CLI reaches runs only through the service (opened by app/context): never the store, and of experiments/
+ * only the dataset file parser (checking a --dataset file before anything opens), not the batch builders.
+ */
+function cliReachesPastService(file: string, target: string): boolean {
+  if (unitOf(file) !== 'main/cli') return false;
+  return target.startsWith('main/store/') || (target.startsWith('main/experiments/') && target !== 'main/experiments/dataset.ts');
+}
+
 /** The layer unit of a source file: shared, main/<folder> or main/<top-level file>. */
 export function unitOf(file: string): string | undefined {
   const parts = file.split('/');
@@ -98,6 +107,7 @@ export function layerViolations(graph: ReadonlyMap<string, readonly string[]>): 
       else if (toRank === undefined) problems.push(`${target}: ${to} has no rank in LAYER_RANKS`);
       else if (toRank >= fromRank) problems.push(`${file} (${from}, rank ${fromRank}) imports ${target} (${to}, rank ${toRank})`);
       if (DOORS.includes(from) && to === 'main/engine') problems.push(`${file} imports ${target}: doors reach the engine through the service`);
+      if (cliReachesPastService(file, target)) problems.push(`${file} imports ${target}: the CLI reaches runs through the service (app/context)`);
     }
   }
   return problems;
@@ -135,17 +145,22 @@ describe('layering', () => {
     expect(importCycles(graph).map((cycle) => cycle.join(' → '))).toEqual([]);
   });
 
-  it('finds a planted upward import, a door reaching the engine, main importing renderer/ and a cycle', () => {
+  it('finds a planted upward import, a door reaching the engine or the store, main importing renderer/ and a cycle', () => {
     const planted = new Map<string, string[]>([
       ['main/engine/prompt.ts', ['main/service.ts']],
       ['main/service.ts', ['main/engine/prompt.ts']],
       ['main/cli/show-command.ts', ['main/engine/config.ts']],
       ['main/report/html.ts', ['renderer/src/client/index.ts']],
+      ['main/cli/runs-command.ts', ['main/store/run-reader.ts', 'main/experiments/batch.ts', 'main/experiments/dataset.ts']],
     ]);
     const problems = layerViolations(planted);
     expect(problems).toContainEqual(expect.stringMatching(/^main\/engine\/prompt\.ts \(main\/engine, rank 2\) imports main\/service\.ts/));
     expect(problems).toContainEqual(expect.stringMatching(/^main\/cli\/show-command\.ts imports main\/engine\/config\.ts: doors reach the engine/));
     expect(problems).toContainEqual(expect.stringMatching(/main never imports renderer/));
+    expect(problems.filter((line) => line.startsWith('main/cli/runs-command.ts'))).toEqual([
+      'main/cli/runs-command.ts imports main/store/run-reader.ts: the CLI reaches runs through the service (app/context)',
+      'main/cli/runs-command.ts imports main/experiments/batch.ts: the CLI reaches runs through the service (app/context)',
+    ]);
     expect(importCycles(planted)).toEqual([['main/engine/prompt.ts', 'main/service.ts', 'main/engine/prompt.ts']]);
   });
 
