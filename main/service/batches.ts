@@ -42,9 +42,23 @@ interface ItemJob {
   spans: MarkedSpan[];
 }
 
-/** A dataset item another live process is running, looked at again until it is done or free (busy: 'wait'). */
+/** A dataset item of a `busy: 'wait'` batch, claimed only when its turn comes. */
 interface WaitingItem extends ItemJob {
   claim: { experiment: string; modelPath: string; tag: string };
+}
+
+/**
+ * A `busy: 'wait'` batch (the CLI's) feeds the queue one item at a time and claims each item just before it
+ * runs, so it holds only the item it is running (a batch started meanwhile elsewhere can take the others). An
+ * item another live process is running waits (`busy`) and is looked at again after the other items: skipped
+ * once that process finished it, run here if the process ended without finishing it.
+ */
+interface Feeder {
+  pending: WaitingItem[];
+  busy: WaitingItem[];
+  /** The run id of the item in the job queue, if any. */
+  active?: string;
+  timer?: NodeJS.Timeout;
 }
 
 /** How often a batch looks again at items another live process is running. */
@@ -59,9 +73,8 @@ const KEPT_BATCHES = 50;
 export class BatchTracker {
   private readonly batches = new Map<string, BatchInfo>();
   private readonly byRun = new Map<string, TrackedItem>();
-  private readonly waiting = new Map<string, WaitingItem[]>();
+  private readonly feeders = new Map<string, Feeder>();
   private readonly endings = new Map<string, (() => void)[]>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly host: BatchHost) {}
 
@@ -94,18 +107,18 @@ export class BatchTracker {
         continue;
       }
       const runId = newRunId();
+      const claim = { experiment: request.experiment, modelPath, tag: itemTag(item.key) };
+      const job = { runId, request: itemRequest(item, settings, request.experiment), spans: itemSpans(item) };
+      if (request.busy === 'wait') {
+        batch.items.push({ key: item.key, line: item.line, runId, stage: 'queued' });
+        waiting.push({ ...job, claim });
+        continue;
+      }
       // Claimed in the store until its job ends (finished()), so two batches on one dataset, from any doors and
       // processes, never run an item twice.
-      const claim = { experiment: request.experiment, modelPath, tag: itemTag(item.key) };
       const outcome = store.claimItem({ ...claim, runId });
       if (outcome.kind === 'done') {
         batch.items.push({ key: item.key, line: item.line, runId: outcome.runId, stage: 'skipped' });
-        continue;
-      }
-      const job = { runId, request: itemRequest(item, settings, request.experiment), spans: itemSpans(item) };
-      if (outcome.kind === 'busy' && request.busy === 'wait') {
-        batch.items.push({ key: item.key, line: item.line, runId, stage: 'queued' });
-        waiting.push({ ...job, claim });
         continue;
       }
       if (outcome.kind === 'busy') {
@@ -115,8 +128,10 @@ export class BatchTracker {
       batch.items.push({ key: item.key, line: item.line, runId, stage: 'queued' });
       jobs.push(job);
     }
-    const queued = this.queue(batch, jobs, waiting);
-    if (waiting.length > 0) this.waitForBusy(batch);
+    if (request.busy !== 'wait') return this.queue(batch, jobs);
+    this.feeders.set(batch.batchId, { pending: waiting, busy: [] });
+    const queued = this.queue(batch, [], waiting);
+    this.feed(batch);
     return queued;
   }
 
@@ -183,12 +198,13 @@ export class BatchTracker {
     const batch = this.batches.get(batchId);
     if (!batch) return 0;
     let cancelled = 0;
-    const waiting = new Set((this.waiting.get(batchId) ?? []).map((item) => item.runId));
-    this.waiting.delete(batchId);
+    const feeder = this.feeders.get(batchId);
+    this.feeders.delete(batchId);
+    clearTimeout(feeder?.timer);
+    const unfed = new Set([...(feeder?.pending ?? []), ...(feeder?.busy ?? [])].map((item) => item.runId));
     batch.items.forEach((item, index) => {
       if (!item.runId || isFinal(item.stage)) return;
-      if (waiting.has(item.runId)) {
-        this.host.store.releaseClaim(item.runId);
+      if (unfed.has(item.runId)) {
         this.setItem(batch, index, { stage: 'cancelled', error: 'Cancelled' });
         cancelled++;
       } else if (this.host.cancelJob(item.runId)) cancelled++;
@@ -211,7 +227,17 @@ export class BatchTracker {
   finished(outcome: JobOutcome): void {
     const tracked = this.byRun.get(outcome.runId);
     if (tracked?.batch.kind === 'dataset') this.host.store.releaseClaim(outcome.runId);
-    if (!tracked || outcome.stage !== 'done' || tracked.spans.length === 0) return;
+    if (tracked) this.storeSegments(tracked, outcome);
+    const feeder = tracked && this.feeders.get(tracked.batch.batchId);
+    if (feeder?.active === outcome.runId) {
+      feeder.active = undefined;
+      this.feed(tracked!.batch);
+    }
+  }
+
+  /** A finished item's marked segments, stored with its run; problems become the batch's warnings. */
+  private storeSegments(tracked: TrackedItem, outcome: JobOutcome): void {
+    if (outcome.stage !== 'done' || tracked.spans.length === 0) return;
     const run = this.host.store.getRun(outcome.runId);
     if (!run) return;
     const key = tracked.batch.items[tracked.index].key;
@@ -243,41 +269,48 @@ export class BatchTracker {
   }
 
   /**
-   * Looks again at the waiting items every CLAIM_POLL_MS: one the other process finished is skipped with its run,
-   * one whose process ended without finishing it is claimed and queued here.
+   * Queues the next item of a `busy: 'wait'` batch whose turn has come (see Feeder): claims pending items in order
+   * until one is free; when only busy ones are left, looks at them again after CLAIM_POLL_MS.
    */
-  private waitForBusy(batch: BatchInfo): void {
-    this.timers.set(batch.batchId, setTimeout(() => {
-      this.timers.delete(batch.batchId);
-      const waiting = this.waiting.get(batch.batchId);
-      if (!waiting) return;
-      const still: WaitingItem[] = [];
-      for (const job of waiting) {
-        const index = batch.items.findIndex((item) => item.runId === job.runId);
-        let outcome;
-        try {
-          outcome = this.host.store.claimItem({ ...job.claim, runId: job.runId });
-        } catch {
-          still.push(job); // e.g. the store is busy with another writer: look again next time
-          continue;
-        }
-        if (outcome.kind === 'busy') still.push(job);
-        else if (outcome.kind === 'done') this.setItem(batch, index, { stage: 'skipped', runId: outcome.runId });
-        else this.host.addJob(job.runId, job.request);
+  private feed(batch: BatchInfo): void {
+    const feeder = this.feeders.get(batch.batchId);
+    if (!feeder || feeder.active || feeder.timer) return;
+    while (feeder.pending.length > 0) {
+      const job = feeder.pending.shift()!;
+      const index = batch.items.findIndex((item) => item.runId === job.runId);
+      let outcome;
+      try {
+        outcome = this.host.store.claimItem({ ...job.claim, runId: job.runId });
+      } catch {
+        feeder.busy.push(job); // e.g. the store stayed locked by another writer: look again with the busy ones
+        continue;
       }
-      if (still.length === 0) this.waiting.delete(batch.batchId);
+      if (outcome.kind === 'done') this.setItem(batch, index, { stage: 'skipped', runId: outcome.runId });
+      else if (outcome.kind === 'busy') feeder.busy.push(job);
       else {
-        this.waiting.set(batch.batchId, still);
-        this.waitForBusy(batch);
+        feeder.active = job.runId;
+        this.host.addJob(job.runId, job.request);
+        return;
       }
-    }, CLAIM_POLL_MS));
+    }
+    if (feeder.busy.length === 0) {
+      this.feeders.delete(batch.batchId);
+      return;
+    }
+    feeder.timer = setTimeout(() => {
+      feeder.timer = undefined;
+      feeder.pending = feeder.busy.splice(0);
+      try {
+        this.feed(batch);
+      } catch {
+        // The store was closed under a waiting batch (the service is closing): nothing left to run.
+      }
+    }, CLAIM_POLL_MS);
   }
 
-  /** Stops waiting for busy items (their claims are released, they end cancelled); the service is closing. */
+  /** Stops the batches waiting for busy items (they end cancelled); the service is closing. */
   close(): void {
-    for (const batchId of [...this.waiting.keys()]) this.cancel(batchId);
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
+    for (const batchId of [...this.feeders.keys()]) this.cancel(batchId);
   }
 
   private queue(batch: BatchInfo, jobs: ItemJob[], waiting: WaitingItem[] = []): BatchInfo {
@@ -286,7 +319,6 @@ export class BatchTracker {
     this.host.store.saveBatch(batch);
     this.batches.set(batch.batchId, batch);
     this.forgetOld();
-    if (waiting.length > 0) this.waiting.set(batch.batchId, waiting);
     for (const job of [...jobs, ...waiting]) {
       const index = batch.items.findIndex((item) => item.runId === job.runId);
       this.byRun.set(job.runId, { batch, index, spans: job.spans });
