@@ -316,7 +316,7 @@ export class BatchTracker {
   private queue(batch: BatchInfo, jobs: ItemJob[], waiting: WaitingItem[] = []): BatchInfo {
     batch.total = batch.items.length;
     count(batch);
-    this.host.store.saveBatch(batch);
+    this.host.store.saveBatch(batch, true);
     this.batches.set(batch.batchId, batch);
     this.forgetOld();
     for (const job of [...jobs, ...waiting]) {

@@ -29,11 +29,17 @@ interface ItemRow {
   stage: string;
   error: string | null;
   run_status: string | null;
+  run_owner_pid: number | null;
+  run_owner_start: string | null;
+  run_owner_host: string | null;
 }
 
-/** Stores a new batch and its items, owned by this process. */
-export function insertBatch(db: WritableDatabase, batch: BatchInfo): void {
-  const owner = currentOwner();
+/**
+ * Stores a new batch and its items; `ownedHere` records this process as the one running it (the service's
+ * tracker does), else the batch reads as one whose process has ended.
+ */
+export function insertBatch(db: WritableDatabase, batch: BatchInfo, ownedHere = false): void {
+  const owner = ownedHere ? currentOwner() : { pid: null, start: null, host: null };
   prepared(db, `INSERT INTO batches (id, kind, experiment, model_path, started_at, warnings_json, owner_pid, owner_start, owner_host)
     VALUES (@id, @kind, @experiment, @modelPath, @startedAt, @warnings, @ownerPid, @ownerStart, @ownerHost)`).run({
     id: batch.batchId, kind: batch.kind, experiment: batch.experiment, modelPath: batch.modelPath, startedAt: batch.startedAt, warnings: JSON.stringify(batch.warnings),
@@ -62,7 +68,8 @@ export function updateBatchWarnings(db: WritableDatabase, batchId: string, warni
 export function readBatch(db: AnyDatabase, batchId: string): BatchInfo | undefined {
   const row = prepared<BatchRow>(db, 'SELECT * FROM batches WHERE id = @batchId').get({ batchId });
   if (!row) return undefined;
-  const rows = prepared<ItemRow>(db, `SELECT batch_items.*, runs.status AS run_status FROM batch_items
+  const rows = prepared<ItemRow>(db, `SELECT batch_items.*, runs.status AS run_status, runs.owner_pid AS run_owner_pid,
+    runs.owner_start AS run_owner_start, runs.owner_host AS run_owner_host FROM batch_items
     LEFT JOIN runs ON runs.id = batch_items.run_id WHERE batch_id = @batchId ORDER BY position`).all({ batchId });
   const running = ownerAlive({ pid: row.owner_pid, start: row.owner_start, host: row.owner_host });
   const items = rows.map((item) => (running ? storedItem(item) : itemOf(item)));
@@ -107,7 +114,10 @@ function itemOf(row: ItemRow): BatchItemInfo {
   const item = storedItem(row);
   if (isFinal(item)) return item;
   if (row.run_status === 'done' || row.run_status === 'failed' || row.run_status === 'cancelled') item.stage = row.run_status;
-  else if (row.run_status === 'interrupted') Object.assign(item, { stage: 'cancelled', error: 'interrupted: the process running it ended' });
+  else if (row.run_status === 'interrupted' || (row.run_status === 'running' && !ownerAlive({ pid: row.run_owner_pid, start: row.run_owner_start, host: row.run_owner_host }))) {
+    // A run whose process died reads `running` until a writable open repairs it (run-lifecycle.ts).
+    Object.assign(item, { stage: 'cancelled', error: 'interrupted: the process running it ended' });
+  }
   else if (row.run_status === null) Object.assign(item, { stage: 'cancelled', error: 'not run: the app stopped before this item' });
   return item;
 }

@@ -255,8 +255,8 @@ export class RunStore extends RunReader {
   }
 
   /** Stores a batch the service has just queued (batch-records.ts), so its progress outlives this process. */
-  saveBatch(batch: BatchInfo): void {
-    this.write(() => insertBatch(this.db, batch));
+  saveBatch(batch: BatchInfo, ownedHere = false): void {
+    this.write(() => insertBatch(this.db, batch, ownedHere));
   }
 
   /** Records a batch item's new stage. */

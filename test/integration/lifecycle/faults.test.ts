@@ -262,6 +262,44 @@ describe('batches killed, resumed and run side by side', () => {
     }
   });
 
+  it("a CLI batch's progress is in the batches tables: the app's service reads it as it runs, and as interrupted once killed", async () => {
+    const db = join(home, 'watched.db');
+    const holder = start(['batch', '--dataset', dataset('watched', 3), '--experiment', 'watched', '--methods', 'attention', '--db', db, '--quiet'], { [TEST_HOLD_ENV]: 'attention:2' });
+    await holder.held('attention');
+    // The rows themselves, as the CLI process wrote them.
+    const raw = new Database(db, { readonly: true });
+    const rows = raw.prepare('SELECT batch_items.key, batch_items.stage, batches.kind, batches.owner_pid FROM batch_items JOIN batches ON batches.id = batch_items.batch_id ORDER BY position').all();
+    raw.close();
+    expect(rows.map((row) => (row as { key: string }).key)).toEqual(['q0', 'q1', 'q2']);
+    expect(rows.every((row) => (row as { kind: string; owner_pid: number }).kind === 'dataset' && (row as { owner_pid: number }).owner_pid > 0)).toBe(true);
+    const store = openRunStore(db);
+    const service = serviceOn(store, db);
+    try {
+      // Read through the API the app's experiment view uses, while the CLI holds the second item.
+      const [running] = await service.listBatches();
+      expect(running).toMatchObject({ kind: 'dataset', experiment: 'watched', total: 3, finished: 1, failed: 0, skipped: 0 });
+      expect(running.interrupted).toBeUndefined();
+      expect([running.items[0].stage, running.items[2].stage]).toEqual(['done', 'queued']);
+      expect(['queued', 'done', 'failed', 'cancelled', 'skipped']).not.toContain(running.items[1].stage);
+      expect((await service.getRun(running.items[0].runId!))?.status).toBe('done');
+      expect((await service.getRun(running.items[1].runId!))?.status).toBe('running');
+      expect(await service.getBatch(running.batchId)).toEqual(running);
+
+      holder.kill('SIGKILL');
+      await holder.exited;
+      const killed = (await service.getBatch(running.batchId))!;
+      expect(killed).toMatchObject({ interrupted: true, total: 3, finished: 3, failed: 0 });
+      expect(killed.items.map((item) => [item.key, item.stage, item.error])).toEqual([
+        ['q0', 'done', undefined],
+        ['q1', 'cancelled', 'interrupted: the process running it ended'],
+        ['q2', 'cancelled', 'not run: the app stopped before this item'],
+      ]);
+    } finally {
+      await service.close();
+      store.close();
+    }
+  });
+
   it('a batch started in the app skips the item a CLI batch holds, and takes it over once that process is killed', async () => {
     const db = join(home, 'doors.db');
     const file = dataset('three', 3);
