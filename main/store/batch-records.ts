@@ -53,9 +53,9 @@ export function insertBatch(db: WritableDatabase, batch: BatchInfo, ownedHere = 
   });
 }
 
-/** Records an item's new stage, error and run (a waiting item may end up skipped with another process's run). */
+/** Records an item's new stage and error, and its run when given (a waiting item may end up skipped with another process's run). */
 export function updateBatchItem(db: WritableDatabase, batchId: string, position: number, item: Pick<BatchItemInfo, 'stage' | 'error' | 'runId'>): void {
-  prepared(db, 'UPDATE batch_items SET stage = @stage, error = @error, run_id = @runId WHERE batch_id = @batchId AND position = @position')
+  prepared(db, 'UPDATE batch_items SET stage = @stage, error = @error, run_id = COALESCE(@runId, run_id) WHERE batch_id = @batchId AND position = @position')
     .run({ batchId, position, stage: item.stage, error: item.error ?? null, runId: item.runId ?? null });
 }
 
