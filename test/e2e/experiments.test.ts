@@ -121,6 +121,19 @@ describe('experiments', () => {
     await workbench.screenshot('experiment-batch');
     await expect.poll(async () => (await workbench.web.service.listRuns({ experiment: 'support' })).total).toBe(7);
   });
+
+  it("lists the experiment's stored batches with their progress, as listBatches has them", async () => {
+    await open('#/experiments/support');
+    const panel = page.getByTestId('experiment-batches');
+    await panel.waitFor();
+    const stored = (await workbench.web.service.listBatches()).filter((batch) => batch.experiment.split(', ').includes('support'));
+    expect(stored.length).toBeGreaterThanOrEqual(3);
+    const rows = panel.locator('tbody tr');
+    await expect.poll(() => rows.count()).toBe(stored.length);
+    const texts = await rows.allTextContents();
+    stored.forEach((batch, index) => expect(texts[index]).toContain(`${batch.finished} / ${batch.total}`));
+    expect(texts.every((text) => /finished/.test(text))).toBe(true);
+  });
 });
 
 describe('export', () => {
