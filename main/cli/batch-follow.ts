@@ -77,7 +77,8 @@ export async function followBatch(service: WorkbenchService, start: () => Promis
     const final = (FINAL_STAGES as readonly string[]).includes(event.stage);
     if (final) item.stage = event.stage;
     if (event.stage === 'failed' && !fatal) checks.push(checkFatal(event));
-    const counts = { done: event.batch.finished, total: batch.total, skipped: countOf(batch.items, 'skipped'), failed: countOf(batch.items, 'failed') };
+    // Cancelled items count as finished in the batch but were not reached: the progress line leaves them out.
+    const counts = { done: event.batch.finished - countOf(batch.items, 'cancelled'), total: batch.total, skipped: countOf(batch.items, 'skipped'), failed: countOf(batch.items, 'failed') };
     options.onProgress?.(final ? counts : { ...counts, item: item.key, stage: event.stage, fraction: event.fraction, message: event.message });
   };
   // A failed item without a run row: remember its error and stop the batch.
