@@ -472,9 +472,9 @@ export interface WorkbenchMethods {
   startBatch(request: StartBatchRequest): Promise<BatchInfo>;
   /** Queues reruns of stored runs (or a whole experiment) on another model folder, linked to their sources. */
   rerun(request: RerunRequest): Promise<BatchInfo>;
-  /** Where a batch stands; null when unknown (batches are kept in memory until the service closes). */
+  /** Where a batch stands (one this service runs, or one stored by any door, the CLI's included); null when unknown. */
   getBatch(batchId: string): Promise<BatchInfo | null>;
-  /** Batches started since the service opened, newest first. */
+  /** The newest stored batches (from the app or the CLI), newest first. */
   listBatches(): Promise<BatchInfo[]>;
   /** Cancels a batch's queued and running runs. */
   cancelBatch(batchId: string): Promise<{ cancelled: number }>;
