@@ -17,23 +17,15 @@ import { openAttentionSessions, seq2seqAttention, type Seq2SeqAttention } from '
 import { loadSeq2SeqFolder, type LoadedSeq2Seq } from '../engine/seq2seq/folder';
 import { generateSeq2Seq } from '../engine/seq2seq/generate';
 import { renderSource } from '../engine/seq2seq/source';
-import { lookupEmbeddings, openSeq2SeqGradients, reduceGradient, runSeq2SeqGradients, sourceIntegratedGradients } from '../engine/seq2seq/gradients';
-import { decodeModel } from '../engine/onnx/proto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { Seq2SeqGradientPrograms } from '../engine/seq2seq/gradient-programs';
+import { seq2seqGradients, type Seq2SeqProgramSource } from './seq2seq-gradients';
+import { Seq2SeqRequestError } from './seq2seq-errors';
 import { DEFAULT_EXPLAIN_OPTIONS } from '../../shared/explain-options';
 
 /** Methods that run on encoder-decoder models today. */
-export const SEQ2SEQ_METHODS: ReadonlySet<string> = new Set(['attention', 'saliency', 'grad_x_input', 'integrated_gradients']);
+export const SEQ2SEQ_METHODS: ReadonlySet<string> = new Set(['attention', 'saliency', 'grad_x_input', 'gradient', 'integrated_gradients']);
 
-/** A request this model kind cannot serve (the CLI exits 2 on `invalid_argument`). */
-export class Seq2SeqRequestError extends Error {
-  readonly code = 'invalid_argument';
-  constructor(message: string) {
-    super(message);
-    this.name = 'Seq2SeqRequestError';
-  }
-}
+export { Seq2SeqRequestError };
 
 /** Tensor names of the seq2seq attention in the store (float16 like attention.data). */
 export const SEQ2SEQ_TENSORS = { encoder: 'attention.encoder.data', cross: 'attention.cross.data' } as const;
@@ -82,46 +74,16 @@ function seq2seqTensors(json: AttentionJson): NamedTensor[] {
   return tensors;
 }
 
-const GRADIENT_METHODS: ReadonlySet<string> = new Set(['saliency', 'grad_x_input', 'integrated_gradients']);
+const GRADIENT_METHODS: ReadonlySet<string> = new Set(['saliency', 'grad_x_input', 'gradient', 'integrated_gradients']);
 
-/**
- * Saliency and gradient × input of every answer token's log-probability with respect to the decoder input embeddings
- * (`gradient.saliency`, `gradient.gradXInput`: [row][decoder position]) and the source embeddings
- * (`gradient.source`: [row][s]); integrated gradients of the summed answer log-probability over the source.
- */
-async function seq2seqGradientJson(model: LoadedSeq2Seq, methods: string[], sourceIds: number[], decoderIds: number[], igSteps: number): Promise<Pick<RunJson, 'gradient' | 'integratedGradients'>> {
-  const read = async (file: string) => decodeModel(await readFile(join(model.path, file)));
-  const encoder = await read(model.variant.encoderFile);
-  const decoder = await read(model.variant.decoderFile);
-  const answerCount = decoderIds.length - 1;
-  // Row t targets answer token t (= decoder id t + 1); the last decoder position predicts nothing and is not seeded.
-  const targetIds = [...decoderIds.slice(1), decoderIds[decoderIds.length - 1]];
-  const out: Pick<RunJson, 'gradient' | 'integratedGradients'> = {};
-  if (methods.includes('saliency') || methods.includes('grad_x_input')) {
-    const program = await openSeq2SeqGradients(encoder, decoder, sourceIds, decoderIds, targetIds, answerCount);
-    try {
-      const result = await runSeq2SeqGradients(program, sourceIds, decoderIds, targetIds);
-      const source = reduceGradient(result.source, result.sourceShape, lookupEmbeddings(program.composed.source, sourceIds).data as Float32Array);
-      const target = reduceGradient(result.decoder, result.decoderShape, lookupEmbeddings(program.composed.decoder, decoderIds).data as Float32Array);
-      const pick = (values: { saliency: number[][]; gradXInput: number[][] }) => ({
-        ...(methods.includes('saliency') ? { saliency: values.saliency } : {}),
-        ...(methods.includes('grad_x_input') ? { gradXInput: values.gradXInput } : {}),
-      });
-      out.gradient = { target: 'token', targetValues: result.logProbs.slice(0, answerCount), ...pick(target), source: pick(source) };
-    } finally {
-      await program.release();
-    }
+/** The run's gradient programs, opened for this run and released after it. */
+async function withGradientPrograms<T>(model: LoadedSeq2Seq, work: (programs: Seq2SeqProgramSource) => Promise<T>): Promise<T> {
+  const programs = new Seq2SeqGradientPrograms(model.path, model.variant);
+  try {
+    return await work((shape) => programs.program(shape));
+  } finally {
+    await programs.release();
   }
-  if (methods.includes('integrated_gradients')) {
-    const program = await openSeq2SeqGradients(encoder, decoder, sourceIds, decoderIds, targetIds, 1);
-    try {
-      const ig = await sourceIntegratedGradients(program, sourceIds, decoderIds, targetIds, answerCount, { steps: igSteps, padTokenId: model.config.padTokenId });
-      out.integratedGradients = { steps: ig.steps, baseline: ig.baseline, rule: 'midpoint', attributions: ig.attributions, delta: ig.delta, completenessError: ig.completenessError, input: 'source' };
-    } finally {
-      await program.release();
-    }
-  }
-  return out;
 }
 
 /** One hash for the pair of graphs a run used (the encoder's sha256 and the decoder's, hashed together). */
@@ -131,17 +93,18 @@ export function pairSha256(model: Pick<LoadedSeq2Seq, 'sha256'>): string {
 
 export async function runSeq2SeqExplanation(request: ExplainRequest, context: PipelineContext, modelPath: string): Promise<PipelineResult> {
   const progress = context.onProgress ?? (() => {});
-  const methods = validateMethods(request.methods);
+  const options = { ...DEFAULT_EXPLAIN_OPTIONS, ...request.options };
+  const methods = validateMethods(request.methods, options);
   const unsupported = methods.filter((id) => !SEQ2SEQ_METHODS.has(id));
   if (unsupported.length > 0) {
-    throw new Seq2SeqRequestError(`${unsupported.join(', ')} ${unsupported.length === 1 ? 'is' : 'are'} not available for encoder-decoder models yet: use --methods attention,saliency,grad_x_input,integrated_gradients`);
+    throw new Seq2SeqRequestError(`${unsupported.join(', ')} ${unsupported.length === 1 ? 'is' : 'are'} not available for encoder-decoder models yet: use --methods attention,saliency,grad_x_input,gradient,integrated_gradients`);
   }
   if (request.assistant) throw new Seq2SeqRequestError('assisted generation is not available for encoder-decoder models: drop --assistant');
   const { timings, time } = stageTimer();
   progress('load', 0);
   const model = await time('load', () => loadSeq2SeqFolder(modelPath, { dtype: request.dtype as never, device: request.device }));
   try {
-    const problem = tokenIdProblem({ 'input ids': request.inputIds, 'answer ids': request.answerIds }, model.config.vocabSize);
+    const problem = tokenIdProblem({ 'input ids': request.inputIds, 'answer ids': request.answerIds, 'foil ids': options.foilIds }, model.config.vocabSize);
     if (problem) throw new Seq2SeqRequestError(problem);
     const rendered = request.inputIds ? undefined : renderSource(model.config, request);
     const sourceIds = request.inputIds ?? model.tokenizer.encode(rendered ?? '');
@@ -195,11 +158,16 @@ export async function runSeq2SeqExplanation(request: ExplainRequest, context: Pi
       let gradientJson: Pick<RunJson, 'gradient' | 'integratedGradients'> = {};
       if (methods.some((id) => GRADIENT_METHODS.has(id))) {
         progress('gradients', 0);
-        gradientJson = await time('gradients', () => seq2seqGradientJson(model, methods, sourceIds, ids, request.options?.igSteps ?? DEFAULT_EXPLAIN_OPTIONS.igSteps));
+        const computed = await time('gradients', () => withGradientPrograms(model, (programs) => seq2seqGradients(model, programs, methods, sourceIds, ids, options)));
+        gradientJson = computed.json;
+        tensors.push(...computed.tensors);
       }
       progress('store', 0);
+      // The source's raw gradient is a tensor (filled on export), like gradient.raw.
+      const { gradient: stored, ...restJson } = gradientJson;
       const patch = {
-        ...gradientJson,
+        ...restJson,
+        ...(stored ? { gradient: { ...stored, ...(stored.source ? { source: { ...stored.source, raw: undefined } } : {}) } } : {}),
         tokens: { ids, text: tokenTexts(model, ids), role },
         promptLength: 1,
         answerText: model.tokenizer.decode(answerIds, { skip_special_tokens: true }),

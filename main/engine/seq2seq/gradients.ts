@@ -12,6 +12,9 @@ import { differentiate } from '../gradients/differentiate';
 import { convertFloatType, floatValues } from '../gradients/prepare';
 import { probeShapes } from '../gradients/shape-probe';
 import { withGraph } from '../gradients/graph-tools';
+import { saliency, type SaliencyNorm } from '../gradients/methods/saliency';
+import { gradientTimesInput } from '../gradients/methods/grad-x-input';
+import { matrixToRows } from '../explainers/json-arrays';
 import { createSession, int64Tensor, Tensor, type Feeds, type SessionHandle } from '../runtime';
 
 export const SEQ2SEQ_GRADIENT_NAMES = {
@@ -249,29 +252,17 @@ export async function runSeq2SeqGradients(program: Seq2SeqGradientProgram, sourc
   };
 }
 
-/** Saliency (L2 norm over the hidden axis) and gradient × input (dot with the embedding) per [row][position]. */
-export function reduceGradient(gradient: ArrayLike<number>, shape: [number, number, number], embeds: ArrayLike<number>): { saliency: number[][]; gradXInput: number[][] } {
+/**
+ * Saliency (the chosen norm over the hidden axis, L2 by default) and gradient × input (dot with the embedding) per
+ * [row][position], by the decoder-only reducers (gradients/methods).
+ */
+export function reduceGradient(gradient: Float32Array | Float64Array, shape: [number, number, number], embeds: Float32Array | Float64Array, norm: SaliencyNorm = 'l2'): { saliency: number[][]; gradXInput: number[][] } {
   const [rows, positions, width] = shape;
-  const saliency: number[][] = [];
-  const gradXInput: number[][] = [];
-  for (let r = 0; r < rows; r++) {
-    const s: number[] = [];
-    const gx: number[] = [];
-    for (let p = 0; p < positions; p++) {
-      let norm = 0;
-      let dot = 0;
-      for (let j = 0; j < width; j++) {
-        const g = gradient[(r * positions + p) * width + j];
-        norm += g * g;
-        dot += g * embeds[p * width + j];
-      }
-      s.push(Math.sqrt(norm));
-      gx.push(dot);
-    }
-    saliency.push(s);
-    gradXInput.push(gx);
-  }
-  return { saliency, gradXInput };
+  const g = Float32Array.from(gradient);
+  return {
+    saliency: matrixToRows(saliency(g, rows, positions, width, norm), rows, positions),
+    gradXInput: matrixToRows(gradientTimesInput(g, Float32Array.from(embeds), rows, positions, width), rows, positions),
+  };
 }
 
 export interface SourceIntegratedGradients {

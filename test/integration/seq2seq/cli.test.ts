@@ -40,8 +40,8 @@ describe('explain on encoder-decoder folders', () => {
   }, 180_000);
 
   it('a method seq2seq runs cannot use exits 2 with one line', async () => {
-    const result = runCli(['explain', '--model', await fixtureFolder('marian'), '--prompt', 'Hello', '--methods', 'gradient', '--device', 'cpu'], env);
+    const result = runCli(['explain', '--model', await fixtureFolder('marian'), '--prompt', 'Hello', '--methods', 'occlusion', '--device', 'cpu'], env);
     expect(result.code).toBe(2);
-    expect(result.stderr.trim().split('\n').at(-1)).toBe('llm-explainer: explain: gradient is not available for encoder-decoder models yet: use --methods attention,saliency,grad_x_input,integrated_gradients');
+    expect(result.stderr.trim().split('\n').at(-1)).toBe('llm-explainer: explain: occlusion is not available for encoder-decoder models yet: use --methods attention,saliency,grad_x_input,gradient,integrated_gradients');
   }, 180_000);
 });
