@@ -8,6 +8,8 @@ import { DEFAULT_EXPLAIN_OPTIONS } from '../../shared/explain-options';
 import { readModelFolder, type Dtype, type ReadModelFolder } from './model-folder';
 import { promptIds, promptText } from './prompt';
 import { answerTokens } from './answer-tokens';
+import { isSeq2SeqModelPath, readSeq2SeqFolder } from './seq2seq/folder';
+import { admitSeq2SeqRun } from './seq2seq/admission';
 
 /**
  * Default budget: half of physical memory. The estimate targets the run's own process; the other half is left to the
@@ -132,6 +134,11 @@ function advice(request: ExplainRequest, rows: 'answer' | 'all', estimate: Memor
  */
 export async function refusalOf(modelPath: string, request: ExplainRequest): Promise<string | undefined> {
   try {
+    // Encoder-decoder folders have their own rule (seq2seq/admission.ts).
+    if (await isSeq2SeqModelPath(modelPath)) {
+      await admitSeq2SeqRun(await readSeq2SeqFolder(modelPath, { dtype: request.dtype as Dtype | undefined }), request);
+      return undefined;
+    }
     admitRun(await readModelFolder(modelPath, { dtype: request.dtype as Dtype | undefined }), request);
     return undefined;
   } catch (error) {

@@ -9,10 +9,11 @@ import type { ExplainOptions } from '../../shared/explain-options';
 import type { LoadedSeq2Seq } from '../engine/seq2seq/folder';
 import { lookupEmbeddings, reduceGradient, runSeq2SeqGradients, sourceIntegratedGradients, targetSeed, type Seq2SeqGradientProgram } from '../engine/seq2seq/gradients';
 import { nest } from '../run-export';
+import type { Seq2SeqProgramShape } from '../engine/seq2seq/gradient-programs';
 import { Seq2SeqRequestError } from './seq2seq-errors';
 
 /** Opens (or takes warm) the derivative program of one shape; `foilIds` makes it contrastive. */
-export type Seq2SeqProgramSource = (shape: { sourceIds: readonly number[]; decoderIds: readonly number[]; targetIds: readonly number[]; rows: number; foilIds?: readonly number[] }) => Promise<Seq2SeqGradientProgram>;
+export type Seq2SeqProgramSource = (shape: Seq2SeqProgramShape) => Promise<Seq2SeqGradientProgram>;
 
 /**
  * Foil ids of a contrastive target, one per decoder position: `--foil` text (no special tokens) or foil ids, one token

@@ -4,7 +4,7 @@
 // `attention.encoder` and `attention.cross`. `tokens` are the decoder's ids: the start token (role "prompt",
 // promptLength 1) and the answer after it.
 import type { ExplainRequest, ProgressStage } from '../../shared/api';
-import { RUN_SCHEMA, type AttentionJson, type GenerationParams, type RunInput, type RunJson, type TokenRole } from '../../shared/run';
+import { RUN_SCHEMA, type AttentionJson, type GenerationParams, type RunInput, type RunJson, type RunMemoryJson, type TokenRole } from '../../shared/run';
 import type { NamedTensor } from '../../shared/tensor';
 import { tokenIdProblem } from '../../shared/token-ids';
 import { validateMethods } from '../engine/explainers/registry';
@@ -13,12 +13,14 @@ import { createHash } from 'node:crypto';
 import { stageTimer } from './stage-timer';
 import { requestRunFields } from './request-run-fields';
 import type { PipelineContext, PipelineResult } from './pipeline-types';
-import { openAttentionSessions, seq2seqAttention, type Seq2SeqAttention } from '../engine/seq2seq/attention';
-import { loadSeq2SeqFolder, type LoadedSeq2Seq } from '../engine/seq2seq/folder';
+import { seq2seqAttention, type Seq2SeqAttention } from '../engine/seq2seq/attention';
+import type { LoadedSeq2Seq } from '../engine/seq2seq/folder';
+import { warmSeq2Seq } from '../engine/seq2seq/warm';
+import type { Seq2SeqAdmission } from '../engine/seq2seq/admission';
+import { processSessionPool } from '../engine/warm-sessions';
+import { MEMORY_RULE_VERSION } from '../../shared/memory-estimate';
 import { generateSeq2Seq } from '../engine/seq2seq/generate';
-import { renderSource } from '../engine/seq2seq/source';
-import { Seq2SeqGradientPrograms } from '../engine/seq2seq/gradient-programs';
-import { seq2seqGradients, type Seq2SeqProgramSource } from './seq2seq-gradients';
+import { seq2seqGradients } from './seq2seq-gradients';
 import { Seq2SeqRequestError } from './seq2seq-errors';
 import { DEFAULT_EXPLAIN_OPTIONS } from '../../shared/explain-options';
 
@@ -76,14 +78,10 @@ function seq2seqTensors(json: AttentionJson): NamedTensor[] {
 
 const GRADIENT_METHODS: ReadonlySet<string> = new Set(['saliency', 'grad_x_input', 'gradient', 'integrated_gradients']);
 
-/** The run's gradient programs, opened for this run and released after it. */
-async function withGradientPrograms<T>(model: LoadedSeq2Seq, work: (programs: Seq2SeqProgramSource) => Promise<T>): Promise<T> {
-  const programs = new Seq2SeqGradientPrograms(model.path, model.variant);
-  try {
-    return await work((shape) => programs.program(shape));
-  } finally {
-    await programs.release();
-  }
+/** What the run was admitted with, for the answer it got, next to its process's peak (as decoder-only runs record). */
+function seq2seqMemory(admission: Seq2SeqAdmission, answerLength: number): RunMemoryJson {
+  const estimate = admission.estimateFor(answerLength);
+  return { rule: MEMORY_RULE_VERSION, estimateBytes: estimate.peakBytes, estimateStage: estimate.stage, budgetBytes: admission.budgetBytes, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
 }
 
 /** One hash for the pair of graphs a run used (the encoder's sha256 and the decoder's, hashed together). */
@@ -102,12 +100,13 @@ export async function runSeq2SeqExplanation(request: ExplainRequest, context: Pi
   if (request.assistant) throw new Seq2SeqRequestError('assisted generation is not available for encoder-decoder models: drop --assistant');
   const { timings, time } = stageTimer();
   progress('load', 0);
-  const model = await time('load', () => loadSeq2SeqFolder(modelPath, { dtype: request.dtype as never, device: request.device }));
+  // Refusals (source or decoder over the model's positions, estimate over the memory budget) come before any run row
+  // is written and before onnxruntime reads the weights; the sessions come from the process's warm pool (warm.ts).
+  const { model, admission, sessions } = await time('load', () => warmSeq2Seq(context.sessions ?? processSessionPool(), modelPath, request));
   try {
     const problem = tokenIdProblem({ 'input ids': request.inputIds, 'answer ids': request.answerIds, 'foil ids': options.foilIds }, model.config.vocabSize);
     if (problem) throw new Seq2SeqRequestError(problem);
-    const rendered = request.inputIds ? undefined : renderSource(model.config, request);
-    const sourceIds = request.inputIds ?? model.tokenizer.encode(rendered ?? '');
+    const { rendered, sourceIds } = admission;
     if (sourceIds.length === 0) throw new Seq2SeqRequestError('the source is empty: give --prompt, --messages or --input-ids');
     const input: RunInput = { task: request.task, system: request.system, messages: request.messages, prompt: request.prompt };
     if (!rendered) input.decodedPrompt = model.tokenizer.decode(sourceIds, { skip_special_tokens: true });
@@ -144,21 +143,14 @@ export async function runSeq2SeqExplanation(request: ExplainRequest, context: Pi
       if (methods.includes('attention')) {
         const stage: ProgressStage = 'attention';
         progress(stage, 0);
-        const computed = await time(stage, async () => {
-          const sessions = await openAttentionSessions(model);
-          try {
-            return await seq2seqAttention(model, sessions, sourceIds, ids);
-          } finally {
-            await sessions.release();
-          }
-        });
+        const computed = await time(stage, async () => seq2seqAttention(model, await sessions.attention(model), sourceIds, ids));
         attention = seq2seqAttentionJson(computed, answerIds.length);
         tensors.push(...seq2seqTensors(attention));
       }
       let gradientJson: Pick<RunJson, 'gradient' | 'integratedGradients'> = {};
       if (methods.some((id) => GRADIENT_METHODS.has(id))) {
         progress('gradients', 0);
-        const computed = await time('gradients', () => withGradientPrograms(model, (programs) => seq2seqGradients(model, programs, methods, sourceIds, ids, options)));
+        const computed = await time('gradients', async () => seq2seqGradients(model, await sessions.programs(model), methods, sourceIds, ids, options));
         gradientJson = computed.json;
         tensors.push(...computed.tensors);
       }
@@ -175,6 +167,8 @@ export async function runSeq2SeqExplanation(request: ExplainRequest, context: Pi
         timings,
         source: { ids: sourceIds, text: tokenTexts(model, sourceIds), ...(rendered !== undefined ? { rendered } : {}) },
         ...(attention ? { attention } : {}),
+        memory: seq2seqMemory(admission, answerIds.length),
+        sessions: sessions.used,
       };
       context.store.completeRun(runId, { patch, tensors });
       const run = { ...context.store.getRun(runId)!, ...(attention ? { attention } : {}), ...gradientJson, timings, schema: RUN_SCHEMA } as RunJson;
@@ -186,6 +180,6 @@ export async function runSeq2SeqExplanation(request: ExplainRequest, context: Pi
       throw error;
     }
   } finally {
-    await model.release();
+    sessions.end();
   }
 }
