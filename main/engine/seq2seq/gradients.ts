@@ -9,7 +9,7 @@ import { GraphBuilder } from '../onnx/graph-builder';
 import { DataType, encodeModel, makeValueInfo, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../onnx/proto';
 import { wholeSequenceGraph } from '../onnx/whole-sequence';
 import { differentiate } from '../gradients/differentiate';
-import { convertFloatType, floatValues } from '../gradients/prepare';
+import { convertFloatType, floatValues, prepareForGradients } from '../gradients/prepare';
 import { probeShapes } from '../gradients/shape-probe';
 import { withGraph } from '../gradients/graph-tools';
 import { saliency, type SaliencyNorm } from '../gradients/methods/saliency';
@@ -125,7 +125,10 @@ export function composeExplainGraph(encoder: ModelProto, merged: ModelProto, flo
     output: b.outputs,
   });
   // Graph inputs may have lost readers (the ids once the lookups moved out): the differentiator prunes what it needs.
-  return { model: floatType === DataType.FLOAT ? composed : convertFloatType(composed, floatType), source, decoder };
+  // q4/q8 weights become float weights (MatMulNBits decomposed, dynamic quantization dequantized) as for decoder-only
+  // gradients; fp32 graphs pass through unchanged apart from the float type.
+  const quantized = composed.graph!.node.some((n) => n.domain === 'com.microsoft' || n.opType === 'MatMulInteger' || n.opType === 'DynamicQuantizeLinear');
+  return { model: quantized ? prepareForGradients(composed, floatType) : floatType === DataType.FLOAT ? composed : convertFloatType(composed, floatType), source, decoder };
 }
 
 /** Embeddings [1, ids, width] of a lookup as a tensor of `floatType`. */
