@@ -3,8 +3,6 @@
 // along K, quantize.ts), in the main graph and inside If branches (the merged decoder's), which read the outer
 // initializers. Embedding lookups and everything else stay float32.
 import { DataType, makeNode, makeTensor, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto';
-import { create } from '@bufbuild/protobuf';
-import { OperatorSetIdProtoSchema } from 'onnx-buf';
 import { quantize4Bit } from './quantize';
 
 const MICROSOFT = 'com.microsoft';
@@ -47,6 +45,6 @@ export function quantizeMatMuls4Bit(model: ModelProto, blockSize = 32): ModelPro
   };
   collect(node);
   const initializer = [...graph.initializer.filter((t) => !replaced.has(t.name) || read.has(t.name)), ...[...replaced.values()].flatMap((q) => [q.packed, q.scales])];
-  const opsetImport = model.opsetImport.some((o) => o.domain === MICROSOFT) ? model.opsetImport : [...model.opsetImport, create(OperatorSetIdProtoSchema, { domain: MICROSOFT, version: 1n })];
+  const opsetImport = model.opsetImport.some((o) => o.domain === MICROSOFT) ? model.opsetImport : [...model.opsetImport, { ...model.opsetImport[0], domain: MICROSOFT, version: 1n }];
   return { ...model, opsetImport, graph: { ...graph, node, initializer } };
 }

@@ -8,7 +8,7 @@ import type { ExplainRequest } from '../../../shared/api';
 import { DEFAULT_EXPLAIN_OPTIONS } from '../../../shared/explain-options';
 import { formatBytes, type MemoryEstimate } from '../../../shared/memory-estimate';
 import { estimateSeq2SeqPeakMemory, type Seq2SeqDimensions } from '../../../shared/memory-estimate-seq2seq';
-import { defaultMemoryBudget, RunTooLargeError } from '../memory-check';
+import { defaultMemoryBudget, RunTooLargeError } from '../run-too-large';
 import type { ReadSeq2Seq } from './folder';
 import { renderSource } from './source';
 
