@@ -1,5 +1,6 @@
-// One encoder-decoder run, end to end: load the folder, render and tokenize the source, generate the answer (or take
-// the supplied one), explain it with attention, and store everything in one write. The pipeline hands seq2seq
+// One encoder-decoder run, end to end: admit it and take the folder's sessions from the warm pool, render and tokenize
+// the source, generate the answer (or take the supplied one), explain it with attention and the gradient family
+// (seq2seq-gradients.ts), and store everything in one write. The pipeline hands seq2seq
 // folders here (main/service/pipeline.ts); the run JSON keeps every decoder-only field and adds `source`,
 // `attention.encoder` and `attention.cross`. `tokens` are the decoder's ids: the start token (role "prompt",
 // promptLength 1) and the answer after it.
