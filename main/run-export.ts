@@ -8,7 +8,7 @@ import { ATTENTION_NORM_TENSORS, ATTENTION_TENSORS, GRADIENT_TENSORS } from '../
 export interface ExportOptions {
   /** Fill `attention.data` from the stored [layer, head, row, col] tensor. */
   includeAttentionData?: boolean;
-  /** Fill `gradient.raw` from the stored [row, col, hidden] tensor. */
+  /** Fill `gradient.raw` (and a seq2seq run's `gradient.source.raw`) from the stored [row, col, hidden] tensors. */
   includeRawGradient?: boolean;
 }
 
@@ -50,6 +50,8 @@ export function storedRunJson(store: RunReader, id: string, options: ExportOptio
     const { raw: _raw, ...rest } = run.gradient;
     run.gradient = { ...rest, encoding: noteOf(infos.get(GRADIENT_TENSORS.saliency) ?? infos.get(GRADIENT_TENSORS.gradXInput)) };
     if (options.includeRawGradient && info) run.gradient.raw = nest(store.readTensor(id, info.name)!.data, info.shape) as number[][][];
+    const source = infos.get(GRADIENT_TENSORS.sourceRaw);
+    if (options.includeRawGradient && source && run.gradient.source) run.gradient.source = { ...run.gradient.source, raw: nest(store.readTensor(id, source.name)!.data, source.shape) as number[][][] };
   }
   return run;
 }

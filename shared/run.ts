@@ -208,8 +208,11 @@ export interface GradientJson {
   raw?: number[][][];
   sequence?: { saliency?: number[]; gradXInput?: number[] };
   encoding?: TensorEncodingNote;
-  /** Encoder-decoder runs: the same targets with respect to the source token embeddings [row][s]. */
-  source?: { saliency?: number[][]; gradXInput?: number[][] };
+  /**
+   * Encoder-decoder runs: the same targets with respect to the source token embeddings [row][s]; `raw` [row][s][hidden]
+   * (the `gradient` method) is stored as a tensor and filled on export like `raw`.
+   */
+  source?: { saliency?: number[][]; gradXInput?: number[][]; raw?: number[][][] };
 }
 
 export interface IntegratedGradientsJson {

@@ -17,6 +17,8 @@ export const GRADIENT_TENSORS = {
   sequenceSaliency: 'gradient.sequence.saliency',
   sequenceGradXInput: 'gradient.sequence.gradXInput',
   raw: 'gradient.raw',
+  /** Encoder-decoder runs: the raw gradient over the source [row, s, hidden]. */
+  sourceRaw: 'gradient.source.raw',
   igAttributions: 'integratedGradients.attributions',
 } as const;
 

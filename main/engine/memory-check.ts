@@ -1,35 +1,17 @@
 // Admission of a run before anything heavy happens: the sequence must fit the model's positions, and the estimated
 // peak memory (shared/memory-estimate) the budget. Both refusals are one line that says what to change; they come
 // before a run row is written and before onnxruntime reads any weights (pipeline.ts, service createRun).
-import { totalmem } from 'node:os';
 import type { ExplainRequest } from '../../shared/api';
 import { estimatePeakMemory, formatBytes, type MemoryEstimate, type ModelDimensions } from '../../shared/memory-estimate';
 import { DEFAULT_EXPLAIN_OPTIONS } from '../../shared/explain-options';
 import { readModelFolder, type Dtype, type ReadModelFolder } from './model-folder';
 import { promptIds, promptText } from './prompt';
 import { answerTokens } from './answer-tokens';
+import { isSeq2SeqModelPath, readSeq2SeqFolder } from './seq2seq/folder';
+import { admitSeq2SeqRun } from './seq2seq/admission';
+import { defaultMemoryBudget, RunTooLargeError } from './run-too-large';
 
-/**
- * Default budget: half of physical memory. The estimate targets the run's own process; the other half is left to the
- * OS, the app's other processes and whatever else the user runs (a desktop app must not take the machine).
- */
-export const DEFAULT_BUDGET_FRACTION = 0.5;
-
-export function defaultMemoryBudget(): number {
-  return Math.floor(DEFAULT_BUDGET_FRACTION * totalmem());
-}
-
-/** A run that cannot fit; `code` is the API's `too_large` (HTTP 422, CLI exit 2). */
-export class RunTooLargeError extends Error {
-  readonly code = 'too_large';
-  constructor(
-    message: string,
-    readonly reason: 'memory' | 'context',
-  ) {
-    super(message);
-    this.name = 'RunTooLargeError';
-  }
-}
+export { DEFAULT_BUDGET_FRACTION, defaultMemoryBudget, RunTooLargeError } from './run-too-large';
 
 /** Bytes per weight of each ONNX variant (transformers.js dtype names). */
 const WEIGHT_BYTES: Record<string, number> = { fp32: 4, fp16: 2, q8: 1, int8: 1, uint8: 1, q4: 0.5, q4f16: 0.5, bnb4: 0.5 };
@@ -132,6 +114,11 @@ function advice(request: ExplainRequest, rows: 'answer' | 'all', estimate: Memor
  */
 export async function refusalOf(modelPath: string, request: ExplainRequest): Promise<string | undefined> {
   try {
+    // Encoder-decoder folders have their own rule (seq2seq/admission.ts).
+    if (await isSeq2SeqModelPath(modelPath)) {
+      await admitSeq2SeqRun(await readSeq2SeqFolder(modelPath, { dtype: request.dtype as Dtype | undefined }), request);
+      return undefined;
+    }
     admitRun(await readModelFolder(modelPath, { dtype: request.dtype as Dtype | undefined }), request);
     return undefined;
   } catch (error) {

@@ -1,10 +1,11 @@
-// One encoder-decoder run, end to end: load the folder, render and tokenize the source, generate the answer (or take
-// the supplied one), explain it with attention, and store everything in one write. The pipeline hands seq2seq
+// One encoder-decoder run, end to end: admit it and take the folder's sessions from the warm pool, render and tokenize
+// the source, generate the answer (or take the supplied one), explain it with attention and the gradient family
+// (seq2seq-gradients.ts), and store everything in one write. The pipeline hands seq2seq
 // folders here (main/service/pipeline.ts); the run JSON keeps every decoder-only field and adds `source`,
 // `attention.encoder` and `attention.cross`. `tokens` are the decoder's ids: the start token (role "prompt",
 // promptLength 1) and the answer after it.
 import type { ExplainRequest, ProgressStage } from '../../shared/api';
-import { RUN_SCHEMA, type AttentionJson, type GenerationParams, type RunInput, type RunJson, type TokenRole } from '../../shared/run';
+import { RUN_SCHEMA, type AttentionJson, type GenerationParams, type RunInput, type RunJson, type RunMemoryJson, type TokenRole } from '../../shared/run';
 import type { NamedTensor } from '../../shared/tensor';
 import { tokenIdProblem } from '../../shared/token-ids';
 import { validateMethods } from '../engine/explainers/registry';
@@ -13,27 +14,21 @@ import { createHash } from 'node:crypto';
 import { stageTimer } from './stage-timer';
 import { requestRunFields } from './request-run-fields';
 import type { PipelineContext, PipelineResult } from './pipeline-types';
-import { openAttentionSessions, seq2seqAttention, type Seq2SeqAttention } from '../engine/seq2seq/attention';
-import { loadSeq2SeqFolder, type LoadedSeq2Seq } from '../engine/seq2seq/folder';
+import { seq2seqAttention, type Seq2SeqAttention } from '../engine/seq2seq/attention';
+import type { LoadedSeq2Seq } from '../engine/seq2seq/folder';
+import { warmSeq2Seq } from '../engine/seq2seq/warm';
+import type { Seq2SeqAdmission } from '../engine/seq2seq/admission';
+import { processSessionPool } from '../engine/warm-sessions';
+import { MEMORY_RULE_VERSION } from '../../shared/memory-estimate';
 import { generateSeq2Seq } from '../engine/seq2seq/generate';
-import { renderSource } from '../engine/seq2seq/source';
-import { lookupEmbeddings, openSeq2SeqGradients, reduceGradient, runSeq2SeqGradients, sourceIntegratedGradients } from '../engine/seq2seq/gradients';
-import { decodeModel } from '../engine/onnx/proto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { seq2seqGradients } from './seq2seq-gradients';
+import { Seq2SeqRequestError } from './seq2seq-errors';
 import { DEFAULT_EXPLAIN_OPTIONS } from '../../shared/explain-options';
 
 /** Methods that run on encoder-decoder models today. */
-export const SEQ2SEQ_METHODS: ReadonlySet<string> = new Set(['attention', 'saliency', 'grad_x_input', 'integrated_gradients']);
+export const SEQ2SEQ_METHODS: ReadonlySet<string> = new Set(['attention', 'saliency', 'grad_x_input', 'gradient', 'integrated_gradients']);
 
-/** A request this model kind cannot serve (the CLI exits 2 on `invalid_argument`). */
-export class Seq2SeqRequestError extends Error {
-  readonly code = 'invalid_argument';
-  constructor(message: string) {
-    super(message);
-    this.name = 'Seq2SeqRequestError';
-  }
-}
+export { Seq2SeqRequestError };
 
 /** Tensor names of the seq2seq attention in the store (float16 like attention.data). */
 export const SEQ2SEQ_TENSORS = { encoder: 'attention.encoder.data', cross: 'attention.cross.data' } as const;
@@ -82,46 +77,12 @@ function seq2seqTensors(json: AttentionJson): NamedTensor[] {
   return tensors;
 }
 
-const GRADIENT_METHODS: ReadonlySet<string> = new Set(['saliency', 'grad_x_input', 'integrated_gradients']);
+const GRADIENT_METHODS: ReadonlySet<string> = new Set(['saliency', 'grad_x_input', 'gradient', 'integrated_gradients']);
 
-/**
- * Saliency and gradient × input of every answer token's log-probability with respect to the decoder input embeddings
- * (`gradient.saliency`, `gradient.gradXInput`: [row][decoder position]) and the source embeddings
- * (`gradient.source`: [row][s]); integrated gradients of the summed answer log-probability over the source.
- */
-async function seq2seqGradientJson(model: LoadedSeq2Seq, methods: string[], sourceIds: number[], decoderIds: number[], igSteps: number): Promise<Pick<RunJson, 'gradient' | 'integratedGradients'>> {
-  const read = async (file: string) => decodeModel(await readFile(join(model.path, file)));
-  const encoder = await read(model.variant.encoderFile);
-  const decoder = await read(model.variant.decoderFile);
-  const answerCount = decoderIds.length - 1;
-  // Row t targets answer token t (= decoder id t + 1); the last decoder position predicts nothing and is not seeded.
-  const targetIds = [...decoderIds.slice(1), decoderIds[decoderIds.length - 1]];
-  const out: Pick<RunJson, 'gradient' | 'integratedGradients'> = {};
-  if (methods.includes('saliency') || methods.includes('grad_x_input')) {
-    const program = await openSeq2SeqGradients(encoder, decoder, sourceIds, decoderIds, targetIds, answerCount);
-    try {
-      const result = await runSeq2SeqGradients(program, sourceIds, decoderIds, targetIds);
-      const source = reduceGradient(result.source, result.sourceShape, lookupEmbeddings(program.composed.source, sourceIds).data as Float32Array);
-      const target = reduceGradient(result.decoder, result.decoderShape, lookupEmbeddings(program.composed.decoder, decoderIds).data as Float32Array);
-      const pick = (values: { saliency: number[][]; gradXInput: number[][] }) => ({
-        ...(methods.includes('saliency') ? { saliency: values.saliency } : {}),
-        ...(methods.includes('grad_x_input') ? { gradXInput: values.gradXInput } : {}),
-      });
-      out.gradient = { target: 'token', targetValues: result.logProbs.slice(0, answerCount), ...pick(target), source: pick(source) };
-    } finally {
-      await program.release();
-    }
-  }
-  if (methods.includes('integrated_gradients')) {
-    const program = await openSeq2SeqGradients(encoder, decoder, sourceIds, decoderIds, targetIds, 1);
-    try {
-      const ig = await sourceIntegratedGradients(program, sourceIds, decoderIds, targetIds, answerCount, { steps: igSteps, padTokenId: model.config.padTokenId });
-      out.integratedGradients = { steps: ig.steps, baseline: ig.baseline, rule: 'midpoint', attributions: ig.attributions, delta: ig.delta, completenessError: ig.completenessError, input: 'source' };
-    } finally {
-      await program.release();
-    }
-  }
-  return out;
+/** What the run was admitted with, for the answer it got, next to its process's peak (as decoder-only runs record). */
+function seq2seqMemory(admission: Seq2SeqAdmission, answerLength: number): RunMemoryJson {
+  const estimate = admission.estimateFor(answerLength);
+  return { rule: MEMORY_RULE_VERSION, estimateBytes: estimate.peakBytes, estimateStage: estimate.stage, budgetBytes: admission.budgetBytes, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
 }
 
 /** One hash for the pair of graphs a run used (the encoder's sha256 and the decoder's, hashed together). */
@@ -131,20 +92,22 @@ export function pairSha256(model: Pick<LoadedSeq2Seq, 'sha256'>): string {
 
 export async function runSeq2SeqExplanation(request: ExplainRequest, context: PipelineContext, modelPath: string): Promise<PipelineResult> {
   const progress = context.onProgress ?? (() => {});
-  const methods = validateMethods(request.methods);
+  const options = { ...DEFAULT_EXPLAIN_OPTIONS, ...request.options };
+  const methods = validateMethods(request.methods, options);
   const unsupported = methods.filter((id) => !SEQ2SEQ_METHODS.has(id));
   if (unsupported.length > 0) {
-    throw new Seq2SeqRequestError(`${unsupported.join(', ')} ${unsupported.length === 1 ? 'is' : 'are'} not available for encoder-decoder models yet: use --methods attention,saliency,grad_x_input,integrated_gradients`);
+    throw new Seq2SeqRequestError(`${unsupported.join(', ')} ${unsupported.length === 1 ? 'is' : 'are'} not available for encoder-decoder models yet: use --methods attention,saliency,grad_x_input,gradient,integrated_gradients`);
   }
   if (request.assistant) throw new Seq2SeqRequestError('assisted generation is not available for encoder-decoder models: drop --assistant');
   const { timings, time } = stageTimer();
   progress('load', 0);
-  const model = await time('load', () => loadSeq2SeqFolder(modelPath, { dtype: request.dtype as never, device: request.device }));
+  // Refusals (source or decoder over the model's positions, estimate over the memory budget) come before any run row
+  // is written and before onnxruntime reads the weights; the sessions come from the process's warm pool (warm.ts).
+  const { model, admission, sessions } = await time('load', () => warmSeq2Seq(context.sessions ?? processSessionPool(), modelPath, request));
   try {
-    const problem = tokenIdProblem({ 'input ids': request.inputIds, 'answer ids': request.answerIds }, model.config.vocabSize);
+    const problem = tokenIdProblem({ 'input ids': request.inputIds, 'answer ids': request.answerIds, 'foil ids': options.foilIds }, model.config.vocabSize);
     if (problem) throw new Seq2SeqRequestError(problem);
-    const rendered = request.inputIds ? undefined : renderSource(model.config, request);
-    const sourceIds = request.inputIds ?? model.tokenizer.encode(rendered ?? '');
+    const { rendered, sourceIds } = admission;
     if (sourceIds.length === 0) throw new Seq2SeqRequestError('the source is empty: give --prompt, --messages or --input-ids');
     const input: RunInput = { task: request.task, system: request.system, messages: request.messages, prompt: request.prompt };
     if (!rendered) input.decodedPrompt = model.tokenizer.decode(sourceIds, { skip_special_tokens: true });
@@ -181,25 +144,23 @@ export async function runSeq2SeqExplanation(request: ExplainRequest, context: Pi
       if (methods.includes('attention')) {
         const stage: ProgressStage = 'attention';
         progress(stage, 0);
-        const computed = await time(stage, async () => {
-          const sessions = await openAttentionSessions(model);
-          try {
-            return await seq2seqAttention(model, sessions, sourceIds, ids);
-          } finally {
-            await sessions.release();
-          }
-        });
+        const computed = await time(stage, async () => seq2seqAttention(model, await sessions.attention(model), sourceIds, ids));
         attention = seq2seqAttentionJson(computed, answerIds.length);
         tensors.push(...seq2seqTensors(attention));
       }
       let gradientJson: Pick<RunJson, 'gradient' | 'integratedGradients'> = {};
       if (methods.some((id) => GRADIENT_METHODS.has(id))) {
         progress('gradients', 0);
-        gradientJson = await time('gradients', () => seq2seqGradientJson(model, methods, sourceIds, ids, request.options?.igSteps ?? DEFAULT_EXPLAIN_OPTIONS.igSteps));
+        const computed = await time('gradients', async () => seq2seqGradients(model, await sessions.programs(model), methods, sourceIds, ids, options));
+        gradientJson = computed.json;
+        tensors.push(...computed.tensors);
       }
       progress('store', 0);
+      // The source's raw gradient is a tensor (filled on export), like gradient.raw.
+      const { gradient: stored, ...restJson } = gradientJson;
       const patch = {
-        ...gradientJson,
+        ...restJson,
+        ...(stored ? { gradient: { ...stored, ...(stored.source ? { source: { ...stored.source, raw: undefined } } : {}) } } : {}),
         tokens: { ids, text: tokenTexts(model, ids), role },
         promptLength: 1,
         answerText: model.tokenizer.decode(answerIds, { skip_special_tokens: true }),
@@ -207,6 +168,8 @@ export async function runSeq2SeqExplanation(request: ExplainRequest, context: Pi
         timings,
         source: { ids: sourceIds, text: tokenTexts(model, sourceIds), ...(rendered !== undefined ? { rendered } : {}) },
         ...(attention ? { attention } : {}),
+        memory: seq2seqMemory(admission, answerIds.length),
+        sessions: sessions.used,
       };
       context.store.completeRun(runId, { patch, tensors });
       const run = { ...context.store.getRun(runId)!, ...(attention ? { attention } : {}), ...gradientJson, timings, schema: RUN_SCHEMA } as RunJson;
@@ -218,6 +181,6 @@ export async function runSeq2SeqExplanation(request: ExplainRequest, context: Pi
       throw error;
     }
   } finally {
-    await model.release();
+    sessions.end();
   }
 }

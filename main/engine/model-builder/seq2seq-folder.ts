@@ -1,15 +1,18 @@
 // Writes a seq2seq model folder in the transformers.js v4 layout: config.json, generation_config.json, tokenizer
-// files, onnx/encoder_model.onnx and onnx/decoder_model_merged.onnx, optionally the _fp16 twins real exports ship.
+// files, onnx/encoder_model.onnx and onnx/decoder_model_merged.onnx, optionally the _fp16 and _q4 twins real exports ship.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toHalfBits } from '../../../shared/float16';
 import { DataType, encodeModel, makeNode, type ModelProto, type NodeProto } from '../onnx/proto';
 import type { BuiltSeq2Seq } from './seq2seq-graph';
+import { quantizeMatMuls4Bit } from './quantize-matmuls';
 import type { TokenizerFiles } from './tokenizers';
 
 export interface Seq2SeqFolderExtras {
   /** Also write onnx/encoder_model_fp16.onnx and onnx/decoder_model_merged_fp16.onnx (float16 weights cast back to float32). */
   fp16?: boolean;
+  /** Also write onnx/encoder_model_q4.onnx and onnx/decoder_model_merged_q4.onnx (4-bit MatMulNBits, quantize-matmuls.ts). */
+  q4?: boolean;
 }
 
 /** generation_config.json of a seq2seq model: the ids generation reads, as transformers writes them. */
@@ -55,6 +58,10 @@ export async function writeSeq2SeqFolder(dir: string, built: BuiltSeq2Seq, token
   if (extras.fp16) {
     files['onnx/encoder_model_fp16.onnx'] = encodeModel(float16WeightsKeepingNames(built.encoder));
     files['onnx/decoder_model_merged_fp16.onnx'] = encodeModel(float16WeightsKeepingNames(built.decoder));
+  }
+  if (extras.q4) {
+    files['onnx/encoder_model_q4.onnx'] = encodeModel(quantizeMatMuls4Bit(built.encoder));
+    files['onnx/decoder_model_merged_q4.onnx'] = encodeModel(quantizeMatMuls4Bit(built.decoder));
   }
   await mkdir(join(dir, 'onnx'), { recursive: true });
   for (const [path, content] of Object.entries(files)) await writeFile(join(dir, path), content);

@@ -120,12 +120,14 @@ export interface Seq2SeqLoadOptions {
   session?: SessionOptions;
 }
 
+/** An encoder-decoder folder read without sessions: what admission (admission.ts) needs before any weight loads. */
+export type ReadSeq2Seq = Pick<LoadedSeq2Seq, 'kind' | 'path' | 'name' | 'config' | 'tokenizer' | 'generationConfig' | 'dtype' | 'variant' | 'info'>;
+
 /**
- * Loads an encoder-decoder folder: config, tokenizer, generation config and both sessions.
- * Example: `const model = await loadSeq2SeqFolder('/models/t5-small')` → `model.variant.decoderFile ===
- * 'onnx/decoder_model_merged.onnx'`, `model.config.decoderStartTokenId === 0`; call `model.release()` when done.
+ * Reads an encoder-decoder folder: config, tokenizer, generation config and the dtype's pair of files, no session.
+ * Example: `(await readSeq2SeqFolder('/models/t5-small')).variant.decoderFile === 'onnx/decoder_model_merged.onnx'`.
  */
-export async function loadSeq2SeqFolder(dir: string, options: Seq2SeqLoadOptions = {}): Promise<LoadedSeq2Seq> {
+export async function readSeq2SeqFolder(dir: string, options: Pick<Seq2SeqLoadOptions, 'dtype'> = {}): Promise<ReadSeq2Seq> {
   const info = await inspectModelFolder(dir);
   if (!info.hasConfig) throw new ModelFolderError('missing_config', `${info.path} has no config.json: copy it from the model repository`);
   const raw = await readJsonObject(join(info.path, 'config.json'), 'config.json');
@@ -157,6 +159,21 @@ export async function loadSeq2SeqFolder(dir: string, options: Seq2SeqLoadOptions
   } catch (error) {
     throw new ModelFolderError('bad_tokenizer', `The tokenizer in ${info.path} could not be loaded (${oneLine(error)}): restore tokenizer.json and tokenizer_config.json`);
   }
+  return { kind: 'seq2seq', path: info.path, name: info.name, config, tokenizer, generationConfig, dtype: variant.dtype, variant, info };
+}
+
+/**
+ * Loads an encoder-decoder folder: config, tokenizer, generation config and both sessions.
+ * Example: `const model = await loadSeq2SeqFolder('/models/t5-small')` → `model.variant.decoderFile ===
+ * 'onnx/decoder_model_merged.onnx'`, `model.config.decoderStartTokenId === 0`; call `model.release()` when done.
+ */
+export async function loadSeq2SeqFolder(dir: string, options: Seq2SeqLoadOptions = {}): Promise<LoadedSeq2Seq> {
+  return openSeq2SeqSessions(await readSeq2SeqFolder(dir, options), options);
+}
+
+/** Opens the encoder and merged decoder sessions of a read folder and checks the decoder's cache names. */
+export async function openSeq2SeqSessions(read: ReadSeq2Seq, options: Pick<Seq2SeqLoadOptions, 'device' | 'session'> = {}): Promise<LoadedSeq2Seq> {
+  const { info, config, variant } = read;
   const open = async (file: string) => {
     try {
       return await createSession(join(info.path, file), options.device ?? 'auto', options.session);
@@ -175,14 +192,7 @@ export async function loadSeq2SeqFolder(dir: string, options: Seq2SeqLoadOptions
     const sha256 = { encoder: await sha256File(join(info.path, variant.encoderFile)), decoder: await sha256File(join(info.path, variant.decoderFile)) };
     const opened = decoder;
     return {
-      kind: 'seq2seq',
-      path: info.path,
-      name: info.name,
-      config,
-      tokenizer,
-      generationConfig,
-      dtype: variant.dtype,
-      variant,
+      ...read,
       sha256,
       encoder,
       decoder,
@@ -190,7 +200,6 @@ export async function loadSeq2SeqFolder(dir: string, options: Seq2SeqLoadOptions
       cacheType: first?.type === 'float16' ? 'float16' : 'float32',
       cacheHeads: typeof shape[1] === 'number' ? shape[1] : config.decoderHeads,
       cacheHeadDim: typeof shape[3] === 'number' ? shape[3] : config.headDim,
-      info,
       release: async () => {
         await encoder.release();
         await opened.release();

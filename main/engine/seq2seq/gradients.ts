@@ -9,9 +9,12 @@ import { GraphBuilder } from '../onnx/graph-builder';
 import { DataType, encodeModel, makeValueInfo, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../onnx/proto';
 import { wholeSequenceGraph } from '../onnx/whole-sequence';
 import { differentiate } from '../gradients/differentiate';
-import { convertFloatType, floatValues } from '../gradients/prepare';
+import { convertFloatType, floatValues, prepareForGradients } from '../gradients/prepare';
 import { probeShapes } from '../gradients/shape-probe';
 import { withGraph } from '../gradients/graph-tools';
+import { saliency, type SaliencyNorm } from '../gradients/methods/saliency';
+import { gradientTimesInput } from '../gradients/methods/grad-x-input';
+import { matrixToRows } from '../explainers/json-arrays';
 import { createSession, int64Tensor, Tensor, type Feeds, type SessionHandle } from '../runtime';
 
 export const SEQ2SEQ_GRADIENT_NAMES = {
@@ -21,6 +24,8 @@ export const SEQ2SEQ_GRADIENT_NAMES = {
   decoderIds: 'input_ids',
   decoderEmbeds: 'decoder_embeds',
   targetIds: 'target_ids',
+  /** Contrastive programs only: the foil token of each decoder row. */
+  foilIds: 'foil_ids',
   target: 'target_logprobs',
   seed: 'target_seed',
 } as const;
@@ -82,9 +87,10 @@ export interface ComposedExplainGraph {
 
 /**
  * The composed forward graph with both embedding inputs and `target_logprobs` [1, T] = log p(target_ids[t]) at
- * decoder row t (LogSoftmax of the logits picked by a one-hot product, so the head is differentiable).
+ * decoder row t (LogSoftmax of the logits picked by a one-hot product, so the head is differentiable); with
+ * `contrastive`, minus log p(foil_ids[t]) at the same row.
  */
-export function composeExplainGraph(encoder: ModelProto, merged: ModelProto, floatType: number = DataType.FLOAT): ComposedExplainGraph {
+export function composeExplainGraph(encoder: ModelProto, merged: ModelProto, floatType: number = DataType.FLOAT, contrastive = false): ComposedExplainGraph {
   const enc = renameEncoder(encoder).graph!;
   const dec = wholeSequenceGraph(merged).graph!;
   const graph = {
@@ -103,8 +109,13 @@ export function composeExplainGraph(encoder: ModelProto, merged: ModelProto, flo
   const targetIds = b.input(SEQ2SEQ_GRADIENT_NAMES.targetIds, DataType.INT64, [1, 'rows']);
   const logProbs = b.op('LogSoftmax', ['logits'], { axis: -1 });
   const vocabulary = b.op('Range', [b.int64(0, []), b.op('Gather', [b.op('Shape', [logProbs]), b.int64(-1, [])], { axis: 0 }), b.int64(1, [])]);
-  const oneHot = b.op('Cast', [b.op('Equal', [b.op('Unsqueeze', [targetIds, b.int64([-1])]), vocabulary])], { to: DataType.FLOAT });
-  b.ops('ReduceSum', [b.op('Mul', [logProbs, oneHot]), b.int64([-1])], { keepdims: 0 }, { outputNames: [SEQ2SEQ_GRADIENT_NAMES.target] });
+  const pick = (ids: string) => {
+    const oneHot = b.op('Cast', [b.op('Equal', [b.op('Unsqueeze', [ids, b.int64([-1])]), vocabulary])], { to: DataType.FLOAT });
+    return b.op('ReduceSum', [b.op('Mul', [logProbs, oneHot]), b.int64([-1])], { keepdims: 0 });
+  };
+  let value = pick(targetIds);
+  if (contrastive) value = b.op('Sub', [value, pick(b.input(SEQ2SEQ_GRADIENT_NAMES.foilIds, DataType.INT64, [1, 'rows']))]);
+  b.op('Identity', [value], {}, { outputNames: [SEQ2SEQ_GRADIENT_NAMES.target] });
   b.output(SEQ2SEQ_GRADIENT_NAMES.target);
   const composed: ModelProto = withGraph(merged, {
     ...graph,
@@ -114,7 +125,10 @@ export function composeExplainGraph(encoder: ModelProto, merged: ModelProto, flo
     output: b.outputs,
   });
   // Graph inputs may have lost readers (the ids once the lookups moved out): the differentiator prunes what it needs.
-  return { model: floatType === DataType.FLOAT ? composed : convertFloatType(composed, floatType), source, decoder };
+  // q4/q8 weights become float weights (MatMulNBits decomposed, dynamic quantization dequantized) as for decoder-only
+  // gradients; fp32 graphs pass through unchanged apart from the float type.
+  const quantized = composed.graph!.node.some((n) => n.domain === 'com.microsoft' || n.opType === 'MatMulInteger' || n.opType === 'DynamicQuantizeLinear');
+  return { model: quantized ? prepareForGradients(composed, floatType) : floatType === DataType.FLOAT ? composed : convertFloatType(composed, floatType), source, decoder };
 }
 
 /** Embeddings [1, ids, width] of a lookup as a tensor of `floatType`. */
@@ -130,6 +144,8 @@ export interface Seq2SeqGradientProgram {
   session: SessionHandle;
   composed: ComposedExplainGraph;
   floatType: number;
+  /** Built with `foil_ids`: targets are log p(target) − log p(foil) and every run needs foil ids. */
+  contrastive: boolean;
   gradientOutputs: Record<string, string>;
   /** Seed rows the graph was built for. */
   rows: number;
@@ -137,7 +153,7 @@ export interface Seq2SeqGradientProgram {
 }
 
 /** Feeds of one run of the forward graph (the seed is added for the derivative graph). */
-export function forwardFeeds(composed: ComposedExplainGraph, sourceIds: readonly number[], decoderIds: readonly number[], answerIds: readonly number[], floatType: number, sourceEmbeds?: Tensor): Feeds {
+export function forwardFeeds(composed: ComposedExplainGraph, sourceIds: readonly number[], decoderIds: readonly number[], answerIds: readonly number[], floatType: number, sourceEmbeds?: Tensor, foilIds?: readonly number[]): Feeds {
   const feeds: Feeds = {
     [SEQ2SEQ_GRADIENT_NAMES.sourceEmbeds]: sourceEmbeds ?? lookupEmbeddings(composed.source, sourceIds, floatType),
     [SEQ2SEQ_GRADIENT_NAMES.sourceMask]: int64Tensor(sourceIds.map(() => 1), [1, sourceIds.length]),
@@ -145,6 +161,10 @@ export function forwardFeeds(composed: ComposedExplainGraph, sourceIds: readonly
     [SEQ2SEQ_GRADIENT_NAMES.targetIds]: int64Tensor(answerIds, [1, answerIds.length]),
   };
   const inputs = new Set(composed.model.graph!.input.map((i) => i.name));
+  if (inputs.has(SEQ2SEQ_GRADIENT_NAMES.foilIds)) {
+    if (foilIds?.length !== answerIds.length) throw new Error('a contrastive program needs one foil id per decoder position');
+    feeds[SEQ2SEQ_GRADIENT_NAMES.foilIds] = int64Tensor(foilIds, [1, foilIds.length]);
+  }
   // The ids stay graph inputs where shape computations read them (sequence lengths, T5 relative positions).
   if (inputs.has(SEQ2SEQ_GRADIENT_NAMES.sourceIds)) feeds[SEQ2SEQ_GRADIENT_NAMES.sourceIds] = int64Tensor(sourceIds, [1, sourceIds.length]);
   if (inputs.has(SEQ2SEQ_GRADIENT_NAMES.decoderIds)) feeds[SEQ2SEQ_GRADIENT_NAMES.decoderIds] = int64Tensor(decoderIds, [1, decoderIds.length]);
@@ -152,13 +172,14 @@ export function forwardFeeds(composed: ComposedExplainGraph, sourceIds: readonly
 }
 
 /**
- * Builds the derivative graph for one (source length, decoder length, row count) and opens it.
+ * Builds the derivative graph for one (source length, decoder length, row count) and opens it; `foilIds` (one per
+ * decoder position) makes it contrastive.
  * Example: `await openSeq2SeqGradients(enc, dec, src, [0, 5, 9], [5, 9, 9], 2)` then `.run(...)` → gradients [R, 1, S, d].
  */
-export async function openSeq2SeqGradients(encoder: ModelProto, merged: ModelProto, sourceIds: readonly number[], decoderIds: readonly number[], targetIds: readonly number[], rows: number, floatType: number = DataType.FLOAT): Promise<Seq2SeqGradientProgram> {
+export async function openSeq2SeqGradients(encoder: ModelProto, merged: ModelProto, sourceIds: readonly number[], decoderIds: readonly number[], targetIds: readonly number[], rows: number, floatType: number = DataType.FLOAT, foilIds?: readonly number[]): Promise<Seq2SeqGradientProgram> {
   if (targetIds.length !== decoderIds.length) throw new Error('one target id per decoder position');
-  const composed = composeExplainGraph(encoder, merged, floatType);
-  const feeds = forwardFeeds(composed, sourceIds, decoderIds, targetIds, floatType);
+  const composed = composeExplainGraph(encoder, merged, floatType, foilIds !== undefined);
+  const feeds = forwardFeeds(composed, sourceIds, decoderIds, targetIds, floatType, undefined, foilIds);
   const shapes = await probeShapes(composed.model, feeds);
   const withSeed = withGraph(composed.model, {
     input: [...composed.model.graph!.input, makeValueInfo(SEQ2SEQ_GRADIENT_NAMES.seed, floatType, [rows, 1, decoderIds.length])],
@@ -169,7 +190,7 @@ export async function openSeq2SeqGradients(encoder: ModelProto, merged: ModelPro
     shapes,
   });
   const session = await createSession(encodeModel(model), 'cpu', { logLevel: 'error' });
-  return { session, composed, floatType, gradientOutputs, rows, release: () => session.release() };
+  return { session, composed, floatType, contrastive: foilIds !== undefined, gradientOutputs, rows, release: () => session.release() };
 }
 
 export interface Seq2SeqGradients {
@@ -188,6 +209,20 @@ export interface GradientRunOptions {
   /** Embeddings to use instead of the lookups (finite differences, integrated-gradient path points). */
   sourceEmbeds?: Tensor;
   decoderEmbeds?: Tensor;
+  /** Contrastive programs: the foil of each decoder row (same length as the decoder ids). */
+  foilIds?: readonly number[];
+}
+
+/**
+ * The seed of a target kind: `token` and `contrastive` differentiate each of the first `answerCount` rows on its own
+ * (row r one-hot at r), `sequence` their sum F = Σ_t target_t in one row.
+ * Example: `targetSeed('sequence', 3, 4)` → [1, 1, 1, 0] (one row over 4 decoder positions).
+ */
+export function targetSeed(target: 'token' | 'sequence' | 'contrastive', answerCount: number, decoderLength: number): Float64Array {
+  if (target === 'sequence') return Float64Array.from({ length: decoderLength }, (_, t) => (t < answerCount ? 1 : 0));
+  const seed = new Float64Array(answerCount * decoderLength);
+  for (let r = 0; r < answerCount; r++) seed[r * decoderLength + r] = 1;
+  return seed;
 }
 
 /**
@@ -204,7 +239,7 @@ export async function runSeq2SeqGradients(program: Seq2SeqGradientProgram, sourc
     for (let r = 0; r < rows; r++) seed[r * T + r] = 1;
   }
   const feeds = {
-    ...forwardFeeds(program.composed, sourceIds, decoderIds, targetIds, program.floatType, options.sourceEmbeds),
+    ...forwardFeeds(program.composed, sourceIds, decoderIds, targetIds, program.floatType, options.sourceEmbeds, options.foilIds),
     ...(options.decoderEmbeds ? { [SEQ2SEQ_GRADIENT_NAMES.decoderEmbeds]: options.decoderEmbeds } : {}),
     [SEQ2SEQ_GRADIENT_NAMES.seed]: new Tensor(double ? 'float64' : 'float32', double ? Float64Array.from(seed) : Float32Array.from(seed), [rows, 1, T]),
   };
@@ -220,29 +255,17 @@ export async function runSeq2SeqGradients(program: Seq2SeqGradientProgram, sourc
   };
 }
 
-/** Saliency (L2 norm over the hidden axis) and gradient × input (dot with the embedding) per [row][position]. */
-export function reduceGradient(gradient: ArrayLike<number>, shape: [number, number, number], embeds: ArrayLike<number>): { saliency: number[][]; gradXInput: number[][] } {
+/**
+ * Saliency (the chosen norm over the hidden axis, L2 by default) and gradient × input (dot with the embedding) per
+ * [row][position], by the decoder-only reducers (gradients/methods).
+ */
+export function reduceGradient(gradient: Float32Array | Float64Array, shape: [number, number, number], embeds: Float32Array | Float64Array, norm: SaliencyNorm = 'l2'): { saliency: number[][]; gradXInput: number[][] } {
   const [rows, positions, width] = shape;
-  const saliency: number[][] = [];
-  const gradXInput: number[][] = [];
-  for (let r = 0; r < rows; r++) {
-    const s: number[] = [];
-    const gx: number[] = [];
-    for (let p = 0; p < positions; p++) {
-      let norm = 0;
-      let dot = 0;
-      for (let j = 0; j < width; j++) {
-        const g = gradient[(r * positions + p) * width + j];
-        norm += g * g;
-        dot += g * embeds[p * width + j];
-      }
-      s.push(Math.sqrt(norm));
-      gx.push(dot);
-    }
-    saliency.push(s);
-    gradXInput.push(gx);
-  }
-  return { saliency, gradXInput };
+  const g = Float32Array.from(gradient);
+  return {
+    saliency: matrixToRows(saliency(g, rows, positions, width, norm), rows, positions),
+    gradXInput: matrixToRows(gradientTimesInput(g, Float32Array.from(embeds), rows, positions, width), rows, positions),
+  };
 }
 
 export interface SourceIntegratedGradients {
@@ -268,8 +291,7 @@ export async function sourceIntegratedGradients(program: Seq2SeqGradientProgram,
   const steps = options.steps ?? 32;
   const T = decoderIds.length;
   const double = program.floatType === DataType.DOUBLE;
-  const seed = double ? new Float64Array(T) : new Float32Array(T);
-  for (let t = 0; t < answerCount; t++) seed[t] = 1;
+  const seed = targetSeed('sequence', answerCount, T);
   const input = lookupEmbeddings(program.composed.source, sourceIds, program.floatType);
   const x = input.data as Float32Array | Float64Array;
   const baseline = options.padTokenId !== undefined ? (lookupEmbeddings(program.composed.source, sourceIds.map(() => options.padTokenId!), program.floatType).data as Float32Array | Float64Array) : new Float64Array(x.length);

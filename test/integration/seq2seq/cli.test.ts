@@ -39,9 +39,23 @@ describe('explain on encoder-decoder folders', () => {
     expect(run.tokens.ids).toEqual([2, 0, 500, 2]);
   }, 180_000);
 
+  it('--target sequence and --raw-gradient on a seq2seq folder; a run over --memory-budget exits 2 with one line', async () => {
+    const out = join(home, 'marian.json');
+    const result = runCli(['explain', '--model', await fixtureFolder('marian'), '--input-ids', '450,4996,17354,2', '--answer-ids', '250,42,2', '--methods', 'saliency', '--target', 'sequence', '--raw-gradient', '--device', 'cpu', '--json', out], env);
+    expect(result.code, result.stderr).toBe(0);
+    const run = JSON.parse(readFileSync(out, 'utf8')) as RunJson;
+    expect(run.gradient!.target).toBe('sequence');
+    expect(run.gradient!.saliency).toHaveLength(1);
+    expect(run.gradient!.raw).toHaveLength(1);
+    expect(run.gradient!.source!.raw![0]).toHaveLength(4);
+    const refused = runCli(['explain', '--model', await fixtureFolder('marian'), '--input-ids', '450,4996,17354,2', '--methods', 'attention', '--memory-budget', '1M', '--device', 'cpu'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split('\n').at(-1)).toMatch(/^llm-explainer: the run needs about [\d.]+ MB \(estimated peak, \w+ stage, 4 source \+ 33 decoder tokens, attention\) but the memory budget is 1\.0 MB: use /);
+  }, 180_000);
+
   it('a method seq2seq runs cannot use exits 2 with one line', async () => {
-    const result = runCli(['explain', '--model', await fixtureFolder('marian'), '--prompt', 'Hello', '--methods', 'gradient', '--device', 'cpu'], env);
+    const result = runCli(['explain', '--model', await fixtureFolder('marian'), '--prompt', 'Hello', '--methods', 'occlusion', '--device', 'cpu'], env);
     expect(result.code).toBe(2);
-    expect(result.stderr.trim().split('\n').at(-1)).toBe('llm-explainer: explain: gradient is not available for encoder-decoder models yet: use --methods attention,saliency,grad_x_input,integrated_gradients');
+    expect(result.stderr.trim().split('\n').at(-1)).toBe('llm-explainer: explain: occlusion is not available for encoder-decoder models yet: use --methods attention,saliency,grad_x_input,gradient,integrated_gradients');
   }, 180_000);
 });

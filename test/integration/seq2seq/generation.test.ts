@@ -105,8 +105,8 @@ describe('seq2seq generation', () => {
     const dir = await mkdtemp(join(tmpdir(), 'seq2seq-bad-'));
     try {
       await cp(await fixtureFolder('t5'), dir, { recursive: true });
-      await expect(loadSeq2SeqFolder(dir, { dtype: 'q4' })).rejects.toThrow(/has no q4 encoder\/decoder pair; available: fp32$/);
-      await rm(join(dir, 'onnx', 'decoder_model_merged.onnx'));
+      await expect(loadSeq2SeqFolder(dir, { dtype: 'int8' })).rejects.toThrow(/has no int8 encoder\/decoder pair; available: fp32, q4$/);
+      for (const file of ['decoder_model_merged.onnx', 'decoder_model_merged_q4.onnx']) await rm(join(dir, 'onnx', file));
       await expect(loadSeq2SeqFolder(dir)).rejects.toThrow(/encoder-decoder model without onnx\/encoder_model\.onnx and onnx\/decoder_model_merged\.onnx: export it with/);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -99,6 +99,6 @@ describe('seq2seq runs', () => {
   }, 120_000);
 
   it('refuses methods not available for encoder-decoder models in one actionable line', async () => {
-    await expect(explain('marian', { prompt: 'Hello', methods: ['gradient'] })).rejects.toThrow(/^gradient is not available for encoder-decoder models yet: use --methods attention,saliency,grad_x_input,integrated_gradients$/);
+    await expect(explain('marian', { prompt: 'Hello', methods: ['occlusion'] })).rejects.toThrow(/^occlusion is not available for encoder-decoder models yet: use --methods attention,saliency,grad_x_input,gradient,integrated_gradients$/);
   });
 });
