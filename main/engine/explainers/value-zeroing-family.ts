@@ -33,7 +33,7 @@ export const valueZeroingFamily: ExplainerFamily = {
 };
 
 /** Mean over layers [row, col]. */
-function layerMean(result: ValueZeroingResult): Float32Array {
+export function layerMean(result: ValueZeroingResult): Float32Array {
   const block = result.rowPositions.length * result.seqLen;
   const mean = new Float32Array(block);
   for (let l = 0; l < result.layers; l++) for (let i = 0; i < block; i++) mean[i] += result.data[l * block + i] / result.layers;

@@ -24,7 +24,7 @@ import { GraphBuilder } from '../onnx/graph-builder';
 import { GraphIndex } from '../onnx/graph-index';
 import { DataType, decodeModel, encodeModel, makeValueInfo, type ModelProto, type NodeProto } from '../onnx/proto';
 import { wholeSequenceGraph } from '../onnx/whole-sequence';
-import { createSession, float32Tensor, int64Tensor } from '../runtime';
+import { createSession, float32Tensor, int64Tensor, type SessionHandle } from '../runtime';
 import { findLayerOutput, findValuePath } from './value-path';
 
 export const VALUE_ZEROING_NAMES = {
@@ -79,6 +79,8 @@ export interface ValueZeroingRequest {
   layers: number;
   device?: DeviceChoice;
   batchSize?: number;
+  /** An open session of valueZeroingGraphFile's graph (kept by the caller); opened and released here when absent. */
+  session?: SessionHandle;
   signal?: AbortSignal;
   onProgress?: (fraction: number, message?: string) => void;
 }
@@ -152,14 +154,8 @@ export function valueZeroingModel(original: ModelProto): { model: ModelProto; la
  */
 export async function computeValueZeroing(request: ValueZeroingRequest): Promise<ValueZeroingResult> {
   const started = performance.now();
-  const bytes = new Uint8Array(await readFile(request.modelPath));
-  const hash = request.modelSha256 ?? sha256(bytes);
-  const key = sha256(new TextEncoder().encode(JSON.stringify([REWRITE_VERSION, hash]))).slice(0, 32);
-  const file = await cachedModelFile(request.cacheDir, key, request.modelPath, () => {
-    const decoded = decodeModel(bytes);
-    return { bytes: encodeModel(valueZeroingModel(decoded).model), external: externalLocations(decoded) };
-  });
-  const session = await createSession(file.path, request.device ?? 'cpu');
+  // A session handed in (warm, from the run's pool) stays open; one opened here is released at the end.
+  const session = request.session ?? (await createSession(await valueZeroingGraphFile(request), request.device ?? 'cpu'));
   try {
     const T = request.ids.length;
     const rowPositions = rowPositionsFor('answer', T, request.promptLength);
@@ -200,8 +196,22 @@ export async function computeValueZeroing(request: ValueZeroingRequest): Promise
     }
     return { layers: layers.count, rowPositions, seqLen: T, data, cost: { ...cost, ms: Math.round(performance.now() - started) } };
   } finally {
-    await session.release();
+    if (!request.session) await session.release();
   }
+}
+
+/** The rewritten graph's file in the cache folder, written on first use (keyed by the model file's hash). */
+export async function valueZeroingGraphFile(request: Pick<ValueZeroingRequest, 'modelPath' | 'modelSha256' | 'cacheDir'>): Promise<string> {
+  // The file is read only to hash it (no hash given) or to build the graph (not cached yet).
+  let bytes: Uint8Array | undefined;
+  const read = async () => (bytes ??= new Uint8Array(await readFile(request.modelPath)));
+  const hash = request.modelSha256 ?? sha256(await read());
+  const key = sha256(new TextEncoder().encode(JSON.stringify([REWRITE_VERSION, hash]))).slice(0, 32);
+  const file = await cachedModelFile(request.cacheDir, key, request.modelPath, async () => {
+    const decoded = decodeModel(await read());
+    return { bytes: encodeModel(valueZeroingModel(decoded).model), external: externalLocations(decoded) };
+  });
+  return file.path;
 }
 
 /** 1 − cos between two rows of `data`, in float64. */
