@@ -13,6 +13,7 @@
 // come from the same kernels.
 import { readFile } from 'node:fs/promises';
 import { rowPositionsFor } from '../../../shared/attention-math';
+import { MAX_VALUE_ZEROING_BATCH } from '../../../shared/memory-estimate-forward';
 import type { DeviceChoice } from '../../../shared/run';
 import { cachedModelFile, externalLocations } from '../attention/compute';
 import { findAttentionSites } from '../attention/detect';
@@ -36,8 +37,8 @@ export const VALUE_ZEROING_NAMES = {
 
 const REWRITE_VERSION = 'value-zeroing-2';
 
-/** Perturbed sequences per forward pass (plus one reference copy). */
-export const DEFAULT_VALUE_ZEROING_BATCH = 16;
+/** Perturbed sequences per forward pass (plus one reference copy) when the run's budget does not size it. */
+export const DEFAULT_VALUE_ZEROING_BATCH = MAX_VALUE_ZEROING_BATCH;
 
 export class ValueZeroingNotSupportedError extends Error {
   readonly code = 'value_zeroing_unsupported';

@@ -1,0 +1,95 @@
+// Memory of the forward-only methods (issue 16), the stages shared/memory-estimate.ts adds next to attention and
+// gradients, and the batch sizes the engine uses, chosen here from the budget so that the estimate and the run agree.
+// T = prompt + answer tokens, A = answer tokens, L layers, H heads, d hidden, I intermediate, V vocabulary,
+// F = bytes of the ONNX file, W = its weights in float32, P = 4·H·T² (one layer's float32 [heads, T, T]):
+//   sequence(T)   = 3·P + 4·T·(2·I + 6·d)   one sequence's forward activations at the peak layer: scores,
+//                                           probabilities and their product, MLP and hidden tensors (no logits)
+//   forward       SESSION·F + 2·W + (L + 1)·A·V·4 + 16·(2L + 2)·T·d + LOGITS·4·T·V + 3·P      (logit lens)
+//                 the run's plain session, the residual-stream and readout graphs' sessions, every block's residual
+//                 state (onnxruntime's output and its JavaScript copy), one layer's full logits and the rows kept
+//   perturbation  SESSION·F + 2·W + batch·(sequence(T) + 8·T·d + 12·A·V)     (occlusion, faithfulness curves)
+//                 the run's plain session, the gradient program's prepared graph and the target-head session; per
+//                 batched item its activations, its edited embeddings (built per batch) and its answer rows' logits
+//   value_zeroing SESSION·F + ATTENTION_F·F + (batch + 1)·sequence(T)         (the rewrite and its session; each
+//                 batch carries one unperturbed reference copy)
+// Batches: the largest that keeps the stage within the budget (up to 32 items per target-head run and 16 perturbed
+// copies per value-zeroing run, the sizes used before the budget chose them), at least 1; a run whose batch of 1 does
+// not fit is refused like any other over-budget run.
+import type { MemoryPart, ModelDimensions, RunShape } from './memory-estimate';
+
+export const MAX_PERTURBATION_BATCH = 32;
+export const MAX_VALUE_ZEROING_BATCH = 16;
+
+/** Batch sizes the forward-only stages will use (absent: the method is not in the run). */
+export interface ForwardBatches {
+  /** Edited sequences per target-head run (occlusion, faithfulness). */
+  perturbation?: number;
+  /** Perturbed copies per value-zeroing run (plus the reference). */
+  valueZeroing?: number;
+}
+
+export interface ForwardStage {
+  stage: 'forward' | 'perturbation' | 'value_zeroing';
+  parts: MemoryPart[];
+}
+
+/** The coefficients memory-estimate.ts fitted that these stages reuse. */
+export interface SharedCoefficients {
+  RUNTIME: number;
+  SESSION: number;
+  LOGITS: number;
+  ATTENTION_F: number;
+}
+
+/** Largest batch in [1, max] whose stage fits the budget (max without a budget). */
+function batchWithin(budget: number | undefined, runtime: number, fixed: MemoryPart[], perItem: number, max: number, extra = 0): number {
+  if (budget === undefined) return max;
+  const left = budget - runtime - fixed.reduce((sum, part) => sum + part.bytes, 0);
+  return Math.max(1, Math.min(max, Math.floor(left / perItem) - extra));
+}
+
+/**
+ * The stages of the run's forward-only methods and the batches they will run with.
+ *
+ * Example: the demo model (1 MB, 3 layers, hidden 64) at 80 tokens with `occlusion` and a 8 GB budget →
+ * `{stages: [{stage: 'perturbation', parts: [...]}], batches: {perturbation: 32}}`; with a 365 MB budget the batch drops.
+ */
+export function forwardMethodStages(model: ModelDimensions, run: RunShape, c: SharedCoefficients): { stages: ForwardStage[]; batches: ForwardBatches } {
+  const T = run.promptLength + run.answerLength;
+  const A = run.answerLength;
+  const { layers: L, heads: H, hidden: d, intermediate: I, vocab: V } = model;
+  const F = model.fileBytes;
+  const W = (F * 4) / Math.max(0.25, model.weightBytes);
+  const P = 4 * H * T * T;
+  const sequence = 3 * P + 4 * T * (2 * I + 6 * d);
+  const plain: MemoryPart = { name: 'plain session', bytes: c.SESSION * F };
+  const stages: ForwardStage[] = [];
+  const batches: ForwardBatches = {};
+  const has = (method: string) => run.methods.includes(method);
+  if (has('logit_lens')) {
+    stages.push({
+      stage: 'forward',
+      parts: [
+        plain,
+        { name: 'residual-stream and readout sessions', bytes: 2 * W },
+        { name: `residual states (${2 * L + 1} tensors)`, bytes: 16 * (2 * L + 2) * T * d },
+        { name: 'one layer read out (full logits)', bytes: c.LOGITS * 4 * T * V + 3 * P },
+        { name: 'answer rows of every layer', bytes: (L + 1) * A * V * 4 },
+      ],
+    });
+  }
+  if (has('occlusion') || has('faithfulness')) {
+    const fixed: MemoryPart[] = [plain, { name: 'gradient program and target-head session', bytes: 2 * W }];
+    const perItem = sequence + 8 * T * d + 12 * A * V;
+    const batch = batchWithin(run.budgetBytes, c.RUNTIME, fixed, perItem, MAX_PERTURBATION_BATCH);
+    batches.perturbation = batch;
+    stages.push({ stage: 'perturbation', parts: [...fixed, { name: `edited sequences (${batch} per forward)`, bytes: batch * perItem }] });
+  }
+  if (has('value_zeroing')) {
+    const fixed: MemoryPart[] = [plain, { name: 'session and graph rewrite', bytes: c.ATTENTION_F * F }];
+    const batch = batchWithin(run.budgetBytes, c.RUNTIME, fixed, sequence, MAX_VALUE_ZEROING_BATCH, 1);
+    batches.valueZeroing = batch;
+    stages.push({ stage: 'value_zeroing', parts: [...fixed, { name: `${batch + 1} sequence copies per forward`, bytes: (batch + 1) * sequence }] });
+  }
+  return { stages, batches };
+}
