@@ -10,8 +10,12 @@
 //   perturbation  SESSION·F + 2·W + batch·(sequence(T) + 8·T·d + 12·A·V)     (occlusion, faithfulness curves)
 //                 the run's plain session, the gradient program's prepared graph and the target-head session; per
 //                 batched item its activations, its edited embeddings (built per batch) and its answer rows' logits
-//   value_zeroing SESSION·F + ATTENTION_F·F + (batch + 1)·sequence(T)         (the rewrite and its session; each
-//                 batch carries one unperturbed reference copy)
+//   value_zeroing SESSION·F + VZ_F·F + (batch + 1)·(VZ_P·L·P + 4·T·(2·I + 6·d))   the rewrite and its session
+//                 (arena and pre-packing on); each copy's activations of every layer, [H, T, T] tensors included (the
+//                 decomposed graph's arena holds them all), one unperturbed reference copy per batch
+// Fitted to CLI child processes on the 9 M builder llama (h128 × 4, vocabulary 32,000), 2026-12-02: occlusion +
+// faithfulness at 256 tokens 744 MB estimated / 756 MB measured; value zeroing at 64 and 256 tokens 750 / 743 MB and
+// 1,303 / 1,281 MB (the first rule, 3·P per copy and 5.2·F, was 18% and 47% under).
 // Batches: the largest that keeps the stage within the budget (up to 32 items per target-head run and 16 perturbed
 // copies per value-zeroing run, the sizes used before the budget chose them), at least 1; a run whose batch of 1 does
 // not fit is refused like any other over-budget run.
@@ -19,6 +23,8 @@ import type { MemoryPart, ModelDimensions, RunShape } from './memory-estimate';
 
 export const MAX_PERTURBATION_BATCH = 32;
 export const MAX_VALUE_ZEROING_BATCH = 16;
+/** Value zeroing's fitted coefficients (see the header). */
+export const VALUE_ZEROING_COEFFICIENTS = Object.freeze({ VZ_F: 7.8, VZ_P: 8 });
 
 /** Batch sizes the forward-only stages will use (absent: the method is not in the run). */
 export interface ForwardBatches {
@@ -38,7 +44,6 @@ export interface SharedCoefficients {
   RUNTIME: number;
   SESSION: number;
   LOGITS: number;
-  ATTENTION_F: number;
 }
 
 /** Largest batch in [1, max] whose stage fits the budget (max without a budget). */
@@ -86,10 +91,12 @@ export function forwardMethodStages(model: ModelDimensions, run: RunShape, c: Sh
     stages.push({ stage: 'perturbation', parts: [...fixed, { name: `edited sequences (${batch} per forward)`, bytes: batch * perItem }] });
   }
   if (has('value_zeroing')) {
-    const fixed: MemoryPart[] = [plain, { name: 'session and graph rewrite', bytes: c.ATTENTION_F * F }];
-    const batch = batchWithin(run.budgetBytes, c.RUNTIME, fixed, sequence, MAX_VALUE_ZEROING_BATCH, 1);
+    const { VZ_F, VZ_P } = VALUE_ZEROING_COEFFICIENTS;
+    const fixed: MemoryPart[] = [plain, { name: 'session and graph rewrite', bytes: VZ_F * F }];
+    const copy = VZ_P * L * P + 4 * T * (2 * I + 6 * d);
+    const batch = batchWithin(run.budgetBytes, c.RUNTIME, fixed, copy, MAX_VALUE_ZEROING_BATCH, 1);
     batches.valueZeroing = batch;
-    stages.push({ stage: 'value_zeroing', parts: [...fixed, { name: `${batch + 1} sequence copies per forward`, bytes: (batch + 1) * sequence }] });
+    stages.push({ stage: 'value_zeroing', parts: [...fixed, { name: `${batch + 1} sequence copies per forward (every layer's activations)`, bytes: (batch + 1) * copy }] });
   }
   return { stages, batches };
 }
