@@ -13,9 +13,11 @@
 //   value_zeroing SESSION·F + VZ_F·F + (batch + 1)·(VZ_P·L·P + 4·T·(2·I + 6·d))   the rewrite and its session
 //                 (arena and pre-packing on); each copy's activations of every layer, [H, T, T] tensors included (the
 //                 decomposed graph's arena holds them all), one unperturbed reference copy per batch
-// Fitted to CLI child processes on the 9 M builder llama (h128 × 4, vocabulary 32,000), 2026-12-02: occlusion +
-// faithfulness at 256 tokens 744 MB estimated / 756 MB measured; value zeroing at 64 and 256 tokens 750 / 743 MB and
-// 1,303 / 1,281 MB (the first rule, 3·P per copy and 5.2·F, was 18% and 47% under).
+// Checked against CLI child processes on the 9 M builder llama (h128 × 4, vocabulary 32,000), 2026-12-02: occlusion +
+// faithfulness at 256 tokens 744 MB estimated / 756 MB measured and the logit lens at 256 tokens 577 / 640 MB, both
+// as first written; value zeroing's VZ_F and VZ_P fitted to its runs at 64 and 256 tokens (738 / 743 MB, 1,292 /
+// 1,281 MB; the first rule, 3·P per copy and 5.2·F, was 18% and 47% under), and at 128 tokens, not used to fit, 851 /
+// 936 MB.
 // Batches: the largest that keeps the stage within the budget (up to 32 items per target-head run and 16 perturbed
 // copies per value-zeroing run, the sizes used before the budget chose them), at least 1; a run whose batch of 1 does
 // not fit is refused like any other over-budget run.
