@@ -21,7 +21,7 @@
 // Batches: the largest that keeps the stage within the budget (up to 32 items per target-head run and 16 perturbed
 // copies per value-zeroing run, the sizes used before the budget chose them), at least 1; a run whose batch of 1 does
 // not fit is refused like any other over-budget run.
-import type { MemoryPart, ModelDimensions, RunShape } from './memory-estimate';
+import type { MemoryPart, RunShape } from './memory-estimate';
 
 export const MAX_PERTURBATION_BATCH = 32;
 export const MAX_VALUE_ZEROING_BATCH = 16;
@@ -55,19 +55,28 @@ function batchWithin(budget: number | undefined, runtime: number, fixed: MemoryP
   return Math.max(1, Math.min(max, Math.floor(left / perItem) - extra));
 }
 
+/** The rule's symbols as memory-estimate.ts derives them from the model and the run (see its header). */
+export interface RuleSymbols {
+  T: number;
+  A: number;
+  L: number;
+  d: number;
+  I: number;
+  V: number;
+  F: number;
+  W: number;
+  P: number;
+}
+
 /**
  * The stages of the run's forward-only methods and the batches they will run with.
  *
- * Example: the demo model (1 MB, 3 layers, hidden 64) at 80 tokens with `occlusion` and a 8 GB budget →
- * `{stages: [{stage: 'perturbation', parts: [...]}], batches: {perturbation: 32}}`; with a 365 MB budget the batch drops.
+ * Example: the 9 M builder llama (F 36 MB) at 256 tokens with `occlusion` and a 12 GB budget →
+ * `{stages: [{stage: 'perturbation', parts: [...]}], batches: {perturbation: 32}}` (744 MB with the runtime); with a
+ * 600 MB budget the batch is 13 (592 MB), and below 497 MB even a batch of 1 does not fit (the run is refused).
  */
-export function forwardMethodStages(model: ModelDimensions, run: RunShape, c: SharedCoefficients): { stages: ForwardStage[]; batches: ForwardBatches } {
-  const T = run.promptLength + run.answerLength;
-  const A = run.answerLength;
-  const { layers: L, heads: H, hidden: d, intermediate: I, vocab: V } = model;
-  const F = model.fileBytes;
-  const W = (F * 4) / Math.max(0.25, model.weightBytes);
-  const P = 4 * H * T * T;
+export function forwardMethodStages(symbols: RuleSymbols, run: Pick<RunShape, 'methods' | 'budgetBytes'>, c: SharedCoefficients): { stages: ForwardStage[]; batches: ForwardBatches } {
+  const { T, A, L, d, I, V, F, W, P } = symbols;
   const sequence = 3 * P + 4 * T * (2 * I + 6 * d);
   const plain: MemoryPart = { name: 'plain session', bytes: c.SESSION * F };
   const stages: ForwardStage[] = [];

@@ -168,7 +168,7 @@ export function estimatePeakMemory(model: ModelDimensions, run: RunShape): Memor
     stages.push({ stage: 'gradients', parts });
   }
   // Forward-only methods (logit lens, occlusion, faithfulness, value zeroing): ./memory-estimate-forward.
-  const forwardOnly = forwardMethodStages(model, run, c);
+  const forwardOnly = forwardMethodStages({ T, A, L, d, I, V, F, W, P }, run, c);
   stages.push(...forwardOnly.stages);
   const sum = (parts: MemoryPart[]) => parts.reduce((total, part) => total + part.bytes, 0);
   const top = stages.reduce((best, next) => (sum(next.parts) > sum(best.parts) ? next : best));
