@@ -21,7 +21,13 @@
 // Batches: the largest that keeps the stage within the budget (up to 32 items per target-head run and 16 perturbed
 // copies per value-zeroing run, the sizes used before the budget chose them), at least 1; a run whose batch of 1 does
 // not fit is refused like any other over-budget run.
-import type { MemoryPart, RunShape } from './memory-estimate';
+// memory-estimate.ts imports this module, so the few types both need are stated here structurally (no cycle).
+
+/** One term of a stage (memory-estimate.ts MemoryPart). */
+interface MemoryPart {
+  name: string;
+  bytes: number;
+}
 
 export const MAX_PERTURBATION_BATCH = 32;
 export const MAX_VALUE_ZEROING_BATCH = 16;
@@ -75,7 +81,7 @@ export interface RuleSymbols {
  * `{stages: [{stage: 'perturbation', parts: [...]}], batches: {perturbation: 32}}` (744 MB with the runtime); with a
  * 600 MB budget the batch is 13 (592 MB), and below 497 MB even a batch of 1 does not fit (the run is refused).
  */
-export function forwardMethodStages(symbols: RuleSymbols, run: Pick<RunShape, 'methods' | 'budgetBytes'>, c: SharedCoefficients): { stages: ForwardStage[]; batches: ForwardBatches } {
+export function forwardMethodStages(symbols: RuleSymbols, run: { methods: readonly string[]; budgetBytes?: number }, c: SharedCoefficients): { stages: ForwardStage[]; batches: ForwardBatches } {
   const { T, A, L, d, I, V, F, W, P } = symbols;
   const sequence = 3 * P + 4 * T * (2 * I + 6 * d);
   const plain: MemoryPart = { name: 'plain session', bytes: c.SESSION * F };
