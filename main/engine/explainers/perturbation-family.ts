@@ -1,6 +1,7 @@
 // The perturbation family: occlusion (leave-one-out ablation of token embeddings) and faithfulness
 // (deletion/insertion curves of every attribution the run has so far, occlusion included). Both run batched
-// forwards of one target-head graph over edited embeddings; engine modules live in main/engine/methods/.
+// forwards of one target-head graph over edited embeddings; engine modules live in main/engine/methods/. The batch
+// comes from the memory estimate (shared/memory-estimate-forward.ts), the target-head session from the run's pool.
 import { dirname } from 'node:path';
 import type { RunJson } from '../../../shared/run';
 import { availableViewMethods, tokenValues } from '../../../shared/token-values';
