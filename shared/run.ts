@@ -380,7 +380,7 @@ export interface RunMemoryJson {
   /** shared/memory-estimate MEMORY_RULE_VERSION. */
   rule: number;
   estimateBytes: number;
-  /** The stage the estimate peaks in: generate, attention or gradients. */
+  /** The stage the estimate peaks in: generate, attention, gradients, forward (logit lens), perturbation or value_zeroing. */
   estimateStage: string;
   budgetBytes: number;
   /** The process's peak resident memory when the run finished (a long-lived worker: its peak so far). */
