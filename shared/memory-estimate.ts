@@ -27,6 +27,8 @@
 // estimate ÷ measured 0.97–1.23) and the scale bench's 246 M model (attention at 1,024 tokens: 5.8 GB measured, 6.1
 // estimated); issue 12's 213 M model at 1,024 tokens (10.8 GB measured on its first run, 850 MB file): 12.8 GB.
 
+import { forwardMethodStages, type ForwardBatches, type ForwardStage } from './memory-estimate-forward';
+
 /**
  * Row blocks of causal attention in derivative graphs (main/engine/gradients/causal-blocks.ts): at least 2 (3/4 of the
  * [T, T] work), and more at long lengths, so that one block's [heads, T/n, T] tensors stay within ATTENTION_TILE_BYTES:
@@ -66,6 +68,8 @@ export interface RunShape {
   igSteps: number;
   /** The raw gradient [row, col, hidden] is kept. */
   rawGradient?: boolean;
+  /** The memory budget: forward-only stages size their batches to it (memory-estimate-forward.ts). */
+  budgetBytes?: number;
 }
 
 export interface MemoryPart {
@@ -77,9 +81,11 @@ export interface MemoryEstimate {
   /** Estimated peak resident memory of the process doing the run. */
   peakBytes: number;
   /** The stage at the peak. */
-  stage: 'generate' | 'attention' | 'gradients' | 'value_zeroing';
+  stage: 'generate' | 'attention' | 'gradients' | ForwardStage['stage'];
   /** What the peak is made of, largest first. */
   parts: MemoryPart[];
+  /** Batch sizes of the forward-only stages, chosen within the budget (memory-estimate-forward.ts). */
+  batches: ForwardBatches;
 }
 
 /** Version of the rule, recorded with every run so that estimates can be compared with measured peaks later. */
@@ -161,22 +167,13 @@ export function estimatePeakMemory(model: ModelDimensions, run: RunShape): Memor
     if (rowMethods && wantsIg) parts.push({ name: 'the other gradient program', bytes: 2 * W });
     stages.push({ stage: 'gradients', parts });
   }
-  if (run.methods.includes('value_zeroing')) {
-    // Not fitted to measurements yet: the rewritten graph's session like attention's, and 17 copies (16 perturbed +
-    // the reference, methods/value-zeroing.ts) of one layer's probabilities and MLP/hidden activations; no logits.
-    const copies = 17;
-    stages.push({
-      stage: 'value_zeroing',
-      parts: [
-        { name: 'session and graph rewrite', bytes: c.ATTENTION_F * F },
-        { name: `${copies} sequence copies per forward`, bytes: copies * (3 * P + 4 * T * (2 * I + 6 * d)) },
-      ],
-    });
-  }
+  // Forward-only methods (logit lens, occlusion, faithfulness, value zeroing): ./memory-estimate-forward.
+  const forwardOnly = forwardMethodStages({ T, A, L, d, I, V, F, W, P }, run, c);
+  stages.push(...forwardOnly.stages);
   const sum = (parts: MemoryPart[]) => parts.reduce((total, part) => total + part.bytes, 0);
   const top = stages.reduce((best, next) => (sum(next.parts) > sum(best.parts) ? next : best));
   const parts = [{ name: 'runtime', bytes: c.RUNTIME }, ...top.parts].filter((part) => part.bytes > 0).sort((a, b) => b.bytes - a.bytes);
-  return { peakBytes: Math.round(sum(parts)), stage: top.stage, parts: parts.map((part) => ({ ...part, bytes: Math.round(part.bytes) })) };
+  return { peakBytes: Math.round(sum(parts)), stage: top.stage, parts: parts.map((part) => ({ ...part, bytes: Math.round(part.bytes) })), batches: forwardOnly.batches };
 }
 
 /** "1.5 GB" (decimal units, one decimal under 10). */

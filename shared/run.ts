@@ -185,7 +185,7 @@ export interface ValueZeroingJson {
   data: number[][][];
   /** Mean over layers [row][col]. */
   mean: number[][];
-  /** What it cost: perturbed sequences, forward passes of batchSize + 1 copies, milliseconds. */
+  /** What it cost: perturbed sequences, forward passes of batchSize + 1 copies (batchSize from the memory budget), milliseconds. */
   cost: { sequences: number; forwards: number; batchSize: number; ms: number };
 }
 
@@ -279,6 +279,8 @@ export interface OcclusionJson {
   spans?: [number, number][];
   /** Forward passes it took (batched). */
   forwards: number;
+  /** Edited sequences per session run (sized from the memory budget); absent in runs stored before it was recorded. */
+  batch?: number;
 }
 
 /** Deletion and insertion curves of one attribution method, at k = 0, 10, …, 100 % of the prompt positions. */
@@ -300,6 +302,8 @@ export interface FaithfulnessCostJson {
   positions: number;
   /** Forward passes (batched). */
   forwards: number;
+  /** Edited sequences per session run (sized from the memory budget); absent in runs stored before it was recorded. */
+  batch?: number;
   /** Random orders averaged for the "random" control. */
   randomOrders: number;
   milliseconds: number;
@@ -366,6 +370,10 @@ export interface RunSessionsJson {
   model: SessionTemperature;
   attention?: SessionTemperature;
   gradients?: SessionTemperature;
+  /** Occlusion's and the faithfulness curves' target-head session. */
+  perturbation?: SessionTemperature;
+  /** Value zeroing's rewritten graph. */
+  valueZeroing?: SessionTemperature;
 }
 
 export type SessionTemperature = 'warm' | 'cold';
@@ -375,7 +383,7 @@ export interface RunMemoryJson {
   /** shared/memory-estimate MEMORY_RULE_VERSION. */
   rule: number;
   estimateBytes: number;
-  /** The stage the estimate peaks in: generate, attention or gradients. */
+  /** The stage the estimate peaks in: generate, attention, gradients, forward (logit lens), perturbation or value_zeroing. */
   estimateStage: string;
   budgetBytes: number;
   /** The process's peak resident memory when the run finished (a long-lived worker: its peak so far). */
@@ -407,5 +415,7 @@ export function stageTemperature(sessions: RunSessionsJson | undefined, stage: s
   if (!sessions) return undefined;
   if (stage === 'load') return sessions.model;
   if (stage === 'attention' || stage === 'gradients') return sessions[stage];
+  if (stage === 'perturbation') return sessions.perturbation;
+  if (stage === 'value_zeroing') return sessions.valueZeroing;
   return undefined;
 }

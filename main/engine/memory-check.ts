@@ -72,6 +72,7 @@ export function admitRun(folder: ReadModelFolder, request: ExplainRequest): Admi
   }
   const options = { ...DEFAULT_EXPLAIN_OPTIONS, ...request.options };
   const dimensions = modelDimensions(folder);
+  const budgetBytes = request.memoryBudgetBytes ?? defaultMemoryBudget();
   const estimateFor = (prompt: number, answer: number) =>
     estimatePeakMemory(dimensions, {
       promptLength: prompt,
@@ -80,9 +81,9 @@ export function admitRun(folder: ReadModelFolder, request: ExplainRequest): Admi
       attentionRows: options.attentionRows,
       igSteps: options.igSteps,
       rawGradient: options.keepRawGradient || request.methods.includes('gradient'),
+      budgetBytes,
     });
   const estimate = estimateFor(promptLength, answerLength);
-  const budgetBytes = request.memoryBudgetBytes ?? defaultMemoryBudget();
   if (estimate.peakBytes > budgetBytes) {
     throw new RunTooLargeError(
       `the run needs about ${formatBytes(estimate.peakBytes)} (estimated peak, ${estimate.stage} stage, ${total} tokens, ${request.methods.join(', ') || 'no methods'}) but the memory budget is ${formatBytes(budgetBytes)}: ${advice(request, options.attentionRows, estimate)}`,
@@ -91,6 +92,9 @@ export function admitRun(folder: ReadModelFolder, request: ExplainRequest): Admi
   }
   return { estimate, budgetBytes, promptLength, answerLength, estimateFor };
 }
+
+/** The methods behind each forward-only stage of the estimate. */
+const FORWARD_STAGE_METHODS: Partial<Record<string, string[]>> = { forward: ['logit_lens'], perturbation: ['occlusion', 'faithfulness'], value_zeroing: ['value_zeroing'] };
 
 /** What to change, in the order that saves most for what the estimate is made of. */
 function advice(request: ExplainRequest, rows: 'answer' | 'all', estimate: MemoryEstimate): string {
@@ -103,6 +107,10 @@ function advice(request: ExplainRequest, rows: 'answer' | 'all', estimate: Memor
     if (methods.some((m) => m === 'saliency' || m === 'grad_x_input' || m === 'gradient')) hints.push('fewer rows (a shorter answer, or --target sequence)');
   } else if (estimate.stage === 'attention' && rows === 'all') {
     hints.push('fewer rows (--attention-rows answer)');
+  } else if (FORWARD_STAGE_METHODS[estimate.stage]) {
+    // Forward-only stages already run with a batch of 1 when refused (memory-estimate-forward.ts).
+    const drop = FORWARD_STAGE_METHODS[estimate.stage]!.filter((m) => methods.includes(m));
+    hints.push(`fewer methods (drop ${drop.join(', ')})`);
   }
   hints.push('a shorter input', '--memory-budget SIZE if the machine has more to spare');
   return `use ${hints.join(', ')}`;

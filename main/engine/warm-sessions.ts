@@ -141,6 +141,23 @@ export class RunSessions {
     return lease.value.program;
   }
 
+  /**
+   * A session of a forward-only method's own graph (occlusion's target head, value zeroing's rewrite), kept warm for the
+   * next run like the attention session; `kind` is its name in the run JSON's `sessions`. `stampPaths`: the files it
+   * was opened from (a change opens it again).
+   */
+  async methodSession<T>(kind: 'perturbation' | 'valueZeroing', key: string, stampPaths: string[], open: () => Promise<{ value: T; release(): Promise<void> }>): Promise<T> {
+    const lease = await this.pool.acquire<T>({
+      key: `${kind}|${key}`,
+      owner: this.owner,
+      stamp: await fileStamp(stampPaths),
+      open: async () => ({ ...(await open()), bytes: warmSessionBytes(this.dimensions, 'attention') }),
+    });
+    this.leases.push(lease);
+    this.used[kind] = this.used[kind] === 'cold' ? 'cold' : lease.warm ? 'warm' : 'cold';
+    return lease.value;
+  }
+
   /** Hands every session back to the pool (kept warm within its capacity). */
   end(): void {
     for (const lease of this.leases.splice(0)) lease.done();

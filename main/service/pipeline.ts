@@ -165,6 +165,8 @@ async function explainLoaded(
 
     const tensors: NamedTensor[] = [];
     let json: Partial<RunJson> = {};
+    // Forward-only stages batch as many sequences as the budget allows at the answer's real length.
+    const { batches } = admission.estimateFor(promptLength, answerIds.length);
     for (const { family, stage } of familiesFor(methods)) {
       const familyContext: ExplainContext = {
         model: loaded,
@@ -177,6 +179,7 @@ async function explainLoaded(
         signal,
         onProgress: (fraction, message) => progress(stage, fraction, message),
         sessions,
+        batches,
         earlier: json,
       };
       // An expensive family says what it will cost before it starts (value zeroing's forward count).

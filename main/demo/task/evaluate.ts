@@ -6,7 +6,9 @@
 // answer should give that line the largest share among the data lines. A line's share is the sum over its
 // tokens of the per-token attribution (absolute values for the signed methods: gradient × input and
 // integrated gradients). Answer-level attributions: attention rows averaged over the answer rows; saliency
-// and gradient × input of the summed answer log-probability (`sequence`); integrated gradients' attributions.
+// and gradient × input of the summed answer log-probability (`sequence`); integrated gradients' attributions;
+// occlusion's `sequence` (signed, summed as it is, like the attention methods); attention norm and value zeroing
+// (issue 16) as their mean over layers (and heads), answer rows averaged like attention.
 import { join } from 'node:path';
 import { computeAttention } from '../../engine/attention/compute';
 import { computeGradients } from '../../engine/gradients/compute';
@@ -20,8 +22,11 @@ import { DemoEncoder } from './tokenizer';
 import { TargetForward } from '../../engine/methods/target-forward';
 import { computeOcclusion } from '../../engine/methods/occlusion';
 import { computeFaithfulness } from '../../engine/methods/faithfulness';
+import { computeValueZeroing, valueZeroingGraphFile } from '../../engine/methods/value-zeroing';
+import { createSession, type SessionHandle } from '../../engine/runtime';
+import { layerMean } from '../../engine/explainers/value-zeroing-family';
 
-export const ATTRIBUTION_METHODS = ['attention_rollout', 'attention_mean', 'best_head', 'saliency', 'grad_x_input', 'integrated_gradients', 'occlusion'] as const;
+export const ATTRIBUTION_METHODS = ['attention_rollout', 'attention_mean', 'best_head', 'attention_norm', 'saliency', 'grad_x_input', 'integrated_gradients', 'occlusion', 'value_zeroing'] as const;
 /** Methods whose line share sums absolute values (signed attributions); the others sum the values as they are. */
 const ABSOLUTE: ReadonlySet<AttributionMethod> = new Set(['grad_x_input', 'integrated_gradients']);
 export type AttributionMethod = (typeof ATTRIBUTION_METHODS)[number];
@@ -153,11 +158,15 @@ export interface ExampleAttributions {
   mean: Float64Array;
   /** [layer·heads + head][col]. */
   heads: Float64Array[];
+  /** Attention norm (Kobayashi et al. 2020), mean over layers and heads, rows averaged (issue 16). */
+  attentionNorm: Float64Array;
   saliency: Float32Array;
   gradXInput: Float32Array;
   integratedGradients: Float32Array;
   /** Occlusion of the summed answer log-probability with the zero baseline (issue 16), [col]. */
   occlusion: Float64Array;
+  /** Value zeroing (Mohebbi et al. 2023), mean over layers, rows averaged (issue 16); empty when gradients are off. */
+  valueZeroing: Float64Array;
   /** Deletion and insertion AOPC per method and for the random control (issue 16), when asked for. */
   aopc?: Record<string, { deletion: number; insertion: number }>;
 }
@@ -167,6 +176,8 @@ export interface AttributionContext {
   program: GradientProgram;
   /** Batched forwards over edited embeddings (occlusion, faithfulness curves). */
   forward: TargetForward;
+  /** The value-zeroing graph's session, open for every example. */
+  valueZeroing: SessionHandle;
   cacheDir: string;
   encoder: DemoEncoder;
 }
@@ -175,11 +186,13 @@ export async function openAttributionContext(folder: string, cacheDir: string): 
   const loaded = await loadModelFolder(folder, { device: 'cpu' });
   const program = await GradientProgram.open({ model: loaded.onnxPath, cacheDir });
   const forward = await TargetForward.open(program, 'cpu', cacheDir);
-  return { loaded, program, forward, cacheDir, encoder: new DemoEncoder() };
+  const valueZeroing = await createSession(await valueZeroingGraphFile({ modelPath: loaded.onnxPath, modelSha256: loaded.onnxSha256, cacheDir: join(cacheDir, 'value-zeroing') }), 'cpu');
+  return { loaded, program, forward, valueZeroing, cacheDir, encoder: new DemoEncoder() };
 }
 
 export async function closeAttributionContext(context: AttributionContext): Promise<void> {
   await context.forward.release();
+  await context.valueZeroing.release();
   await context.program.release();
   await context.loaded.release();
 }
@@ -209,6 +222,7 @@ export async function exampleAttributions(
     rows: 'answer',
     cacheDir: join(context.cacheDir, 'attention'),
     device: 'cpu',
+    attentionNorm: true,
   });
   const rows = attention.rowPositions.length;
   const cols = attention.seqLen;
@@ -230,6 +244,14 @@ export async function exampleAttributions(
   const input = context.program.embedIds(ids);
   const zero = new Float32Array(context.program.hiddenSize);
   const occlusion = options.gradients === false ? undefined : await computeOcclusion({ forward: context.forward, input, baseline: zero, baselineName: 'zero', ids, promptLength });
+  const valueZeroing = options.gradients === false ? undefined : await computeValueZeroing({
+    modelPath: context.loaded.onnxPath,
+    ids,
+    promptLength,
+    cacheDir: join(context.cacheDir, 'value-zeroing'),
+    layers: context.loaded.config.numLayers,
+    session: context.valueZeroing,
+  });
   const result: ExampleAttributions = {
     ids,
     promptLength,
@@ -238,10 +260,12 @@ export async function exampleAttributions(
     rollout: meanRows(attention.rollout, rows, cols),
     mean: meanRows(attention.mean, rows, cols),
     heads,
+    attentionNorm: meanRows(attention.norm!.mean, rows, cols),
     saliency: gradients?.sequence.saliency ?? empty,
     gradXInput: gradients?.sequence.gradXInput ?? empty,
     integratedGradients: gradients?.integratedGradients?.attributions ?? empty,
     occlusion: Float64Array.from(occlusion?.sequence ?? []),
+    valueZeroing: valueZeroing ? meanRows(layerMean(valueZeroing), rows, cols) : new Float64Array(0),
   };
   if (options.faithfulness) {
     // Positions ordered as the hit rate reads them: absolute values for the signed gradient methods.
@@ -258,10 +282,12 @@ function methodValues(a: ExampleAttributions, bestHead?: number): Partial<Record
   const values: Partial<Record<AttributionMethod, ArrayLike<number>>> = {
     attention_rollout: a.rollout,
     attention_mean: a.mean,
+    attention_norm: a.attentionNorm,
     saliency: a.saliency,
     grad_x_input: a.gradXInput,
     integrated_gradients: a.integratedGradients,
     occlusion: a.occlusion,
+    value_zeroing: a.valueZeroing,
   };
   if (bestHead !== undefined) values.best_head = a.heads[bestHead];
   return values;

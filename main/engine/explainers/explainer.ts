@@ -4,6 +4,7 @@
 import type { MethodFamily } from '../../../shared/method-catalog';
 import type { DeviceChoice, RunJson } from '../../../shared/run';
 import type { NamedTensor } from '../../../shared/tensor';
+import type { ForwardBatches } from '../../../shared/memory-estimate-forward';
 import type { ExplainOptions } from '../../../shared/explain-options';
 import type { LoadedModel } from '../model-folder';
 import type { RunSessions } from '../warm-sessions';
@@ -20,7 +21,9 @@ export interface ExplainContext {
   signal?: AbortSignal;
   onProgress?: (fraction: number, message?: string) => void;
   /** Sessions kept warm between runs (main/engine/warm-sessions.ts); absent: opened and released per run. */
-  sessions?: Pick<RunSessions, 'session' | 'gradientProgram'>;
+  sessions?: Pick<RunSessions, 'session' | 'gradientProgram' | 'methodSession'>;
+  /** Batch sizes of the forward-only stages chosen within the memory budget (shared/memory-estimate-forward.ts). */
+  batches?: ForwardBatches;
   /** What earlier families of this run produced (faithfulness reads the attributions). */
   earlier?: Partial<RunJson>;
 }

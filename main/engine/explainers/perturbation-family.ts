@@ -1,6 +1,8 @@
 // The perturbation family: occlusion (leave-one-out ablation of token embeddings) and faithfulness
 // (deletion/insertion curves of every attribution the run has so far, occlusion included). Both run batched
-// forwards of one target-head graph over edited embeddings; engine modules live in main/engine/methods/.
+// forwards of one target-head graph over edited embeddings; engine modules live in main/engine/methods/. The batch
+// comes from the memory estimate (shared/memory-estimate-forward.ts), the target-head session from the run's pool.
+import { dirname } from 'node:path';
 import type { RunJson } from '../../../shared/run';
 import { availableViewMethods, tokenValues } from '../../../shared/token-values';
 import { splitAt, wordSpans, wordStarts } from '../../../shared/word-groups';
@@ -35,7 +37,14 @@ export const perturbationFamily: ExplainerFamily = {
   async compute(context, methods) {
     const { model, ids, promptLength } = context;
     const program = await openGradientProgram(model.onnxPath, context.device, context.cacheDir);
-    const forward = await TargetForward.open(program, context.device, context.cacheDir);
+    // The target-head session stays warm in the run's pool (released here only when the run has none).
+    const open = async () => {
+      const forward = await TargetForward.open(program, context.device, context.cacheDir);
+      return { value: forward, release: () => forward.release() };
+    };
+    const pooled = context.sessions?.methodSession('perturbation', `${model.onnxPath}|${context.device}|${context.cacheDir}|${program.sha256}`, [dirname(model.onnxPath)], open);
+    const forward = pooled ? await pooled : (await open()).value;
+    forward.batchLimit = context.batches?.perturbation;
     try {
       const input = program.embedIds(ids);
       const baseline = baselineVector(context, (list) => program.embedIds(list), program.hiddenSize);
@@ -61,12 +70,12 @@ export const perturbationFamily: ExplainerFamily = {
         const attributions = Object.fromEntries(availableViewMethods(run).map((method) => [method, tokenValues(run, method, 'sequence').values]));
         const result = await computeFaithfulness({ forward, input, baseline: baseline.vector, ids, promptLength, attributions, signal: context.signal });
         json.faithfulness = result.curves;
-        json.faithfulnessCost = { baseline: baseline.name, positions: promptLength, forwards: result.forwards, randomOrders: result.randomOrders, milliseconds: Math.round(performance.now() - start) };
+        json.faithfulnessCost = { baseline: baseline.name, positions: promptLength, forwards: result.forwards, batch: result.batch, randomOrders: result.randomOrders, milliseconds: Math.round(performance.now() - start) };
       }
       context.onProgress?.(1);
       return { json, tensors };
     } finally {
-      await forward.release();
+      if (!pooled) await forward.release();
     }
   },
 };

@@ -1,9 +1,11 @@
 // The value-zeroing family: its own rewritten graph and batched forwards (main/engine/methods/value-zeroing.ts),
 // run after the cheaper families (only the perturbation family, which reads its values, comes later); its cost line goes out as the stage's
 // first progress message, before the perturbed forwards start.
+import { dirname } from 'node:path';
 import type { ValueZeroingJson } from '../../../shared/run';
 import type { NamedTensor } from '../../../shared/tensor';
-import { computeValueZeroing, describeValueZeroingCost, valueZeroingCost, type ValueZeroingResult } from '../methods/value-zeroing';
+import { computeValueZeroing, describeValueZeroingCost, valueZeroingCost, valueZeroingGraphFile, type ValueZeroingResult } from '../methods/value-zeroing';
+import { createSession } from '../runtime';
 import type { ExplainerFamily } from './explainer';
 import { matrixToRows } from './json-arrays';
 
@@ -14,17 +16,24 @@ export const valueZeroingFamily: ExplainerFamily = {
   methods: ['value_zeroing'],
   costLine(context) {
     const layers = context.model.config.numLayers;
-    return describeValueZeroingCost(valueZeroingCost(layers, context.ids.length), layers);
+    return describeValueZeroingCost(valueZeroingCost(layers, context.ids.length, context.batches?.valueZeroing), layers);
   },
   async compute(context) {
+    const { model, cacheDir, device } = context;
+    const graph = { modelPath: model.onnxPath, modelSha256: model.onnxSha256, cacheDir };
+    // The rewritten graph's session stays warm in the run's pool; without one, computeValueZeroing opens and releases it.
+    const session = await context.sessions?.methodSession('valueZeroing', `${model.onnxPath}|${device}|${cacheDir}|${model.onnxSha256}`, [dirname(model.onnxPath)], async () => {
+      const opened = await createSession(await valueZeroingGraphFile(graph), device);
+      return { value: opened, release: () => opened.release() };
+    });
     const result = await computeValueZeroing({
-      modelPath: context.model.onnxPath,
-      modelSha256: context.model.onnxSha256,
+      ...graph,
       ids: context.ids,
       promptLength: context.promptLength,
-      cacheDir: context.cacheDir,
-      layers: context.model.config.numLayers,
-      device: context.device,
+      layers: model.config.numLayers,
+      device,
+      batchSize: context.batches?.valueZeroing,
+      session,
       signal: context.signal,
       onProgress: context.onProgress,
     });
@@ -33,7 +42,7 @@ export const valueZeroingFamily: ExplainerFamily = {
 };
 
 /** Mean over layers [row, col]. */
-function layerMean(result: ValueZeroingResult): Float32Array {
+export function layerMean(result: ValueZeroingResult): Float32Array {
   const block = result.rowPositions.length * result.seqLen;
   const mean = new Float32Array(block);
   for (let l = 0; l < result.layers; l++) for (let i = 0; i < block; i++) mean[i] += result.data[l * block + i] / result.layers;

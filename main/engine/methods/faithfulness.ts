@@ -62,7 +62,7 @@ export function curveFrom(deletion: number[], insertion: number[]): Faithfulness
  * Curves for every method and the random control. Example: with P = 5, n_k = [0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
  * (rounding half away from zero), so neighbouring points can be equal.
  */
-export async function computeFaithfulness(options: FaithfulnessInput): Promise<{ curves: Record<string, FaithfulnessCurveJson>; forwards: number; randomOrders: number }> {
+export async function computeFaithfulness(options: FaithfulnessInput): Promise<{ curves: Record<string, FaithfulnessCurveJson>; forwards: number; batch: number; randomOrders: number }> {
   const { forward, input, baseline, ids, promptLength } = options;
   const counts = pointCounts(promptLength);
   const orders: [string, number[]][] = Object.entries(options.attributions).map(([method, values]) => [method, attributionOrder(values, promptLength)]);
@@ -80,7 +80,7 @@ export async function computeFaithfulness(options: FaithfulnessInput): Promise<{
   });
   const keys = [...unique.keys()];
   const before = forward.forwards;
-  const values = await forward.logProbs(keys.map((key) => withBaseline(input, baseline, unique.get(key)!)), ids, promptLength, options.signal);
+  const values = await forward.logProbs({ length: keys.length, at: (i) => withBaseline(input, baseline, unique.get(keys[i])!) }, ids, promptLength, options.signal);
   const total = new Map(keys.map((key, i) => [key, values[i].reduce((s, v) => s + v, 0)]));
   const curves: Record<string, FaithfulnessCurveJson> = {};
   const randomSums = { deletion: new Array<number>(CURVE_POINTS).fill(0), insertion: new Array<number>(CURVE_POINTS).fill(0) };
@@ -91,5 +91,5 @@ export async function computeFaithfulness(options: FaithfulnessInput): Promise<{
     else deletion.forEach((v, k) => ((randomSums.deletion[k] += v / randomOrders), (randomSums.insertion[k] += insertion[k] / randomOrders)));
   });
   if (randomOrders > 0) curves.random = curveFrom(randomSums.deletion, randomSums.insertion);
-  return { curves, forwards: forward.forwards - before, randomOrders };
+  return { curves, forwards: forward.forwards - before, batch: forward.batchSize(ids.length), randomOrders };
 }

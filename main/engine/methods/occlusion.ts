@@ -46,7 +46,9 @@ export async function computeOcclusion(options: OcclusionInput): Promise<Occlusi
   // The last position predicts nothing in the answer: no span that starts there is worth a forward.
   const spans = (options.spans ?? range(0, T).map((j): [number, number] => [j, j + 1])).filter(([start]) => start <= T - 2);
   const before = forward.forwards;
-  const [original, ...ablated] = await forward.logProbs([input, ...spans.map(([start, end]) => withBaseline(input, baseline, range(start, end)))], ids, promptLength, options.signal);
+  // Each edited input is made when its batch runs: all T of them at once would be T² · hidden floats.
+  const edited = { length: spans.length + 1, at: (i: number) => (i === 0 ? input : withBaseline(input, baseline, range(...spans[i - 1]))) };
+  const [original, ...ablated] = await forward.logProbs(edited, ids, promptLength, options.signal);
   const perToken = Array.from({ length: answer }, () => new Array<number>(T).fill(0));
   spans.forEach(([start, end], s) => {
     for (let t = 0; t < answer; t++) {
@@ -57,7 +59,7 @@ export async function computeOcclusion(options: OcclusionInput): Promise<Occlusi
   });
   const sequence = new Array<number>(T).fill(0);
   for (const row of perToken) row.forEach((value, j) => (sequence[j] += value));
-  const result: OcclusionJson = { perToken, sequence, baseline: options.baselineName, span: options.spanName ?? 'token', forwards: forward.forwards - before };
+  const result: OcclusionJson = { perToken, sequence, baseline: options.baselineName, span: options.spanName ?? 'token', forwards: forward.forwards - before, batch: forward.batchSize(T) };
   if (options.spans) result.spans = options.spans;
   return result;
 }

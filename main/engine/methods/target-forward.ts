@@ -3,6 +3,7 @@
 // target head, so each pass returns f_t = log p(answer_t | prefix) for every answer token without full logits.
 // Many edited inputs go through one session run as a batch.
 import type { DeviceChoice } from '../../../shared/run';
+import { MAX_PERTURBATION_BATCH } from '../../../shared/memory-estimate-forward';
 import type { GradientProgram } from '../gradients/program';
 import { addTargetHead, TARGET_OUTPUT } from '../gradients/targets';
 import type { SessionHandle } from '../runtime';
@@ -10,16 +11,25 @@ import { openCachedGraph } from './graph-cache';
 
 const TARGET_FORWARD_FORMAT = 1;
 /**
- * Memory a batch may take: activations of one item are about (12·hidden + heads·T)·T floats per layer; we do not know
+ * Without a batch from the memory budget (runs size it in shared/memory-estimate-forward.ts; the demo evaluation and
+ * tests do not): memory a batch may take. Activations of one item are about (12·hidden + heads·T)·T floats per layer; we do not know
  * layers or heads here, so the budget is set from T·hidden with a margin (measured on the fixtures and the 56 M
  * bench model: 64·T·hidden·4 bytes per item bounds the peak).
  */
 const BATCH_BUDGET_BYTES = 256e6;
-const MAX_BATCH = 32;
+const MAX_BATCH = MAX_PERTURBATION_BATCH;
+
+/** Edited inputs, built when their batch runs (an array, or `{length, at}` that makes each on demand). */
+export interface EditedInputs {
+  readonly length: number;
+  at(index: number): Float32Array | Float64Array | undefined;
+}
 
 export class TargetForward {
   /** Forward passes run so far (items, not session runs). */
   forwards = 0;
+  /** Items per session run, from the memory budget; absent: the fixed rule above. */
+  batchLimit: number | undefined;
   private batchOne = false;
 
   private constructor(
@@ -40,14 +50,15 @@ export class TargetForward {
   /** Items per session run for a sequence of length T. */
   batchSize(positions: number): number {
     if (this.batchOne) return 1;
+    if (this.batchLimit !== undefined) return Math.max(1, this.batchLimit);
     return Math.max(1, Math.min(MAX_BATCH, Math.floor(BATCH_BUDGET_BYTES / (64 * positions * this.hiddenSize * 4))));
   }
 
   /**
-   * f_t of each answer token for each input: `inputs[i]` is [T, hidden] embeddings. Returns [inputs][answer].
+   * f_t of each answer token for each input: `inputs.at(i)` is [T, hidden] embeddings. Returns [inputs][answer].
    * Example: `await forward.logProbs([embeddings], ids, 6)` → `[Float64Array(4) [-3.1, -0.2, -5.0, -1.7]]`.
    */
-  async logProbs(inputs: readonly (Float32Array | Float64Array)[], ids: readonly number[], promptLength: number, signal?: AbortSignal): Promise<Float64Array[]> {
+  async logProbs(inputs: EditedInputs, ids: readonly number[], promptLength: number, signal?: AbortSignal): Promise<Float64Array[]> {
     const T = ids.length;
     const answer = T - promptLength;
     const size = T * this.hiddenSize;
@@ -64,7 +75,7 @@ export class TargetForward {
       signal?.throwIfAborted();
       const batch = Math.min(this.batchSize(T), inputs.length - start);
       const embeddings = new Float32Array(batch * size);
-      for (let b = 0; b < batch; b++) embeddings.set(inputs[start + b], b * size);
+      for (let b = 0; b < batch; b++) embeddings.set(inputs.at(start + b)!, b * size);
       let values: Float32Array | Float64Array;
       try {
         values = (await this.session.run(this.program.feeds(specs, { ...run, embeddings, batch }), [TARGET_OUTPUT]))[TARGET_OUTPUT].data as Float32Array;

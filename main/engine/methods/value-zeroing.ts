@@ -13,6 +13,7 @@
 // come from the same kernels.
 import { readFile } from 'node:fs/promises';
 import { rowPositionsFor } from '../../../shared/attention-math';
+import { MAX_VALUE_ZEROING_BATCH } from '../../../shared/memory-estimate-forward';
 import type { DeviceChoice } from '../../../shared/run';
 import { cachedModelFile, externalLocations } from '../attention/compute';
 import { findAttentionSites } from '../attention/detect';
@@ -24,7 +25,7 @@ import { GraphBuilder } from '../onnx/graph-builder';
 import { GraphIndex } from '../onnx/graph-index';
 import { DataType, decodeModel, encodeModel, makeValueInfo, type ModelProto, type NodeProto } from '../onnx/proto';
 import { wholeSequenceGraph } from '../onnx/whole-sequence';
-import { createSession, float32Tensor, int64Tensor } from '../runtime';
+import { createSession, float32Tensor, int64Tensor, type SessionHandle } from '../runtime';
 import { findLayerOutput, findValuePath } from './value-path';
 
 export const VALUE_ZEROING_NAMES = {
@@ -36,8 +37,8 @@ export const VALUE_ZEROING_NAMES = {
 
 const REWRITE_VERSION = 'value-zeroing-2';
 
-/** Perturbed sequences per forward pass (plus one reference copy). */
-export const DEFAULT_VALUE_ZEROING_BATCH = 16;
+/** Perturbed sequences per forward pass (plus one reference copy) when the run's budget does not size it. */
+export const DEFAULT_VALUE_ZEROING_BATCH = MAX_VALUE_ZEROING_BATCH;
 
 export class ValueZeroingNotSupportedError extends Error {
   readonly code = 'value_zeroing_unsupported';
@@ -79,6 +80,8 @@ export interface ValueZeroingRequest {
   layers: number;
   device?: DeviceChoice;
   batchSize?: number;
+  /** An open session of valueZeroingGraphFile's graph (kept by the caller); opened and released here when absent. */
+  session?: SessionHandle;
   signal?: AbortSignal;
   onProgress?: (fraction: number, message?: string) => void;
 }
@@ -152,14 +155,8 @@ export function valueZeroingModel(original: ModelProto): { model: ModelProto; la
  */
 export async function computeValueZeroing(request: ValueZeroingRequest): Promise<ValueZeroingResult> {
   const started = performance.now();
-  const bytes = new Uint8Array(await readFile(request.modelPath));
-  const hash = request.modelSha256 ?? sha256(bytes);
-  const key = sha256(new TextEncoder().encode(JSON.stringify([REWRITE_VERSION, hash]))).slice(0, 32);
-  const file = await cachedModelFile(request.cacheDir, key, request.modelPath, () => {
-    const decoded = decodeModel(bytes);
-    return { bytes: encodeModel(valueZeroingModel(decoded).model), external: externalLocations(decoded) };
-  });
-  const session = await createSession(file.path, request.device ?? 'cpu');
+  // A session handed in (warm, from the run's pool) stays open; one opened here is released at the end.
+  const session = request.session ?? (await createSession(await valueZeroingGraphFile(request), request.device ?? 'cpu'));
   try {
     const T = request.ids.length;
     const rowPositions = rowPositionsFor('answer', T, request.promptLength);
@@ -200,8 +197,22 @@ export async function computeValueZeroing(request: ValueZeroingRequest): Promise
     }
     return { layers: layers.count, rowPositions, seqLen: T, data, cost: { ...cost, ms: Math.round(performance.now() - started) } };
   } finally {
-    await session.release();
+    if (!request.session) await session.release();
   }
+}
+
+/** The rewritten graph's file in the cache folder, written on first use (keyed by the model file's hash). */
+export async function valueZeroingGraphFile(request: Pick<ValueZeroingRequest, 'modelPath' | 'modelSha256' | 'cacheDir'>): Promise<string> {
+  // The file is read only to hash it (no hash given) or to build the graph (not cached yet).
+  let bytes: Uint8Array | undefined;
+  const read = async () => (bytes ??= new Uint8Array(await readFile(request.modelPath)));
+  const hash = request.modelSha256 ?? sha256(await read());
+  const key = sha256(new TextEncoder().encode(JSON.stringify([REWRITE_VERSION, hash]))).slice(0, 32);
+  const file = await cachedModelFile(request.cacheDir, key, request.modelPath, async () => {
+    const decoded = decodeModel(await read());
+    return { bytes: encodeModel(valueZeroingModel(decoded).model), external: externalLocations(decoded) };
+  });
+  return file.path;
 }
 
 /** 1 − cos between two rows of `data`, in float64. */

@@ -64,6 +64,8 @@ async function explainInChild(name: string, args: string[]): Promise<Measured> {
 
 const ids = (count: number, offset = 0) => Array.from({ length: count }, (_, i) => (i === 0 && offset === 0 ? 1 : 100 + ((i * 7919 + offset) % 400))).join(',');
 
+const LLAMA_9M: LlamaSpec = { vocabSize: 32000, hiddenSize: 128, intermediateSize: 344, numLayers: 4, numHeads: 4, numKvHeads: 2, maxPositions: 4096, seed: 3 };
+
 async function llamaFolder(name: string, spec: LlamaSpec): Promise<string> {
   const folder = join(dir, name);
   await writeModelFolder(folder, buildLlamaModel(spec), await llama2Tokenizer());
@@ -88,7 +90,7 @@ describe('memory estimate against measured peak RSS (child processes, real sessi
     { name: 'demo (1 M), 480 tokens, attention + saliency + grad × input', model: async () => demo, tokens: 480, answer: 8, methods: 'attention,saliency,grad_x_input' },
     {
       name: 'llama h128 × 4 layers (9 M), 1,024 tokens, attention',
-      model: () => llamaFolder('llama-9m', { vocabSize: 32000, hiddenSize: 128, intermediateSize: 344, numLayers: 4, numHeads: 4, numKvHeads: 2, maxPositions: 4096, seed: 3 }),
+      model: () => llamaFolder('llama-9m', LLAMA_9M),
       tokens: 1024,
       answer: 8,
       methods: 'attention',
@@ -100,6 +102,9 @@ describe('memory estimate against measured peak RSS (child processes, real sessi
       answer: 4,
       methods: 'saliency',
     },
+    // Forward-only methods (shared/memory-estimate-forward.ts): batched edited sequences, and value zeroing's copies.
+    { name: 'llama h128 × 4 layers (9 M), 256 tokens, occlusion + faithfulness', model: () => llamaFolder('llama-9m', LLAMA_9M), tokens: 256, answer: 8, methods: 'occlusion,faithfulness' },
+    { name: 'llama h128 × 4 layers (9 M), 64 tokens, value zeroing', model: () => llamaFolder('llama-9m', LLAMA_9M), tokens: 64, answer: 8, methods: 'value_zeroing' },
   ];
   it.each(cases)(`$name: estimate within ${FACTOR}× of the measured peak`, async ({ name, model, tokens, answer, methods }) => {
     const folder = await model();
@@ -136,6 +141,18 @@ describe('refusals come before any run row and any session', () => {
     expect(measured.code).toBe(2);
     const line = measured.stderr.split('\n').find((l) => l.startsWith('llm-explainer:'))!;
     expect(line).toMatch(/needs about [\d.]+ [MG]B \(estimated peak, gradients stage, 408 tokens.*\) but the memory budget is 50 MB: use fewer methods .*fewer IG steps.*shorter input/);
+    expect(measured.stderr).not.toMatch(/damaged/);
+    expect(measured.runsInStore).toBe(0);
+  }, 60_000);
+
+  it.each([
+    ['value_zeroing', 'value_zeroing', 'value_zeroing'],
+    ['occlusion,faithfulness', 'perturbation', 'occlusion, faithfulness'],
+  ])('refuses an over-budget %s run (its batch of 1 does not fit) before any session loads, naming its stage', async (methods, stage, drop) => {
+    const measured = await explainInChild(`budget-${stage}`, ['--model', broken, '--input-ids', ids(400), '--answer-ids', ids(8, 5), '--methods', methods, '--memory-budget', '370M']);
+    expect(measured.code).toBe(2);
+    const line = measured.stderr.split('\n').find((l) => l.startsWith('llm-explainer:'))!;
+    expect(line).toMatch(new RegExp(`needs about [\\d.]+ MB \\(estimated peak, ${stage} stage, 408 tokens, ${methods.replace(',', ', ')}\\) but the memory budget is 370 MB: use fewer methods \\(drop ${drop}\\), a shorter input`));
     expect(measured.stderr).not.toMatch(/damaged/);
     expect(measured.runsInStore).toBe(0);
   }, 60_000);
