@@ -105,5 +105,6 @@ export function estimateSeq2SeqPeakMemory(model: Seq2SeqDimensions, run: Seq2Seq
   const sum = (parts: MemoryPart[]) => parts.reduce((total, part) => total + part.bytes, 0);
   const top = stages.reduce((best, next) => (sum(next.parts) > sum(best.parts) ? next : best));
   const parts = [{ name: 'runtime', bytes: c.RUNTIME }, ...top.parts].filter((part) => part.bytes > 0).sort((a, b) => b.bytes - a.bytes);
-  return { peakBytes: Math.round(sum(parts)), stage: top.stage, parts: parts.map((part) => ({ ...part, bytes: Math.round(part.bytes) })) };
+  // No forward-only batches: seq2seq runs refuse occlusion, faithfulness, value zeroing and logit lens (SEQ2SEQ_METHODS).
+  return { peakBytes: Math.round(sum(parts)), stage: top.stage, parts: parts.map((part) => ({ ...part, bytes: Math.round(part.bytes) })), batches: {} };
 }
