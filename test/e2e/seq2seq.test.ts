@@ -2,7 +2,7 @@
 // pipeline on the T5-style fixture, and its page shows the source row of chips and the answer × source heatmap,
 // following the chosen method and answer token; the encoder self-attention view; the head grid of each attention kind
 // with its drilldown; a comparison with a decoder-only run on the same text; and the run's HTML report opened offline.
-// Screenshots: test-results/screenshots/seq2seq-{run,encoder-attention,cross-heads,compare,report}.png.
+// Screenshots: test-results/screenshots/seq2seq-{run,encoder-attention,cross-heads,cross-head-drilldown,compare,report}.png.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { tmpdir } from 'node:os';
@@ -92,10 +92,12 @@ describe('seq2seq run view', () => {
     await heads.getByRole('grid', { name: /^Cross-attention heads/ }).waitFor();
     await expect.poll(() => heads.locator('td.cell canvas').count()).toBe(8);
     expect(await heads.locator('table.stats thead th').count()).toBe(4);
+    await heads.getByRole('heading', { name: 'Attention heads' }).evaluate((element) => element.scrollIntoView());
+    await workbench.screenshot('seq2seq-cross-heads');
     await heads.getByRole('gridcell', { name: 'Layer 1, head 3: open the full matrix' }).click();
     const dialog = page.getByRole('dialog', { name: 'Cross-attention, layer 1, head 3' });
     await dialog.getByRole('img', { name: 'Cross-attention, layer 1, head 3' }).waitFor();
-    await workbench.screenshot('seq2seq-cross-heads');
+    await workbench.screenshot('seq2seq-cross-head-drilldown');
     await dialog.getByRole('button', { name: 'Close' }).click();
     await heads.getByRole('radio', { name: 'Encoder self-attention' }).check();
     await heads.getByRole('grid', { name: /^Encoder self-attention heads/ }).waitFor();
