@@ -3,6 +3,7 @@
 // joined into words they line up. Checked against the text's own words (split on spaces) for random splits.
 import { describe, expect, it } from 'vitest';
 import { alignTokens, textWords, tokenKey, wordsOf } from '../../../shared/token-alignment';
+import { mulberry32 } from '../../../shared/random';
 
 /** Splits each word of `text` into random pieces, the first carrying the leading space (as decoded token texts do). */
 function randomTokens(text: string, random: () => number): string[] {
@@ -20,11 +21,6 @@ function randomTokens(text: string, random: () => number): string[] {
   });
 }
 
-function seeded(seed: number) {
-  let state = seed;
-  return () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-}
-
 describe('word alignment', () => {
   it('groups decoded tokens into the words of the text, and special tokens stand alone', () => {
     expect(textWords([' The', ' gar', 'den', '.', '</s>'])).toEqual([[0, 1], [1, 4], [4, 5]]);
@@ -35,7 +31,7 @@ describe('word alignment', () => {
   });
 
   it('two random tokenizations of one text align word for word, each word keeping its tokens’ total', () => {
-    const random = seeded(7);
+    const random = mulberry32(7);
     const text = 'summarize: The garden behind the old house is green and quiet. Birds sing there every morning.';
     const words = text.split(' ');
     for (let trial = 0; trial < 50; trial++) {
