@@ -3,10 +3,10 @@
 import type { RunJson, TensorEncodingNote } from '../shared/run';
 import type { TensorInfo } from '../shared/tensor';
 import type { RunReader } from './store/run-reader';
-import { ATTENTION_NORM_TENSORS, ATTENTION_TENSORS, GRADIENT_TENSORS } from '../shared/tensor-names';
+import { ATTENTION_NORM_TENSORS, ATTENTION_TENSORS, GRADIENT_TENSORS, SEQ2SEQ_ATTENTION_TENSORS } from '../shared/tensor-names';
 
 export interface ExportOptions {
-  /** Fill `attention.data` from the stored [layer, head, row, col] tensor. */
+  /** Fill `attention.data` (and a seq2seq run's `attention.encoder.data`, `attention.cross.data`) from the stored [layer, head, row, col] tensors. */
   includeAttentionData?: boolean;
   /** Fill `gradient.raw` (and a seq2seq run's `gradient.source.raw`) from the stored [row, col, hidden] tensors. */
   includeRawGradient?: boolean;
@@ -33,11 +33,17 @@ export function storedRunJson(store: RunReader, id: string, options: ExportOptio
   const run = store.getRun(id);
   if (!run) return undefined;
   const infos = new Map(store.tensorInfo(id).map((info) => [info.name, info]));
+  // Runs stored before these tensors existed keep their JSON data when there is no tensor to read.
+  const attentionData = (name: string, stored: number[][][][] | undefined): number[][][][] => {
+    const info = infos.get(name);
+    if (!info) return options.includeAttentionData ? (stored ?? []) : [];
+    return options.includeAttentionData ? (nest(store.readTensor(id, info.name)!.data, info.shape) as number[][][][]) : [];
+  };
   if (run.attention) {
-    const info = infos.get(ATTENTION_TENSORS.data);
-    let data: number[][][][] = [];
-    if (options.includeAttentionData && info) data = nest(store.readTensor(id, info.name)!.data, info.shape) as number[][][][];
-    run.attention = { ...run.attention, data, encoding: noteOf(info) };
+    const { encoder, cross } = run.attention;
+    run.attention = { ...run.attention, data: attentionData(ATTENTION_TENSORS.data, undefined), encoding: noteOf(infos.get(ATTENTION_TENSORS.data)) };
+    if (encoder) run.attention.encoder = { ...encoder, data: attentionData(SEQ2SEQ_ATTENTION_TENSORS.encoder, encoder.data), encoding: noteOf(infos.get(SEQ2SEQ_ATTENTION_TENSORS.encoder)) };
+    if (cross) run.attention.cross = { ...cross, data: attentionData(SEQ2SEQ_ATTENTION_TENSORS.cross, cross.data), encoding: noteOf(infos.get(SEQ2SEQ_ATTENTION_TENSORS.cross)) };
   }
   if (run.attentionNorm) {
     const info = infos.get(ATTENTION_NORM_TENSORS.data);

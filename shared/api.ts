@@ -258,6 +258,13 @@ export interface CompareRun {
   shares: (number | null)[];
   /** Whether the run has the compared method. */
   hasMethod: boolean;
+  /** "source" for an encoder-decoder run: promptTokens are the source tokens the encoder read. */
+  side?: 'prompt' | 'source';
+  /**
+   * When the comparison aligns words (CompareResult.alignedBy): promptTokens and shares are per word, and
+   * wordSpans[w] = [start, end) are the word's token positions in the run's prompt (or source).
+   */
+  wordSpans?: [number, number][];
 }
 
 /**
@@ -271,6 +278,12 @@ export interface CompareResult {
   runs: CompareRun[];
   /** Prompt tokens aligned by text (shared/token-alignment): columns[c][r] is run r's position or null. */
   alignment: TokenAlignment;
+  /**
+   * "tokens", or "words" when encoder-decoder and decoder-only runs are compared: their tokenizers split the
+   * same text differently, so each run's tokens are joined into words (shared/token-alignment textWords) and
+   * words are aligned by text, each word's share the sum of its tokens' shares.
+   */
+  alignedBy?: 'tokens' | 'words';
   /** Two runs only: per aligned column, share of run 2 − share of run 1 (null where either is missing). */
   difference?: (number | null)[];
   /** summarizeRuns numbers of the same runs, with run 1 as the reference for "answer changed". */

@@ -148,10 +148,18 @@ export interface AttentionJson {
   /** "graph" (probabilities from the instrumented graph) or "manual" (from matched query/key projections). */
   source?: string;
   encoding?: TensorEncodingNote;
-  /** Encoder-decoder runs: the encoder's self-attention [layer][head][s][s'] and its rollout [s][s']. */
-  encoder?: { data: number[][][][]; rollout: number[][] };
-  /** Encoder-decoder runs: cross-attention of each answer row over the source [layer][head][row][s] and its mean [row][s]. */
-  cross?: { data: number[][][][]; mean: number[][] };
+  /**
+   * Encoder-decoder runs: the encoder's self-attention [layer][head][s][s'], its rollout [s][s'], its mean over
+   * layers and heads [s][s'] and per-head statistics (rows: every source token). `data` is kept as the tensor
+   * attention.encoder.data (empty in stored JSON unless asked for, like attention.data).
+   */
+  encoder?: { data: number[][][][]; rollout: number[][]; mean?: number[][]; headStats?: HeadStatsJson; encoding?: TensorEncodingNote };
+  /**
+   * Encoder-decoder runs: cross-attention of each answer row over the source [layer][head][row][s], its mean
+   * [row][s] and per-head statistics (previous-token share: null, the source has no "previous" of a decoder row).
+   * `data` is kept as the tensor attention.cross.data.
+   */
+  cross?: { data: number[][][][]; mean: number[][]; headStats?: HeadStatsJson; encoding?: TensorEncodingNote };
 }
 
 /** The source of an encoder-decoder run: the encoder's token ids and per-token texts, and the text they came from. */

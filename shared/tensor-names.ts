@@ -10,6 +10,13 @@ export const ATTENTION_TENSORS = {
   input: 'attention.input',
 } as const;
 
+/**
+ * Encoder-decoder runs' other attention kinds, [layer, head, row, col] like attention.data (which holds the
+ * decoder's self-attention): the encoder's self-attention (rows and cols are source tokens) and the
+ * cross-attention (rows are answer rows, cols source tokens).
+ */
+export const SEQ2SEQ_ATTENTION_TENSORS = { encoder: 'attention.encoder.data', cross: 'attention.cross.data' } as const;
+
 /** Gradient family outputs. */
 export const GRADIENT_TENSORS = {
   saliency: 'gradient.saliency',

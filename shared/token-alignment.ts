@@ -124,3 +124,42 @@ export function alignedDifference(alignment: TokenAlignment, values: readonly [r
     return a === null || b === null || a === undefined || b === undefined ? null : b - a;
   });
 }
+
+/** Special tokens (<s>, </s>, <|endoftext|>, [INST]) are words of their own. */
+const SPECIAL_TOKEN = /^(<[^<>\s]+>|<\|[^|]*\|>|\[\/?[A-Z]+\])$/;
+
+/**
+ * Token spans [start, end) of the words of a token sequence, read from the token texts as the run stores them
+ * (decoded, so a word's first token starts with white space, or with ▁ / Ġ when raw pieces are shown): a word
+ * starts at position 0, at a token starting with white space or a word marker, after a token ending with white
+ * space, and at and after a special token.
+ * @example textWords([' The', ' gar', 'den', '.', '</s>']) // [[0, 1], [1, 4], [4, 5]]
+ */
+export function textWords(tokens: readonly string[]): [number, number][] {
+  const spans: [number, number][] = [];
+  tokens.forEach((token, i) => {
+    const previous = tokens[i - 1];
+    const starts =
+      i === 0 || /^[\s▁ĠĊ]/.test(token) || /\s$/.test(previous) || SPECIAL_TOKEN.test(token.trim()) || SPECIAL_TOKEN.test(previous.trim());
+    if (starts) spans.push([i, i + 1]);
+    else spans[spans.length - 1][1] = i + 1;
+  });
+  return spans;
+}
+
+/**
+ * Tokens joined into words (textWords) with their values summed per word (null when every token's value is
+ * null): how runs of different tokenizers line up on the same text.
+ * @example wordsOf([' The', ' gar', 'den'], [0.2, 0.3, 0.1]) // {words: [' The', ' garden'], values: [0.2, 0.4], spans: [[0, 1], [1, 3]]}
+ */
+export function wordsOf(tokens: readonly string[], values: readonly (number | null)[]): { words: string[]; values: (number | null)[]; spans: [number, number][] } {
+  const spans = textWords(tokens);
+  return {
+    spans,
+    words: spans.map(([start, end]) => tokens.slice(start, end).join('')),
+    values: spans.map(([start, end]) => {
+      const present = values.slice(start, end).filter((value): value is number => value !== null && value !== undefined);
+      return present.length === 0 ? null : present.reduce((sum, value) => sum + value, 0);
+    }),
+  };
+}

@@ -1,6 +1,7 @@
 // Aggregation across the finished runs of an experiment, read from the store: the layer × head grid of
 // per-head statistics (with the runs behind each cell), each method's attribution share per prompt segment,
-// and the token texts that receive the most attribution overall.
+// and the token texts that receive the most attribution overall. Encoder-decoder runs take part through their
+// source (segments, shares and top tokens over the source tokens) and their cross-attention heads.
 import { rankByAopc } from '../../shared/faithfulness-math';
 import {
   ATTRIBUTION_METHODS,
@@ -17,10 +18,10 @@ import {
   type PromptSegment,
   type SegmentShareCell,
 } from '../../shared/experiment-math';
-import type { HeadStatsJson, RunJson } from '../../shared/run';
-import { ATTENTION_TENSORS } from '../../shared/tensor-names';
+import type { RunJson } from '../../shared/run';
 import type { RunReader } from '../store/run-reader';
-import { answerRowFilter, promptMass, runSegments } from './attributions';
+import { answerRowFilter, promptAttention, promptMass, runSegments } from './attributions';
+import { promptSide } from '../../shared/source-values';
 import { ITEM_TAG_PREFIX } from './dataset';
 
 export interface AggregateOptions {
@@ -85,10 +86,14 @@ export function aggregateExperiment(reader: RunReader, experiment: string, optio
   }
 
   const heads: ExperimentAggregate['heads'] = {};
-  const withStats = runs.filter((run) => run.attention?.headStats);
+  // Heads that read the prompt: an encoder-decoder run's cross-attention (promptAttention).
+  const withStats = runs.flatMap((run) => {
+    const headStats = promptAttention(run).headStats;
+    return headStats ? [{ run, headStats }] : [];
+  });
   for (const field of HEAD_STATS_FIELDS) {
     if (withStats.length === 0) break;
-    heads[field] = meanGrid(withStats.map((run) => ({ runId: run.id, grid: (run.attention!.headStats as HeadStatsJson)[field] })));
+    heads[field] = meanGrid(withStats.map(({ run, headStats }) => ({ runId: run.id, grid: headStats[field] })));
   }
   if (headSegment !== undefined) {
     const grids = runs
@@ -115,7 +120,7 @@ export function aggregateExperiment(reader: RunReader, experiment: string, optio
     }
     segmentSharesOut[method] = cells;
     topTokens[method] = topTokensOverall(
-      masses.map(({ run, mass }) => ({ runId: run.id, texts: run.tokens.text.slice(0, run.promptLength), mass })),
+      masses.map(({ run, mass }) => ({ runId: run.id, texts: promptSide(run).tokens.text.slice(0, mass.length), mass })),
       options.topTokens ?? 20,
     );
   }
@@ -146,14 +151,15 @@ export function aggregateExperiment(reader: RunReader, experiment: string, optio
  */
 export function headSegmentGrid(reader: RunReader, run: RunJson, segment: PromptSegment | undefined): number[][] | undefined {
   if (!segment) return undefined;
-  const info = reader.tensorInfo(run.id).find((t) => t.name === ATTENTION_TENSORS.data);
+  const { tensor } = promptAttention(run);
+  const info = reader.tensorInfo(run.id).find((t) => t.name === tensor);
   if (!info) return undefined;
   const [layers, heads, rows, cols] = info.shape;
-  const positions = segmentPositions(segment, run.promptLength);
+  const positions = segmentPositions(segment, promptSide(run).promptLength);
   const keep = answerRowFilter(run);
   const grid: number[][] = [];
   for (let layer = 0; layer < layers; layer++) {
-    const slice = reader.readTensorSlice(run.id, ATTENTION_TENSORS.data, [layer])!;
+    const slice = reader.readTensorSlice(run.id, tensor, [layer])!;
     grid.push(Array.from(headAttentionTo(slice.data, heads, rows, cols, positions, keep)));
   }
   return grid;

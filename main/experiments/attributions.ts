@@ -1,8 +1,10 @@
 // Per-run inputs of the aggregations, read from the store: each method's attribution mass over the prompt
-// positions, the run's segments, one layer of attention with the answer rows marked.
+// positions (over the source for encoder-decoder runs), the run's segments, one layer of attention with the answer rows marked.
 import { attributionMass, type AttributionMethod, type PromptSegment } from '../../shared/experiment-math';
 import { attributionEntry } from '../../shared/method-catalog';
-import type { RunJson } from '../../shared/run';
+import type { HeadStatsJson, RunJson } from '../../shared/run';
+import { ATTENTION_TENSORS, SEQ2SEQ_ATTENTION_TENSORS } from '../../shared/tensor-names';
+import { promptSide, sourceAttribution, sourceMass } from '../../shared/source-values';
 import type { RunReader } from '../store/run-reader';
 import { automaticSegments, mergeSegments, segmentFromMask, SEGMENT_TENSOR_PREFIX } from './segments';
 
@@ -23,8 +25,17 @@ export function answerRowFilter(run: RunJson): (row: number) => boolean {
   return (row) => positions[row] >= run.promptLength - 1 && positions[row] <= run.tokens.ids.length - 2;
 }
 
-/** A method's attribution mass over the run's prompt positions, or undefined when the run lacks it. */
+/** Whether the run holds a method's attribution (an encoder-decoder run: over its source). */
+export function hasAttribution(reader: RunReader, run: RunJson, method: AttributionMethod): boolean {
+  return run.source ? sourceAttribution(run, method) !== undefined : sourceTensor(reader, run.id, method) !== undefined;
+}
+
+/**
+ * A method's attribution mass over the run's prompt positions (an encoder-decoder run's: over its source
+ * tokens, shared/source-values), or undefined when the run lacks it.
+ */
 export function promptMass(reader: RunReader, run: RunJson, method: AttributionMethod): Float64Array | undefined {
+  if (run.source) return sourceMass(run, method);
   const source = sourceTensor(reader, run.id, method);
   if (!source) return undefined;
   const tensor = reader.readTensor(run.id, source.tensor);
@@ -41,5 +52,16 @@ export function runSegments(reader: RunReader, run: RunJson): PromptSegment[] {
     const mask = reader.readTensor(run.id, info.name);
     if (mask) marked.push(segmentFromMask(info.name.slice(SEGMENT_TENSOR_PREFIX.length), mask.data));
   }
-  return mergeSegments(automaticSegments(run), marked);
+  // An encoder-decoder run's segments lie in its source (promptSide): what the user wrote and the task prefix.
+  return mergeSegments(automaticSegments(promptSide(run)), marked);
+}
+
+/**
+ * The head statistics and stored tensor of the attention that reads the prompt: a decoder-only run's attention,
+ * an encoder-decoder run's cross-attention (answer rows over the source; its rows are all answer rows).
+ */
+export function promptAttention(run: RunJson): { headStats?: HeadStatsJson; tensor: string } {
+  return run.source
+    ? { headStats: run.attention?.cross?.headStats, tensor: SEQ2SEQ_ATTENTION_TENSORS.cross }
+    : { headStats: run.attention?.headStats, tensor: ATTENTION_TENSORS.data };
 }

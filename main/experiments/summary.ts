@@ -14,7 +14,8 @@ import {
 } from '../../shared/experiment-math';
 import type { RunJson } from '../../shared/run';
 import type { RunReader } from '../store/run-reader';
-import { promptMass, runSegments, sourceTensor } from './attributions';
+import { hasAttribution, promptAttention, promptMass, runSegments } from './attributions';
+import { promptSide } from '../../shared/source-values';
 import { finishedRuns } from './aggregate';
 
 export interface SummaryOptions {
@@ -41,7 +42,7 @@ export function answerLogProbOf(run: RunJson): { value: number | null; note?: st
 
 /** The summary numbers of one run. `reference` is the run whose answer it is compared with. */
 export function runNumbers(reader: RunReader, run: RunJson, reference: RunJson | undefined, options: SummaryOptions = {}): RunNumbers {
-  const method = options.method ?? ATTRIBUTION_METHODS.find((m) => sourceTensor(reader, run.id, m) !== undefined);
+  const method = options.method ?? ATTRIBUTION_METHODS.find((m) => hasAttribution(reader, run, m));
   const mass = method && promptMass(reader, run, method);
   const logProb = answerLogProbOf(run);
   const numbers: RunNumbers = {
@@ -51,9 +52,9 @@ export function runNumbers(reader: RunReader, run: RunJson, reference: RunJson |
     modelPath: run.model.path,
     experiment: run.experiment,
     answerText: run.answerText,
-    topTokens: mass ? topTokenShares(mass, run.tokens.text, options.topK ?? 5) : [],
+    topTokens: mass ? topTokenShares(mass, promptSide(run).tokens.text, options.topK ?? 5) : [],
     segmentShares: mass ? segmentShares(mass, runSegments(reader, run)) : {},
-    meanEntropy: gridMean(run.attention?.headStats?.entropy),
+    meanEntropy: gridMean(promptAttention(run).headStats?.entropy),
     answerLogProb: logProb.value,
     igCompletenessError: run.integratedGradients?.completenessError ?? null,
     igDelta: run.integratedGradients?.delta ?? null,

@@ -71,12 +71,15 @@ async function recordExperiment(record: Recorder, experiment: string): Promise<s
 /** One API call a report records: method name and arguments, as a view makes it. */
 export type RecordedCall = [method: string, args: unknown[]];
 
-/** Calls for one run beyond getRun: its tensors and every layer of its attention tensor. */
+/**
+ * Calls for one run beyond getRun: its tensors and every layer of each attention tensor (an encoder-decoder run
+ * has three: decoder self-attention, encoder self-attention and cross-attention; the head grid pages each kind).
+ */
 export function runCalls(runId: string, tensors: TensorInfo[]): RecordedCall[] {
   const calls: RecordedCall[] = [['listTensors', [runId]]];
-  const attention = tensors.find((tensor) => tensor.name.startsWith('attention') && tensor.axes.length === 4 && tensor.axes[0] === 'layer' && tensor.axes[1] === 'head');
-  if (attention) {
-    for (let layer = 0; layer < attention.shape[0]; layer++) calls.push(['getTensorSlice', [runId, attention.name, [layer]]]);
+  const attention = tensors.filter((tensor) => tensor.name.startsWith('attention.') && tensor.axes.length === 4 && tensor.axes[0] === 'layer' && tensor.axes[1] === 'head');
+  for (const tensor of attention) {
+    for (let layer = 0; layer < tensor.shape[0]; layer++) calls.push(['getTensorSlice', [runId, tensor.name, [layer]]]);
   }
   return calls;
 }

@@ -1,18 +1,20 @@
-// The compare view's data: several runs' prompt tokens, each position's share of its run's prompt
-// attribution for one method, the tokens aligned by text across runs, the difference of two runs, and the
+// The compare view's data: several runs' prompt tokens (an encoder-decoder run's source tokens), each position's
+// share of its run's prompt attribution for one method, the tokens (words, when encoder-decoder and decoder-only
+// runs meet) aligned by text across runs, the difference of two runs, and the
 // summary numbers. Shares (not raw values) are compared because gradient magnitudes differ between models.
 import type { CompareResult, CompareRun } from '../../shared/api';
 import { API_ERROR_CODES, ApiError } from '../../shared/api';
 import { ATTRIBUTION_METHODS, normalize, type AttributionMethod } from '../../shared/experiment-math';
-import { alignedDifference, alignTokens } from '../../shared/token-alignment';
+import { alignedDifference, alignTokens, wordsOf } from '../../shared/token-alignment';
+import { promptSide } from '../../shared/source-values';
 import type { RunJson } from '../../shared/run';
 import type { RunReader } from '../store/run-reader';
-import { promptMass, sourceTensor } from '../experiments/attributions';
+import { hasAttribution, promptMass } from '../experiments/attributions';
 import { summarizeRuns } from '../experiments/summary';
 
 /** Methods a run has data for, in ATTRIBUTION_METHODS order. */
 export function runMethods(reader: RunReader, run: RunJson): AttributionMethod[] {
-  return ATTRIBUTION_METHODS.filter((method) => sourceTensor(reader, run.id, method) !== undefined);
+  return ATTRIBUTION_METHODS.filter((method) => hasAttribution(reader, run, method));
 }
 
 /**
@@ -31,25 +33,32 @@ export function compareRuns(reader: RunReader, ids: readonly string[], method?: 
   const methods = ATTRIBUTION_METHODS.filter((m) => perRun.some((list) => list.includes(m)));
   const chosen = method ?? methods.find((m) => perRun.every((list) => list.includes(m))) ?? methods[0] ?? null;
 
+  // Encoder-decoder runs line up by their source; mixed with decoder-only runs (other tokenizers), by words.
+  const byWords = runs.some((run) => run.source) && runs.some((run) => !run.source);
   const columns: CompareRun[] = runs.map((run) => {
+    const prompt = promptSide(run);
     const mass = chosen ? promptMass(reader, run, chosen) : undefined;
-    const shares = mass ? Array.from(normalize(mass)) : new Array<number | null>(run.promptLength).fill(null);
+    const tokenShares = mass ? Array.from(normalize(mass)) : new Array<number | null>(prompt.promptLength).fill(null);
+    const tokens = prompt.tokens.text.slice(0, prompt.promptLength);
+    const words = byWords ? wordsOf(tokens, tokenShares) : undefined;
     return {
       runId: run.id,
       createdAt: run.createdAt,
       modelName: run.model.name,
       modelPath: run.model.path,
       experiment: run.experiment,
-      promptTokens: run.tokens.text.slice(0, run.promptLength),
+      promptTokens: words ? words.words : tokens,
       answerTokens: run.tokens.text.slice(run.promptLength),
       answerText: run.answerText,
-      shares,
+      shares: words ? words.values : tokenShares,
       hasMethod: mass !== undefined,
+      ...(run.source ? { side: 'source' as const } : {}),
+      ...(words ? { wordSpans: words.spans } : {}),
     };
   });
   const alignment = alignTokens(columns.map((column) => column.promptTokens));
   const numbers = summarizeRuns(reader, ids, { referenceRunId: ids[0], ...(chosen ? { method: chosen } : {}) });
-  const result: CompareResult = { method: chosen, methods, runs: columns, alignment, numbers };
+  const result: CompareResult = { method: chosen, methods, runs: columns, alignment, alignedBy: byWords ? 'words' : 'tokens', numbers };
   if (columns.length === 2) result.difference = alignedDifference(alignment, [columns[0].shares, columns[1].shares]);
   return result;
 }

@@ -5,7 +5,7 @@
 // `attention.encoder` and `attention.cross`. `tokens` are the decoder's ids: the start token (role "prompt",
 // promptLength 1) and the answer after it.
 import type { ExplainRequest, ProgressStage } from '../../shared/api';
-import { RUN_SCHEMA, type AttentionJson, type GenerationParams, type RunInput, type RunJson, type RunMemoryJson, type TokenRole } from '../../shared/run';
+import { RUN_SCHEMA, type AttentionJson, type GenerationParams, type HeadStatsJson, type RunInput, type RunJson, type RunMemoryJson, type TokenRole } from '../../shared/run';
 import type { NamedTensor } from '../../shared/tensor';
 import { tokenIdProblem } from '../../shared/token-ids';
 import { validateMethods } from '../engine/explainers/registry';
@@ -14,7 +14,10 @@ import { createHash } from 'node:crypto';
 import { stageTimer } from './stage-timer';
 import { requestRunFields } from './request-run-fields';
 import type { PipelineContext, PipelineResult } from './pipeline-types';
-import { seq2seqAttention, type Seq2SeqAttention } from '../engine/seq2seq/attention';
+import { meanOverLayersAndHeads, seq2seqAttention, type Seq2SeqAttention } from '../engine/seq2seq/attention';
+import { headStatistics } from '../../shared/attention-math';
+import { SEQ2SEQ_ATTENTION_TENSORS } from '../../shared/tensor-names';
+import { headStatsJson } from '../engine/explainers/attention-family';
 import type { LoadedSeq2Seq } from '../engine/seq2seq/folder';
 import { warmSeq2Seq } from '../engine/seq2seq/warm';
 import type { Seq2SeqAdmission } from '../engine/seq2seq/admission';
@@ -30,11 +33,21 @@ export const SEQ2SEQ_METHODS: ReadonlySet<string> = new Set(['attention', 'salie
 
 export { Seq2SeqRequestError };
 
-/** Tensor names of the seq2seq attention in the store (float16 like attention.data). */
-export const SEQ2SEQ_TENSORS = { encoder: 'attention.encoder.data', cross: 'attention.cross.data' } as const;
+/** Tensor names of the seq2seq attention in the store (float16 like attention.data; shared/tensor-names). */
+export const SEQ2SEQ_TENSORS = SEQ2SEQ_ATTENTION_TENSORS;
 
 function flat4(data: number[][][][]): Float32Array {
   return Float32Array.from(data.flat(3));
+}
+
+/**
+ * Head statistics of one attention kind (shared/attention-math, as decoder-only runs store them), each row's
+ * query position given: decoder rows t, encoder rows s, and 0 for cross rows (no "previous" source token of a
+ * decoder row, so their previous-token share is NaN → null).
+ */
+export function seq2seqHeadStats(data: number[][][][], rowPositions: readonly number[]): HeadStatsJson {
+  const shape = { layers: data.length, heads: data[0].length, rows: data[0][0].length, cols: data[0][0][0]?.length ?? 0 };
+  return headStatsJson({ layers: shape.layers, heads: shape.heads, headStats: headStatistics({ shape, data: flat4(data), rowPositions }) });
 }
 
 /**
@@ -61,8 +74,13 @@ export function seq2seqAttentionJson(attention: Seq2SeqAttention, answerCount: n
     rollout: [],
     input,
     source: 'graph',
-    encoder: attention.encoder,
-    cross: { data: crossData, mean: crossMean },
+    headStats: seq2seqHeadStats(data, Array.from({ length: answerCount }, (_, t) => t)),
+    encoder: {
+      ...attention.encoder,
+      mean: meanOverLayersAndHeads(attention.encoder.data),
+      headStats: seq2seqHeadStats(attention.encoder.data, attention.encoder.data[0][0].map((_, s) => s)),
+    },
+    cross: { data: crossData, mean: crossMean, headStats: seq2seqHeadStats(crossData, crossData[0][0].map(() => 0)) },
   };
 }
 

@@ -53,7 +53,7 @@ export interface NewRun {
 /**
  * What a finished run adds: any RunJson fields except identity, status and the user's edits (those change
  * through updateRun). Fields without a column (attention, gradient, integratedGradients, and any field added
- * to RunJson later) are kept as JSON, except attention.data and gradient.raw, which are kept as [] (their
+ * to RunJson later) are kept as JSON, except attention.data (and a seq2seq run's attention.encoder.data and attention.cross.data) and gradient.raw, kept as [] (their
  * values belong in tensors).
  */
 export type RunCompletion = Partial<Omit<RunJson, 'schema' | 'id' | 'createdAt' | 'status' | 'error' | 'tags' | 'notes' | 'experiment'>>;
@@ -67,15 +67,29 @@ const COLUMN_FIELDS = new Set([
 /**
  * Fields of the run JSON that hold whole tensors: the store keeps them as tensors (attention.* and
  * gradient.raw) and stores an empty array in the JSON, as shared/api GetRunOptions describes; a full
- * [layer][head][row][col] array as JSON text would be tens of megabytes.
+ * [layer][head][row][col] array as JSON text would be tens of megabytes. Paths below the top-level key:
+ * "encoder.data" is `attention.encoder.data` (the seq2seq encoder's self-attention).
  */
-const BULK_FIELDS: Record<string, string[]> = { attention: ['data'], attentionNorm: ['data'], gradient: ['raw'] };
+const BULK_FIELDS: Record<string, string[]> = {
+  attention: ['data', 'encoder.data', 'cross.data'],
+  attentionNorm: ['data'],
+  gradient: ['raw'],
+};
+
+/** A copy of `value` with the array at `path` (dot-separated) replaced by []; objects on the way are copied. */
+function emptied(value: Record<string, unknown>, path: string[]): Record<string, unknown> {
+  const [field, ...rest] = path;
+  const inner = value[field];
+  if (rest.length === 0) return Array.isArray(inner) ? { ...value, [field]: [] } : value;
+  if (typeof inner !== 'object' || inner === null) return value;
+  return { ...value, [field]: emptied(inner as Record<string, unknown>, rest) };
+}
 
 function withoutBulk(key: string, value: unknown): unknown {
   const bulk = BULK_FIELDS[key];
   if (!bulk || typeof value !== 'object' || value === null) return value;
-  const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-  for (const field of bulk) if (Array.isArray(copy[field])) copy[field] = [];
+  let copy = value as Record<string, unknown>;
+  for (const path of bulk) copy = emptied(copy, path.split('.'));
   return copy;
 }
 

@@ -74,7 +74,8 @@ export function attentionJson(result: AttentionResult): AttentionJson {
   };
 }
 
-function headStatsJson(result: AttentionResult): HeadStatsJson {
+/** The head statistics of shared/attention-math as [layer][head] grids (NaN previous-token shares become null in JSON). */
+export function headStatsJson(result: Pick<AttentionResult, 'layers' | 'heads' | 'headStats'>): HeadStatsJson {
   const { layers, heads } = result;
   const grid = (values: ArrayLike<number>) => matrixToRows(values, layers, heads);
   return {

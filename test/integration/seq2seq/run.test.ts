@@ -9,6 +9,7 @@ import { runExplanation } from '../../../main/service/pipeline';
 import { loadSeq2SeqFolder } from '../../../main/engine/seq2seq/folder';
 import { generateSeq2Seq } from '../../../main/engine/seq2seq/generate';
 import { fixtureFolder } from '../../fixtures/models';
+import { storedRunJson } from '../../../main/run-export';
 import { tempStore, type TempStore } from '../service/helpers';
 
 let temp: TempStore;
@@ -58,6 +59,46 @@ describe('seq2seq runs', () => {
     expect(tensors.get('attention.data')).toEqual([2, 4, n, n + 1]);
     expect(tensors.get('attention.encoder.data')).toEqual([2, 4, S, S]);
     expect(tensors.get('attention.cross.data')).toEqual([2, 4, n, S]);
+    // The stored JSON keeps the bulk arrays empty (they live in the tensors); read whole, the documented shape
+    // comes back from the tensors within their float16 bound (relative 2⁻¹¹ of probabilities ≤ 1).
+    expect(stored.attention!.encoder!.data).toEqual([]);
+    expect(stored.attention!.cross!.data).toEqual([]);
+    expect(stored.attention!.cross!.mean).toEqual(attention.cross!.mean);
+    const whole = storedRunJson(temp.store, run.id, { includeAttentionData: true })!;
+    const close = (read: number[][][][], computed: number[][][][]) => {
+      expect(shape(read)).toEqual(shape(computed));
+      const worst = Math.max(...read.flat(3).map((value, index) => Math.abs(value - computed.flat(3)[index])));
+      expect(worst).toBeLessThanOrEqual(2 ** -11);
+    };
+    close(whole.attention!.encoder!.data, attention.encoder!.data);
+    close(whole.attention!.cross!.data, attention.cross!.data);
+    close(whole.attention!.data, attention.data);
+    expect(whole.attention!.encoder!.encoding?.dtype).toBe('float16');
+    expect(storedRunJson(temp.store, run.id)!.attention!.encoder!.data).toEqual([]);
+    // Head statistics of each kind against a direct computation over one head's rows.
+    const naive = (rows: number[][], position: (row: number) => number) => ({
+      entropy: rows.reduce((sum, row) => sum - row.reduce((e, a) => e + (a > 0 ? a * Math.log(a) : 0), 0), 0) / rows.length,
+      maxWeight: rows.reduce((sum, row) => sum + Math.max(...row), 0) / rows.length,
+      firstToken: rows.reduce((sum, row) => sum + row[0], 0) / rows.length,
+      previous: rows.map((row, r) => (position(r) >= 1 ? row[position(r) - 1] : NaN)).filter((v) => !Number.isNaN(v)),
+    });
+    const encoderHead = naive(attention.encoder!.data[1][2], (s) => s);
+    const encoderStats = stored.attention!.encoder!.headStats!;
+    expect(encoderStats.entropy[1][2]).toBeCloseTo(encoderHead.entropy, 6);
+    expect(encoderStats.maxWeight[1][2]).toBeCloseTo(encoderHead.maxWeight, 6);
+    expect(encoderStats.firstToken[1][2]).toBeCloseTo(encoderHead.firstToken, 6);
+    expect(encoderStats.previousToken[1][2]).toBeCloseTo(encoderHead.previous.reduce((a, b) => a + b, 0) / encoderHead.previous.length, 6);
+    const crossHead = naive(attention.cross!.data[0][3], () => 0);
+    const crossStats = stored.attention!.cross!.headStats!;
+    expect(crossStats.entropy[0][3]).toBeCloseTo(crossHead.entropy, 6);
+    expect(crossStats.firstToken[0][3]).toBeCloseTo(crossHead.firstToken, 6);
+    expect(crossStats.previousToken[0][3]).toBeNull();
+    const decoderHead = naive(attention.data[1][1], (t) => t);
+    expect(stored.attention!.headStats!.entropy[1][1]).toBeCloseTo(decoderHead.entropy, 6);
+    expect(stored.attention!.headStats!.previousToken[1][1]).toBeCloseTo(decoderHead.previous.reduce((a, b) => a + b, 0) / decoderHead.previous.length, 6);
+    // The encoder's mean over layers and heads.
+    const meanCell = attention.encoder!.data.flatMap((layer) => layer.map((head) => head[2][1])).reduce((a, b) => a + b, 0) / 8;
+    expect(stored.attention!.encoder!.mean![2][1]).toBeCloseTo(meanCell, 6);
   }, 120_000);
 
   it('BART from --input-ids and --answer-ids: exact ids, the decoded source kept for display', async () => {

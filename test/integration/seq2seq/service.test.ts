@@ -38,7 +38,12 @@ describe('seq2seq through the service', () => {
     expect(run.promptLength).toBe(1);
     expect(run.tokens.ids[0]).toBe(2);
     expect(run.source!.ids[0]).toBe(0);
-    expect(run.attention!.cross!.data[0][0]).toHaveLength(run.tokens.ids.length - 1);
+    // Like attention.data, the encoder and cross arrays come from their tensors only when asked for.
+    expect(run.attention!.cross!.data).toEqual([]);
+    expect(run.attention!.cross!.mean).toHaveLength(run.tokens.ids.length - 1);
+    const whole = (await api.getRun(runId, { includeAttentionData: true }))!;
+    expect(whole.attention!.cross!.data[0][0]).toHaveLength(run.tokens.ids.length - 1);
+    expect(whole.attention!.encoder!.data[0][0]).toHaveLength(run.source!.ids.length);
     expect(run.gradient!.source!.saliency).toHaveLength(run.tokens.ids.length - 1);
   }, 120_000);
 });

@@ -2,7 +2,7 @@
 // token or for the whole answer, integrated gradients over the source, and decoder chips left empty for IG.
 import { describe, expect, it } from 'vitest';
 import type { RunJson } from '../../../shared/run';
-import { isSeq2SeqRun, sourceMatrix, sourceValues } from '../../../shared/source-values';
+import { isSeq2SeqRun, promptSide, sourceAttribution, sourceMass, sourceMatrix, sourceValues } from '../../../shared/source-values';
 import { tokenValues } from '../../../shared/token-values';
 
 const run = {
@@ -29,5 +29,29 @@ describe('source values', () => {
     const decoder = tokenValues(run, 'integrated_gradients', 'sequence');
     expect(decoder.values).toEqual([null, null, null]);
     expect(decoder.note).toMatch(/over the source tokens/);
+  });
+});
+
+describe('source mass (compare and aggregation over the source)', () => {
+  it('sums |values| over the answer rows per source token, by hand', () => {
+    expect(Array.from(sourceMass(run, 'saliency')!)).toEqual([4, 4, 4]);
+    expect(Array.from(sourceMass(run, 'grad_x_input')!)).toEqual([2, 0, 2]);
+    expect(Array.from(sourceMass(run, 'attention.mean')!).map((v) => Number(v.toFixed(6)))).toEqual([0.6, 0.4, 1]);
+    expect(Array.from(sourceMass(run, 'integrated_gradients')!).map((v) => Number(v.toFixed(6)))).toEqual([0.4, 0.1, 0.2]);
+  });
+
+  it('has no mass for methods the run lacks or that do not explain the answer by the source', () => {
+    expect(sourceMass(run, 'attention.rollout')).toBeUndefined();
+    expect(sourceAttribution(run, 'occlusion')).toBeUndefined();
+    expect(sourceMass({ ...run, gradient: undefined } as RunJson, 'saliency')).toBeUndefined();
+  });
+
+  it('promptSide puts the source in place of the prompt; decoder-only runs are unchanged', () => {
+    const side = promptSide(run);
+    expect(side.tokens.text).toEqual(['x', 'y', '</s>']);
+    expect(side.promptLength).toBe(3);
+    expect(side.tokens.role).toEqual(['prompt', 'prompt', 'prompt']);
+    const decoderOnly = { ...run, source: undefined } as RunJson;
+    expect(promptSide(decoderOnly)).toBe(decoderOnly);
   });
 });
