@@ -4,7 +4,9 @@
 //   attributions: a group's value is the sum of its tokens' values (signed methods stay signed);
 //   matrices (attention, answer × input): a cell is summed over the keys (columns) of the column group and
 //   averaged over the queries (rows) of the row group, so row-stochastic rows stay row-stochastic.
+import { attributionEntry } from './method-catalog';
 import type { RunJson } from './run';
+import { answerMatrix, tokenValues, type AnswerFocus, type TokenValues, type ViewMethod } from './token-values';
 import { splitAt, wordSpans, wordStarts, wordStartsFromText } from './word-groups';
 
 export const VIEW_UNITS = ['tokens', 'words', 'segments'] as const;
@@ -117,4 +119,23 @@ export function groupOf(groups: readonly Pick<Group, 'start' | 'end'>[], positio
 /** A view unit read from a URL parameter; anything else is tokens. */
 export function parseViewUnit(value: string | undefined): ViewUnit {
   return (VIEW_UNITS as readonly string[]).includes(value ?? '') ? (value as ViewUnit) : 'tokens';
+}
+
+/**
+ * The values a run view shows per group for a method and a focus (an answer token, or the whole answer).
+ * Whole answer: the token values summed per group. One answer token: the rows of every token of its answer word
+ * averaged and the columns summed per group (as the heatmap cell rule), so the chip and the heatmap row agree.
+ */
+export function groupedValues(run: RunJson, method: ViewMethod, focus: AnswerFocus, grouping: Grouping): TokenValues {
+  const tokens = tokenValues(run, method, focus);
+  if (focus === 'sequence' || !attributionEntry(method).rows) return { ...tokens, values: sumGroups(tokens.values, grouping.groups) };
+  const rows = answerGroups(grouping, run.promptLength);
+  const row = rows[groupOf(rows, focus)];
+  if (!row) return { ...tokens, values: sumGroups(tokens.values, grouping.groups) };
+  return { ...tokens, values: groupMatrix(answerMatrix(run, method), [row], grouping.groups)[0] };
+}
+
+/** The answer × input heatmap of a method by groups: rows are answer groups, columns all groups. */
+export function groupedAnswerMatrix(run: RunJson, method: ViewMethod, grouping: Grouping): (number | null)[][] {
+  return groupMatrix(answerMatrix(run, method), answerGroups(grouping, run.promptLength), grouping.groups);
 }
