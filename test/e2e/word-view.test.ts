@@ -1,0 +1,115 @@
+// The word view in real headless Chromium against web mode, on a run of the llama fixture (real pipeline, the
+// llama-2 SentencePiece tokenizer, so words really are split into pieces): the Tokens | Words switch regroups the
+// chips (values summed per word), the answer × input heatmap and the head matrices (keys summed, queries
+// averaged), states its rule, and stays in the address. Screenshots for the docs: docs/screenshots/run-detail-words.png
+// and heatmap-words.png.
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { ROOT, startWorkbench, type Workbench } from './harness';
+import { fixtureFolder } from '../fixtures/models';
+import type { RunJson } from '../../shared/run';
+import { tokenValues } from '../../shared/token-values';
+
+let workbench: Workbench;
+let page: Page;
+let run: RunJson;
+
+beforeAll(async () => {
+  const llama = await fixtureFolder('llama');
+  workbench = await startWorkbench({ viewport: { width: 1400, height: 1000 } });
+  page = workbench.page;
+  const { runId } = await workbench.web.service.createRun({
+    task: 'completion',
+    modelPath: llama,
+    prompt: 'Unbelievably, the meteorologist forecasts thunderstorms tomorrow afternoon. What should hikers bring?',
+    answer: ' Waterproof jackets and headlamps.',
+    generation: { maxNewTokens: 16 },
+    methods: ['attention', 'saliency', 'grad_x_input'],
+    device: 'cpu',
+  });
+  await workbench.web.service.idle();
+  run = (await workbench.web.service.getRun(runId))!;
+}, 300_000);
+
+afterAll(async () => {
+  await workbench?.close();
+});
+
+/** Word spans of positions [from, to) by hand from the stored word starts (cut at the prompt/answer split). */
+function wordsOf(starts: boolean[], from: number, to: number): [number, number][] {
+  const spans: [number, number][] = [];
+  for (let i = from; i < to; i++) {
+    if (starts[i] || i === from) spans.push([i, i + 1]);
+    else spans[spans.length - 1][1] = i + 1;
+  }
+  return spans;
+}
+
+function keepScreenshot(path: string, name: string) {
+  mkdirSync(join(ROOT, 'docs', 'screenshots'), { recursive: true });
+  copyFileSync(path, join(ROOT, 'docs', 'screenshots', name));
+}
+
+describe('word view', () => {
+  it('stores the tokenizer word starts with the run, and pieces really split words', () => {
+    expect(run.status, run.error).toBe('done');
+    const starts = run.tokens.wordStarts!;
+    expect(starts).toHaveLength(run.tokens.ids.length);
+    expect(starts.filter((start) => !start).length).toBeGreaterThan(3);
+  });
+
+  it('switches chips, heatmap and heads to words, states the rule and keeps the choice in the address', async () => {
+    const starts = run.tokens.wordStarts!;
+    const promptWords = wordsOf(starts, 0, run.promptLength);
+    const answerWords = wordsOf(starts, run.promptLength, run.tokens.ids.length);
+    await page.goto(`${workbench.web.server.url}/#/runs/${run.id}`);
+    await page.getByRole('heading', { name: 'Tokens', exact: true }).waitFor();
+    expect(await page.getByTestId('prompt-chips').locator('.chip').count()).toBe(run.promptLength);
+
+    await page.getByRole('radio', { name: 'Saliency' }).check();
+    await page.getByRole('radio', { name: 'Words' }).check();
+    await page.getByRole('heading', { name: 'Words', exact: true }).waitFor();
+    expect(page.url()).toContain('unit=words');
+    expect(await page.getByTestId('unit-rule').textContent()).toContain("sum of its tokens' values");
+    const promptChips = page.getByTestId('prompt-chips').locator('.chip');
+    expect(await promptChips.count()).toBe(promptWords.length);
+    expect(await page.getByTestId('answer-chips').locator('button').count()).toBe(answerWords.length);
+    // Chip texts are the words' tokens joined; values the sums of the token values (whole answer).
+    const texts = await promptChips.allTextContents();
+    expect(texts.some((text) => text.includes('Unbelievably'))).toBe(true);
+    const tokenLevel = tokenValues(run, 'saliency', 'sequence').values;
+    const shown = (await promptChips.evaluateAll((chips) => chips.map((chip) => chip.getAttribute('data-value')))).map(Number);
+    promptWords.forEach(([start, end], index) => {
+      const sum = tokenLevel.slice(start, end).reduce<number>((a, b) => a + (b ?? 0), 0);
+      expect(shown[index]).toBeCloseTo(sum, 5);
+    });
+    expect(await page.locator('section[aria-labelledby="heatmap-heading"]').textContent()).toContain('Each row explains one answer word');
+    await expect.poll(() => page.locator('td.cell .loading').count()).toBe(0);
+
+    // An answer word chosen: the focus line names the word.
+    await page.getByTestId('answer-chips').locator('button').nth(1).click();
+    await expect.poll(() => page.locator('.focus-row').textContent()).toContain('Explaining answer word 1');
+    await page.locator('#tokens-heading').scrollIntoViewIfNeeded();
+    keepScreenshot(await workbench.screenshot('run-detail-words', { fullPage: true }), 'run-detail-words.png');
+
+    // A head's matrix by words, with the rule.
+    await page.locator('td.cell[data-layer="0"][data-head="0"]').click();
+    const dialog = page.locator('dialog.head-dialog');
+    await dialog.locator('canvas').first().waitFor();
+    expect(await dialog.getByTestId('matrix-unit-rule').textContent()).toContain('averaged over the queries');
+    keepScreenshot(await workbench.screenshot('heatmap-words'), 'heatmap-words.png');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+
+    // The address keeps the unit: a reload shows words again; back to tokens drops it.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Words', exact: true }).waitFor();
+    await page.getByRole('radio', { name: 'Tokens' }).check();
+    await page.getByRole('heading', { name: 'Tokens', exact: true }).waitFor();
+    expect(page.url()).not.toContain('unit=');
+    expect(await page.getByTestId('prompt-chips').locator('.chip').count()).toBe(run.promptLength);
+    expect(workbench.problems).toEqual([]);
+  });
+});
