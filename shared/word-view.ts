@@ -139,3 +139,15 @@ export function groupedValues(run: RunJson, method: ViewMethod, focus: AnswerFoc
 export function groupedAnswerMatrix(run: RunJson, method: ViewMethod, grouping: Grouping): (number | null)[][] {
   return groupMatrix(answerMatrix(run, method), answerGroups(grouping, run.promptLength), grouping.groups);
 }
+
+/**
+ * A run's prompt attribution mass per prompt word (each word's tokens' mass summed) with the words' texts: the
+ * input of the experiment's "most attributed words" (shares of a run's prompt mass add up to 1 either way).
+ * @example promptWordMass({tokens: {text: ['<s>', ' Hel', 'lo'], …}, promptLength: 3}, [0.1, 0.2, 0.3]) // {texts: ['<s>', ' Hello'], mass: [0.1, 0.5], starts: [0, 1]}
+ */
+export function promptWordMass(run: Pick<RunJson, 'tokens' | 'promptLength'>, mass: ArrayLike<number>): { texts: string[]; mass: Float64Array; starts: number[] } {
+  const { groups, promptGroups } = runGrouping(run, 'words');
+  const words = groups.slice(0, promptGroups);
+  const sums = sumGroups(Array.from(mass), words);
+  return { texts: words.map((word) => word.text), mass: Float64Array.from(sums, (value) => value ?? 0), starts: words.map((word) => word.start) };
+}

@@ -18,6 +18,7 @@ import {
   type SegmentShareCell,
 } from '../../shared/experiment-math';
 import type { HeadStatsJson, RunJson } from '../../shared/run';
+import { promptWordMass } from '../../shared/word-view';
 import { ATTENTION_TENSORS } from '../../shared/tensor-names';
 import type { RunReader } from '../store/run-reader';
 import { answerRowFilter, promptMass, runSegments } from './attributions';
@@ -99,6 +100,7 @@ export function aggregateExperiment(reader: RunReader, experiment: string, optio
 
   const segmentSharesOut: ExperimentAggregate['segmentShares'] = {};
   const topTokens: ExperimentAggregate['topTokens'] = {};
+  const topWords: NonNullable<ExperimentAggregate['topWords']> = {};
   for (const method of options.methods ?? ATTRIBUTION_METHODS) {
     const masses = runs
       .map((run) => ({ run, mass: promptMass(reader, run, method) }))
@@ -118,6 +120,13 @@ export function aggregateExperiment(reader: RunReader, experiment: string, optio
       masses.map(({ run, mass }) => ({ runId: run.id, texts: run.tokens.text.slice(0, run.promptLength), mass })),
       options.topTokens ?? 20,
     );
+    topWords[method] = topTokensOverall(
+      masses.map(({ run, mass }) => {
+        const words = promptWordMass(run, mass);
+        return { runId: run.id, texts: words.texts, mass: words.mass };
+      }),
+      options.topTokens ?? 20,
+    );
   }
 
   const aggregate: ExperimentAggregate = {
@@ -128,6 +137,7 @@ export function aggregateExperiment(reader: RunReader, experiment: string, optio
     heads,
     segmentShares: segmentSharesOut,
     topTokens,
+    topWords,
   };
   if (headSegment !== undefined) aggregate.headSegment = headSegment;
   const assistant = pooledAcceptance(
