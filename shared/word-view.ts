@@ -4,7 +4,9 @@
 //   attributions: a group's value is the sum of its tokens' values (signed methods stay signed);
 //   matrices (attention, answer × input): a cell is summed over the keys (columns) of the column group and
 //   averaged over the queries (rows) of the row group, so row-stochastic rows stay row-stochastic.
+import type { CompareResult } from './api';
 import { attributionEntry } from './method-catalog';
+import { alignedDifference, alignTokens } from './token-alignment';
 import type { RunJson } from './run';
 import { answerMatrix, tokenValues, type AnswerFocus, type TokenValues, type ViewMethod } from './token-values';
 import { splitAt, wordSpans, wordStarts, wordStartsFromText } from './word-groups';
@@ -150,4 +152,21 @@ export function promptWordMass(run: Pick<RunJson, 'tokens' | 'promptLength'>, ma
   const words = groups.slice(0, promptGroups);
   const sums = sumGroups(Array.from(mass), words);
   return { texts: words.map((word) => word.text), mass: Float64Array.from(sums, (value) => value ?? 0), starts: words.map((word) => word.start) };
+}
+
+/**
+ * The compare view by words: each run's prompt words (its tokens' texts joined) with their shares (the tokens'
+ * shares summed, so each run's shares still add up to 1), aligned by word text, the difference recomputed, and
+ * the summary numbers' top tokens replaced by top words.
+ */
+export function compareByWords(result: CompareResult): CompareResult {
+  const runs = result.runs.map((run) => {
+    const words = wordGrouping(run.promptTokens, run.promptWordStarts);
+    return { ...run, promptTokens: words.map((word) => word.text), shares: sumGroups(run.shares, words), promptWordStarts: words.map(() => true) };
+  });
+  const alignment = alignTokens(runs.map((run) => run.promptTokens));
+  const numbers = result.numbers.map((entry) => ({ ...entry, topTokens: entry.topWords ?? entry.topTokens }));
+  const grouped: CompareResult = { ...result, runs, alignment, numbers };
+  if (runs.length === 2) grouped.difference = alignedDifference(alignment, [runs[0].shares, runs[1].shares]);
+  return grouped;
 }

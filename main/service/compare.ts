@@ -41,6 +41,7 @@ export function compareRuns(reader: RunReader, ids: readonly string[], method?: 
       modelPath: run.model.path,
       experiment: run.experiment,
       promptTokens: run.tokens.text.slice(0, run.promptLength),
+      ...(run.tokens.wordStarts ? { promptWordStarts: run.tokens.wordStarts.slice(0, run.promptLength) } : {}),
       answerTokens: run.tokens.text.slice(run.promptLength),
       answerText: run.answerText,
       shares,

@@ -15,22 +15,29 @@ import { tokenValues } from '../../shared/token-values';
 let workbench: Workbench;
 let page: Page;
 let run: RunJson;
+let second: RunJson;
+const PROMPT = 'Unbelievably, the meteorologist forecasts thunderstorms tomorrow afternoon. What should hikers bring?';
 
 beforeAll(async () => {
   const llama = await fixtureFolder('llama');
   workbench = await startWorkbench({ viewport: { width: 1400, height: 1000 } });
   page = workbench.page;
-  const { runId } = await workbench.web.service.createRun({
-    task: 'completion',
-    modelPath: llama,
-    prompt: 'Unbelievably, the meteorologist forecasts thunderstorms tomorrow afternoon. What should hikers bring?',
-    answer: ' Waterproof jackets and headlamps.',
-    generation: { maxNewTokens: 16 },
-    methods: ['attention', 'saliency', 'grad_x_input'],
-    device: 'cpu',
-  });
+  const ids: string[] = [];
+  for (const prompt of [PROMPT, PROMPT.replace('thunderstorms', 'snowstorms')]) {
+    const { runId } = await workbench.web.service.createRun({
+      task: 'completion',
+      modelPath: llama,
+      prompt,
+      answer: ' Waterproof jackets and headlamps.',
+      generation: { maxNewTokens: 16 },
+      methods: ['attention', 'saliency', 'grad_x_input'],
+      device: 'cpu',
+      experiment: 'words',
+    });
+    ids.push(runId);
+  }
   await workbench.web.service.idle();
-  run = (await workbench.web.service.getRun(runId))!;
+  [run, second] = await Promise.all(ids.map(async (id) => (await workbench.web.service.getRun(id))!));
 }, 300_000);
 
 afterAll(async () => {
@@ -50,6 +57,18 @@ function wordsOf(starts: boolean[], from: number, to: number): [number, number][
 function keepScreenshot(path: string, name: string) {
   mkdirSync(join(ROOT, 'docs', 'screenshots'), { recursive: true });
   copyFileSync(path, join(ROOT, 'docs', 'screenshots', name));
+}
+
+/** Trimmed prompt words of a run with their share of its prompt saliency mass, by hand from the stored word starts. */
+async function wordShares(of: RunJson): Promise<Map<string, number>> {
+  const numbers = await workbench.web.service.compareRuns([of.id], { method: 'saliency' });
+  const shares = numbers.runs[0].shares;
+  const out = new Map<string, number>();
+  for (const [start, end] of wordsOf(of.tokens.wordStarts!, 0, of.promptLength)) {
+    const text = of.tokens.text.slice(start, end).join('').trim();
+    out.set(text, (out.get(text) ?? 0) + shares.slice(start, end).reduce<number>((a, b) => a + (b ?? 0), 0));
+  }
+  return out;
 }
 
 describe('word view', () => {
@@ -110,6 +129,36 @@ describe('word view', () => {
     await page.getByRole('heading', { name: 'Tokens', exact: true }).waitFor();
     expect(page.url()).not.toContain('unit=');
     expect(await page.getByTestId('prompt-chips').locator('.chip').count()).toBe(run.promptLength);
+    expect(workbench.problems).toEqual([]);
+  });
+
+  it('the experiment view lists the most attributed words and segments, the compare view aligns words', async () => {
+    await page.goto(`${workbench.web.server.url}/#/experiments/words`);
+    await page.getByTestId('top-tokens').waitFor();
+    await page.locator('label', { hasText: 'Method' }).locator('select').selectOption('saliency');
+    await page.getByRole('radio', { name: 'Words' }).check();
+    await page.getByRole('heading', { name: 'Most attributed words' }).waitFor();
+    expect(page.url()).toContain('unit=words');
+    // The table's shares: each run's word shares (its tokens' shares summed), averaged over the two runs.
+    const [a, b] = await Promise.all([wordShares(run), wordShares(second)]);
+    const rows = await page.getByTestId('top-tokens').locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.children[0].textContent, tr.children[1].textContent]));
+    expect(rows.length).toBeGreaterThan(3);
+    for (const [text, share] of rows.slice(0, 5)) {
+      const expected = ((a.get(text!) ?? 0) + (b.get(text!) ?? 0)) / 2;
+      // Shown to 0.1 %: within half of that.
+      expect(Math.abs(Number(share!.replace('%', '')) / 100 - expected)).toBeLessThanOrEqual(0.0005 + 1e-9);
+    }
+    expect(rows.map(([text]) => text)).toContain('Unbelievably,');
+    await page.getByRole('radio', { name: 'Segments' }).check();
+    await page.getByRole('heading', { name: 'Most attributed segments' }).waitFor();
+
+    await page.goto(`${workbench.web.server.url}/#/compare?runs=${run.id},${second.id}&method=saliency&unit=words`);
+    const aligned = page.getByTestId('aligned-tokens');
+    await aligned.waitFor();
+    const promptWords = wordsOf(run.tokens.wordStarts!, 0, run.promptLength).length;
+    // Same words in both prompts but one: every column but the differing word is matched.
+    await expect.poll(() => aligned.locator('.column').count()).toBe(promptWords + 1);
+    expect(await page.getByTestId('compare-numbers').textContent()).toContain('Top attributed input words');
     expect(workbench.problems).toEqual([]);
   });
 });
