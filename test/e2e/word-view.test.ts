@@ -161,4 +161,28 @@ describe('word view', () => {
     expect(await page.getByTestId('compare-numbers').textContent()).toContain('Top attributed input words');
     expect(workbench.problems).toEqual([]);
   });
+
+  it('groups the source of a seq2seq run by words too', async () => {
+    const { runId } = await workbench.web.service.createRun({
+      task: 'translation',
+      modelPath: await fixtureFolder('t5'),
+      prompt: 'Thunderstorms are unbelievably loud.',
+      generation: { maxNewTokens: 4 },
+      methods: ['attention'],
+      device: 'cpu',
+    });
+    await workbench.web.service.idle();
+    const seq2seq = (await workbench.web.service.getRun(runId))!;
+    expect(seq2seq.status, seq2seq.error).toBe('done');
+    const starts = seq2seq.source!.wordStarts!;
+    const sourceWords = wordsOf(starts, 0, starts.length);
+    expect(sourceWords.length).toBeLessThan(starts.length);
+    await page.goto(`${workbench.web.server.url}/#/runs/${runId}?unit=words`);
+    const panel = page.getByTestId('source-panel');
+    await panel.waitFor();
+    await expect.poll(() => panel.getByTestId('prompt-chips').locator('.chip').count()).toBe(sourceWords.length);
+    const texts = await panel.getByTestId('prompt-chips').locator('.chip').allTextContents();
+    expect(texts.join('').replace(/·/g, ' ')).toBe(seq2seq.source!.text.join(''));
+    expect(workbench.problems).toEqual([]);
+  }, 120_000);
 });
