@@ -2,7 +2,8 @@
 // attention rows stay row-stochastic after averaging the rows of a word, and shapes follow the words.
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../shared/random';
-import { answerGroups, groupMatrix, groupOf, parseViewUnit, runGrouping, sumGroups } from '../../../shared/word-view';
+import { alignTokens } from '../../../shared/token-alignment';
+import { answerGroups, compareByWords, groupMatrix, groupOf, parseViewUnit, runGrouping, sumGroups } from '../../../shared/word-view';
 
 const run = {
   promptLength: 7,
@@ -77,5 +78,28 @@ describe('word view grouping', () => {
     expect(parseViewUnit('segments')).toBe('segments');
     expect(parseViewUnit('nonsense')).toBe('tokens');
     expect(parseViewUnit(undefined)).toBe('tokens');
+  });
+});
+
+describe('compare by words', () => {
+  it('sums each run’s shares per word (still 1 in all), aligns words and recomputes the difference', () => {
+    const run = (texts: string[], shares: number[]) => ({
+      runId: texts.join(''), createdAt: '', modelName: 'm', modelPath: '/m', experiment: 'e', promptTokens: texts, answerTokens: [], answerText: '', shares, hasMethod: true,
+    });
+    const result = {
+      method: 'saliency' as const,
+      methods: ['saliency' as const],
+      runs: [run(['<s>', ' Thunder', 'storms', ' roll'], [0.1, 0.2, 0.3, 0.4]), run(['<s>', ' Snow', 'storms', ' roll'], [0.25, 0.25, 0.25, 0.25])],
+      alignment: alignTokens([['<s>', ' Thunder', 'storms', ' roll'], ['<s>', ' Snow', 'storms', ' roll']]),
+      numbers: [],
+    };
+    const grouped = compareByWords(result);
+    expect(grouped.runs[0].promptTokens).toEqual(['<s>', ' Thunderstorms', ' roll']);
+    expect(grouped.runs[0].shares[1]).toBeCloseTo(0.5, 12);
+    for (const entry of grouped.runs) expect(entry.shares.reduce<number>((a, b) => a + (b ?? 0), 0)).toBeCloseTo(1, 12);
+    // "<s>" and " roll" match; the two different words are columns of their own.
+    expect(grouped.alignment.columns).toHaveLength(4);
+    const roll = grouped.alignment.columns.findIndex((column) => column.every((position) => position === 2));
+    expect(grouped.difference![roll]).toBeCloseTo(0.25 - 0.4, 12);
   });
 });
