@@ -248,6 +248,8 @@ export interface CompareRun {
   modelPath: string;
   experiment: string;
   promptTokens: string[];
+  /** Whether each prompt token starts a word (the run's tokens.wordStarts); absent for runs stored without it. */
+  promptWordStarts?: boolean[];
   answerTokens: string[];
   answerText: string;
   /**

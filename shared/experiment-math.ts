@@ -258,6 +258,8 @@ export interface ExperimentAggregate {
   segmentShares: Partial<Record<AttributionMethod, Record<string, SegmentShareCell>>>;
   /** method → top token texts. */
   topTokens: Partial<Record<AttributionMethod, TokenTotal[]>>;
+  /** method → top prompt words (tokens grouped by the tokenizer's word boundaries, shares summed per word). */
+  topWords?: Partial<Record<AttributionMethod, TokenTotal[]>>;
   /** Assisted generation pooled over the runs that used an assistant (absent when none did). */
   assistant?: AssistantAcceptance;
   /** Issue 16: attribution methods ranked by mean AOPC over the runs with faithfulness curves (absent when none has). */
@@ -298,6 +300,8 @@ export interface RunNumbers {
   /** Method of topTokens and segmentShares (the first of ATTRIBUTION_METHODS the run has, unless chosen). */
   method?: AttributionMethod;
   topTokens: TokenShare[];
+  /** The prompt words with the largest share (a word's share: the sum of its tokens'); position = its first token. */
+  topWords?: TokenShare[];
   segmentShares: Record<string, number>;
   /** Mean of the per-head attention entropies (nats). */
   meanEntropy: number | null;

@@ -110,6 +110,8 @@ export interface RunTokens {
   role: TokenRole[];
   /** Assisted generation: drafted[i] is true where answer token i (position promptLength + i) was proposed by the assistant and accepted. */
   drafted?: boolean[];
+  /** Whether each token starts a word, by the tokenizer's own boundaries (▁, Ġ/Ċ, ##; shared/word-groups); absent in runs stored before it. */
+  wordStarts?: boolean[];
 }
 
 /** Milliseconds per stage, e.g. {load: 120, generate: 80, attention: 40, gradients: 300, store: 5}. */
@@ -168,6 +170,8 @@ export interface SourceJson {
   text: string[];
   /** The rendered source text (task prefix included); absent for runs made from --input-ids alone. */
   rendered?: string;
+  /** Whether each source token starts a word (as RunTokens.wordStarts). */
+  wordStarts?: boolean[];
 }
 
 /**

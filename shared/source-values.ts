@@ -82,6 +82,6 @@ export function sourceMass(run: RunJson, method: AttributionId): Float64Array | 
  */
 export function promptSide<T extends Pick<RunJson, 'tokens' | 'promptLength' | 'source'>>(run: T): T {
   if (!run.source) return run;
-  const { ids, text } = run.source;
-  return { ...run, tokens: { ids, text, role: ids.map(() => 'prompt' as const) }, promptLength: ids.length };
+  const { ids, text, wordStarts } = run.source;
+  return { ...run, tokens: { ids, text, role: ids.map(() => 'prompt' as const), ...(wordStarts ? { wordStarts } : {}) }, promptLength: ids.length };
 }

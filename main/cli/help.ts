@@ -11,6 +11,8 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = Object.freeze({
 and prints its id, a summary and the prompt and answer tokens coloured by one method:
   --view METHOD       which values colour the tokens (default: the first of --methods; none: no token view)
   --answer-token N    the answer token to explain, 0 = the first (default: the whole answer)
+  --words             one chip per word (the tokenizer's word boundaries): a word's value is the sum of its
+                      tokens' values; with --answer-token, the rows of that token's whole answer word averaged
   --color WHEN        auto (only on a terminal, off when NO_COLOR is set), always or never; 24-bit colour
                       when COLORTERM is truecolor or 24bit, 256 colours otherwise
 Signed methods (${SIGNED_VIEWS}) use the blue–orange diverging scale, the others cividis.
@@ -18,8 +20,8 @@ Without --model the built-in demo model is used. Unknown flags and bad values ex
 Methods (--methods, comma-separated):
 ${methodList()}`,
   runs: 'Lists stored runs, newest first (--search matches prompt, answer, model, notes and tags).',
-  show: `Prints one stored run: its summary and its tokens coloured by a method (--view, --answer-token and --color as
-for explain), or with --json the run JSON read back from the store (- for standard output).`,
+  show: `Prints one stored run: its summary and its tokens coloured by a method (--view, --answer-token, --words and --color
+as for explain), or with --json the run JSON read back from the store (- for standard output).`,
   report: 'Writes one self-contained HTML report (no network) of runs or of a whole experiment.',
   batch: 'Runs a whole JSON Lines dataset into an experiment; resumable (README: Experiments).',
   rerun: 'Re-runs saved runs on another model folder, linked to the originals.',

@@ -16,6 +16,7 @@ import {
   type ViewMethod,
 } from '../../shared/token-values';
 import { attributionEntry } from '../../shared/method-catalog';
+import { groupOf, groupedValues, runGrouping, type Group } from '../../shared/word-view';
 import { paint, type ColorDepth } from './ansi';
 import { displayWidth } from './text-width';
 
@@ -26,6 +27,8 @@ export interface TokenViewSettings {
   depth: ColorDepth;
   /** Columns to wrap at. */
   width: number;
+  /** One chip per word (the tokenizer's word boundaries) instead of per token: values summed per word (--words). */
+  words?: boolean;
 }
 
 /** The names `--view` takes (the catalog's view names); `attention` and `rollout` are the two attention aggregations. */
@@ -91,12 +94,12 @@ interface Chip {
   painted: string;
 }
 
-function chipsOf(run: RunJson, positions: number[], values: (number | null)[], scale: ColorScale, range: [number, number], settings: TokenViewSettings): Chip[] {
-  const focusPosition = settings.focus === 'sequence' ? -1 : run.promptLength + settings.focus;
-  return positions.map((position) => {
-    const raw = run.tokens.text[position] ?? '';
-    const value = values[position] ?? null;
-    const focused = position === focusPosition;
+/** Chips of groups (tokens, or words with --words); `focusGroup` is the group of the explained answer token. */
+function chipsOf(groups: readonly Group[], indices: number[], values: (number | null)[], scale: ColorScale, range: [number, number], focusGroup: number, settings: TokenViewSettings): Chip[] {
+  return indices.map((index) => {
+    const raw = groups[index]?.text ?? '';
+    const value = values[index] ?? null;
+    const focused = index === focusGroup;
     let text = terminalToken(raw);
     // Without colour the explained token is bracketed; with colour it is bold and underlined.
     if (focused && settings.depth === 'none') text = `[${text}]`;
@@ -167,22 +170,30 @@ function legendLine(label: string, scale: ColorScale, range: [number, number], d
  * // 'Saliency — whole answer\nprompt  26 tokens\n<s> user: [DATA] ↵\n…\nsaliency, whole answer: values 0 … 0.41 (no colour; …)\n'
  */
 export function renderTokenView(run: RunJson, settings: TokenViewSettings): string {
-  const { values, signed, note } = tokenValues(run, settings.method, settings.focus);
+  const grouping = runGrouping(run, settings.words ? 'words' : 'tokens');
+  const { values, signed, note } = settings.words ? groupedValues(run, settings.method, settings.focus, grouping) : tokenValues(run, settings.method, settings.focus);
   const scale = scaleFor(signed);
   const range = valueRange(values, signed);
   const data = valueRange(values, true);
-  const promptPositions = Array.from({ length: run.promptLength }, (_, position) => position);
-  const answerPositions = Array.from({ length: answerLength(run) }, (_, index) => run.promptLength + index);
+  const unit = settings.words ? 'words' : 'tokens';
+  const promptGroups = Array.from({ length: grouping.promptGroups }, (_, index) => index);
+  const answerGroups = Array.from({ length: grouping.groups.length - grouping.promptGroups }, (_, index) => grouping.promptGroups + index);
+  const focusGroup = settings.focus === 'sequence' ? -1 : groupOf(grouping.groups, run.promptLength + settings.focus);
+  const focusText = JSON.stringify(settings.focus === 'sequence' ? '' : run.tokens.text[run.promptLength + settings.focus] ?? '');
   const focusLabel =
-    settings.focus === 'sequence' ? 'whole answer' : `answer token ${settings.focus} ${JSON.stringify(run.tokens.text[run.promptLength + settings.focus] ?? '')}`;
+    settings.focus === 'sequence'
+      ? 'whole answer'
+      : settings.words
+        ? `answer word ${JSON.stringify(grouping.groups[focusGroup]?.text ?? '')} (its tokens' rows averaged; token ${settings.focus} ${focusText})`
+        : `answer token ${settings.focus} ${focusText}`;
   const heading = (text: string) => paint(text, { bold: true }, settings.depth);
   const lines = [
     heading(`${VIEW_METHOD_LABELS[settings.method]} — ${focusLabel}`),
-    heading(`prompt  ${promptPositions.length} tokens`),
-    ...wrapChips(chipsOf(run, promptPositions, values, scale, range, settings), settings.width),
-    heading(`answer  ${answerPositions.length} tokens`),
-    ...wrapChips(chipsOf(run, answerPositions, values, scale, range, settings), settings.width),
-    legendLine(`${viewName(settings.method)}, ${settings.focus === 'sequence' ? 'whole answer' : `token ${settings.focus}`}`, scale, range, data, settings),
+    heading(`prompt  ${promptGroups.length} ${unit}`),
+    ...wrapChips(chipsOf(grouping.groups, promptGroups, values, scale, range, focusGroup, settings), settings.width),
+    heading(`answer  ${answerGroups.length} ${unit}`),
+    ...wrapChips(chipsOf(grouping.groups, answerGroups, values, scale, range, focusGroup, settings), settings.width),
+    legendLine(`${viewName(settings.method)}, ${settings.focus === 'sequence' ? 'whole answer' : `token ${settings.focus}`}${settings.words ? ', by words (sums)' : ''}`, scale, range, data, settings),
   ];
   if (note) lines.push(note);
   return lines.join('\n') + '\n';

@@ -1,4 +1,4 @@
-// The terminal view's flags, shared by `explain` and `show`: --view, --answer-token, --color.
+// The terminal view's flags, shared by `explain` and `show`: --view, --answer-token, --color, --words.
 import type { RunJson } from '../../shared/run';
 import { answerLength, availableViewMethods, type ViewMethod } from '../../shared/token-values';
 import { COLOR_CHOICES, colorDepth, type ColorChoice } from './ansi';
@@ -10,10 +10,11 @@ export const VIEW_OPTIONS = {
   view: { type: 'string' },
   'answer-token': { type: 'string' },
   color: { type: 'string' },
+  words: { type: 'boolean' },
 } as const;
 
 /** The usage text of the view flags; METHOD is one of VIEW_NAMES' keys or none. */
-export const VIEW_USAGE = '[--view METHOD] [--answer-token N] [--color auto|always|never]';
+export const VIEW_USAGE = '[--view METHOD] [--answer-token N] [--words] [--color auto|always|never]';
 
 /** What the flags asked for; `method` undefined means the run's first method, null means no view. */
 export interface ViewFlags {
@@ -21,6 +22,8 @@ export interface ViewFlags {
   /** Index into the answer (0 = first answer token); undefined: the whole answer. */
   answerToken: number | undefined;
   color: ColorChoice;
+  /** One chip per word instead of per token (values summed per word). */
+  words: boolean;
 }
 
 /** Reads the view flags; bad values are UsageErrors. */
@@ -34,6 +37,7 @@ export function viewFlagsFromArgs(values: Record<string, unknown>): ViewFlags {
     method: view === undefined ? undefined : view === 'none' ? null : VIEW_NAMES[view],
     answerToken: intOption('answer-token', values['answer-token'] as string | undefined, 0),
     color: choiceOption('color', values.color as string | undefined, COLOR_CHOICES) ?? 'auto',
+    words: values.words === true,
   };
 }
 
@@ -67,5 +71,6 @@ export function tokenViewFor(run: RunJson, flags: ViewFlags, stream: { isTTY?: b
     depth: colorDepth(flags.color, env, isTTY),
     // A pipe or file has no width; 80 columns keeps the output readable where it ends up.
     width: isTTY && stream.columns ? stream.columns : 80,
+    words: flags.words,
   });
 }

@@ -2,6 +2,7 @@
 // for chat-style tasks, raw text for completion, or exact ids) followed by the answer (teacher forcing).
 import type { ChatMessage, RunInput } from '../../shared/run';
 import type { LoadedModel } from './model-folder';
+import { wordStarts } from '../../shared/word-groups';
 import { answerTokens, type PromptModel, type PromptText } from './answer-tokens';
 
 /** Tasks whose prompt goes through the chat template (when the model has one). */
@@ -85,6 +86,24 @@ export function buildTokenSequence(model: PromptModel, input: PromptInput, answe
   const prompt = promptIds(model, input, text);
   const answerIds = answer === undefined ? [] : Array.isArray(answer) ? [...answer] : answerTokens(model, text, prompt, answer).ids;
   return { ids: [...prompt, ...answerIds], promptLength: prompt.length };
+}
+
+const piecesByTokenizer = new WeakMap<object, Map<number, string>>();
+
+/** The tokenizer's raw token strings (▁world, Ġworld, ##ing), inverted from its vocabulary once per tokenizer. */
+export function tokenPieces(model: Pick<LoadedModel, 'tokenizer'>, ids: readonly number[]): string[] {
+  let pieces = piecesByTokenizer.get(model.tokenizer);
+  if (!pieces) {
+    pieces = new Map();
+    for (const [token, id] of model.tokenizer.get_vocab()) pieces.set(id, token);
+    piecesByTokenizer.set(model.tokenizer, pieces);
+  }
+  return ids.map((id) => pieces!.get(id) ?? '');
+}
+
+/** Whether each token starts a word by the tokenizer's own boundaries (stored as tokens.wordStarts). */
+export function tokenWordStarts(model: Pick<LoadedModel, 'tokenizer'>, ids: readonly number[]): boolean[] {
+  return wordStarts(tokenPieces(model, ids));
 }
 
 /**

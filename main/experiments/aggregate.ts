@@ -19,6 +19,7 @@ import {
   type SegmentShareCell,
 } from '../../shared/experiment-math';
 import type { RunJson } from '../../shared/run';
+import { promptWordMass } from '../../shared/word-view';
 import type { RunReader } from '../store/run-reader';
 import { answerRowFilter, promptAttention, promptMass, runSegments } from './attributions';
 import { promptSide } from '../../shared/source-values';
@@ -104,6 +105,7 @@ export function aggregateExperiment(reader: RunReader, experiment: string, optio
 
   const segmentSharesOut: ExperimentAggregate['segmentShares'] = {};
   const topTokens: ExperimentAggregate['topTokens'] = {};
+  const topWords: NonNullable<ExperimentAggregate['topWords']> = {};
   for (const method of options.methods ?? ATTRIBUTION_METHODS) {
     const masses = runs
       .map((run) => ({ run, mass: promptMass(reader, run, method) }))
@@ -123,6 +125,13 @@ export function aggregateExperiment(reader: RunReader, experiment: string, optio
       masses.map(({ run, mass }) => ({ runId: run.id, texts: promptSide(run).tokens.text.slice(0, mass.length), mass })),
       options.topTokens ?? 20,
     );
+    topWords[method] = topTokensOverall(
+      masses.map(({ run, mass }) => {
+        const words = promptWordMass(promptSide(run), mass);
+        return { runId: run.id, texts: words.texts, mass: words.mass };
+      }),
+      options.topTokens ?? 20,
+    );
   }
 
   const aggregate: ExperimentAggregate = {
@@ -133,6 +142,7 @@ export function aggregateExperiment(reader: RunReader, experiment: string, optio
     heads,
     segmentShares: segmentSharesOut,
     topTokens,
+    topWords,
   };
   if (headSegment !== undefined) aggregate.headSegment = headSegment;
   const assistant = pooledAcceptance(

@@ -17,6 +17,13 @@ import type { RunReader } from '../store/run-reader';
 import { hasAttribution, promptAttention, promptMass, runSegments } from './attributions';
 import { promptSide } from '../../shared/source-values';
 import { finishedRuns } from './aggregate';
+import { promptWordMass } from '../../shared/word-view';
+
+/** The k prompt words with the largest share of the run's prompt mass (a word's share: its tokens' summed). */
+function topWordShares(run: RunJson, mass: Float64Array, k: number): RunNumbers['topTokens'] {
+  const words = promptWordMass(run, mass);
+  return topTokenShares(words.mass, words.texts, k).map((share) => ({ ...share, position: words.starts[share.position] }));
+}
 
 export interface SummaryOptions {
   /** Compare every answer with this run's; default each run's source run (reruns), else none. */
@@ -53,6 +60,7 @@ export function runNumbers(reader: RunReader, run: RunJson, reference: RunJson |
     experiment: run.experiment,
     answerText: run.answerText,
     topTokens: mass ? topTokenShares(mass, promptSide(run).tokens.text, options.topK ?? 5) : [],
+    topWords: mass ? topWordShares(promptSide(run), mass, options.topK ?? 5) : [],
     segmentShares: mass ? segmentShares(mass, runSegments(reader, run)) : {},
     meanEntropy: gridMean(promptAttention(run).headStats?.entropy),
     answerLogProb: logProb.value,

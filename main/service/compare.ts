@@ -48,6 +48,8 @@ export function compareRuns(reader: RunReader, ids: readonly string[], method?: 
       modelPath: run.model.path,
       experiment: run.experiment,
       promptTokens: words ? words.words : tokens,
+      // Already joined into words when mixed with decoder-only runs: each column is then a word of its own.
+      ...(words ? { promptWordStarts: words.words.map(() => true) } : prompt.tokens.wordStarts ? { promptWordStarts: prompt.tokens.wordStarts.slice(0, prompt.promptLength) } : {}),
       answerTokens: run.tokens.text.slice(run.promptLength),
       answerText: run.answerText,
       shares: words ? words.values : tokenShares,

@@ -5,7 +5,7 @@ import type { ExplainRequest } from '../../shared/api';
 import { RUN_SCHEMA, type RunMemoryJson, type DeviceChoice, type GenerationParams, type RunInput, type RunJson, type TokenRole } from '../../shared/run';
 import { DEFAULT_EXPLAIN_OPTIONS, type ExplainOptions } from '../../shared/explain-options';
 import type { NamedTensor } from '../../shared/tensor';
-import { promptIds, promptText, tokenTexts } from '../engine/prompt';
+import { promptIds, promptText, tokenTexts, tokenWordStarts } from '../engine/prompt';
 import { answerTokens } from '../engine/answer-tokens';
 import { tokenIdProblem } from '../../shared/token-ids';
 import { generate } from '../engine/generate';
@@ -202,7 +202,7 @@ async function explainLoaded(
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
     };
     const patch = {
-      tokens: drafted ? { ids, text, role, drafted } : { ids, text, role },
+      tokens: { ids, text, role, ...(drafted ? { drafted } : {}), wordStarts: tokenWordStarts(loaded, ids) },
       promptLength,
       answerText,
       generation,

@@ -9,7 +9,7 @@ import { RUN_SCHEMA, type AttentionJson, type GenerationParams, type HeadStatsJs
 import type { NamedTensor } from '../../shared/tensor';
 import { tokenIdProblem } from '../../shared/token-ids';
 import { validateMethods } from '../engine/explainers/registry';
-import { tokenTexts } from '../engine/prompt';
+import { tokenTexts, tokenWordStarts } from '../engine/prompt';
 import { createHash } from 'node:crypto';
 import { stageTimer } from './stage-timer';
 import { requestRunFields } from './request-run-fields';
@@ -179,12 +179,12 @@ export async function runSeq2SeqExplanation(request: ExplainRequest, context: Pi
       const patch = {
         ...restJson,
         ...(stored ? { gradient: { ...stored, ...(stored.source ? { source: { ...stored.source, raw: undefined } } : {}) } } : {}),
-        tokens: { ids, text: tokenTexts(model, ids), role },
+        tokens: { ids, text: tokenTexts(model, ids), role, wordStarts: tokenWordStarts(model, ids) },
         promptLength: 1,
         answerText: model.tokenizer.decode(answerIds, { skip_special_tokens: true }),
         generation,
         timings,
-        source: { ids: sourceIds, text: tokenTexts(model, sourceIds), ...(rendered !== undefined ? { rendered } : {}) },
+        source: { ids: sourceIds, text: tokenTexts(model, sourceIds), wordStarts: tokenWordStarts(model, sourceIds), ...(rendered !== undefined ? { rendered } : {}) },
         ...(attention ? { attention } : {}),
         memory: seq2seqMemory(admission, answerIds.length),
         sessions: sessions.used,

@@ -143,6 +143,26 @@ describe('HTML report from file://, offline', () => {
     await opened.context.close();
   });
 
+  it('carries the word view: a run opened at ?unit=words shows words, with the rule', async () => {
+    const stored = store.getRun(runs.llama)!;
+    const starts = stored.tokens.wordStarts!;
+    // Word starts of the prompt by hand (the first prompt token always starts one).
+    const promptWords = starts.slice(0, stored.promptLength).filter((start, index) => start || index === 0).length;
+    expect(promptWords).toBeLessThan(stored.promptLength);
+    const opened = await openReport(files.runs, `#/runs/${runs.llama}?unit=words`);
+    const { page } = opened;
+    await page.getByRole('heading', { name: 'Words', exact: true }).waitFor();
+    expect(await page.getByTestId('prompt-chips').locator('.chip').count()).toBe(promptWords);
+    expect(await page.getByTestId('unit-rule').textContent()).toContain('averaged over the queries');
+    await expect.poll(() => page.locator('td.cell canvas').count()).toBe(stored.attention!.layers * stored.attention!.heads);
+    // Back to tokens inside the report.
+    await page.getByRole('radio', { name: 'Tokens' }).check();
+    await page.getByRole('heading', { name: 'Tokens', exact: true }).waitFor();
+    expect(await page.getByTestId('prompt-chips').locator('.chip').count()).toBe(stored.promptLength);
+    expectClean(opened);
+    await opened.context.close();
+  });
+
   it('prints without the navigation, the charts within the page width', async () => {
     const opened = await openReport(files.runs, `#/runs/${runs.llama}`);
     const { page } = opened;

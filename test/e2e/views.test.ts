@@ -181,7 +181,9 @@ describe('workbench views', () => {
     const method = await page.evaluate(() => document.activeElement.value);
     expect(method).toBe('attention.rollout');
 
-    // Whole answer button, then the answer chips: arrows move between tokens.
+    // The Tokens | Words switch, the Whole answer button, then the answer chips: arrows move between tokens.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.name)).toBe('view-unit');
     await page.keyboard.press('Tab');
     expect((await focused()).label).toBe('Whole answer');
     await page.keyboard.press('Tab');

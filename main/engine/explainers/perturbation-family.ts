@@ -5,7 +5,8 @@
 import { dirname } from 'node:path';
 import type { RunJson } from '../../../shared/run';
 import { availableViewMethods, tokenValues } from '../../../shared/token-values';
-import { splitAt, wordSpans, wordStarts } from '../../../shared/word-groups';
+import { splitAt, wordSpans } from '../../../shared/word-groups';
+import { tokenWordStarts } from '../prompt';
 import { openGradientProgram } from '../gradients/compute';
 import { TargetForward } from '../methods/target-forward';
 import { computeOcclusion } from '../methods/occlusion';
@@ -24,11 +25,7 @@ function baselineVector(context: ExplainContext, embedIds: (ids: number[]) => Fl
 
 /** Word spans of the run's tokens from the tokenizer's raw token strings, never crossing into the answer. */
 function wordSpansOf(context: ExplainContext): [number, number][] {
-  const vocabulary = context.model.tokenizer.get_vocab();
-  const tokens = new Map<number, string>();
-  for (const [token, id] of vocabulary) tokens.set(id, token);
-  const raw = context.ids.map((id) => tokens.get(id) ?? '');
-  return splitAt(wordSpans(wordStarts(raw)), context.promptLength);
+  return splitAt(wordSpans(tokenWordStarts(context.model, context.ids)), context.promptLength);
 }
 
 export const perturbationFamily: ExplainerFamily = {

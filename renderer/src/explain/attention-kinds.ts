@@ -4,6 +4,7 @@
 // (static reports may embed it), its stored head statistics and what its rows and columns are.
 import type { HeadStatsJson, RunJson } from '../../../shared/run';
 import { ATTENTION_TENSORS, SEQ2SEQ_ATTENTION_TENSORS } from '../../../shared/tensor-names';
+import { answerGroups, runGrouping, wordGrouping, type Group } from '../../../shared/word-view';
 
 export type AttentionKind = 'decoder' | 'encoder' | 'cross';
 
@@ -93,3 +94,17 @@ export const OTHER_KIND_TENSORS: ReadonlySet<string> = new Set(Object.values(SEQ
 
 /** The main attention tensor's usual name. */
 export const MAIN_ATTENTION_TENSOR = ATTENTION_TENSORS.data;
+
+/**
+ * The word groups of a kind's rows and columns (the word view): decoder columns are the run's words and its rows
+ * the answer's words (every word when all rows are stored); encoder rows and columns the source's words; cross
+ * rows the answer's words over the source's words. `rows` = the stored matrix's row count.
+ */
+export function kindWordGroups(run: RunJson, kind: AttentionKindView, rows: number): { rows: Group[]; cols: Group[] } {
+  const decoder = runGrouping(run, 'words');
+  const answer = answerGroups(decoder, run.promptLength);
+  const source = run.source ? wordGrouping(run.source.text, run.source.wordStarts) : [];
+  if (kind.kind === 'encoder') return { rows: source, cols: source };
+  if (kind.kind === 'cross') return { rows: answer, cols: source };
+  return { rows: rows === run.tokens.text.length ? decoder.groups : answer, cols: decoder.groups };
+}

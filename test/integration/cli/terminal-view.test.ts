@@ -58,6 +58,17 @@ describe('terminal view in a pipe', () => {
     for (const line of lines) expect([...line].length).toBeLessThanOrEqual(80);
   });
 
+  it('--words prints one chip per word (the demo tokenizer splits "mon-fri"), values summed per word', () => {
+    const tokens = viewLines(cli(['show', runId, '--view', 'saliency']).stdout);
+    const out = cli(['show', runId, '--view', 'saliency', '--words']);
+    expect(out.code, out.stderr).toBe(0);
+    const lines = viewLines(out.stdout);
+    expect(lines[1]).toMatch(/^prompt {2}\d+ words$/);
+    expect(Number(lines[1].match(/\d+/)![0])).toBeLessThan(Number(tokens[1].match(/\d+/)![0]));
+    expect(lines.join(' ')).toContain('·mon-fri ·9am-6pm');
+    expect(lines.at(-1)).toMatch(/^saliency, whole answer, by words \(sums\): values /);
+  });
+
   it('--color always paints 256 colours, or 24-bit with COLORTERM=truecolor; NO_COLOR does not override --color always', () => {
     const palette = cli(['show', runId, '--color', 'always', '--view', 'grad_x_input', '--answer-token', '2']);
     expect(palette.code, palette.stderr).toBe(0);

@@ -211,6 +211,34 @@ describe('aggregation', () => {
       expect(top[0].text).toBe(best[0]);
       expect(top[0].meanShare).toBeCloseTo(best[1], 9);
       for (const token of top) expect(token.meanShare).toBeCloseTo(totals.get(token.text)!, 9);
+      // Top words: the stored word starts (the tokenizer's own boundaries) group the prompt; a word's share is
+      // its tokens' shares summed, keyed by trimmed word text, averaged over all runs.
+      const wordTotals = new Map<string, number>();
+      runs.forEach((run, i) => {
+        const total = masses[i].reduce((s, v) => s + v, 0);
+        const starts = run.tokens.wordStarts!;
+        let text = '';
+        let share = 0;
+        const flush = () => {
+          if (text.trim()) wordTotals.set(text.trim(), (wordTotals.get(text.trim()) ?? 0) + share / runs.length);
+        };
+        for (let p = 0; p < run.promptLength; p++) {
+          if (p > 0 && starts[p]) {
+            flush();
+            text = '';
+            share = 0;
+          }
+          text += run.tokens.text[p];
+          share += masses[i][p] / total;
+        }
+        flush();
+      });
+      const words = aggregate.topWords![method]!;
+      expect(words.length).toBeGreaterThan(0);
+      expect(words[0].meanShare).toBeCloseTo(Math.max(...wordTotals.values()), 9);
+      for (const word of words) expect(word.meanShare).toBeCloseTo(wordTotals.get(word.text)!, 9);
+      // Some words of these prompts really are several tokens.
+      expect(runs.some((run) => run.tokens.wordStarts!.slice(1, run.promptLength).includes(false))).toBe(true);
     }
   });
 

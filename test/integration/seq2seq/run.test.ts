@@ -35,6 +35,9 @@ describe('seq2seq runs', () => {
     expect(run.source!.ids).toEqual(model.tokenizer.encode(run.source!.rendered!));
     expect(run.source!.ids.at(-1)).toBe(2); // </s> appended, T5-style
     expect(run.source!.text.join('')).toContain('translate');
+    // Word starts of the source by the tokenizer's own ▁ marks (the word view groups the source with them).
+    const vocabulary = new Map([...model.tokenizer.get_vocab()].map(([token, id]) => [id, token]));
+    expect(run.source!.wordStarts).toEqual(run.source!.ids.map((id, i) => i === 0 || id === 2 || vocabulary.get(id)!.startsWith('▁')));
     const generated = await generateSeq2Seq(model, run.source!.ids, { maxNewTokens: 5 });
     await model.release();
     expect(run.tokens.ids).toEqual([32000, ...generated.ids]);

@@ -90,6 +90,25 @@ describe('terminal view', () => {
     expect(out.trimEnd().split('\n').at(-1)).toMatch(/whole answer/);
   });
 
+  it('--words: one chip per word, values summed per word, the whole word of the explained token marked', () => {
+    const run = makeRun({ prompt: ['<s>', 'When', ' is', ' ph', 'one', ' support', '\n'], answer: [' 9', 'am', ' sharp'] });
+    const values = [0, 0, 0, 1, 0.25, 0.5, 0, 0, 0, 0];
+    run.gradient = { ...run.gradient, sequence: { saliency: values, gradXInput: values.map((value) => -value) } };
+    const out = renderTokenView(run, { method: 'saliency', focus: 'sequence', depth: 'none', width: 80, words: true });
+    const lines = out.split('\n');
+    expect(lines[1]).toBe('prompt  6 words');
+    expect(lines[2]).toBe('<s> When ·is ·phone ·support ↵');
+    expect(lines[3]).toBe('answer  2 words');
+    expect(lines[4]).toBe('·9am ·sharp');
+    // The range is that of the word sums: " phone" = 1 + 0.25.
+    expect(lines[5]).toMatch(/^saliency, whole answer, by words \(sums\): values 0 … 1\.25/);
+    const focused = renderTokenView(run, { method: 'saliency', focus: 1, depth: 'none', width: 80, words: true });
+    expect(focused.split('\n')[0]).toBe('Saliency — answer word " 9am" (its tokens\' rows averaged; token 1 "am")');
+    expect(focused.split('\n')[4]).toBe('[·9am] ·sharp');
+    expect(viewFlagsFromArgs({ words: true }).words).toBe(true);
+    expect(viewFlagsFromArgs({}).words).toBe(false);
+  });
+
   it('replaces control characters in token text so a model cannot send the terminal escapes', () => {
     expect(terminalToken(' hi\x1b[2J')).toBe('·hi␛[2J');
     expect(terminalToken('a\rb\u0085')).toBe('a␍b�');
@@ -128,8 +147,8 @@ describe('wrapping', () => {
 
 describe('view flags', () => {
   it('reads --view names, --answer-token and --color', () => {
-    expect(viewFlagsFromArgs({})).toEqual({ method: undefined, answerToken: undefined, color: 'auto' });
-    expect(viewFlagsFromArgs({ view: 'rollout', 'answer-token': '2', color: 'never' })).toEqual({ method: 'attention.rollout', answerToken: 2, color: 'never' });
+    expect(viewFlagsFromArgs({})).toEqual({ method: undefined, answerToken: undefined, color: 'auto', words: false });
+    expect(viewFlagsFromArgs({ view: 'rollout', 'answer-token': '2', color: 'never', words: true })).toEqual({ method: 'attention.rollout', answerToken: 2, color: 'never', words: true });
     expect(viewFlagsFromArgs({ view: 'attention' }).method).toBe('attention.mean');
     expect(viewFlagsFromArgs({ view: 'attention_mean' }).method).toBe('attention.mean');
     expect(viewFlagsFromArgs({ view: 'none' }).method).toBeNull();
