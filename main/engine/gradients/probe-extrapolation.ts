@@ -9,19 +9,7 @@
 // at all three lengths.
 import type { DerivativeProbe } from './derivative-probe';
 
-/** Runs at or below this length are probed directly (a probe there is as cheap as three short ones). */
-export const EXTRAPOLATE_ABOVE = 256;
-
-/**
- * The three short lengths probed for a run of `targets` target positions: just long enough to hold them, and spaced
- * unevenly so a dimension that bends (a window, a rounding) between them is caught by the third.
- *
- * Example: `probeLengths(32)` → `[40, 48, 64]`.
- */
-export function probeLengths(targets: number): [number, number, number] {
-  const first = targets + 8;
-  return [first, first + 8, first + 24];
-}
+export { EXTRAPOLATE_ABOVE, probeLengths } from '../../../shared/probe-lengths';
 
 /** A short probe and the length it ran at. */
 export interface ShortProbe {
