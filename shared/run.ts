@@ -210,6 +210,19 @@ export interface GradientJson {
   encoding?: TensorEncodingNote;
   /** Encoder-decoder runs: the same targets with respect to the source token embeddings [row][s]. */
   source?: { saliency?: number[][]; gradXInput?: number[][] };
+  /** How the rows were computed (from the run's memory budget; the numbers do not depend on it). */
+  chunking?: GradientChunkingJson;
+}
+
+/**
+ * Answer rows per reverse pass and passes run (sized from the memory budget's headroom over the estimate), and the
+ * row blocks causal attention was computed in (0: none). Example: `{rowsPerReversePass: 2, reversePasses: 16,
+ * attentionRowBlocks: 5}`.
+ */
+export interface GradientChunkingJson {
+  rowsPerReversePass: number;
+  reversePasses: number;
+  attentionRowBlocks: number;
 }
 
 export interface IntegratedGradientsJson {
@@ -228,6 +241,8 @@ export interface IntegratedGradientsJson {
   note?: string;
   /** Encoder-decoder runs: "source" (attributions over the source tokens; decoder embeddings held at their values). */
   input?: 'source';
+  /** Path points per run of the combined graph (from the run's memory budget; the numbers do not depend on it). */
+  pointsPerRun?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------

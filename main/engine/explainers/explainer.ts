@@ -21,6 +21,8 @@ export interface ExplainContext {
   onProgress?: (fraction: number, message?: string) => void;
   /** Sessions kept warm between runs (main/engine/warm-sessions.ts); absent: opened and released per run. */
   sessions?: Pick<RunSessions, 'session' | 'gradientProgram'>;
+  /** What the run's memory budget leaves above its estimated peak (gradient row chunks and IG batches use half). */
+  memoryHeadroomBytes?: number;
   /** What earlier families of this run produced (faithfulness reads the attributions). */
   earlier?: Partial<RunJson>;
 }

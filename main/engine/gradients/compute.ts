@@ -52,6 +52,12 @@ export interface ComputeGradientsOptions {
   rowsPerRun?: number;
   /** Memory the batched reverse passes may use beyond the session (default 80 MB for rows, 1.5 GB for IG batches). */
   memoryBudgetBytes?: number;
+  /**
+   * What the run's memory budget leaves above its estimated peak (main/engine/memory-check.ts): row chunks and IG
+   * batches grow into half of it beyond their defaults (the estimate charges one row per reverse pass, and IG
+   * batches by the default budget).
+   */
+  memoryHeadroomBytes?: number;
   device?: DeviceChoice;
   cacheDir?: string;
   signal?: AbortSignal;
@@ -67,6 +73,11 @@ export interface ComputeGradientsOptions {
  */
 const ROW_BUDGET = 80e6;
 const IG_BUDGET = 1.5e9;
+
+/** Memory for batched reverse passes or path points: given, or the default and half the budget's headroom. */
+function chunkBudget(options: ComputeGradientsOptions, fallback: number): number {
+  return options.memoryBudgetBytes ?? fallback + Math.max(0, options.memoryHeadroomBytes ?? 0) / 2;
+}
 
 const programs = new Map<string, { stamp: string; program: Promise<GradientProgram> }>();
 
@@ -128,7 +139,7 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
     if (options.rowsPerRun === undefined && rows > 1) {
       // A row's cotangents live briefly, a few of the largest forward tensors at a time.
       const size = await program.activationBytes({ ...base, embeddings: input, batch: 1, cotangent: new Float32Array(answerLength), rows: 1 });
-      chunk = Math.max(1, Math.min(rows, Math.floor((options.memoryBudgetBytes ?? ROW_BUDGET) / (4 * size.largest))));
+      chunk = Math.max(1, Math.min(rows, Math.floor(chunkBudget(options, ROW_BUDGET) / (4 * size.largest))));
       // Equal chunks: the same work per run, and no tiny last run.
       chunk = Math.ceil(rows / Math.ceil(rows / chunk));
     }
@@ -157,6 +168,7 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
     // One forward for all chunks; each chunk's rows go through the reverse pass together.
     const out = await program.runRows({ ...base, embeddings: input, batch: 1, cotangent: chunks[0].cotangent, rows: chunks[0].rows }, chunks, options.signal, consume);
     result.targetLogProbs = Array.from(out.logProbs, Number);
+    result.chunking = { rowsPerReversePass: chunk, reversePasses: chunks.length, attentionRowBlocks: out.attentionRowBlocks };
     result.rows = rows;
     for (const reduction of reductions) reduction.finish(summed, result);
   }
@@ -233,7 +245,7 @@ async function integratedGradients(
   }
   const attributions = attributionsFrom(weighted, input, baseline, positions, hidden);
   const delta = values.get(1)! - values.get(0)!;
-  return { steps: settings.steps, baseline: settings.baseline, rule: settings.rule, spacing, spacingDefaulted, attributions, delta, ...completeness(attributions, delta), note, rowValues };
+  return { steps: settings.steps, baseline: settings.baseline, rule: settings.rule, spacing, spacingDefaulted, attributions, delta, ...completeness(attributions, delta), note, pointsPerRun: batch, rowValues };
 }
 
 /** Path points per run: as many as fit the memory budget, judged from one probe of a single point. */
@@ -245,7 +257,7 @@ async function chooseBatch(
   answerLength: number,
 ): Promise<number> {
   const size = await program.activationBytes({ ...base, embeddings: input, batch: 1, cotangent: new Float32Array(answerLength).fill(1), rows: 1 });
-  const budget = options.memoryBudgetBytes ?? IG_BUDGET;
+  const budget = chunkBudget(options, IG_BUDGET);
   // Forward activations stay alive for the reverse pass; cotangents add a few of the largest tensors.
   const perPoint = size.total + 4 * size.largest;
   return Math.max(1, Math.min(16, Math.floor(budget / Math.max(1, perPoint))));

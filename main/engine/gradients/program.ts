@@ -155,6 +155,8 @@ interface DerivativeSession {
   activationBytes?: ActivationSize;
   /** Whether the model may be padded on the right (every attention site causal, from the probe). */
   paddable: boolean;
+  /** Row blocks of causal attention in the graph (0: none blocked; undefined: a cache entry from before they were recorded). */
+  attentionRowBlocks?: number;
 }
 
 /** A padded run met a model whose attention is not causal: it is run again at its exact length. */
@@ -400,7 +402,7 @@ export class GradientProgram {
     signal?: AbortSignal,
     /** Takes each chunk's gradient as it arrives; the result then holds none (nothing kept for long). */
     consume?: (chunk: number, gradient: Float32Array) => void,
-  ): Promise<{ logProbs: Float32Array | Float64Array; gradients: (Float32Array | Float64Array)[] }> {
+  ): Promise<{ logProbs: Float32Array | Float64Array; gradients: (Float32Array | Float64Array)[]; attentionRowBlocks: number }> {
     signal?.throwIfAborted();
     const exact = { ...run, ...chunks[0], weights: [] };
     const { entry, padded, layout } = await this.inBucket(exact, [], signal, async (padded, layout) => {
@@ -423,7 +425,8 @@ export class GradientProgram {
       if (consume) consume(index, gradient);
       else gradients.push(gradient);
     }
-    return { logProbs: keepLeading(forwardResults[TARGET_OUTPUT].data as Float32Array, run.batch, layout.targets, targets), gradients };
+    const attentionRowBlocks = entry.attentionRowBlocks ?? 0;
+    return { logProbs: keepLeading(forwardResults[TARGET_OUTPUT].data as Float32Array, run.batch, layout.targets, targets), gradients, attentionRowBlocks };
   }
 
   /** The derivative session(s) for a run's shape, built (or loaded from the cache) on first use. */
@@ -483,16 +486,16 @@ export class GradientProgram {
     const reverseFile = join(folder, name.replace(/\.onnx$/, '.reverse.onnx'));
     try {
       const cached = await readFile(`${file}.json`, 'utf8').then(
-        (t) => JSON.parse(t) as { activationBytes: ActivationSize; saved?: string[]; paddable?: boolean },
+        (t) => JSON.parse(t) as { activationBytes: ActivationSize; saved?: string[]; paddable?: boolean; attentionRowBlocks?: number },
         () => undefined,
       );
       if (cached) {
         await touchCacheEntry(`${file}.json`);
-        const paddable = cached.paddable === true;
+        const own = { outputs, activationBytes: cached.activationBytes, paddable: cached.paddable === true, attentionRowBlocks: cached.attentionRowBlocks };
         const session = await this.open(file, passes ? 'forward' : 'combined');
-        if (!passes) return { session, outputs, activationBytes: cached.activationBytes, paddable };
+        if (!passes) return { session, ...own };
         const reverse = await this.open(reverseFile, 'reverse');
-        return { passes: { forward: session, reverse, saved: cached.saved ?? [] }, outputs, activationBytes: cached.activationBytes, paddable };
+        return { passes: { forward: session, reverse, saved: cached.saved ?? [] }, ...own };
       }
       this.statistics.built++;
       const model = await head();
@@ -513,13 +516,14 @@ export class GradientProgram {
         built = await this.buildDerivative(folded, shapes, feeds, wrt, false, passes, folder, name, probe.causal);
       }
       const paddable = probe.allCausal;
-      await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: built.passes?.saved, paddable, weights: this.weightsName }));
+      const attentionRowBlocks = built.attentionRowBlocks;
+      await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: built.passes?.saved, paddable, attentionRowBlocks, weights: this.weightsName }));
       if (this.cacheDir) {
         // Open entries (their sessions hold them) and this one stay; older ones go once the cache is over budget.
         const keep = new Set([...this.sessions.keys(), key].map((k) => createHash('sha256').update(k).digest('hex').slice(0, 32)));
         await pruneCache(folder, gradientCacheBudget(), keep);
       }
-      return { ...built.entry, outputs, activationBytes, paddable };
+      return { ...built.entry, outputs, activationBytes, paddable, attentionRowBlocks };
     } finally {
       // Without a cache folder the files only feed session creation (onnxruntime has read them by now).
       if (!this.cacheDir) {
@@ -540,19 +544,22 @@ export class GradientProgram {
     folder: string,
     name: string,
     causal: ReadonlySet<string>,
-  ): Promise<{ entry: Omit<DerivativeSession, 'outputs' | 'paddable'>; passes?: { saved: string[] }; release: () => Promise<void> }> {
+  ): Promise<{ entry: Omit<DerivativeSession, 'outputs' | 'paddable'>; passes?: { saved: string[] }; attentionRowBlocks: number; release: () => Promise<void> }> {
     const targets = feeds[TARGET_INPUTS.positions].dims[0];
     const narrowed = narrow ? narrowToTargets(model, probedShapes, targets) : { model, shapes: probedShapes };
     const shapes = new Map(narrowed.shapes);
     // Causal attention in row blocks (causal-blocks.ts); the last layer's narrowed attention is not a site any more.
-    const blocked = blockCausalAttention(narrowed.model, shapes, causal, attentionBlocks(shapes, causal, this.floatType)).model;
+    const blocks = attentionBlocks(shapes, causal, this.floatType);
+    const blocking = blockCausalAttention(narrowed.model, shapes, causal, blocks);
+    const blocked = blocking.model;
+    const attentionRowBlocks = blocking.rewritten > 0 ? blocks : 0;
     // Explanations seed the body in closed form (head-seed.ts); weight gradients (training) need the head's own.
     const seeded = wrt.length === 1 ? seedThroughHead(blocked, shapes, COTANGENT_INPUT, this.floatType) : undefined;
     const seed = seeded?.seed ?? { tensor: TARGET_OUTPUT, cotangent: COTANGENT_INPUT };
     const derivative = differentiate(seeded?.model ?? blocked, { wrt, seeds: [seed], shapes }).model;
     if (!passes) {
       const session = await this.writeAndOpen(derivative, folder, name, 'combined');
-      return { entry: { session }, release: () => session.release() };
+      return { entry: { session }, attentionRowBlocks, release: () => session.release() };
     }
     // The reverse pass recomputes each layer's attention probabilities from Q and Kᵀ instead of taking every layer's
     // from the forward (rematerialise.ts): memory grows with one layer's [heads, T, T], not all of them.
@@ -564,6 +571,7 @@ export class GradientProgram {
     return {
       entry: { passes: { forward, reverse, saved: split.saved } },
       passes: { saved: split.saved },
+      attentionRowBlocks,
       release: async () => {
         await forward.release();
         await reverse.release();

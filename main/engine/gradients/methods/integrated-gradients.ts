@@ -51,6 +51,8 @@ export interface IntegratedGradientsResult {
   warning?: string;
   /** Why the baseline differs from the one asked for, or how it was sampled (a zero pad embedding). */
   note?: string;
+  /** Path points per run of the combined graph (from the memory budget; the numbers do not depend on it). */
+  pointsPerRun?: number;
 }
 
 /** Baseline embeddings [positions, hidden]. */
