@@ -243,6 +243,11 @@ export interface IntegratedGradientsJson {
   input?: 'source';
   /** Path points per run of the combined graph (from the run's memory budget; the numbers do not depend on it). */
   pointsPerRun?: number;
+  /**
+   * "combined" (forward and reverse in one graph, every activation of each point kept) or "checkpointed" (one point
+   * at a time through the answer rows' forward and checkpointed reverse passes: when one point does not fit).
+   */
+  passes?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------

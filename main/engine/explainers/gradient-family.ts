@@ -91,6 +91,7 @@ export function gradientOutputs(result: GradientResult): { json: { gradient?: Gr
       warning: ig.warning,
       note: ig.note,
       pointsPerRun: ig.pointsPerRun,
+      passes: ig.passes,
     };
   }
   return { json, tensors };

@@ -32,8 +32,8 @@ describe('budgeted chunks', () => {
     expect(tight.chunking!.attentionRowBlocks).toBeGreaterThanOrEqual(2);
     expect(loose.chunking!.attentionRowBlocks).toBe(tight.chunking!.attentionRowBlocks);
     // 6 Gauss–Legendre points and both ends: 8 points, 1 per run or all in one.
-    expect(tight.integratedGradients!.pointsPerRun).toBe(1);
-    expect(loose.integratedGradients!.pointsPerRun).toBe(8);
+    expect(tight.integratedGradients).toMatchObject({ pointsPerRun: 1, passes: 'checkpointed' });
+    expect(loose.integratedGradients).toMatchObject({ pointsPerRun: 8, passes: 'combined' });
     const pairs = [
       [tight.raw, loose.raw],
       [tight.saliency, loose.saliency],
@@ -51,5 +51,28 @@ describe('budgeted chunks', () => {
     const { json } = gradientOutputs(tight);
     expect(json.gradient!.chunking).toEqual(tight.chunking);
     expect(json.integratedGradients!.pointsPerRun).toBe(1);
+  });
+});
+
+describe('integrated gradients through the checkpointed passes', () => {
+  it('gives the combined graph’s attributions, delta and target values, one point at a time', async () => {
+    const ig = (passes: 'combined' | 'checkpointed') => computeGradients({ program, ids: IDS, promptLength: PROMPT, methods: ['integrated_gradients'], ig: { steps: 6, passes } });
+    const combined = await ig('combined');
+    const checkpointed = await ig('checkpointed');
+    expect(combined.integratedGradients!.passes).toBe('combined');
+    expect(checkpointed.integratedGradients).toMatchObject({ passes: 'checkpointed', pointsPerRun: 1 });
+    const a = checkpointed.integratedGradients!.attributions;
+    const b = combined.integratedGradients!.attributions;
+    const scale = Math.max(...Array.from(b, Math.abs));
+    expect(scale).toBeGreaterThan(0);
+    for (let i = 0; i < b.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(1e-12 * scale);
+    expect(checkpointed.integratedGradients!.delta).toBeCloseTo(combined.integratedGradients!.delta, 12);
+    checkpointed.targetLogProbs.forEach((v, i) => expect(v).toBeCloseTo(combined.targetLogProbs[i], 12));
+  });
+
+  it('is what a budget too small for one combined point picks', async () => {
+    const result = await computeGradients({ program, ids: IDS, promptLength: PROMPT, methods: ['integrated_gradients'], ig: { steps: 4 }, memoryBudgetBytes: 1 });
+    expect(result.integratedGradients).toMatchObject({ passes: 'checkpointed', pointsPerRun: 1 });
+    expect(gradientOutputs(result).json.integratedGradients!.passes).toBe('checkpointed');
   });
 });
