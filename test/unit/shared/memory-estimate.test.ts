@@ -34,6 +34,19 @@ describe('estimatePeakMemory against issue 12', () => {
     expect(short.parts.some((part) => part.name.includes('at 256 tokens'))).toBe(true);
   });
 
+  it('charges integrated gradients whose one point does not fit 1.5 GB like rows (one point at a time, checkpointed)', () => {
+    const model = llama(512, 8, 8, 4, 1376);
+    const ig = (tokens: number) => estimatePeakMemory(model, { promptLength: tokens - 32, answerLength: 32, methods: ['integrated_gradients'], attentionRows: 'answer', igSteps: 32 });
+    const rows = (tokens: number) => estimatePeakMemory(model, { promptLength: tokens - 32, answerLength: 32, methods: ['saliency'], attentionRows: 'answer', igSteps: 32 });
+    // 8,192 tokens: rule 3 charged 16 layers' worth of activations per point (115 GB); the checkpointed passes hold
+    // what a run of rows holds.
+    expect(ig(8192).parts.map((part) => part.name)).toContain('saved MLP and hidden tensors');
+    expect(ig(8192).peakBytes / rows(8192).peakBytes).toBeGreaterThan(0.95);
+    expect(ig(8192).peakBytes / rows(8192).peakBytes).toBeLessThan(1.05);
+    // 512 tokens: a point fits, and the combined graph's batch is charged.
+    expect(ig(512).parts.some((part) => part.name.startsWith('integrated-gradient path points'))).toBe(true);
+  });
+
   it('grows with every input it models: tokens, layers, methods, IG steps, stored attention rows', () => {
     const model = llama(512, 8, 8, 4, 1376);
     const base = { promptLength: 480, answerLength: 32, methods: ['attention'], attentionRows: 'answer' as 'answer' | 'all', igSteps: 8 };
