@@ -11,23 +11,28 @@
 //   attention   ATTENTION_F·F + FORWARD + 12·L·H·R·T          plain + instrumented sessions and the model bytes the
 //                                                             rewrite reads and encodes; the stored rows (float32
 //                                                             output, JSON arrays of doubles)
-//   rows        F + (ROWS_F − 1)·W + max(PROBE_P·L·P, 8·L·(3TI + 10Td) + REVERSE_P·P + REVERSE_BLOCK_P·P/n)
+//   rows        F + (ROWS_F − 1)·W + max(PROBE_P·L·Pₚ, 8·L·(3TI + 10Td) + REVERSE_P·P + REVERSE_BLOCK_P·P/n)
 //               + the attention rows (still held)
 //               plain session, derivative build and forward/reverse sessions; then the larger of
-//               - the shape probe that builds a length's derivative graphs (gradients/shape-probe.ts): it holds every
-//                 layer's activations, [H, T, T] scores and probabilities included, at once (rule 2 called this
-//                 term "saved probabilities"); the first run at a length, and with per-shape graphs most runs are;
+//               - the shape probe that builds a length bucket's derivative graphs (gradients/shape-probe.ts): it holds
+//                 every layer's activations, [H, Tₚ, Tₚ] scores and probabilities included, at once (rule 2 called
+//                 this term "saved probabilities"); Pₚ = 4·H·Tₚ². Rule 4: past 256 tokens the probe runs at three
+//                 short lengths only (Tₚ = A + 32, gradients/probe-extrapolation.ts), so at long lengths the runs'
+//                 own term is the larger; rule 3 had Tₚ = T;
 //               - the runs themselves: the forward's saved MLP and hidden tensors, twice, and the checkpointed reverse
 //                 pass (gradients/rematerialise.ts), which recomputes one layer's probabilities at a time in n row
 //                 blocks (attentionRowBlocks): about 2 full [H, T, T] tensors and 3 of a block's, whatever L is
 //   IG          F + (IG_F − 1)·W + batch·point, point = IG_P·L·P + 4·L·(8TI + 20Td): the combined graph keeps every
 //               activation of each path point; batch = clamp(⌊1.5 GB / (point + 4·P)⌋, 1, 16, steps + 2) as compute.ts
-//               chooses it. Rows and IG in one run: the larger, plus 2·W for the other program's sessions.
+//               chooses it. Rule 4: when point + 4·P > 1.5 GB, points go one at a time through the rows' checkpointed
+//               passes: the rows stage's sessions and runs term instead. Rows and IG in one run: the larger, plus 2·W
+//               for the other program's sessions.
 // Fitted on llama builder models of 1–20 M parameters at 256–2,048 tokens (attention, rows and IG measured apart;
 // estimate ÷ measured 0.97–1.23) and the scale bench's 246 M model (attention at 1,024 tokens: 5.8 GB measured, 6.1
 // estimated); issue 12's 213 M model at 1,024 tokens (10.8 GB measured on its first run, 850 MB file): 12.8 GB.
 
 import { forwardMethodStages, type ForwardBatches, type ForwardStage } from './memory-estimate-forward';
+import { longestProbe } from './probe-lengths';
 
 /**
  * Row blocks of causal attention in derivative graphs (main/engine/gradients/causal-blocks.ts): at least 2 (3/4 of the
@@ -89,7 +94,7 @@ export interface MemoryEstimate {
 }
 
 /** Version of the rule, recorded with every run so that estimates can be compared with measured peaks later. */
-export const MEMORY_RULE_VERSION = 3;
+export const MEMORY_RULE_VERSION = 4;
 
 /** Fitted coefficients (see the header). */
 export const MEMORY_COEFFICIENTS = Object.freeze({
@@ -129,6 +134,7 @@ export function estimatePeakMemory(model: ModelDimensions, run: RunShape): Memor
   const F = model.fileBytes;
   const W = (F * 4) / Math.max(0.25, model.weightBytes);
   const P = 4 * H * T * T;
+  const probeLength = longestProbe(T, A);
   const forward: MemoryPart = { name: 'forward pass (full logits, one layer of attention)', bytes: c.LOGITS * 4 * T * V + c.ATTENTION_P * P };
   const stages: { stage: MemoryEstimate['stage']; parts: MemoryPart[] }[] = [
     { stage: 'generate', parts: [{ name: 'plain session', bytes: c.SESSION * F }, forward] },
@@ -143,23 +149,29 @@ export function estimatePeakMemory(model: ModelDimensions, run: RunShape): Memor
   const wantsIg = run.methods.includes('integrated_gradients');
   if (rowMethods || wantsIg) {
     const parts: MemoryPart[] = [rows];
+    const rowRuns: MemoryPart[] = [
+      { name: 'saved MLP and hidden tensors', bytes: 8 * L * (3 * T * I + 10 * T * d) },
+      { name: `checkpointed reverse pass (one layer's attention, ${attentionRowBlocks(P)} row blocks)`, bytes: c.REVERSE_P * P + (c.REVERSE_BLOCK_P * P) / attentionRowBlocks(P) },
+    ];
     const rowStage: MemoryPart[] = [
       { name: 'sessions and derivative build', bytes: F + (c.ROWS_F - 1) * W },
       ...largerOf(
-        [{ name: 'shape probe of a new length (every layer\'s activations)', bytes: c.PROBE_P * L * P }],
-        [
-          { name: 'saved MLP and hidden tensors', bytes: 8 * L * (3 * T * I + 10 * T * d) },
-          { name: `checkpointed reverse pass (one layer's attention, ${attentionRowBlocks(P)} row blocks)`, bytes: c.REVERSE_P * P + (c.REVERSE_BLOCK_P * P) / attentionRowBlocks(P) },
-        ],
+        [{ name: `shape probe of a new length bucket (every layer's activations at ${probeLength} tokens)`, bytes: c.PROBE_P * L * 4 * H * probeLength ** 2 }],
+        rowRuns,
       ),
       { name: 'gradients', bytes: 4 * T * d * (run.rawGradient ? A + 2 : 2) },
     ];
     const point = c.IG_P * L * P + 4 * L * (8 * T * I + 20 * T * d);
     const batch = Math.max(1, Math.min(16, run.igSteps + 2, Math.floor(c.IG_BUDGET / (point + 4 * P))));
-    const igStage: MemoryPart[] = [
-      { name: 'sessions and derivative build', bytes: F + (c.IG_F - 1) * W },
-      { name: `integrated-gradient path points (${batch} per run)`, bytes: batch * point },
-    ];
+    // Rule 4: when not even one point fits the IG budget, points go one at a time through the rows' checkpointed
+    // passes (compute.ts), which hold what a run of rows holds.
+    const checkpointedIg = point + 4 * P > c.IG_BUDGET;
+    const igStage: MemoryPart[] = checkpointedIg
+      ? [{ name: 'sessions and derivative build', bytes: F + (c.ROWS_F - 1) * W }, ...rowRuns, { name: 'integrated-gradient sums', bytes: 12 * T * d }]
+      : [
+          { name: 'sessions and derivative build', bytes: F + (c.IG_F - 1) * W },
+          { name: `integrated-gradient path points (${batch} per run)`, bytes: batch * point },
+        ];
     const total = (list: MemoryPart[]) => list.reduce((sum, part) => sum + part.bytes, 0);
     const larger = !wantsIg || (rowMethods && total(rowStage) >= total(igStage)) ? rowStage : igStage;
     parts.push(...larger);

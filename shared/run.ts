@@ -225,6 +225,19 @@ export interface GradientJson {
    * (the `gradient` method) is stored as a tensor and filled on export like `raw`.
    */
   source?: { saliency?: number[][]; gradXInput?: number[][]; raw?: number[][][] };
+  /** How the rows were computed (from the run's memory budget; the numbers do not depend on it). */
+  chunking?: GradientChunkingJson;
+}
+
+/**
+ * Answer rows per reverse pass and passes run (sized from the memory budget's headroom over the estimate), and the
+ * row blocks causal attention was computed in (0: none). Example: `{rowsPerReversePass: 2, reversePasses: 16,
+ * attentionRowBlocks: 5}`.
+ */
+export interface GradientChunkingJson {
+  rowsPerReversePass: number;
+  reversePasses: number;
+  attentionRowBlocks: number;
 }
 
 export interface IntegratedGradientsJson {
@@ -243,6 +256,13 @@ export interface IntegratedGradientsJson {
   note?: string;
   /** Encoder-decoder runs: "source" (attributions over the source tokens; decoder embeddings held at their values). */
   input?: 'source';
+  /** Path points per run of the combined graph (from the run's memory budget; the numbers do not depend on it). */
+  pointsPerRun?: number;
+  /**
+   * "combined" (forward and reverse in one graph, every activation of each point kept) or "checkpointed" (one point
+   * at a time through the answer rows' forward and checkpointed reverse passes: when one point does not fit).
+   */
+  passes?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -181,6 +181,7 @@ async function explainLoaded(
         sessions,
         batches,
         earlier: json,
+        memoryHeadroomBytes: admission.budgetBytes - admission.estimate.peakBytes,
       };
       // An expensive family says what it will cost before it starts (value zeroing's forward count).
       progress(stage, 0, family.costLine?.(familyContext));

@@ -239,15 +239,19 @@ export async function benchLong(tokens: number, answer: number, budget: number |
   const folder = await modelFolder('40M');
   const estimate = admitRun(await readModelFolder(folder), request(folder, tokens, METHODS, Number.MAX_SAFE_INTEGER, answer)).estimate.peakBytes;
   const rows: ScaleRow[] = [];
+  // A plain forward of the same length (full logits) to divide stage times by; past 4,096 tokens its own [heads, T, T]
+  // scores and full logits would make it the largest process of the bench, so stages are then given in seconds only.
+  const forward = tokens <= 4096 ? (await plainForwards(folder, [tokens]))[tokens] : undefined;
   for (const [label, tree] of [...(before ? [['before', before]] : []), ['this checkout', root]]) {
     const home = join(benchHome, `long-${process.pid}-${rows.length}`);
     // The first run at the length builds the derivative graphs; the second finds them in the cache.
     for (const run of ['1st run', '2nd run']) {
       console.error(`scale bench: 40M ${tokens} tokens, ${label}, ${run}`);
       const measured = await explainChild(`40M ${tokens} ${label}`, folder, tokens, METHODS, budget ?? Number.MAX_SAFE_INTEGER, answer, tree, home);
-      const stages = Object.entries(measured.run.timings).filter(([stage]) => stage !== 'store').map(([stage, ms]) => `${stage} ${(ms / 1000).toFixed(1)} s`).join(', ');
+      const multiple = (ms: number) => (forward ? ` (${(ms / forward).toFixed(1)}×)` : '');
+      const stages = Object.entries(measured.run.timings).filter(([stage]) => stage !== 'store').map(([stage, ms]) => `${stage} ${(ms / 1000).toFixed(1)} s${multiple(ms)}`).join(', ');
       const outcome = `measured, ${label}, ${run}`;
-      rows.push({ model: '40M', tokens, methods: `${METHODS.join(', ')} (${answer} rows)`, outcome, estimate: formatBytes(estimate), peakRss: formatBytes(measured.peak), factor: Number((estimate / measured.peak).toFixed(2)), stages, cacheWritten: formatBytes(measured.cache) });
+      rows.push({ model: '40M', tokens, methods: `${METHODS.join(', ')} (${answer} rows)`, outcome, estimate: formatBytes(estimate), peakRss: formatBytes(measured.peak), factor: Number((estimate / measured.peak).toFixed(2)), plainForwardMs: forward && Math.round(forward), stages, cacheWritten: formatBytes(measured.cache) });
     }
     rmSync(home, { recursive: true, force: true });
   }

@@ -24,6 +24,8 @@ export interface ExplainContext {
   sessions?: Pick<RunSessions, 'session' | 'gradientProgram' | 'methodSession'>;
   /** Batch sizes of the forward-only stages chosen within the memory budget (shared/memory-estimate-forward.ts). */
   batches?: ForwardBatches;
+  /** What the run's memory budget leaves above its estimated peak (gradient row chunks and IG batches use half). */
+  memoryHeadroomBytes?: number;
   /** What earlier families of this run produced (faithfulness reads the attributions). */
   earlier?: Partial<RunJson>;
 }

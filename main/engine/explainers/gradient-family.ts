@@ -47,6 +47,7 @@ export const gradientFamily: ExplainerFamily = {
       device: context.device,
       cacheDir: context.cacheDir,
       signal: context.signal,
+      memoryHeadroomBytes: context.memoryHeadroomBytes,
     });
     context.onProgress?.(1);
     return gradientOutputs(result);
@@ -67,6 +68,7 @@ export function gradientOutputs(result: GradientResult): { json: { gradient?: Gr
   };
   if (result.saliency) gradient.saliency = matrix(GRADIENT_TENSORS.saliency, result.saliency);
   if (result.gradXInput) gradient.gradXInput = matrix(GRADIENT_TENSORS.gradXInput, result.gradXInput);
+  if (result.chunking) gradient.chunking = result.chunking;
   if (result.sequence.saliency) gradient.sequence!.saliency = vector(GRADIENT_TENSORS.sequenceSaliency, result.sequence.saliency);
   if (result.sequence.gradXInput) gradient.sequence!.gradXInput = vector(GRADIENT_TENSORS.sequenceGradXInput, result.sequence.gradXInput);
   if (result.raw) {
@@ -88,6 +90,8 @@ export function gradientOutputs(result: GradientResult): { json: { gradient?: Gr
       completenessError: ig.completenessError,
       warning: ig.warning,
       note: ig.note,
+      pointsPerRun: ig.pointsPerRun,
+      passes: ig.passes,
     };
   }
   return { json, tensors };

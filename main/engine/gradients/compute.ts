@@ -52,6 +52,12 @@ export interface ComputeGradientsOptions {
   rowsPerRun?: number;
   /** Memory the batched reverse passes may use beyond the session (default 80 MB for rows, 1.5 GB for IG batches). */
   memoryBudgetBytes?: number;
+  /**
+   * What the run's memory budget leaves above its estimated peak (main/engine/memory-check.ts): row chunks and IG
+   * batches grow into half of it beyond their defaults (the estimate charges one row per reverse pass, and IG
+   * batches by the default budget).
+   */
+  memoryHeadroomBytes?: number;
   device?: DeviceChoice;
   cacheDir?: string;
   signal?: AbortSignal;
@@ -67,6 +73,11 @@ export interface ComputeGradientsOptions {
  */
 const ROW_BUDGET = 80e6;
 const IG_BUDGET = 1.5e9;
+
+/** Memory for batched reverse passes or path points: given, or the default and half the budget's headroom. */
+function chunkBudget(options: ComputeGradientsOptions, fallback: number): number {
+  return options.memoryBudgetBytes ?? fallback + Math.max(0, options.memoryHeadroomBytes ?? 0) / 2;
+}
 
 const programs = new Map<string, { stamp: string; program: Promise<GradientProgram> }>();
 
@@ -128,7 +139,7 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
     if (options.rowsPerRun === undefined && rows > 1) {
       // A row's cotangents live briefly, a few of the largest forward tensors at a time.
       const size = await program.activationBytes({ ...base, embeddings: input, batch: 1, cotangent: new Float32Array(answerLength), rows: 1 });
-      chunk = Math.max(1, Math.min(rows, Math.floor((options.memoryBudgetBytes ?? ROW_BUDGET) / (4 * size.largest))));
+      chunk = Math.max(1, Math.min(rows, Math.floor(chunkBudget(options, ROW_BUDGET) / (4 * size.largest))));
       // Equal chunks: the same work per run, and no tiny last run.
       chunk = Math.ceil(rows / Math.ceil(rows / chunk));
     }
@@ -157,6 +168,7 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
     // One forward for all chunks; each chunk's rows go through the reverse pass together.
     const out = await program.runRows({ ...base, embeddings: input, batch: 1, cotangent: chunks[0].cotangent, rows: chunks[0].rows }, chunks, options.signal, consume);
     result.targetLogProbs = Array.from(out.logProbs, Number);
+    result.chunking = { rowsPerReversePass: chunk, reversePasses: chunks.length, attentionRowBlocks: out.attentionRowBlocks };
     result.rows = rows;
     for (const reduction of reductions) reduction.finish(summed, result);
   }
@@ -208,45 +220,60 @@ async function integratedGradients(
   // f at both ends is needed for completeness; the rule's own points may include them (trapezoid).
   const path = points.map((alpha, k) => ({ alpha, weight: weights[k] }));
   for (const end of [0, 1]) if (!points.includes(end)) path.push({ alpha: end, weight: 0 });
-  const largest = Math.min(path.length, settings.batchSize ?? (await chooseBatch(program, options, base, input, answerLength)));
+  const chosen = settings.batchSize === undefined ? await chooseBatch(program, options, base, input, answerLength) : { batch: settings.batchSize, fits: true };
+  const passes = settings.passes ?? (chosen.fits ? 'combined' : 'checkpointed');
+  const largest = passes === 'checkpointed' ? 1 : Math.min(path.length, chosen.batch);
   // Equal batches (66 points at most 16 per run: 5 runs of 14, not 4 of 16 and a fifth padded from 2 to 16).
-  const batch = settings.batchSize ?? Math.ceil(path.length / Math.ceil(path.length / largest));
+  const batch = passes === 'checkpointed' ? 1 : settings.batchSize ?? Math.ceil(path.length / Math.ceil(path.length / largest));
   const weighted = new Float64Array(size);
   const values = new Map<number, number>();
   let rowValues: number[] = [];
+  /** Adds one path point's target values [answer] and gradient [positions, hidden]. */
+  const accumulate = (point: { alpha: number; weight: number }, real: boolean, logProbs: ArrayLike<number>, gradient: ArrayLike<number>) => {
+    let f = 0;
+    for (let r = 0; r < answerLength; r++) f += Number(logProbs[r]);
+    if (real) values.set(point.alpha, f);
+    if (point.alpha === 1) rowValues = Array.from(logProbs, Number);
+    if (point.weight === 0) return;
+    for (let i = 0; i < size; i++) weighted[i] += point.weight * gradient[i];
+  };
   for (let start = 0; start < path.length; start += batch) {
     // Every run has the same batch (one derivative graph): the last chunk repeats a point with weight 0.
     const chunk = Array.from({ length: batch }, (_, b) => path[start + b] ?? { alpha: path[start].alpha, weight: 0 });
     const embeddings = new Float32Array(batch * size);
     chunk.forEach((point, b) => interpolate(baseline, input, point.alpha, embeddings, b * size));
     const cotangent = new Float32Array(batch * answerLength).fill(1);
+    if (passes === 'checkpointed') {
+      // The summed target as the one row of the answer-row passes: one layer's attention at a time, as rows do.
+      const out = await program.runRows({ ...base, embeddings, batch: 1, cotangent, rows: 1 }, [{ cotangent, rows: 1 }], options.signal);
+      accumulate(chunk[0], true, out.logProbs, out.gradients[0]);
+      continue;
+    }
     const out = await program.run({ ...base, embeddings, batch, cotangent, rows: 1 }, options.signal);
     chunk.forEach((point, b) => {
-      let f = 0;
-      for (let r = 0; r < answerLength; r++) f += Number(out.logProbs[b * answerLength + r]);
-      if (start + b < path.length) values.set(point.alpha, f);
-      if (point.alpha === 1) rowValues = Array.from(out.logProbs.subarray(b * answerLength, (b + 1) * answerLength), Number);
-      if (point.weight === 0) return;
-      const offset = b * size;
-      for (let i = 0; i < size; i++) weighted[i] += point.weight * out.gradient[offset + i];
+      const logProbs = out.logProbs.subarray(b * answerLength, (b + 1) * answerLength);
+      accumulate(point, start + b < path.length, logProbs, out.gradient.subarray(b * size, (b + 1) * size));
     });
   }
   const attributions = attributionsFrom(weighted, input, baseline, positions, hidden);
   const delta = values.get(1)! - values.get(0)!;
-  return { steps: settings.steps, baseline: settings.baseline, rule: settings.rule, spacing, spacingDefaulted, attributions, delta, ...completeness(attributions, delta), note, rowValues };
+  return { steps: settings.steps, baseline: settings.baseline, rule: settings.rule, spacing, spacingDefaulted, attributions, delta, ...completeness(attributions, delta), note, pointsPerRun: batch, passes, rowValues };
 }
 
-/** Path points per run: as many as fit the memory budget, judged from one probe of a single point. */
+/**
+ * Path points per run: as many as fit the memory budget, judged from one probe of a single point; `fits` is false
+ * when not even one point does (the checkpointed passes then take them one at a time).
+ */
 async function chooseBatch(
   program: GradientProgram,
   options: ComputeGradientsOptions,
   base: { ids: number[]; positions: number[]; targetIds: number[]; foilIds?: number[]; lengthLimit?: number },
   input: Float32Array,
   answerLength: number,
-): Promise<number> {
+): Promise<{ batch: number; fits: boolean }> {
   const size = await program.activationBytes({ ...base, embeddings: input, batch: 1, cotangent: new Float32Array(answerLength).fill(1), rows: 1 });
-  const budget = options.memoryBudgetBytes ?? IG_BUDGET;
+  const budget = chunkBudget(options, IG_BUDGET);
   // Forward activations stay alive for the reverse pass; cotangents add a few of the largest tensors.
   const perPoint = size.total + 4 * size.largest;
-  return Math.max(1, Math.min(16, Math.floor(budget / Math.max(1, perPoint))));
+  return { batch: Math.max(1, Math.min(16, Math.floor(budget / Math.max(1, perPoint)))), fits: perPoint <= budget };
 }

@@ -14,6 +14,11 @@ export type DerivativeProbe = Awaited<ReturnType<typeof probeShapesAndValues>> &
   causal: ReadonlySet<string>;
   /** Whether attention was found and every site is causal: runs may then be padded on the right (length-buckets.ts). */
   allCausal: boolean;
+  /**
+   * Set when the shapes were extrapolated from short probes (probe-extrapolation.ts): the last short probe and its
+   * feeds, where rewritten graphs' target values are checked (this probe has no target values of its own).
+   */
+  short?: { probe: DerivativeProbe; feeds: Feeds };
 };
 
 export async function probeForDerivative(model: ModelProto, feeds: Feeds, floatType: number, device: DeviceChoice, place?: ProbePlace): Promise<DerivativeProbe> {

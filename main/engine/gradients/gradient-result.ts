@@ -1,6 +1,7 @@
 // What computeGradients returns, in its own module: the row reducers (methods/row-reducer.ts) fill it and
 // compute.ts runs them, so neither has to import the other for the type.
 import type { IntegratedGradientsResult } from './methods/integrated-gradients';
+import type { GradientChunkingJson } from '../../../shared/run';
 
 export type GradientTarget = 'token' | 'sequence' | 'contrastive';
 
@@ -19,4 +20,6 @@ export interface GradientResult {
   integratedGradients?: IntegratedGradientsResult;
   /** The target value per row (log-probabilities, or differences for contrastive). */
   targetLogProbs: number[];
+  /** How the answer rows were split into reverse passes (absent when no row method ran). */
+  chunking?: GradientChunkingJson;
 }

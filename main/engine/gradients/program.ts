@@ -16,8 +16,9 @@ import { differentiate } from './differentiate';
 import { withGraph } from './graph-tools';
 import { prepareForGradients } from './prepare';
 import { probeForDerivative, type DerivativeProbe } from './derivative-probe';
-import type { ProbePlace } from './shape-probe';
-import { foldStatic } from './static-fold';
+import { runOnce, type ProbePlace } from './shape-probe';
+import { foldStatic, MAX_FOLDED_ELEMENTS, staticCandidates, staticValuesModel } from './static-fold';
+import { EXTRAPOLATE_ABOVE, extrapolateShapes, probeLengths } from './probe-extrapolation';
 import { blockCausalAttention } from './causal-blocks';
 import { embed, splitEmbeddings, type SplitEmbeddings } from './split-embeddings';
 import { addTargetHead, TARGET_INPUTS, TARGET_OUTPUT } from './targets';
@@ -61,6 +62,24 @@ function attentionBlocks(shapes: Map<string, number[]>, causal: ReadonlySet<stri
 
 export const COTANGENT_INPUT = 'target_cotangent';
 
+/** Target values of a rewritten graph against the unmodified graph's (to float32 rounding of long sums). */
+function closeTo(values: Float32Array | Float64Array, expected: Float32Array | Float64Array): boolean {
+  return values.length === expected.length && values.every((v, i) => Math.abs(v - expected[i]) <= 1e-3 * Math.max(1, Math.abs(expected[i])));
+}
+
+/**
+ * The first `length` positions of a run, its targets moved to the last positions there: what a short shape probe
+ * runs (shapes depend on how many targets there are, not on where).
+ */
+function shortRun(run: ProgramRun, length: number, hidden: number): ProgramRun {
+  const full = run.ids.length;
+  const Type = run.embeddings.constructor as Float32ArrayConstructor | Float64ArrayConstructor;
+  const embeddings = new Type(run.batch * length * hidden);
+  for (let b = 0; b < run.batch; b++) embeddings.set(run.embeddings.subarray(b * full * hidden, (b * full + length) * hidden), b * length * hidden);
+  const targets = run.targetIds.length;
+  return { ...run, embeddings, ids: run.ids.slice(0, length), positions: Array.from({ length: targets }, (_, i) => length - targets + i) };
+}
+
 export interface ProgramSource {
   /** Path of an .onnx file (external data next to it is read) or the model's bytes. */
   model: string | Uint8Array;
@@ -80,6 +99,13 @@ export interface ProgramSource {
    * every layer's probabilities from the forward, the earlier program (tests compare the two).
    */
   checkpointAttention?: boolean;
+  /**
+   * How a long run's shapes are found (default 'extrapolate': from three short probes, probe-extrapolation.ts;
+   * 'real': one probe at the run's length, which holds every activation at once — tests compare the two).
+   */
+  shapeProbe?: 'extrapolate' | 'real';
+  /** Runs longer than this are probed by extrapolation (default EXTRAPOLATE_ABOVE; tests lower it). */
+  extrapolateAbove?: number;
 }
 
 export type { ProgramRun, ProgramResult } from './program-run';
@@ -129,6 +155,8 @@ interface DerivativeSession {
   activationBytes?: ActivationSize;
   /** Whether the model may be padded on the right (every attention site causal, from the probe). */
   paddable: boolean;
+  /** Row blocks of causal attention in the graph (0: none blocked; undefined: a cache entry from before they were recorded). */
+  attentionRowBlocks?: number;
 }
 
 /** A padded run met a model whose attention is not causal: it is run again at its exact length. */
@@ -140,6 +168,8 @@ export interface ProgramStatistics {
   built: number;
   /** Derivative sessions opened (forward, reverse or combined). */
   sessionsOpened: number;
+  /** Sequence length of every shape probe run (extrapolated runs list their short lengths). */
+  probes: number[];
 }
 
 /** A chunk of seed rows for `GradientProgram.runRows`. */
@@ -160,7 +190,7 @@ export class GradientProgram {
   private readonly weights = new Map<string, Promise<SharedWeights>>();
   /** Whether runs of this model may be padded to length buckets; undefined until a derivative graph says. */
   private paddable: boolean | undefined;
-  readonly statistics: ProgramStatistics = { built: 0, sessionsOpened: 0 };
+  readonly statistics: ProgramStatistics = { built: 0, sessionsOpened: 0, probes: [] };
 
   private constructor(
     readonly sha256: string,
@@ -372,7 +402,7 @@ export class GradientProgram {
     signal?: AbortSignal,
     /** Takes each chunk's gradient as it arrives; the result then holds none (nothing kept for long). */
     consume?: (chunk: number, gradient: Float32Array) => void,
-  ): Promise<{ logProbs: Float32Array | Float64Array; gradients: (Float32Array | Float64Array)[] }> {
+  ): Promise<{ logProbs: Float32Array | Float64Array; gradients: (Float32Array | Float64Array)[]; attentionRowBlocks: number }> {
     signal?.throwIfAborted();
     const exact = { ...run, ...chunks[0], weights: [] };
     const { entry, padded, layout } = await this.inBucket(exact, [], signal, async (padded, layout) => {
@@ -395,7 +425,8 @@ export class GradientProgram {
       if (consume) consume(index, gradient);
       else gradients.push(gradient);
     }
-    return { logProbs: keepLeading(forwardResults[TARGET_OUTPUT].data as Float32Array, run.batch, layout.targets, targets), gradients };
+    const attentionRowBlocks = entry.attentionRowBlocks ?? 0;
+    return { logProbs: keepLeading(forwardResults[TARGET_OUTPUT].data as Float32Array, run.batch, layout.targets, targets), gradients, attentionRowBlocks };
   }
 
   /** The derivative session(s) for a run's shape, built (or loaded from the cache) on first use. */
@@ -437,7 +468,7 @@ export class GradientProgram {
     if (bytes === undefined) {
       await this.ensurePrepared();
       const model = this.headModel(run.foilIds !== undefined);
-      const probe = await probeForDerivative(model, this.feeds(model, run), this.floatType, this.device, await this.probePlace());
+      const probe = await this.probe(model, run);
       // Kept for the derivative graph of the same shape, which is usually built next.
       this.probed.set(this.shapeKey(run), probe);
       bytes = activationBytesOf(model, probe.shapes);
@@ -455,21 +486,21 @@ export class GradientProgram {
     const reverseFile = join(folder, name.replace(/\.onnx$/, '.reverse.onnx'));
     try {
       const cached = await readFile(`${file}.json`, 'utf8').then(
-        (t) => JSON.parse(t) as { activationBytes: ActivationSize; saved?: string[]; paddable?: boolean },
+        (t) => JSON.parse(t) as { activationBytes: ActivationSize; saved?: string[]; paddable?: boolean; attentionRowBlocks?: number },
         () => undefined,
       );
       if (cached) {
         await touchCacheEntry(`${file}.json`);
-        const paddable = cached.paddable === true;
+        const own = { outputs, activationBytes: cached.activationBytes, paddable: cached.paddable === true, attentionRowBlocks: cached.attentionRowBlocks };
         const session = await this.open(file, passes ? 'forward' : 'combined');
-        if (!passes) return { session, outputs, activationBytes: cached.activationBytes, paddable };
+        if (!passes) return { session, ...own };
         const reverse = await this.open(reverseFile, 'reverse');
-        return { passes: { forward: session, reverse, saved: cached.saved ?? [] }, outputs, activationBytes: cached.activationBytes, paddable };
+        return { passes: { forward: session, reverse, saved: cached.saved ?? [] }, ...own };
       }
       this.statistics.built++;
       const model = await head();
       const feeds = this.feeds(model, run);
-      const probe = probed ?? (await probeForDerivative(model, feeds, this.floatType, this.device, await this.probePlace()));
+      const probe = probed ?? (await this.probe(model, run));
       const activationBytes = activationBytesOf(model, probe.shapes);
       const shapes = new Map(probe.shapes);
       const folded = foldStatic(model, probe.values, shapes);
@@ -477,20 +508,22 @@ export class GradientProgram {
       // Explanations compute the last position-wise nodes on the target rows only (target-rows.ts); the rewritten
       // forward must give the probe's target values, or the graph is built again without it (an export whose
       // layout the narrowing misreads costs speed, never correctness).
-      const narrow = weights.length === 0;
+      // Extrapolated shapes have no target values at this length: the narrowing is checked at the short one.
+      const narrow = weights.length === 0 && (!probe.short || (await this.narrowingHolds(model, probe.short)));
       let built = await this.buildDerivative(folded, shapes, feeds, wrt, narrow, passes, folder, name, probe.causal);
-      if (narrow && !(await this.matchesProbe(built, feeds, probe.values.get(TARGET_OUTPUT)!))) {
+      if (narrow && !probe.short && !(await this.matchesProbe(built, feeds, probe.values.get(TARGET_OUTPUT)!))) {
         await built.release();
         built = await this.buildDerivative(folded, shapes, feeds, wrt, false, passes, folder, name, probe.causal);
       }
       const paddable = probe.allCausal;
-      await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: built.passes?.saved, paddable, weights: this.weightsName }));
+      const attentionRowBlocks = built.attentionRowBlocks;
+      await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: built.passes?.saved, paddable, attentionRowBlocks, weights: this.weightsName }));
       if (this.cacheDir) {
         // Open entries (their sessions hold them) and this one stay; older ones go once the cache is over budget.
         const keep = new Set([...this.sessions.keys(), key].map((k) => createHash('sha256').update(k).digest('hex').slice(0, 32)));
         await pruneCache(folder, gradientCacheBudget(), keep);
       }
-      return { ...built.entry, outputs, activationBytes, paddable };
+      return { ...built.entry, outputs, activationBytes, paddable, attentionRowBlocks };
     } finally {
       // Without a cache folder the files only feed session creation (onnxruntime has read them by now).
       if (!this.cacheDir) {
@@ -511,19 +544,22 @@ export class GradientProgram {
     folder: string,
     name: string,
     causal: ReadonlySet<string>,
-  ): Promise<{ entry: Omit<DerivativeSession, 'outputs' | 'paddable'>; passes?: { saved: string[] }; release: () => Promise<void> }> {
+  ): Promise<{ entry: Omit<DerivativeSession, 'outputs' | 'paddable'>; passes?: { saved: string[] }; attentionRowBlocks: number; release: () => Promise<void> }> {
     const targets = feeds[TARGET_INPUTS.positions].dims[0];
     const narrowed = narrow ? narrowToTargets(model, probedShapes, targets) : { model, shapes: probedShapes };
     const shapes = new Map(narrowed.shapes);
     // Causal attention in row blocks (causal-blocks.ts); the last layer's narrowed attention is not a site any more.
-    const blocked = blockCausalAttention(narrowed.model, shapes, causal, attentionBlocks(shapes, causal, this.floatType)).model;
+    const blocks = attentionBlocks(shapes, causal, this.floatType);
+    const blocking = blockCausalAttention(narrowed.model, shapes, causal, blocks);
+    const blocked = blocking.model;
+    const attentionRowBlocks = blocking.rewritten > 0 ? blocks : 0;
     // Explanations seed the body in closed form (head-seed.ts); weight gradients (training) need the head's own.
     const seeded = wrt.length === 1 ? seedThroughHead(blocked, shapes, COTANGENT_INPUT, this.floatType) : undefined;
     const seed = seeded?.seed ?? { tensor: TARGET_OUTPUT, cotangent: COTANGENT_INPUT };
     const derivative = differentiate(seeded?.model ?? blocked, { wrt, seeds: [seed], shapes }).model;
     if (!passes) {
       const session = await this.writeAndOpen(derivative, folder, name, 'combined');
-      return { entry: { session }, release: () => session.release() };
+      return { entry: { session }, attentionRowBlocks, release: () => session.release() };
     }
     // The reverse pass recomputes each layer's attention probabilities from Q and Kᵀ instead of taking every layer's
     // from the forward (rematerialise.ts): memory grows with one layer's [heads, T, T], not all of them.
@@ -535,6 +571,7 @@ export class GradientProgram {
     return {
       entry: { passes: { forward, reverse, saved: split.saved } },
       passes: { saved: split.saved },
+      attentionRowBlocks,
       release: async () => {
         await forward.release();
         await reverse.release();
@@ -542,13 +579,52 @@ export class GradientProgram {
     };
   }
 
+  /**
+   * The derivative probe of a run: at its own length when short, otherwise extrapolated from three short lengths
+   * (probe-extrapolation.ts) — a real probe only when some dimension is not explained by the fit.
+   */
+  private async probe(model: ModelProto, run: ProgramRun): Promise<DerivativeProbe> {
+    const length = run.ids.length;
+    const place = await this.probePlace();
+    const real = async (at: ProgramRun) => {
+      this.statistics.probes.push(at.ids.length);
+      return probeForDerivative(model, this.feeds(model, at), this.floatType, this.device, place);
+    };
+    if (this.source.shapeProbe === 'real' || length <= (this.source.extrapolateAbove ?? EXTRAPOLATE_ABOVE)) return real(run);
+    const lengths = probeLengths(run.targetIds.length).filter((l) => l < length);
+    if (lengths.length < 3) return real(run);
+    const short = [];
+    for (const at of lengths) {
+      const shortened = shortRun(run, at, this.hiddenSize);
+      short.push({ length: at, probe: await real(shortened), feeds: this.feeds(model, shortened) });
+    }
+    const extrapolated = extrapolateShapes(short, length);
+    if (!extrapolated) return real(run);
+    // The integers to fold, computed at this length from the shapes alone (larger ones are not folded anyway).
+    const size = (name: string) => (extrapolated.shapes.get(name) ?? [Infinity]).reduce((n, d) => n * d, 1);
+    const folded = staticCandidates(model).filter((name) => size(name) <= MAX_FOLDED_ELEMENTS);
+    const results = folded.length > 0 ? await runOnce(staticValuesModel(model, extrapolated.shapes, folded), {}, folded, this.device, place, 'disabled') : {};
+    const values = new Map(folded.map((name) => [name, results[name].data]));
+    const last = short[short.length - 1];
+    return { ...extrapolated, values, short: { probe: last.probe, feeds: last.feeds } };
+  }
+
+  /** Whether the graph narrowed to the target rows gives the unmodified graph's target values at a short probe's length. */
+  private async narrowingHolds(model: ModelProto, short: NonNullable<DerivativeProbe['short']>): Promise<boolean> {
+    const shapes = new Map(short.probe.shapes);
+    const folded = foldStatic(model, short.probe.values, shapes);
+    const targets = short.feeds[TARGET_INPUTS.positions].dims[0];
+    const narrowed = narrowToTargets(folded, shapes, targets).model;
+    const values = (await runOnce(narrowed, short.feeds, [TARGET_OUTPUT], this.device, await this.probePlace()))[TARGET_OUTPUT].data;
+    return closeTo(values as Float32Array, short.probe.values.get(TARGET_OUTPUT) as Float32Array);
+  }
+
   /** Whether a built graph's target values equal the unmodified head graph's (from the shape probe). */
   private async matchesProbe(built: { entry: Omit<DerivativeSession, 'outputs' | 'paddable'> }, feeds: Feeds, reference: Tensor['data']): Promise<boolean> {
     const session = built.entry.session ?? built.entry.passes!.forward;
     const own = Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]]));
     const values = (await session.run(own, [TARGET_OUTPUT]))[TARGET_OUTPUT].data as Float32Array;
-    const expected = reference as Float32Array;
-    return values.length === expected.length && values.every((v, i) => Math.abs(v - expected[i]) <= 1e-3 * Math.max(1, Math.abs(expected[i])));
+    return closeTo(values, reference as Float32Array);
   }
 
   /** File name of this model's shared weights in a cache folder (one per model file, float type and format). */

@@ -61,17 +61,31 @@ export async function probeShapesAndValues(
 ): Promise<{ shapes: Map<string, number[]>; values: Map<string, Tensor['data']> }> {
   const { model: bare, probes } = shapeProbeModel(model);
   const probe = withGraph(bare, { output: [...bare.graph!.output, ...values.map((name) => makeValueInfo(name))] });
+  const results = await runOnce(probe, feeds, [...probes.values(), ...values], device, place);
+  const shapes = new Map<string, number[]>();
+  for (const tensor of model.graph!.initializer) shapes.set(tensor.name, tensor.dims.map(Number));
+  for (const [tensor, output] of probes) shapes.set(tensor, Array.from(results[output].data as BigInt64Array, Number));
+  return { shapes, values: new Map(values.map((name) => [name, results[name].data])) };
+}
+
+/** Writes `model`, runs it once for `outputs` and frees it (probes, and checks of rewritten graphs at a short length). */
+export async function runOnce(
+  model: ModelProto,
+  feeds: Feeds,
+  outputs: string[],
+  device: DeviceChoice = 'cpu',
+  place?: ProbePlace,
+  /** 'disabled' for graphs of constants alone, which constant folding would leave with no node to run. */
+  optimization: 'basic' | 'disabled' = 'basic',
+): Promise<Record<string, Tensor>> {
   const folder = place?.folder ?? (await mkdtemp(join(tmpdir(), 'llm-explainer-probe-')));
   const file = join(folder, place ? `probe-${process.pid}-${probeCount++}.onnx` : 'probe.onnx');
   try {
     // Optimisations would only fold Shape nodes; keep them cheap to create.
-    const session = await createSession(await writeModelFiles(probe, file, undefined, place?.shared), device, { graphOptimizationLevel: 'basic' });
+    const session = await createSession(await writeModelFiles(model, file, undefined, place?.shared), device, { graphOptimizationLevel: optimization });
     try {
-      const results = await session.run(feeds, [...probes.values(), ...values]);
-      const shapes = new Map<string, number[]>();
-      for (const tensor of model.graph!.initializer) shapes.set(tensor.name, tensor.dims.map(Number));
-      for (const [tensor, output] of probes) shapes.set(tensor, Array.from(results[output].data as BigInt64Array, Number));
-      return { shapes, values: new Map(values.map((name) => [name, results[name].data])) };
+      const own = Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]]));
+      return await session.run(own, outputs);
     } finally {
       await session.release();
     }

@@ -3,7 +3,7 @@
 // exports compute slice bounds and reshape targets that way (rotate_half's `x[..., : x.shape[-1] // 2]`), while
 // the gradient rules and the narrowing read such parameters as constants. The shape probe fetches their values
 // and they become initializers here.
-import { makeTensor, type ModelProto, type NodeProto } from '../onnx/proto';
+import { attributeValue, makeNode, makeTensor, makeValueInfo, type ModelProto, type NodeProto } from '../onnx/proto';
 import type { Tensor } from '../runtime';
 import { GraphTools, pruneGraph, withGraph } from './graph-tools';
 import { operatorsWith } from './operators';
@@ -13,7 +13,7 @@ const NOT_STATIC = operatorsWith('notStatic');
 /** Shape-only outputs: their values follow from the input's shape, whatever the input holds. */
 const SHAPE_OF = operatorsWith('shapeOnly');
 /** Larger static tensors (masks, position tables) stay computed in the graph: rules never need them as constants. */
-const MAX_ELEMENTS = 4096;
+export const MAX_FOLDED_ELEMENTS = 4096;
 const PREFIX = 'static::';
 
 function staticTensors(model: ModelProto): Set<string> {
@@ -58,7 +58,7 @@ export function foldStatic(model: ModelProto, values: Map<string, Tensor['data']
   for (const [name, data] of values) {
     const integer = data instanceof BigInt64Array || data instanceof Int32Array;
     const dims = shapes.get(name);
-    if (!integer || !dims || data.length > MAX_ELEMENTS) continue;
+    if (!integer || !dims || data.length > MAX_FOLDED_ELEMENTS) continue;
     const constant = `${PREFIX}${name}`;
     initializers.push(makeTensor(constant, data as BigInt64Array | Int32Array, dims));
     shapes.set(constant, dims);
@@ -72,4 +72,35 @@ export function foldStatic(model: ModelProto, values: Map<string, Tensor['data']
   });
   const rewritten = pruneGraph({ ...graph, node: nodes, initializer: [...graph.initializer, ...initializers] }, graph.input.map((i) => i.name));
   return withGraph(model, rewritten);
+}
+
+/**
+ * The graph that computes the static tensors `names` from tensor shapes alone: the model's shape arithmetic with
+ * every Shape (and Size) node replaced by a constant from `shapes`. Running it (no inputs, no activations) gives
+ * what a probe at those shapes would fetch — how long runs get their folded values without running the model.
+ */
+export function staticValuesModel(model: ModelProto, shapes: Map<string, number[]>, names: readonly string[]): ModelProto {
+  const graph = model.graph!;
+  const known = staticTensors(model);
+  const initializers = [...graph.initializer];
+  const nodes: NodeProto[] = [];
+  for (const node of graph.node) {
+    if (!node.output.some((o) => o && known.has(o))) continue;
+    if (!SHAPE_OF.has(node.opType)) {
+      nodes.push(node);
+      continue;
+    }
+    const dims = shapes.get(node.input[0]);
+    if (!dims) throw new Error(`No shape for '${node.input[0]}'`);
+    const rank = dims.length;
+    const clamp = (axis: number) => Math.min(rank, Math.max(0, axis < 0 ? axis + rank : axis));
+    const start = clamp(Number(attributeValue(node, 'start') ?? 0));
+    const end = clamp(Number(attributeValue(node, 'end') ?? rank));
+    const value = node.opType === 'Size' ? [dims.reduce((n, d) => n * d, 1)] : dims.slice(start, Math.max(start, end));
+    const name = `${PREFIX}shape::${node.output[0]}`;
+    initializers.push(makeTensor(name, BigInt64Array.from(value.map(BigInt)), node.opType === 'Size' ? [] : [value.length]));
+    nodes.push(makeNode('Identity', [name], [node.output[0]], `${PREFIX}${node.name}`));
+  }
+  const pruned = pruneGraph({ ...graph, node: nodes, initializer: initializers, input: [], output: names.map((n) => makeValueInfo(n)) });
+  return withGraph(model, pruned);
 }

@@ -33,7 +33,15 @@ export interface IntegratedGradientsSettings {
   spacing?: IgSpacing;
   /** Path points per session run (default chosen from the model size). */
   batchSize?: number;
+  /**
+   * Which graphs compute the path points: 'combined' (forward and reverse in one graph, several points per run, every
+   * activation kept) or 'checkpointed' (one point at a time through the forward and checkpointed reverse passes of
+   * answer rows, with the summed target as its one row). Default: combined while one point fits the memory budget.
+   */
+  passes?: IgPasses;
 }
+
+export type IgPasses = 'combined' | 'checkpointed';
 
 export interface IntegratedGradientsResult {
   steps: number;
@@ -51,6 +59,9 @@ export interface IntegratedGradientsResult {
   warning?: string;
   /** Why the baseline differs from the one asked for, or how it was sampled (a zero pad embedding). */
   note?: string;
+  /** Path points per run of the combined graph (from the memory budget; the numbers do not depend on it). */
+  pointsPerRun?: number;
+  passes?: IgPasses;
 }
 
 /** Baseline embeddings [positions, hidden]. */
