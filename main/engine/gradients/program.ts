@@ -42,13 +42,15 @@ import { attentionRowBlocks } from '../../../shared/memory-estimate';
  */
 const SESSION_OPTIONS = {
   forward: { memoryArena: false, prepacking: false },
-  reverse: { memoryArena: false, prepacking: true },
+  // Not pre-packed either (since format 15): the reverse pass reads the weights in place (rules/matmul.ts FusedMatMul)
+  // from the shared, memory-mapped weights file; a pre-packed copy would hold them once more (984 MB at 246 M).
+  reverse: { memoryArena: false, prepacking: false },
   combined: { memoryArena: true, prepacking: true },
 } as const;
 type SessionRole = keyof typeof SESSION_OPTIONS;
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
-const DERIVATIVE_FORMAT = 14;
+const DERIVATIVE_FORMAT = 15;
 /**
  * Row blocks of causal attention (causal-blocks.ts): [T, T] work × (n + 1) / 2n. Alternating runs at T = 512: reverse
  * passes 26–34% faster on the demo model, no measurable change on the 56 M bench model; 4 blocks no faster than 2.
