@@ -91,8 +91,12 @@ export const MEMORY_COEFFICIENTS = Object.freeze({
   SESSION: 1.6,
   LOGITS: 2.3,
   ATTENTION_P: 3,
-  ATTENTION_F: 5.2,
-  ROWS_F: 4,
+  // Weight terms (since the sessions of a model map one weights file, gradients/model-files.ts): the attention stage
+  // holds the mapped weights, counted in RSS once per session that maps them (plain, instrumented) plus the model's
+  // bytes read for a first build (was 5.2: two inline copies, the bytes, and onnxruntime parsing them); the rows stage
+  // no longer holds a reverse session's pre-packed and transposed copies (was 4).
+  ATTENTION_F: 3,
+  ROWS_F: 2.5,
   PROBE_P: 5.5,
   REVERSE_P: 2,
   REVERSE_BLOCK_P: 3,
