@@ -231,6 +231,7 @@ export async function benchScale(budget?: number, models?: string[]): Promise<Sc
       const lengths = [...new Set(plan.filter((p) => p.model === item.model).map((p) => p.tokens))].filter((t) => t <= 2048);
       await waitForMemory(estimate);
       forwards.set(item.model, await plainForwards(folder, lengths));
+      console.error(`scale bench: plain forwards of ${item.model} (ms): ${JSON.stringify(forwards.get(item.model))}`);
     }
     await waitForMemory(estimate);
     console.error(`scale bench: running ${label} (estimate ${formatBytes(estimate)})`);
@@ -251,6 +252,8 @@ export async function benchScale(budget?: number, models?: string[]): Promise<Sc
       stages,
       cacheWritten: formatBytes(cache),
     });
+    // Each row as soon as it is measured: a long bench stopped half-way keeps what it measured.
+    console.error(`scale bench: ${JSON.stringify(rows.at(-1))}`);
   }
   return rows;
 }
