@@ -1,6 +1,7 @@
 // Keeps the derivative-graph cache within a size budget. Each length bucket (sequence length, batch, target count)
-// gets its own derivative graphs; the weights they share are one file per model (`weights-<hash>.data` and its
-// `.json` manifest, see model-files.ts sharedWeightsFile). Entries are removed least recently used first; an entry
+// gets its own derivative graphs; the weights they share are the model's weights file and the program's file of
+// weights preparation changed (`weights-<hash>.data` each, with a `.json` manifest; model-files.ts modelWeightsName,
+// sharedWeightsFile; an entry's metadata names both). Entries are removed least recently used first; an entry
 // is the files sharing one hash prefix (`<hash>.onnx`, `.onnx.data`, `.onnx.json`, `<hash>.reverse.onnx`,
 // `.reverse.onnx.data`). A weights file counts towards the budget and goes once no entry's metadata names it.
 import { readFile, readdir, rm, stat, utimes } from 'node:fs/promises';
