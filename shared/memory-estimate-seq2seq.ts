@@ -7,10 +7,10 @@
 //   Pc = 4·Hd·T·S (cross); PL = Le·Pe + Ld·(Pd + Pc), every layer's probabilities.
 //   peak = RUNTIME + the largest stage
 //   generate    SESSION·F + LOGITS·4TV + ATTENTION_P·max(Pe, Pd + Pc)
-//   attention   ATTENTION_F·F + LOGITS·4TV + ATTENTION_P·(Pe + Pd + Pc) + STORED_JSON·(Le·He·S² + Ld·Hd·A·S)
+//   attention   ATTENTION_F·F (5.2) + LOGITS·4TV + ATTENTION_P·(Pe + Pd + Pc) + STORED_JSON·(Le·He·S² + Ld·Hd·A·S)
 //               + 12·Ld·Hd·A·T: encoder and cross attention stay in the run JSON (nested arrays, then its text), about
 //               190 bytes per value measured; decoder self-attention is a tensor, as for decoder-only runs
-//   rows        F + (ROWS_F − 1)·W + EXPLAIN_P·(PL + R·Pe) + 8·(1 + R)·(Le·S + Ld·T)·(3I + 10d) + 3·4·R·T·V
+//   rows        F + (ROWS_F − 1)·W (ROWS_F 4) + EXPLAIN_P·(PL + R·Pe) + 8·(1 + R)·(Le·S + Ld·T)·(3I + 10d) + 3·4·R·T·V
 //               the composed explain graph (encoder + decoder whole-sequence branch): its shape probe holds every
 //               layer's probabilities, and the reverse pass carries R seeded rows' cotangents through the encoder's
 //               [heads, S, S] products (R = A for token and contrastive targets, 1 for the sequence target)
@@ -47,7 +47,9 @@ export interface Seq2SeqRunShape {
 }
 
 /** Seq2seq coefficients, fitted as the header says. */
-export const SEQ2SEQ_MEMORY_COEFFICIENTS = Object.freeze({ STORED_JSON: 190, EXPLAIN_P: 1.7 });
+// Seq2seq sessions load their weights inline, each its own copy (decoder-only sessions map one weights file since
+// rule 4, which lowered the decoder-only ATTENTION_F and ROWS_F): the weight terms keep rule 3's values.
+export const SEQ2SEQ_MEMORY_COEFFICIENTS = Object.freeze({ STORED_JSON: 190, EXPLAIN_P: 1.7, ATTENTION_F: 5.2, ROWS_F: 4 });
 
 const ROW_METHODS = new Set(['saliency', 'grad_x_input', 'gradient']);
 
@@ -76,7 +78,7 @@ export function estimateSeq2SeqPeakMemory(model: Seq2SeqDimensions, run: Seq2Seq
     stages.push({
       stage: 'attention',
       parts: [
-        { name: 'sessions and graph rewrite', bytes: c.ATTENTION_F * F },
+        { name: 'sessions and graph rewrite', bytes: s.ATTENTION_F * F },
         { name: 'forward pass (full logits, one layer of each attention)', bytes: logits + c.ATTENTION_P * (Pe + Pd + Pc) },
         { name: 'encoder and cross attention in the run JSON', bytes: s.STORED_JSON * (Le * He * S * S + Ld * Hd * A * S) },
         { name: 'stored decoder attention rows', bytes: 12 * Ld * Hd * A * T },
@@ -93,7 +95,7 @@ export function estimateSeq2SeqPeakMemory(model: Seq2SeqDimensions, run: Seq2Seq
   const wantsIg = run.methods.includes('integrated_gradients');
   if (rowMethods || wantsIg) {
     const total = (list: MemoryPart[]) => list.reduce((sum, part) => sum + part.bytes, 0);
-    const rows = explain(run.target === 'sequence' ? 1 : A, c.ROWS_F);
+    const rows = explain(run.target === 'sequence' ? 1 : A, s.ROWS_F);
     const ig = explain(1, c.IG_F);
     const rowsLarger = !wantsIg || (rowMethods && total(rows) >= total(ig));
     const parts = rowsLarger ? rows : ig;

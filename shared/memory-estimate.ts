@@ -102,10 +102,17 @@ export const MEMORY_COEFFICIENTS = Object.freeze({
   SESSION: 1.6,
   LOGITS: 2.3,
   ATTENTION_P: 3,
-  ATTENTION_F: 5.2,
-  ROWS_F: 4,
+  // Weight terms (since the sessions of a model map one weights file, gradients/model-files.ts): the attention stage
+  // holds the mapped weights, counted in RSS once per session that maps them (plain, instrumented) plus the model's
+  // bytes read for a first build (was 5.2: two inline copies, the bytes, and onnxruntime parsing them); the rows stage
+  // no longer holds a reverse session's pre-packed and transposed copies (was 4).
+  ATTENTION_F: 3,
+  ROWS_F: 2.5,
   PROBE_P: 5.5,
-  REVERSE_P: 2,
+  // Rule 4: fitted to the 40 M bench model (h512 × 8 layers, 8 heads) at 2,048 and 4,096 tokens with its probe at
+  // short lengths (README "What fits"): its runs held 4.5 and 11.3 GB where 2·P predicted 3.0 and 5.1 GB; the ~13·P
+  // more (the reverse pass holds more than one layer's recomputed attention at a time; not yet traced) is charged.
+  REVERSE_P: 15,
   REVERSE_BLOCK_P: 3,
   IG_F: 3.7,
   IG_P: 6.3,

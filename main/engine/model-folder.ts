@@ -8,7 +8,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { DeviceChoice } from '../../shared/run';
 import { ConfigError, modelKind, normalizeConfig, tokenIds, type ModelConfig } from './config';
-import { createSession, oneLine, type SessionHandle, type SessionOptions } from './runtime';
+import { createSession, MAPPED_WEIGHTS, oneLine, type SessionHandle, type SessionOptions } from './runtime';
+import { mappedModelFile } from './mapped-model';
 import { loadTokenizer, type PreTrainedTokenizer } from './transformers';
 
 /** transformers.js dtypes and the file-name suffix each selects (`model${suffix}.onnx`). */
@@ -141,6 +142,11 @@ export interface LoadOptions {
   dtype?: Dtype;
   device?: DeviceChoice;
   session?: SessionOptions;
+  /**
+   * Graph cache folder: the plain session then opens the model's graph with its weights in the model's shared
+   * weights file (mapped-model.ts), so that it and the attention and derivative sessions hold them once.
+   */
+  weightsCache?: string;
   /** Called once config and tokenizer are read and before the session is created; may throw to refuse the run. */
   beforeSession?: (folder: ReadModelFolder) => void | Promise<void>;
 }
@@ -469,17 +475,24 @@ export async function loadModelFolder(dir: string, options: LoadOptions = {}): P
   const { info, variant, config } = folder;
   const onnxPath = join(info.path, variant.file);
   let session: SessionHandle;
+  let onnxSha256: string | undefined;
   try {
-    session = await createSession(onnxPath, options.device ?? 'auto', options.session);
+    let sessionPath = onnxPath;
+    let sessionOptions = options.session;
+    if (options.weightsCache) {
+      onnxSha256 = await sha256File(onnxPath);
+      sessionPath = await mappedModelFile(onnxPath, onnxSha256, options.weightsCache);
+      sessionOptions = { ...options.session, ...MAPPED_WEIGHTS };
+    }
+    session = await createSession(sessionPath, options.device ?? 'auto', sessionOptions);
   } catch (error) {
     throw sessionError(error, variant);
   }
   let layout: GraphLayout;
-  let onnxSha256: string;
   try {
     layout = graphLayout(session, config);
     checkGraph(variant, layout);
-    onnxSha256 = await sha256File(onnxPath);
+    onnxSha256 ??= await sha256File(onnxPath);
   } catch (error) {
     await session.release();
     throw error;

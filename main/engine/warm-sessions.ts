@@ -8,7 +8,7 @@ import type { DeviceChoice, RunSessionsJson } from '../../shared/run';
 import { warmSessionBytes, type ModelDimensions } from '../../shared/memory-estimate';
 import { admitRun, defaultMemoryBudget, modelDimensions, type Admission } from './memory-check';
 import { loadModelFolder, type Dtype, type LoadedModel, type ReadModelFolder } from './model-folder';
-import { createSession, type SessionHandle } from './runtime';
+import { createSession, MAPPED_WEIGHTS, type SessionHandle } from './runtime';
 import { GradientProgram } from './gradients/program';
 import { fileStamp, SessionPool, type Lease } from './session-pool';
 
@@ -42,9 +42,10 @@ interface PooledModel {
 /**
  * Loads (or takes warm) the request's model folder and admits the run: the admission (context and memory budget)
  * comes before onnxruntime reads any weight, and releases other models' idle sessions when the run needs their room.
- * Call `sessions.end()` when the run is over.
+ * Call `sessions.end()` when the run is over. With `weightsCache` (the graph cache folder) the plain session maps the
+ * model's shared weights file (model-folder.ts LoadOptions.weightsCache).
  */
-export async function warmModel(pool: SessionPool, modelPath: string, request: ExplainRequest): Promise<WarmModel> {
+export async function warmModel(pool: SessionPool, modelPath: string, request: ExplainRequest, weightsCache?: string): Promise<WarmModel> {
   const path = resolve(modelPath);
   const owner = `${path}|${request.dtype ?? ''}|${request.device ?? 'auto'}`;
   let admission: Admission | undefined;
@@ -61,6 +62,7 @@ export async function warmModel(pool: SessionPool, modelPath: string, request: E
       const model = await loadModelFolder(path, {
         dtype: request.dtype as Dtype | undefined,
         device: request.device,
+        weightsCache,
         beforeSession: async (read) => {
           folder = read;
           await admit(read);
@@ -108,7 +110,7 @@ export class RunSessions {
       // The graph and its external weights sit in one cache folder.
       stamp: await fileStamp([dirname(path)]),
       open: async () => {
-        const session = await createSession(path, device);
+        const session = await createSession(path, device, MAPPED_WEIGHTS);
         return { value: session, bytes: warmSessionBytes(this.dimensions, 'attention'), release: () => session.release() };
       },
     });

@@ -65,7 +65,7 @@ export async function runExplanation(request: ExplainRequest, context: PipelineC
   // Refusals (sequence over the model's positions, estimate over the memory budget) come before any run row is
   // written and before onnxruntime reads the weights: only config and tokenizer have been read. The model and the
   // explainers' sessions come from the process's warm pool and go back to it after the run (warm-sessions.ts).
-  const warm = await time('load', () => warmModel(context.sessions ?? processSessionPool(), modelPath, request));
+  const warm = await time('load', () => warmModel(context.sessions ?? processSessionPool(), modelPath, request, context.cacheDir));
   try {
     return await explainLoaded(request, context, warm, timings, time);
   } finally {

@@ -12,7 +12,7 @@ import { parseByteSize } from '../../shared/memory-estimate';
 
 // `npm run bench -- scale --memory-budget 8G`: names pick benchmarks (default: all but scale, which builds ~1 GB).
 const { values, positionals: only } = parseArgs({
-  options: { 'memory-budget': { type: 'string' }, tokens: { type: 'string' }, answer: { type: 'string' }, before: { type: 'string' } },
+  options: { 'memory-budget': { type: 'string' }, models: { type: 'string' }, tokens: { type: 'string' }, answer: { type: 'string' }, before: { type: 'string' } },
   allowPositionals: true,
 });
 const wanted = (name: string) => (only.length === 0 && !name.startsWith('scale')) || only.includes(name);
@@ -52,7 +52,8 @@ if (wanted('methods')) {
 }
 if (wanted('scale')) {
   const budget = values['memory-budget'] === undefined ? undefined : parseByteSize(values['memory-budget']);
-  const rows = await benchScale(budget);
+  // `--models 200M` runs one model's rows only.
+  const rows = await benchScale(budget, values.models?.split(','));
   table(`Scale (${new Date().toISOString()}): peak RSS and stages as multiples of a plain forward; estimates next to them`, rows);
 }
 if (wanted('scale-long')) {

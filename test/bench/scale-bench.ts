@@ -34,6 +34,11 @@ export interface ScaleRow {
   outcome: string;
   estimate: string;
   peakRss?: string;
+  /**
+   * Peak proportional memory (PSS), sampled by the bench every 250 ms from /proc: a page of the shared weights file
+   * that several sessions map counts once here, once per mapping in RSS.
+   */
+  peakPss?: string;
   /** Estimate ÷ measured peak. */
   factor?: number;
   plainForwardMs?: number;
@@ -64,11 +69,31 @@ function tokenIds(count: number, offset: number): number[] {
   return Array.from({ length: count }, (_, i) => (i === 0 && offset === 0 ? 1 : 100 + ((i * 7919 + offset) % 31800)));
 }
 
-function folderBytes(path: string): number {
+/** Bytes of the files under `path`, each file once: graph folders hard-link the model's one weights file. */
+function folderBytes(path: string, seen = new Set<number>()): number {
   if (!existsSync(path)) return 0;
   const info = statSync(path);
-  if (!info.isDirectory()) return info.size;
-  return readdirSync(path).reduce((sum, name) => sum + folderBytes(join(path, name)), 0);
+  if (!info.isDirectory()) {
+    if (seen.has(info.ino)) return 0;
+    seen.add(info.ino);
+    return info.size;
+  }
+  return readdirSync(path).reduce((sum, name) => sum + folderBytes(join(path, name), seen), 0);
+}
+
+/** Samples a process's PSS (bytes) until it exits; `peak()` is the largest seen. Linux only (else 0). */
+function pssSampler(pid: number | undefined): { peak: () => number; stop: () => void } {
+  let peak = 0;
+  const sample = () => {
+    try {
+      const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      peak = Math.max(peak, Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1] ?? 0) * 1024);
+    } catch {
+      // exited, or no /proc
+    }
+  };
+  const timer = setInterval(sample, 250);
+  return { peak: () => peak, stop: () => clearInterval(timer) };
 }
 
 function availableBytes(): number {
@@ -148,7 +173,7 @@ async function explainChild(
   tree = root,
   /** Config home (graph cache) of the run; default the bench's shared one. */
   home = join(benchHome, 'home'),
-): Promise<{ peak: number; run: RunJson; cache: number }> {
+): Promise<{ peak: number; peakPss: number; run: RunJson; cache: number }> {
   const cacheFolder = join(home, 'LLM Explainer Workbench', 'cache');
   const before = folderBytes(cacheFolder);
   const json = join(benchHome, `run-${process.pid}.json`);
@@ -156,21 +181,24 @@ async function explainChild(
   const args = ['--import', 'tsx', 'test/fixtures/measured-cli.ts', 'explain', '--model', folder, '--db', join(benchHome, 'runs.db'), '--json', json, '-q',
     '--input-ids', body.inputIds!.join(','), '--answer-ids', body.answerIds!.join(','), '--methods', methods.join(','), '--experiment', 'scale-bench', '--tag', name];
   if (budget !== undefined) args.push('--memory-budget', String(budget));
-  const { stderr } = await promisify(execFile)('nice', [process.execPath, ...args], {
+  // `nice` execs node: the child's pid is the CLI's.
+  const child = promisify(execFile)('nice', [process.execPath, ...args], {
     cwd: tree,
     env: { ...process.env, XDG_CONFIG_HOME: home },
     maxBuffer: 1 << 26,
   });
+  const sampler = pssSampler(child.child.pid);
+  const { stderr } = await child.finally(() => sampler.stop());
   const run = JSON.parse(readFileSync(json, 'utf8')) as RunJson;
   rmSync(json, { force: true });
-  return { peak: Number(/peak-rss-bytes (\d+)/.exec(stderr)![1]), run, cache: folderBytes(cacheFolder) - before };
+  return { peak: Number(/peak-rss-bytes (\d+)/.exec(stderr)![1]), peakPss: sampler.peak(), run, cache: folderBytes(cacheFolder) - before };
 }
 
 /**
  * Runs the scale table. `budget`: bytes (`npm run bench -- scale --memory-budget 8G`); default the engine's own
  * (half of physical memory).
  */
-export async function benchScale(budget?: number): Promise<ScaleRow[]> {
+export async function benchScale(budget?: number, models?: string[]): Promise<ScaleRow[]> {
   mkdirSync(benchHome, { recursive: true });
   const { readModelFolder } = await import('../../main/engine/model-folder');
   const { admitRun, defaultMemoryBudget } = await import('../../main/engine/memory-check');
@@ -187,7 +215,7 @@ export async function benchScale(budget?: number): Promise<ScaleRow[]> {
   ];
   const rows: ScaleRow[] = [];
   const forwards = new Map<string, Record<number, number>>();
-  for (const item of plan) {
+  for (const item of plan.filter((p) => !models || models.includes(p.model))) {
     const folder = await modelFolder(item.model);
     const label = `${item.model} ${item.tokens} ${item.methods.join('+')}`;
     const base = { model: item.model, tokens: item.tokens, methods: item.methods.join(', ') };
@@ -203,10 +231,11 @@ export async function benchScale(budget?: number): Promise<ScaleRow[]> {
       const lengths = [...new Set(plan.filter((p) => p.model === item.model).map((p) => p.tokens))].filter((t) => t <= 2048);
       await waitForMemory(estimate);
       forwards.set(item.model, await plainForwards(folder, lengths));
+      console.error(`scale bench: plain forwards of ${item.model} (ms): ${JSON.stringify(forwards.get(item.model))}`);
     }
     await waitForMemory(estimate);
     console.error(`scale bench: running ${label} (estimate ${formatBytes(estimate)})`);
-    const { peak, run, cache } = await explainChild(label, folder, item.tokens, item.methods, budget);
+    const { peak, peakPss, run, cache } = await explainChild(label, folder, item.tokens, item.methods, budget);
     const forward = forwards.get(item.model)![item.tokens];
     const stages = Object.entries(run.timings)
       .filter(([stage]) => stage !== 'store')
@@ -217,11 +246,14 @@ export async function benchScale(budget?: number): Promise<ScaleRow[]> {
       outcome: 'measured',
       estimate: formatBytes(estimate),
       peakRss: formatBytes(peak),
+      peakPss: formatBytes(peakPss),
       factor: Number((estimate / peak).toFixed(2)),
       plainForwardMs: Math.round(forward),
       stages,
       cacheWritten: formatBytes(cache),
     });
+    // Each row as soon as it is measured: a long bench stopped half-way keeps what it measured.
+    console.error(`scale bench: ${JSON.stringify(rows.at(-1))}`);
   }
   return rows;
 }

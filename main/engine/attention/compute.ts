@@ -15,8 +15,9 @@ import {
 } from '../../../shared/attention-math';
 import type { DeviceChoice } from '../../../shared/run';
 import { normalizeConfig, type ModelConfig } from '../config';
-import { decodeModel, encodeModel, type ModelProto } from '../onnx/proto';
-import { createSession, int64Tensor, type SessionHandle } from '../runtime';
+import { decodeModel, encodeModel, type ModelProto, type TensorProto } from '../onnx/proto';
+import { linkedModelWeights, writeModelFiles } from '../gradients/model-files';
+import { createSession, int64Tensor, MAPPED_WEIGHTS, type SessionHandle } from '../runtime';
 import { forwardFeeds } from './feeds';
 import { EXPLAIN_NAMES, instrumentModel, INSTRUMENT_VERSION, sha256, type InstrumentOptions } from './instrument';
 import { ATTENTION_NORM_OUTPUT } from '../methods/attention-norm';
@@ -93,6 +94,12 @@ export function externalLocations(model: ModelProto): string[] {
 }
 
 /**
+ * A rewritten model to cache: its encoded bytes (weights inline), or the graph with the original's initializers and
+ * the file's sha256, written with the weights in the model's shared weights file (model-files.ts linkedModelWeights).
+ */
+type RewrittenModel = { external: string[] } & ({ bytes: Uint8Array } | { model: ModelProto; original: TensorProto[]; sha256: string });
+
+/**
  * Writes a rewritten model into the cache: `<cacheDir>/<key>/model.onnx`, with the original's external weight
  * files hard-linked (copied across file systems) next to it, because onnxruntime refuses data paths outside
  * the model's folder. Returns the path to open.
@@ -101,7 +108,7 @@ export async function cachedModelFile(
   cacheDir: string,
   key: string,
   modelPath: string,
-  build: () => { bytes: Uint8Array; external: string[] } | Promise<{ bytes: Uint8Array; external: string[] }>,
+  build: () => RewrittenModel | Promise<RewrittenModel>,
 ): Promise<{ path: string; cached: boolean }> {
   const folder = join(cacheDir, key);
   const path = join(folder, 'model.onnx');
@@ -111,7 +118,8 @@ export async function cachedModelFile(
   } catch {
     // build below
   }
-  const { bytes, external } = await build();
+  const built = await build();
+  const { external } = built;
   await mkdir(folder, { recursive: true });
   for (const location of external) {
     const target = join(folder, location);
@@ -124,7 +132,14 @@ export async function cachedModelFile(
     }
   }
   const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(temporary, bytes);
+  if ('bytes' in built) {
+    await writeFile(temporary, built.bytes);
+  } else {
+    // The model's weights stay in its weights file, linked here: the session maps the pages other sessions map.
+    const shared = await linkedModelWeights(built.original, built.sha256, cacheDir, folder);
+    await writeModelFiles(built.model, temporary, 'model.onnx.data', shared);
+    await rename(`${temporary}.data`, `${path}.data`);
+  }
   await rename(temporary, path);
   return { path, cached: false };
 }
@@ -161,13 +176,14 @@ export async function computeAttention(request: AttentionRequest): Promise<Atten
   // GroupQueryAttention's own probabilities are cheaper than its decomposition, but only the CPU kernel has them.
   const options: InstrumentOptions = { rollout: wantRollout, nativeProbabilities: (request.device ?? 'cpu') === 'cpu' && !request.attentionNorm };
   if (request.attentionNorm) options.attentionNorm = true; // only in the cache key when asked, so older cached graphs stay valid
-  const key = sha256(new TextEncoder().encode(JSON.stringify([INSTRUMENT_VERSION, modelHash, options]))).slice(0, 32);
+  // 'mapped': graphs written since the weights live in the model's shared weights file (inline before).
+  const key = sha256(new TextEncoder().encode(JSON.stringify([INSTRUMENT_VERSION, modelHash, options, 'mapped']))).slice(0, 32);
   let sites: string[] = [];
   const file = await cachedModelFile(request.cacheDir, key, request.modelPath, async () => {
     const decoded = wholeSequenceGraph(decodeModel(bytes ?? new Uint8Array(await readFile(request.modelPath))));
     const instrumented = instrumentModel(decoded, options);
     sites = instrumented.sites;
-    return { bytes: encodeModel(instrumented.model), external: externalLocations(decoded) };
+    return { model: instrumented.model, original: decoded.graph!.initializer, sha256: modelHash, external: externalLocations(decoded) };
   });
   const prepared = performance.now();
   const session = await openRewritten(request, file.path);
@@ -202,7 +218,7 @@ export async function computeAttention(request: AttentionRequest): Promise<Atten
 /** The rewritten graph's session: from the caller's warm pool, or opened for this call. */
 function openRewritten(request: AttentionRequest, path: string): Promise<SessionHandle> {
   const device = request.device ?? 'cpu';
-  return request.openSession ? request.openSession(path, device) : createSession(path, device);
+  return request.openSession ? request.openSession(path, device) : createSession(path, device, MAPPED_WEIGHTS);
 }
 
 function aggregate(parts: {

@@ -1,6 +1,7 @@
 // Keeps the derivative-graph cache within a size budget. Each length bucket (sequence length, batch, target count)
-// gets its own derivative graphs; the weights they share are one file per model (`weights-<hash>.data` and its
-// `.json` manifest, see model-files.ts sharedWeightsFile). Entries are removed least recently used first; an entry
+// gets its own derivative graphs; the weights they share are the model's weights file and the program's file of
+// weights preparation changed (`weights-<hash>.data` each, with a `.json` manifest; model-files.ts modelWeightsName,
+// sharedWeightsFile; an entry's metadata names both). Entries are removed least recently used first; an entry
 // is the files sharing one hash prefix (`<hash>.onnx`, `.onnx.data`, `.onnx.json`, `<hash>.reverse.onnx`,
 // `.reverse.onnx.data`). A weights file counts towards the budget and goes once no entry's metadata names it.
 import { readFile, readdir, rm, stat, utimes } from 'node:fs/promises';
@@ -27,7 +28,7 @@ export async function touchCacheEntry(metadataFile: string): Promise<void> {
  */
 export async function pruneCache(folder: string, budget: number, keep: ReadonlySet<string> = new Set()): Promise<string[]> {
   const names = await readdir(folder).catch(() => [] as string[]);
-  const entries = new Map<string, { bytes: number; used: number; files: string[]; weights?: string }>();
+  const entries = new Map<string, { bytes: number; used: number; files: string[]; weights: string[] }>();
   const weights = new Map<string, { bytes: number; users: number; recent: boolean }>();
   for (const name of names.filter((n) => /^weights-[0-9a-f]{32}\.data$/.test(n))) {
     const info = await stat(join(folder, name)).catch(() => undefined);
@@ -38,14 +39,18 @@ export async function pruneCache(folder: string, budget: number, keep: ReadonlyS
     if (!prefix) continue;
     const info = await stat(join(folder, name)).catch(() => undefined);
     if (!info) continue;
-    const entry = entries.get(prefix) ?? { bytes: 0, used: 0, files: [] };
+    const entry = entries.get(prefix) ?? { bytes: 0, used: 0, files: [], weights: [] };
     entry.bytes += info.size;
     entry.files.push(name);
     if (name.endsWith('.onnx.json') && !name.endsWith('.reverse.onnx.json')) {
       entry.used = info.mtimeMs;
-      entry.weights = await readFile(join(folder, name), 'utf8').then((t) => (JSON.parse(t) as { weights?: string }).weights, () => undefined);
-      const shared = entry.weights ? weights.get(entry.weights) : undefined;
-      if (shared) shared.users++;
+      // One name, or (since format 15) the model's weights file and the program's own.
+      const named = await readFile(join(folder, name), 'utf8').then((t) => (JSON.parse(t) as { weights?: string | string[] }).weights, () => undefined);
+      entry.weights = named === undefined ? [] : [named].flat();
+      for (const file of entry.weights) {
+        const shared = weights.get(file);
+        if (shared) shared.users++;
+      }
     }
     entries.set(prefix, entry);
   }
@@ -66,10 +71,12 @@ export async function pruneCache(folder: string, budget: number, keep: ReadonlyS
     for (const file of ordered) await rm(join(folder, file), { force: true }).catch(() => undefined);
     total -= entry.bytes;
     removed.push(prefix);
-    const shared = entry.weights ? weights.get(entry.weights) : undefined;
-    if (shared && --shared.users === 0) {
-      await removeWeights(folder, entry.weights!);
-      total -= shared.bytes;
+    for (const file of entry.weights) {
+      const shared = weights.get(file);
+      if (shared && --shared.users === 0) {
+        await removeWeights(folder, file);
+        total -= shared.bytes;
+      }
     }
   }
   return removed;

@@ -10,10 +10,11 @@
 // broadcast reductions, Pad amounts and Concat splits plain constants. Runs explain one sequence at a time,
 // so a derivative graph is built once per (model, sequence length, batch, target count) and cached.
 import { GraphBuilder } from '../onnx/graph-builder';
-import { DataType, makeValueInfo, type ModelProto, type NodeProto } from '../onnx/proto';
+import { DataType, makeValueInfo, opsetEntry, type ModelProto, type NodeProto } from '../onnx/proto';
 import { GraphTools, defaultOpset, pruneGraph, withGraph } from './graph-tools';
 import { operatorsWith } from './operators';
 import { GradientError, RuleContext, ruleFor } from './rules';
+import { MS_DOMAIN } from './rules/matmul';
 
 export interface DifferentiateOptions {
   /**
@@ -122,7 +123,14 @@ export function differentiate(model: ModelProto, options: DifferentiateOptions):
       graph.input.map((i) => i.name),
     ),
   );
-  return { model: extended, gradientOutputs };
+  return { model: withMsDomain(extended), gradientOutputs };
+}
+
+/** Declares the com.microsoft domain when a rule used one of its operators (matmul.ts: FusedMatMul). */
+function withMsDomain(model: ModelProto): ModelProto {
+  const used = model.graph!.node.some((node) => node.domain === MS_DOMAIN);
+  if (!used || model.opsetImport.some((o) => o.domain === MS_DOMAIN)) return model;
+  return { ...model, opsetImport: [...model.opsetImport, opsetEntry(MS_DOMAIN, 1)] };
 }
 
 /** Element types of the differentiated inputs (graph inputs or initializers). */

@@ -3,7 +3,7 @@
 // never encoded with their weights inline; onnxruntime then loads them from the path.
 import { wholeSequenceGraph } from '../onnx/whole-sequence';
 import { createHash } from 'node:crypto';
-import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { decodeModel, encodeModel, metadataEntry, type ModelProto, type TensorProto } from '../onnx/proto';
 import { withGraph } from './graph-tools';
@@ -19,7 +19,8 @@ const MIN_EXTERNAL_BYTES = 1024;
  */
 export interface SharedWeights {
   location: string;
-  tensors: Map<string, { offset: number; length: number; rawData: Uint8Array }>;
+  /** `location`: the file holding this tensor when it is not the default one (weights merged from two files). */
+  tensors: Map<string, { offset: number; length: number; rawData: Uint8Array; location?: string }>;
 }
 
 function externalTensor(tensor: TensorProto, location: string, offset: number, length: number): TensorProto {
@@ -46,7 +47,7 @@ export async function writeModelFiles(model: ModelProto, file: string, dataName 
     for (const tensor of model.graph!.initializer) {
       const known = shared?.tensors.get(tensor.name);
       if (known && known.rawData === tensor.rawData) {
-        initializer.push(externalTensor(tensor, shared!.location, known.offset, known.length));
+        initializer.push(externalTensor(tensor, known.location ?? shared!.location, known.offset, known.length));
         continue;
       }
       if (tensor.rawData.length < MIN_EXTERNAL_BYTES) {
@@ -76,9 +77,9 @@ const PAGE = 4096;
  * into memory, so every session whose graph refers to this file shares one copy of the weights in the page cache,
  * and the cache folder holds them once per model instead of once per graph.
  */
-export async function sharedWeightsFile(model: ModelProto, folder: string, name: string): Promise<SharedWeights> {
+export async function sharedWeightsFile(initializers: readonly Pick<TensorProto, 'name' | 'rawData'>[], folder: string, name: string): Promise<SharedWeights> {
   const manifestFile = join(folder, `${name}.json`);
-  const byName = new Map(model.graph!.initializer.filter((t) => t.rawData.length >= MIN_EXTERNAL_BYTES).map((t) => [t.name, t]));
+  const byName = new Map(initializers.filter((t) => t.rawData.length >= MIN_EXTERNAL_BYTES).map((t) => [t.name, t]));
   const tensors: SharedWeights['tensors'] = new Map();
   const manifest = await readFile(manifestFile, 'utf8').then((text) => JSON.parse(text) as { tensors: Record<string, [number, number]> }, () => undefined);
   if (manifest) {
@@ -108,6 +109,37 @@ export async function sharedWeightsFile(model: ModelProto, folder: string, name:
   await writeFile(`${manifestFile}.${process.pid}.tmp`, JSON.stringify({ tensors: entries }));
   await rename(`${manifestFile}.${process.pid}.tmp`, manifestFile);
   return { location: name, tensors };
+}
+
+/** Folder of the graph cache holding the model's weights file (and the derivative graphs that refer to it). */
+export const WEIGHTS_FOLDER = 'gradients';
+
+/**
+ * Name of the file holding a model's own weights as read from its ONNX file (`sha256` of that file): one per model,
+ * mapped by every session that refers to it — plain, instrumented attention, derivative — so the weights are in
+ * memory once (the page cache's copy) however many sessions are open. Named like a program's weights file, so the
+ * cache budget (cache-budget.ts) counts it and removes it with the last entry naming it.
+ */
+export function modelWeightsName(sha256: string): string {
+  return `weights-${createHash('sha256').update(`model|${sha256}`).digest('hex').slice(0, 32)}.data`;
+}
+
+/**
+ * The model's weights file (`modelWeightsName`, written in `cacheDir/gradients` when missing) made visible in
+ * `folder` by a hard link — the same file, so the same pages in memory; onnxruntime reads external data only from
+ * the graph's own folder. A copy where links are not possible (another file system), which then costs a copy.
+ */
+export async function linkedModelWeights(initializers: readonly TensorProto[], sha256: string, cacheDir: string, folder: string): Promise<SharedWeights> {
+  const name = modelWeightsName(sha256);
+  const home = join(cacheDir, WEIGHTS_FOLDER);
+  await mkdir(home, { recursive: true });
+  const shared = await sharedWeightsFile(initializers, home, name);
+  if (home !== folder) {
+    await link(join(home, name), join(folder, name)).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') await copyFile(join(home, name), join(folder, name));
+    });
+  }
+  return shared;
 }
 
 /** Removes a model written by `writeModelFiles`. */

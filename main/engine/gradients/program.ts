@@ -9,8 +9,8 @@ import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSession, Tensor, type Feeds, type SessionHandle } from '../runtime';
-import { DataType, makeValueInfo, type ModelProto, type ValueInfoProto } from '../onnx/proto';
-import { readModel, sharedWeightsFile, writeModelFiles, type SharedWeights } from './model-files';
+import { DataType, makeValueInfo, type ModelProto, type TensorProto, type ValueInfoProto } from '../onnx/proto';
+import { modelWeightsName, readModel, sharedWeightsFile, writeModelFiles, type SharedWeights } from './model-files';
 import type { DeviceChoice } from '../../../shared/run';
 import { differentiate } from './differentiate';
 import { withGraph } from './graph-tools';
@@ -43,13 +43,15 @@ import { attentionRowBlocks } from '../../../shared/memory-estimate';
  */
 const SESSION_OPTIONS = {
   forward: { memoryArena: false, prepacking: false },
-  reverse: { memoryArena: false, prepacking: true },
+  // Not pre-packed either (since format 15): the reverse pass reads the weights in place (rules/matmul.ts FusedMatMul)
+  // from the shared, memory-mapped weights file; a pre-packed copy would hold them once more (984 MB at 246 M).
+  reverse: { memoryArena: false, prepacking: false },
   combined: { memoryArena: true, prepacking: true },
 } as const;
 type SessionRole = keyof typeof SESSION_OPTIONS;
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
-const DERIVATIVE_FORMAT = 14;
+const DERIVATIVE_FORMAT = 15;
 /**
  * Row blocks of causal attention (causal-blocks.ts): [T, T] work × (n + 1) / 2n. Alternating runs at T = 512: reverse
  * passes 26–34% faster on the demo model, no measurable change on the 56 M bench model; 4 blocks no faster than 2.
@@ -186,6 +188,11 @@ export class GradientProgram {
   private readonly probed = new Map<string, DerivativeProbe>();
   private readonly embedding: Embedding;
   private model: ModelProto | undefined;
+  /**
+   * The model's weights as read, before preparation (name and bytes): what the model's own weights file holds
+   * (model-files.ts modelWeightsName). Dropped with the prepared graph.
+   */
+  private original: Pick<TensorProto, 'name' | 'rawData'>[] | undefined;
   /** The prepared weights, written once per cache folder (model-files.ts sharedWeightsFile). */
   private readonly weights = new Map<string, Promise<SharedWeights>>();
   /** Whether runs of this model may be padded to length buckets; undefined until a derivative graph says. */
@@ -197,9 +204,11 @@ export class GradientProgram {
     split: SplitEmbeddings | Embedding,
     readonly floatType: number,
     private readonly source: ProgramSource,
+    original?: Pick<TensorProto, 'name' | 'rawData'>[],
   ) {
     const { model, ...embedding } = { model: undefined, ...split };
     this.model = model;
+    this.original = original;
     this.embedding = embedding;
   }
 
@@ -216,16 +225,18 @@ export class GradientProgram {
       if (cached) return new GradientProgram(sha256, cached, floatType, source);
       const prepared = await GradientProgram.prepare(source);
       await writeTable(tableFile, prepared.sha256, floatType, prepared.split);
-      return new GradientProgram(prepared.sha256, prepared.split, floatType, source);
+      return new GradientProgram(prepared.sha256, prepared.split, floatType, source, prepared.original);
     }
-    const { sha256, split } = await GradientProgram.prepare(source);
-    return new GradientProgram(sha256, split, floatType, source);
+    const { sha256, split, original } = await GradientProgram.prepare(source);
+    return new GradientProgram(sha256, split, floatType, source, original);
   }
 
-  private static async prepare(source: ProgramSource): Promise<{ sha256: string; split: SplitEmbeddings; floatType: number }> {
+  private static async prepare(source: ProgramSource): Promise<{ sha256: string; split: SplitEmbeddings; floatType: number; original: Pick<TensorProto, 'name' | 'rawData'>[] }> {
     const { proto, sha256 } = await readModel(source.model);
     const floatType = source.floatType ?? DataType.FLOAT;
-    return { sha256, split: splitEmbeddings(prepareForGradients(proto, floatType)), floatType };
+    // Captured before preparation, which may replace tensors (decompositions, float conversion).
+    const original = proto.graph!.initializer.map(({ name, rawData }) => ({ name, rawData }));
+    return { sha256, split: splitEmbeddings(prepareForGradients(proto, floatType)), floatType, original };
   }
 
   private get device(): DeviceChoice {
@@ -265,9 +276,10 @@ export class GradientProgram {
   /** Reads and prepares the model again after a compact program dropped it. */
   private async ensurePrepared(): Promise<void> {
     if (this.model) return;
-    const { sha256, split } = await GradientProgram.prepare(this.source);
+    const { sha256, split, original } = await GradientProgram.prepare(this.source);
     if (sha256 !== this.sha256) throw new Error('The model file changed since this gradient program was opened; open it again');
     this.model = split.model;
+    this.original = original;
   }
 
   /**
@@ -285,6 +297,7 @@ export class GradientProgram {
   private compact(): void {
     if (!this.source.compact || typeof this.source.model !== 'string') return;
     this.model = undefined;
+    this.original = undefined;
     this.heads.clear();
     this.probed.clear();
     // Its entries hold the prepared weights' bytes (to recognise them in new graphs): read again with the model.
@@ -517,7 +530,7 @@ export class GradientProgram {
       }
       const paddable = probe.allCausal;
       const attentionRowBlocks = built.attentionRowBlocks;
-      await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: built.passes?.saved, paddable, attentionRowBlocks, weights: this.weightsName }));
+      await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: built.passes?.saved, paddable, attentionRowBlocks, weights: [modelWeightsName(this.sha256), this.weightsName] }));
       if (this.cacheDir) {
         // Open entries (their sessions hold them) and this one stay; older ones go once the cache is over budget.
         const keep = new Set([...this.sessions.keys(), key].map((k) => createHash('sha256').update(k).digest('hex').slice(0, 32)));
@@ -644,11 +657,25 @@ export class GradientProgram {
   private sharedWeights(folder: string): Promise<SharedWeights> {
     let shared = this.weights.get(folder);
     if (!shared) {
-      shared = sharedWeightsFile(this.split.model, folder, this.weightsName);
+      shared = this.writeSharedWeights(folder);
       this.weights.set(folder, shared);
       shared.catch(() => this.weights.delete(folder));
     }
     return shared;
+  }
+
+  /**
+   * Weights the prepared model kept as read refer to the model's own weights file (the one the plain and attention
+   * sessions map too); only what preparation changed (converted or decomposed tensors) goes to this program's file.
+   */
+  private async writeSharedWeights(folder: string): Promise<SharedWeights> {
+    const prepared = this.split.model.graph!.initializer;
+    const model = await sharedWeightsFile(this.original ?? [], folder, modelWeightsName(this.sha256));
+    const kept = (tensor: TensorProto) => model.tensors.get(tensor.name)?.rawData === tensor.rawData;
+    const own = await sharedWeightsFile(prepared.filter((tensor) => !kept(tensor)), folder, this.weightsName);
+    const tensors: SharedWeights['tensors'] = new Map(own.tensors);
+    for (const tensor of prepared.filter(kept)) tensors.set(tensor.name, { ...model.tensors.get(tensor.name)!, location: model.location });
+    return { location: own.location, tensors };
   }
 
   /**

@@ -68,15 +68,18 @@ export function encodeModel(model: ModelProto): Uint8Array {
   return toBinary(ModelProtoSchema, model);
 }
 
+/** One opset import entry, e.g. `opsetEntry('com.microsoft', 1)`. */
+export function opsetEntry(domain: string, version: number): ModelProto['opsetImport'][number] {
+  return create(OperatorSetIdProtoSchema, { domain, version: BigInt(version) });
+}
+
 export function makeModel(graph: GraphProto, opsets: Record<string, number>, producer = 'llm-explainer'): ModelProto {
   return create(ModelProtoSchema, {
     irVersion: 10n,
     producerName: producer,
     producerVersion: '0.1.0',
     graph,
-    opsetImport: Object.entries(opsets).map(([domain, version]) =>
-      create(OperatorSetIdProtoSchema, { domain, version: BigInt(version) }),
-    ),
+    opsetImport: Object.entries(opsets).map(([domain, version]) => opsetEntry(domain, version)),
   });
 }
 
