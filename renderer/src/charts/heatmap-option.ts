@@ -28,6 +28,8 @@ export interface HeatmapSettings {
   digits?: number;
   /** Accessible description of the chart. */
   description?: string;
+  /** Tooltip HTML of a cell, replacing the default (row, column, value); the caller escapes its text. */
+  cellTooltip?: (row: number, col: number, value: number) => string;
 }
 
 const LABEL_LIMIT = 14;
@@ -108,6 +110,7 @@ export function buildHeatmapOption(data: HeatmapData, settings: HeatmapSettings)
         const value = (params as { value?: [number, number, number] }).value;
         if (!value) return '';
         const [col, row, cell] = value;
+        if (settings.cellTooltip) return settings.cellTooltip(row, col, cell);
         const rowText = escapeHtml(displayToken(data.rowLabels[row] ?? ''));
         const colText = escapeHtml(displayToken(data.colLabels[col] ?? ''));
         return `${escapeHtml(settings.rowAxisName ?? 'row')} ${row}: <b>${rowText}</b><br/>${escapeHtml(settings.colAxisName ?? 'column')} ${col}: <b>${colText}</b><br/>${Number(cell.toPrecision(digits))}`;
