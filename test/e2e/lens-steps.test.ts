@@ -33,7 +33,7 @@ afterAll(async () => {
  * down one column). Half-row steps visit every cell on the line at least once.
  */
 async function tooltipsAlong(points: { x: number; y: number }[], pattern: RegExp): Promise<Set<string>> {
-  const tooltip = page.locator('.chart-tooltip');
+  const tooltip = page.getByTestId('logit-lens').locator('.chart-tooltip');
   const seen = new Set<string>();
   for (const { x, y } of points) {
     await page.mouse.move(x, y);
@@ -84,9 +84,9 @@ describe('logit lens and step scores cards', () => {
     const across = Array.from({ length: Math.floor((box.width - 16) / 10) }, (_, k) => ({ x: right - k * 10, y: top }));
     const tokens = await tooltipsAlong(across, /answer token \d+/);
     expect(tokens.size).toBe(answerLength);
-    expect(await page.locator('.chart-tooltip').textContent()).toMatch(/log p = -?[\d.]+.*rank \d+.*top token: \S/);
+    expect(await card.locator('.chart-tooltip').textContent()).toMatch(/log p = -?[\d.]+.*rank \d+.*top token: \S/);
     await page.mouse.move(box.x + box.width - 16, top);
-    await expect.poll(() => page.locator('.chart-tooltip').textContent()).toContain(`layer ${lens.layers}`);
+    await expect.poll(() => card.locator('.chart-tooltip').textContent()).toContain(`layer ${lens.layers}`);
     await workbench.screenshot('run-detail-logit-lens');
     expect(workbench.problems).toEqual([]);
   });
