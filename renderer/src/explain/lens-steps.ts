@@ -36,7 +36,7 @@ function answerTexts(run: RunJson): string[] {
 /**
  * The layers × answer-tokens matrix: heatmap row 0 is the last layer L, the bottom row layer 0 (the embeddings),
  * as logit-lens plots draw depth upwards. Row r holds layer `L − r`.
- * @example logitLensHeatmap(run, 'logprob').rowLabels // ['layer 2', 'layer 1', 'layer 0 (embeddings)'] for L = 2
+ * @example logitLensHeatmap(run, 'logprob').rowLabels // ['layer 2', 'layer 1', 'layer 0 (emb.)'] for L = 2
  */
 export function logitLensHeatmap(run: RunJson, measure: LensMeasure): HeatmapData | null {
   const lens = run.logitLens;
@@ -46,7 +46,7 @@ export function logitLensHeatmap(run: RunJson, measure: LensMeasure): HeatmapDat
   const rows = Array.from({ length: layers }, (_, row) => layers - 1 - row);
   return {
     values: rows.map((layer) => (measure === 'logprob' ? lens.logprob[layer] : lens.rank[layer].map(rankColorValue))),
-    rowLabels: rows.map((layer) => (layer === 0 ? 'layer 0 (embeddings)' : `layer ${layer}`)),
+    rowLabels: rows.map((layer) => (layer === 0 ? 'layer 0 (emb.)' : `layer ${layer}`)),
     colLabels: texts.map((text, index) => `${index}: ${displayToken(text)}`),
   };
 }

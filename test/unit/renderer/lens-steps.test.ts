@@ -21,7 +21,7 @@ function lensRun(): RunJson {
       rank: [0, 3],
       top5: [
         { ids: [5, 4, 900], probabilities: [0.6, 0.3, 0.1] },
-        { ids: [6, 3], probabilities: [0.2, 0.1] },
+        { ids: [6, 3, 901], probabilities: [0.2, 0.1, 4e-7] },
       ],
     },
     logitLens: {
@@ -39,7 +39,7 @@ describe('logit lens shaping', () => {
   it('puts the last layer in the top row and the embeddings at the bottom, coloured by log p or log10(rank + 1)', () => {
     const run = lensRun();
     const logprob = logitLensHeatmap(run, 'logprob')!;
-    expect(logprob.rowLabels).toEqual(['layer 2', 'layer 1', 'layer 0 (embeddings)']);
+    expect(logprob.rowLabels).toEqual(['layer 2', 'layer 1', 'layer 0 (emb.)']);
     expect(logprob.colLabels).toEqual(['0: ·b', '1: c']);
     expect(logprob.values).toEqual([[-0.5, -2], [-4, -3], [-9, -8]]);
     const rank = logitLensHeatmap(run, 'rank')!;
@@ -85,7 +85,7 @@ describe('step scores shaping', () => {
       { text: 'A', probability: 0.3 },
       { text: '#900', probability: 0.1 },
     ]);
-    expect(rows[1].alternatives).toEqual([{ text: 'c', probability: 0.2 }, { text: '<s>', probability: 0.1 }]);
+    expect(rows[1].alternatives).toEqual([{ text: 'c', probability: 0.2 }, { text: '<s>', probability: 0.1 }, { text: '#901', probability: 4e-7 }]);
     expect(stepRows({ ...lensRun(), steps: undefined })).toEqual([]);
   });
 
@@ -95,7 +95,9 @@ describe('step scores shaping', () => {
     expect(rows).toHaveLength(2);
     const cells = rows[1].findAll('td').map((cell) => cell.text());
     expect(cells.slice(0, 5)).toEqual(['1', '-2', '13.5%', '0.75', '3']);
-    expect(rows[0].find('.alternatives').text()).toContain('#900 10.0%');
+    // exp(-2) = 0.135335; a tail probability of 4e-7 is 4e-5 %.
+    expect(rows[0].find('.alternatives').text()).toContain('#900 10%');
+    expect(rows[1].find('.alternatives').text()).toContain('#901 4.0e-5%');
     wrapper.unmount();
   });
 });
