@@ -277,8 +277,8 @@ export interface StepScoresJson {
   entropy: number[];
   /** Vocabulary entries with a strictly larger log-probability than answer_t (0 = top). */
   rank: number[];
-  /** The five most probable next tokens at q_t, most probable first. */
-  top5: { ids: number[]; probabilities: number[] }[];
+  /** The five most probable next tokens at q_t, most probable first; `texts` their token strings (runs since 2026-12-02). */
+  top5: { ids: number[]; probabilities: number[]; texts?: string[] }[];
 }
 
 /** Logit lens: the residual stream after l blocks (l = 0..layers) read out through the final norm and lm_head. */
@@ -291,6 +291,8 @@ export interface LogitLensJson {
   rank: number[][];
   /** Argmax id: [layer][t]. */
   top: number[][];
+  /** The argmax ids' token strings: [layer][t] (runs since 2026-12-02; the run JSON carries no vocabulary otherwise). */
+  topText?: string[][];
   /** "graph" (residual adds found by structure) or "manual" (--logit-lens-manual pattern). */
   source: 'graph' | 'manual';
   /** The graph tensors read as the residual stream, l = 0..L. */

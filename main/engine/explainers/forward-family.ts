@@ -5,6 +5,7 @@ import type { NamedTensor } from '../../../shared/tensor';
 import type { ExplainerFamily } from './explainer';
 import { computeStepScores } from '../methods/step-scores';
 import { computeLogitLens } from '../methods/logit-lens';
+import { tokenTexts } from '../prompt';
 
 /** A [rows] or [depth][rows] JSON array as a float32 store tensor (the catalog's outputs). */
 function vectorTensor(name: string, axes: string[], rows: number[][]): NamedTensor {
@@ -21,6 +22,8 @@ export const forwardFamily: ExplainerFamily = {
     if (methods.includes('step_scores')) {
       context.onProgress?.(0.05, 'step scores');
       json.steps = await computeStepScores(model.session, ids, promptLength);
+      // Token strings of the alternatives: the view has no vocabulary of its own.
+      for (const top of json.steps.top5) top.texts = tokenTexts(model, top.ids);
       tensors.push(vectorTensor('steps.logprob', ['row'], [json.steps.logprob]), vectorTensor('steps.entropy', ['row'], [json.steps.entropy]));
     }
     if (methods.includes('logit_lens')) {
@@ -34,6 +37,7 @@ export const forwardFamily: ExplainerFamily = {
         device: context.device,
         cacheDir: context.cacheDir,
       });
+      json.logitLens.topText = json.logitLens.top.map((row) => tokenTexts(model, row));
       tensors.push(vectorTensor('logitLens.logprob', ['depth', 'row'], json.logitLens.logprob));
     }
     context.onProgress?.(1);

@@ -8,7 +8,8 @@ import type { HeatmapData } from '../charts/heatmap-option';
 export type LensMeasure = 'logprob' | 'rank';
 
 /**
- * Token text by id from the run's own tokens; the run stores no vocabulary, so ids the run never saw have no text.
+ * Token text by id from the run's own tokens (runs stored before `top5[t].texts` and `logitLens.topText` existed
+ * have no vocabulary, so ids the run never saw have no text there).
  * @example tokenTextsById({tokens: {ids: [5, 9], text: ['Hi', ' there'], …}, …}).get(9) // ' there'
  */
 export function tokenTextsById(run: RunJson): Map<number, string> {
@@ -73,7 +74,8 @@ export function logitLensCell(run: RunJson, row: number, col: number, texts = to
     token: displayToken(answerTexts(run)[col] ?? ''),
     logprob: lens.logprob[layer][col],
     rank: lens.rank[layer][col],
-    top: idLabel(texts, lens.top[layer][col]),
+    // Stored token strings first (runs since 2026-12-02), then the run's own tokens, then the id.
+    top: lens.topText?.[layer]?.[col] !== undefined ? displayToken(lens.topText[layer][col]) : idLabel(texts, lens.top[layer][col]),
   };
 }
 
@@ -105,6 +107,9 @@ export function stepRows(run: RunJson): StepRow[] {
     probability: Math.exp(logprob),
     entropy: steps.entropy[index],
     rank: steps.rank[index],
-    alternatives: (steps.top5[index]?.ids ?? []).map((id, k) => ({ text: idLabel(texts, id), probability: steps.top5[index].probabilities[k] })),
+    alternatives: (steps.top5[index]?.ids ?? []).map((id, k) => {
+      const stored = steps.top5[index].texts?.[k];
+      return { text: stored !== undefined ? displayToken(stored) : idLabel(texts, id), probability: steps.top5[index].probabilities[k] };
+    }),
   }));
 }

@@ -35,6 +35,13 @@ describe('issue 16 methods in a run', () => {
       expect(value.logitLens!.logprob).toHaveLength(3);
       expect(value.occlusion!.span).toBe('word');
       expect(Object.keys(value.faithfulness!).sort()).toEqual(['attention.mean', 'attention.rollout', 'occlusion', 'random', 'saliency']);
+      // The readouts name their top tokens by the tokenizer's strings: where the id is one of the run's, its text.
+      const textOf = new Map(value.tokens.ids.map((id, i) => [id, value.tokens.text[i]]));
+      value.steps!.top5.forEach((top) => {
+        expect(top.texts).toHaveLength(top.ids.length);
+        top.ids.forEach((id, k) => textOf.has(id) && expect(top.texts![k]).toBe(textOf.get(id)));
+      });
+      value.logitLens!.top.forEach((row, l) => row.forEach((id, t) => textOf.has(id) && expect(value.logitLens!.topText![l][t]).toBe(textOf.get(id))));
     }
     // The last lens layer, the step scores and the gradient targets are one quantity.
     run.steps!.logprob.forEach((value, t) => {

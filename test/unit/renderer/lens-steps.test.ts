@@ -35,6 +35,19 @@ function lensRun(): RunJson {
   };
 }
 
+describe('stored token strings', () => {
+  it('names every top token by the strings the engine recorded, whether or not the run holds the id', () => {
+    const base = lensRun();
+    const run: RunJson = {
+      ...base,
+      steps: { ...base.steps!, top5: base.steps!.top5.map((top) => ({ ...top, texts: top.ids.map((id) => `t${id}`) })) },
+      logitLens: { ...base.logitLens!, topText: base.logitLens!.top.map((row) => row.map((id) => ` w${id}`)) },
+    };
+    expect(logitLensCell(run, 2, 1)!.top).toBe('·w777');
+    expect(stepRows(run)[1].alternatives.map((entry) => entry.text)).toEqual(['t6', 't3', 't901']);
+  });
+});
+
 describe('logit lens shaping', () => {
   it('puts the last layer in the top row and the embeddings at the bottom, coloured by log p or log10(rank + 1)', () => {
     const run = lensRun();
