@@ -52,6 +52,18 @@ describe('run view: attention norm and value zeroing', () => {
       await expect.poll(() => heading.textContent()).toBe(`Answer × input: ${label}`);
       await workbench.screenshot(shot, { fullPage: true });
     }
+    // Attention norm per layer and head: the heads card pages its own tensor; its cells are not probabilities, so
+    // no head statistics.
+    const heads = page.getByTestId('attention-heads');
+    await heads.scrollIntoViewIfNeeded();
+    await heads.getByRole('grid').waitFor();
+    await expect.poll(() => heads.locator('td.cell canvas').count()).toBe(run.attentionNorm!.layers * run.attentionNorm!.heads);
+    expect(await heads.locator('table.stats').count()).toBe(0);
+    await heads.getByRole('gridcell', { name: 'Layer 1, head 2: open the full matrix' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Layer 1, head 2' });
+    await dialog.getByRole('img', { name: 'Layer 1, head 2' }).waitFor();
+    expect(await dialog.textContent()).toContain('Kobayashi et al. 2020');
+    await workbench.screenshot('run-detail-attention-norm-heads');
     expect(workbench.problems).toEqual([]);
   });
 });

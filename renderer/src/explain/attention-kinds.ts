@@ -3,10 +3,10 @@
 // and cross-attention (answer × source). Each kind names its stored tensor, the run JSON's copy of its data
 // (static reports may embed it), its stored head statistics and what its rows and columns are.
 import type { HeadStatsJson, RunJson } from '../../../shared/run';
-import { ATTENTION_TENSORS, SEQ2SEQ_ATTENTION_TENSORS } from '../../../shared/tensor-names';
+import { ATTENTION_NORM_TENSORS, ATTENTION_TENSORS, SEQ2SEQ_ATTENTION_TENSORS } from '../../../shared/tensor-names';
 import { answerGroups, runGrouping, wordGrouping, type Group } from '../../../shared/word-view';
 
-export type AttentionKind = 'decoder' | 'encoder' | 'cross';
+export type AttentionKind = 'decoder' | 'encoder' | 'cross' | 'norm';
 
 export interface AttentionKindView {
   kind: AttentionKind;
@@ -27,10 +27,42 @@ export interface AttentionKindView {
   causal: boolean;
   /** Whether "previous token" means anything for this kind's rows (not for cross-attention). */
   hasPreviousToken: boolean;
+  /** Head statistics (entropy, …) read rows as distributions; attention-norm rows are not (false: no table). */
+  hasStatistics?: boolean;
 }
 
-/** The kinds of a run, decoder (or the only) attention first; [] without attention. */
+/**
+ * Attention norm (Kobayashi et al. 2020) as one more kind: the same [layer, head, row, col] layout as attention, each
+ * cell α · ‖f(x_j)‖ rather than a probability, so no head statistics.
+ */
+function normKind(run: RunJson): AttentionKindView | undefined {
+  const norm = run.attentionNorm;
+  if (!norm) return undefined;
+  const tokens = run.tokens.text;
+  return {
+    kind: 'norm',
+    label: 'Attention norm',
+    tensorName: ATTENTION_NORM_TENSORS.data,
+    data: norm.data ?? [],
+    layers: norm.layers,
+    heads: norm.heads,
+    rowLabels: norm.rows === 'all' ? tokens : tokens.slice(run.promptLength),
+    colLabels: tokens,
+    rowAxis: norm.rows === 'all' ? 'query position' : 'answer token',
+    colAxis: 'position',
+    causal: true,
+    hasPreviousToken: false,
+    hasStatistics: false,
+  };
+}
+
+/** The kinds of a run, decoder (or the only) attention first, attention norm last; [] without either. */
 export function attentionKinds(run: RunJson): AttentionKindView[] {
+  const norm = normKind(run);
+  return [...probabilityKinds(run), ...(norm ? [norm] : [])];
+}
+
+function probabilityKinds(run: RunJson): AttentionKindView[] {
   const attention = run.attention;
   if (!attention) return [];
   const tokens = run.tokens.text;
@@ -90,7 +122,7 @@ export function attentionKinds(run: RunJson): AttentionKindView[] {
 }
 
 /** Tensor names that belong to a kind other than the main attention (never taken for it). */
-export const OTHER_KIND_TENSORS: ReadonlySet<string> = new Set(Object.values(SEQ2SEQ_ATTENTION_TENSORS));
+export const OTHER_KIND_TENSORS: ReadonlySet<string> = new Set([...Object.values(SEQ2SEQ_ATTENTION_TENSORS), ATTENTION_NORM_TENSORS.data]);
 
 /** The main attention tensor's usual name. */
 export const MAIN_ATTENTION_TENSOR = ATTENTION_TENSORS.data;

@@ -48,7 +48,7 @@ describe('help and version', () => {
   it('explain --help documents the view flags, and --help wins over other flags without running anything', () => {
     const out = cli('explain', '--prompt', 'Hi', '--methods', 'attention', '--help');
     expect(out.code).toBe(0);
-    expect(out.stdout).toContain('[--view METHOD] [--answer-token N] [--color auto|always|never]');
+    expect(out.stdout).toContain('[--view METHOD] [--answer-token N] [--words] [--color auto|always|never]');
     expect(out.stdout).toMatch(/--answer-token N +the answer token to explain, 0 = the first/);
     expect(existsSync(db)).toBe(false);
   });
