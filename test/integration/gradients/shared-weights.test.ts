@@ -27,8 +27,10 @@ describe('shared weights', () => {
     const [first, second] = report.forwardSessionGrowth;
     // The first forward run touches every weight page (the measurement sees them) …
     expect(first).toBeGreaterThan(0.5 * report.weightBytes);
-    // … the second bucket's maps the same file: before, it grew by a whole copy (68.7 MB measured).
-    expect(second).toBeLessThan(0.1 * report.weightBytes);
+    // … the second bucket's maps the same file: before, it grew by a whole copy (68.7 MB measured). What it adds
+    // besides is the session's own graph and allocations, 0.1–11.5 MB across runs (more on a loaded machine), so the
+    // bound is a quarter of a copy.
+    expect(second).toBeLessThan(0.25 * report.weightBytes);
   }, 320_000);
 
   it('shared weights are not copied: opening the derivative sessions next to the plain and attention sessions adds no weight copy', async () => {
