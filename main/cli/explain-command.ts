@@ -1,5 +1,5 @@
 // `llm-explainer explain`: run (or teacher-force) one answer, explain it, store it, print a summary.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ApiError, DEFAULT_ASSISTANT_TOKENS, MAX_ASSISTANT_TOKENS, type ExplainRequest, type WorkbenchApi } from '../../shared/api';
 import { DEVICES, TASK_TYPES, stageTemperature, type ChatMessage, type RunJson, type TaskType } from '../../shared/run';
@@ -8,6 +8,7 @@ import { UsageError, byteSizeOption, choiceOption, floatOption, idListOption, in
 import { METHOD_OPTION_FLAGS, methodOptionsFromArgs, methodsOption } from './method-flags';
 import { terminalProgress } from './progress';
 import { openWorkbench } from './workbench';
+import { writeJsonFile } from './json-file';
 import { assistantProblemOf, tokenIdProblemOf } from '../service/request-checks';
 import { writeReportTo } from './report-command';
 import { runFailure, runThroughService } from './service-run';
@@ -151,7 +152,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
     }
     const run = results.get(runId) ?? (await service.getRun(runId, { includeAttentionData: true, includeRawGradient: true }))!;
     progress.done();
-    if (values.json) writeFileSync(values.json as string, JSON.stringify(run, null, 2) + '\n');
+    if (values.json) writeJsonFile(values.json as string, run);
     if (values.report) await writeReportTo(service, { runIds: [run.id] }, values.report as string, '--report');
     process.stdout.write(summarizeRun(run));
     process.stdout.write(tokenViewFor(run, view, process.stdout));

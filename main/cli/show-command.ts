@@ -1,5 +1,5 @@
 // `llm-explainer show ID [--json FILE|-]`: one stored run, as a summary or as the run JSON.
-import { writeFileSync } from 'node:fs';
+import { writeJsonFile } from './json-file';
 import { UsageError, parseCommand } from './args';
 import { summarizeRun } from './explain-command';
 import { openReadonlyWorkbench } from './workbench';
@@ -19,7 +19,7 @@ export async function showCommand(argv: string[]): Promise<number> {
     } else if (values.json === '-') {
       process.stdout.write(JSON.stringify(run, null, 2) + '\n');
     } else {
-      writeFileSync(values.json, JSON.stringify(run, null, 2) + '\n');
+      writeJsonFile(values.json, run);
       process.stdout.write(`wrote ${values.json}\n`);
     }
     return 0;

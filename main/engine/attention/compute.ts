@@ -174,7 +174,8 @@ export async function computeAttention(request: AttentionRequest): Promise<Atten
   if (request.manual) return computeManual(request, config, bytes!, modelHash, rowPositions, started, wantRollout);
 
   // GroupQueryAttention's own probabilities are cheaper than its decomposition, but only the CPU kernel has them.
-  const options: InstrumentOptions = { rollout: wantRollout, nativeProbabilities: (request.device ?? 'cpu') === 'cpu' && !request.attentionNorm };
+  // Only the fetched explain outputs are computed: no logits (instrument.ts explainOutputsOnly).
+  const options: InstrumentOptions = { rollout: wantRollout, nativeProbabilities: (request.device ?? 'cpu') === 'cpu' && !request.attentionNorm, explainOutputsOnly: true };
   if (request.attentionNorm) options.attentionNorm = true; // only in the cache key when asked, so older cached graphs stay valid
   // 'mapped': graphs written since the weights live in the model's shared weights file (inline before).
   const key = sha256(new TextEncoder().encode(JSON.stringify([INSTRUMENT_VERSION, modelHash, options, 'mapped']))).slice(0, 32);

@@ -12,12 +12,14 @@
 import { createHash } from 'node:crypto';
 import { GraphBuilder } from '../onnx/graph-builder';
 import { GraphIndex } from '../onnx/graph-index';
-import { makeValueInfo, DataType, type ModelProto } from '../onnx/proto';
+import { makeValueInfo, DataType, type GraphProto, type ModelProto } from '../onnx/proto';
 import { decomposeModel, defaultOpset, FUSED_ATTENTION_OPS } from '../onnx/decompose';
 import { Emit } from '../onnx/decompose/common';
 import { AttentionNotFoundError, describeGraphForError, findAttentionSites } from './detect';
 import { exposeNativeProbabilities, GQA_KEY } from './native-probabilities';
 import { addAttentionNorm } from '../methods/attention-norm';
+import { pruneGraph } from '../gradients/graph-tools';
+import { gateLayers, mergedNodes, type SiteGate } from './layer-order';
 
 /** Graph input/output names the instrumented graph adds. */
 export const EXPLAIN_NAMES = {
@@ -28,7 +30,7 @@ export const EXPLAIN_NAMES = {
 } as const;
 
 /** Bump when the rewrite changes, so cached graphs are rebuilt. */
-export const INSTRUMENT_VERSION = 'attention-instrument-3';
+export const INSTRUMENT_VERSION = 'attention-instrument-4';
 
 export interface InstrumentOptions {
   /** Add the explain_rollout output (default true). */
@@ -44,6 +46,12 @@ export interface InstrumentOptions {
   nativeProbabilities?: boolean;
   /** Also add `explain_attention_norm` (methods/attention-norm.ts); implies decomposing every fused operator. */
   attentionNorm?: boolean;
+  /**
+   * Keep only the explain outputs: drop the model's own (logits, present.*) and every node only they need. onnxruntime
+   * runs every node of a graph whatever is fetched, so otherwise an attention run pays for the lm_head over all T
+   * positions ([T, V] float32: 1 GB at 8,192 tokens and a 32,000 vocabulary). The graph's inputs stay as they are.
+   */
+  explainOutputsOnly?: boolean;
 }
 
 export interface InstrumentedModel {
@@ -89,8 +97,17 @@ export function instrumentModel(original: ModelProto, options: InstrumentOptions
   builder.ops('Concat', rows, { axis: 0 }, { outputNames: [EXPLAIN_NAMES.attention] });
   builder.output(EXPLAIN_NAMES.attention);
 
-  if (options.attentionNorm) addAttentionNorm(builder, emit, index, sites, rows);
-  if (options.rollout ?? true) addRollout(builder, emit, sites, start, end, options.residual ?? 0.5, asFloat);
+  const norms = options.attentionNorm ? addAttentionNorm(builder, emit, index, sites, rows) : [];
+  const mixed = options.rollout ?? true ? addRollout(builder, emit, sites, start, end, options.residual ?? 0.5, asFloat) : [];
+  // Each layer's explain tensors before the next layer's attention (layer-order.ts): one layer's probabilities alive, not all.
+  const explained = rows.map((row, layer) => [row, ...(norms[layer] ? [norms[layer]] : []), ...(mixed[layer] ? [mixed[layer]] : [])]);
+  // A detected site starts at its score MatMul's query; a fused GroupQueryAttention node at its first input.
+  const gates: SiteGate[] = sites.map((site) => {
+    const detectedSite = detected.find((candidate) => candidate.probabilities === site.probabilities);
+    if (detectedSite) return { node: detectedSite.scores, input: detectedSite.scores.input.indexOf(detectedSite.query) };
+    return { node: index.producer(site.probabilities)!.node, input: 0 };
+  });
+  const gated = gateLayers(builder, emit, gates, explained);
 
   let queryKey: InstrumentedModel['queryKey'];
   if (options.captureQueryKey) {
@@ -103,22 +120,33 @@ export function instrumentModel(original: ModelProto, options: InstrumentOptions
     });
   }
 
+  const explainOutputs = builder.outputs.map((o) => makeValueInfo(o.name));
   const newGraph = {
     ...graph,
-    node: [...graph.node, ...builder.nodes],
+    node: mergedNodes(graph.node, builder.nodes, gated),
     initializer: [...graph.initializer, ...builder.initializers],
     input: [...graph.input, ...builder.inputs],
-    output: [...graph.output, ...builder.outputs.map((o) => makeValueInfo(o.name))],
+    output: options.explainOutputsOnly ? explainOutputs : [...graph.output, ...explainOutputs],
   };
   return {
-    model: { ...model, graph: newGraph },
+    model: { ...model, graph: options.explainOutputsOnly ? explainOnly(newGraph) : newGraph },
     sites: sites.map((s) => s.name),
     decomposed: replaced.map((r) => r.operator),
     queryKey,
   };
 }
 
-function addRollout(builder: GraphBuilder, emit: Emit, sites: { probabilities: string }[], start: string, end: string, residual: number, asFloat: (x: string) => string): void {
+/** The graph without the nodes and weights no explain output needs (inputs kept, so the feeds do not change). */
+function explainOnly(graph: GraphProto): GraphProto {
+  // Old exports list initializers among the inputs too: those go with their initializer.
+  const weights = new Set(graph.initializer.map((tensor) => tensor.name));
+  const pruned = pruneGraph(graph, graph.input.filter((input) => !weights.has(input.name)).map((input) => input.name));
+  const produced = new Set(pruned.node.flatMap((node) => node.output));
+  return { ...pruned, valueInfo: graph.valueInfo.filter((info) => produced.has(info.name)) };
+}
+
+/** Adds explain_rollout; returns each layer's mixed matrix A'_l. */
+function addRollout(builder: GraphBuilder, emit: Emit, sites: { probabilities: string }[], start: string, end: string, residual: number, asFloat: (x: string) => string): string[] {
   // Per layer: head mean [T, T] → A' = (1 − r)·A + r·I, rows renormalised.
   const mixed = sites.map((site) => {
     const stacked = builder.op('Reshape', [site.probabilities, builder.op('Concat', [builder.int64([-1]), emit.dims(site.probabilities, -2)], { axis: 0 })]);
@@ -133,6 +161,7 @@ function addRollout(builder: GraphBuilder, emit: Emit, sites: { probabilities: s
   for (let layer = mixed.length - 2; layer >= 0; layer--) carried = builder.op('MatMul', [carried, mixed[layer]]);
   builder.ops('Identity', [carried], {}, { outputNames: [EXPLAIN_NAMES.rollout] });
   builder.output(EXPLAIN_NAMES.rollout);
+  return mixed;
 }
 
 /** sha256 (hex) of bytes. */

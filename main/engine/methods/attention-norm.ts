@@ -32,8 +32,9 @@ export class AttentionNormNotSupportedError extends Error {
 /**
  * Adds `explain_attention_norm` to a graph being instrumented. `rows[l]` is layer l's stored probability rows
  * as the instrumentation already sliced them ([1, H, R, T], float32); `sites[l].probabilities` its full Softmax output.
+ * Returns each layer's norm-weighted rows.
  */
-export function addAttentionNorm(builder: GraphBuilder, emit: Emit, index: GraphIndex, sites: readonly { probabilities: string }[], rows: readonly string[]): void {
+export function addAttentionNorm(builder: GraphBuilder, emit: Emit, index: GraphIndex, sites: readonly { probabilities: string }[], rows: readonly string[]): string[] {
   const weighted = sites.map((site, layer) => {
     const path = findValuePath(index, site.probabilities);
     if (typeof path === 'string') throw new AttentionNormNotSupportedError(layer, path);
@@ -46,6 +47,7 @@ export function addAttentionNorm(builder: GraphBuilder, emit: Emit, index: Graph
   });
   builder.ops('Concat', weighted, { axis: 0 }, { outputNames: [ATTENTION_NORM_OUTPUT] });
   builder.output(ATTENTION_NORM_OUTPUT);
+  return weighted;
 }
 
 /** v [1, H, T, D] · W reshaped to [H, D, hidden] → [1, H, T, hidden]: each head through its own rows of W. */

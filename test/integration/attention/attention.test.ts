@@ -135,6 +135,44 @@ describe.each(FIXTURES)('attention on fixture %s', (name) => {
   });
 });
 
+describe('explain outputs only', () => {
+  it.each(['llama', 'gpt2', 'llama-fused-gqa', 'llama-external'] as const)('%s: no logits or present outputs, fewer nodes, the same rows and rollout', async (name) => {
+    const { modelPath } = await fixture(name);
+    const decoded = decodeModel(await readFile(modelPath));
+    const full = instrumentModel(decoded, { nativeProbabilities: true });
+    const pruned = instrumentModel(decoded, { nativeProbabilities: true, explainOutputsOnly: true });
+    expect(pruned.model.graph!.output.map((o) => o.name)).toEqual([EXPLAIN_NAMES.attention, EXPLAIN_NAMES.rollout]);
+    expect(full.model.graph!.output.map((o) => o.name)).toContain('logits');
+    // The lm_head (and the final norm) only feed the logits: gone, with their weights.
+    expect(pruned.model.graph!.node.length).toBeLessThan(full.model.graph!.node.length);
+    expect(pruned.model.graph!.initializer.length).toBeLessThan(full.model.graph!.initializer.length);
+    expect(pruned.model.graph!.node.some((node) => node.output.includes('logits'))).toBe(false);
+    const { writeFile } = await import('node:fs/promises');
+    const T = IDS.length;
+    const rows = async (model: typeof full.model, tag: string) => {
+      // Written next to the original so external weights resolve.
+      const path = join(modelPath, '..', `explain-only-${tag}-${process.pid}.onnx`);
+      await writeFile(path, encodeModel(model));
+      const session = await createSession(path, 'cpu');
+      try {
+        const feeds = forwardFeeds(session, IDS, { [EXPLAIN_NAMES.rowStart]: int64Tensor([PROMPT - 1], [1]), [EXPLAIN_NAMES.rowEnd]: int64Tensor([T], [1]) });
+        const outputs = await session.run(feeds, [EXPLAIN_NAMES.attention, EXPLAIN_NAMES.rollout]);
+        return { inputs: session.inputNames, attention: outputs[EXPLAIN_NAMES.attention].data as Float32Array, rollout: outputs[EXPLAIN_NAMES.rollout].data as Float32Array };
+      } finally {
+        await session.release();
+        await rm(path, { force: true });
+      }
+    };
+    const expected = await rows(full.model, 'full');
+    const actual = await rows(pruned.model, 'pruned');
+    // The same feeds fill both: the inputs stay.
+    expect(actual.inputs).toEqual(expected.inputs);
+    expect(actual.attention.length).toBe(expected.attention.length);
+    expect(maxAbsDiff(actual.attention, expected.attention)).toBe(0);
+    expect(maxAbsDiff(actual.rollout, expected.rollout)).toBe(0);
+  });
+});
+
 describe('fused and decomposed twins', () => {
   for (const fused of ['llama-fused-gqa', 'llama-fused-mha', 'llama-fused-gqa-rope'] as const) {
     it(`${fused} gives the probabilities of 'llama'`, async () => {
