@@ -173,6 +173,35 @@ describe('explain outputs only', () => {
   });
 });
 
+describe('layer order', () => {
+  it.each(['llama', 'gpt2', 'llama-fused-gqa'] as const)("%s: each layer's attention waits for the previous layer's explain nodes", async (name) => {
+    const { modelPath } = await fixture(name);
+    const model = instrumentModel(decodeModel(await readFile(modelPath)), { nativeProbabilities: true, explainOutputsOnly: true }).model;
+    const graph = model.graph!;
+    const producer = new Map(graph.node.flatMap((node) => node.output.map((output) => [output, node] as const)));
+    const ancestors = (start: (typeof graph.node)[number]) => {
+      const seen = new Set([start]);
+      const stack = [start];
+      while (stack.length > 0) {
+        for (const input of stack.pop()!.input) {
+          const node = producer.get(input);
+          if (node && !seen.has(node)) (seen.add(node), stack.push(node));
+        }
+      }
+      return seen;
+    };
+    // Where each layer's attention starts (its Softmax, or the fused node returning its probabilities) and its probabilities.
+    const starts = graph.node.filter((node) => node.opType === 'Softmax' || node.opType === 'GroupQueryAttention');
+    const probabilities = starts.map((node) => (node.opType === 'Softmax' ? node.output[0] : node.output[3]));
+    expect(starts.length).toBeGreaterThan(1);
+    for (let layer = 1; layer < starts.length; layer++) {
+      const explainOfPrevious = [...ancestors(starts[layer])].filter((node) => node.name.startsWith('explain/') && node.input.includes(probabilities[layer - 1]));
+      // The row slice and the rollout's head mean of the previous layer.
+      expect(explainOfPrevious.length).toBeGreaterThanOrEqual(2);
+    }
+  });
+});
+
 describe('fused and decomposed twins', () => {
   for (const fused of ['llama-fused-gqa', 'llama-fused-mha', 'llama-fused-gqa-rope'] as const) {
     it(`${fused} gives the probabilities of 'llama'`, async () => {
