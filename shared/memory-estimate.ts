@@ -8,9 +8,12 @@
 // d hidden, I intermediate, V vocabulary; P = 4·H·T², one layer's [heads, T, T] float32 probabilities):
 //   peak = RUNTIME + the largest stage
 //   generate    SESSION·F + FORWARD                           plain session; FORWARD = LOGITS·4TV + ATTENTION_P·P
-//   attention   ATTENTION_F·F + FORWARD + 12·L·H·R·T          plain + instrumented sessions and the model bytes the
-//                                                             rewrite reads and encodes; the stored rows (float32
-//                                                             output, JSON arrays of doubles)
+//   attention   ATTENTION_F·F + ATTENTION_P·P + 4·L·T²        plain + instrumented sessions and the model bytes the
+//               + 12·L·H·R·T                                  rewrite reads and encodes; the instrumented forward, which
+//                                                             computes no logits and frees each layer's probabilities
+//                                                             before the next layer's (attention/layer-order.ts), and
+//                                                             holds every layer's [T, T] rollout matrix; the stored
+//                                                             rows (float32 output, JSON arrays of doubles)
 //   rows        F + (ROWS_F − 1)·W + max(PROBE_P·L·Pₚ, 8·L·(3TI + 10Td) + REVERSE_P·P + REVERSE_BLOCK_P·P/n)
 //               + the attention rows (still held)
 //               plain session, derivative build and forward/reverse sessions; then the larger of
@@ -105,8 +108,10 @@ export const MEMORY_COEFFICIENTS = Object.freeze({
   // Weight terms (since the sessions of a model map one weights file, gradients/model-files.ts): the attention stage
   // holds the mapped weights, counted in RSS once per session that maps them (plain, instrumented) plus the model's
   // bytes read for a first build (was 5.2: two inline copies, the bytes, and onnxruntime parsing them); the rows stage
-  // no longer holds a reverse session's pre-packed and transposed copies (was 4).
-  ATTENTION_F: 3,
+  // no longer holds a reverse session's pre-packed and transposed copies (was 4). Attention 2.5 (was 3) since its graph
+  // keeps only the explain outputs: fitted to first runs (graphs built) of the 246 M bench model at 1,024 tokens
+  // (3.18 GB) and the 40 M one at 2,048 (1.48 GB) (README "What fits").
+  ATTENTION_F: 2.5,
   ROWS_F: 2.5,
   PROBE_P: 5.5,
   // Rule 4: fitted to the 40 M bench model (h512 × 8 layers, 8 heads) at 2,048 and 4,096 tokens with its probe at
@@ -150,7 +155,8 @@ export function estimatePeakMemory(model: ModelDimensions, run: RunShape): Memor
   const attentionMethods = run.methods.filter((m) => m === 'attention' || m === 'attention_norm').length;
   if (attentionMethods > 0) {
     rows.bytes = attentionMethods * 12 * L * H * (run.attentionRows === 'all' ? T : A) * T;
-    stages.push({ stage: 'attention', parts: [{ name: 'sessions and graph rewrite', bytes: c.ATTENTION_F * F }, forward, rows] });
+    const instrumented: MemoryPart = { name: "instrumented forward (one layer's scores and probabilities, every layer's rollout matrix)", bytes: c.ATTENTION_P * P + 4 * L * T * T };
+    stages.push({ stage: 'attention', parts: [{ name: 'sessions and graph rewrite', bytes: c.ATTENTION_F * F }, instrumented, rows] });
   }
   const rowMethods = run.methods.some((m) => m !== 'integrated_gradients' && GRADIENT_METHODS.has(m));
   const wantsIg = run.methods.includes('integrated_gradients');
