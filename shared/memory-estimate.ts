@@ -8,6 +8,7 @@
 // d hidden, I intermediate, V vocabulary; P = 4·H·T², one layer's [heads, T, T] float32 probabilities):
 //   peak = RUNTIME + the largest stage
 //   generate    SESSION·F + FORWARD                           plain session; FORWARD = LOGITS·4TV + ATTENTION_P·P
+//                                                             (not charged when the answer is supplied)
 //   attention   ATTENTION_F·F + ATTENTION_P·P + 4·L·T²        plain + instrumented sessions and the model bytes the
 //               + 12·L·H·R·T                                  rewrite reads and encodes; the instrumented forward, which
 //                                                             computes no logits and frees each layer's probabilities
@@ -71,6 +72,8 @@ export interface RunShape {
   promptLength: number;
   /** Answer tokens (supplied) or the most that generation may add (max new tokens). */
   answerLength: number;
+  /** The answer is supplied: nothing is generated, so the generate stage (a forward with full logits) is not charged. */
+  answerSupplied?: boolean;
   methods: readonly string[];
   attentionRows: 'answer' | 'all';
   igSteps: number;
@@ -148,9 +151,9 @@ export function estimatePeakMemory(model: ModelDimensions, run: RunShape): Memor
   const P = 4 * H * T * T;
   const probeLength = longestProbe(T, A);
   const forward: MemoryPart = { name: 'forward pass (full logits, one layer of attention)', bytes: c.LOGITS * 4 * T * V + c.ATTENTION_P * P };
-  const stages: { stage: MemoryEstimate['stage']; parts: MemoryPart[] }[] = [
-    { stage: 'generate', parts: [{ name: 'plain session', bytes: c.SESSION * F }, forward] },
-  ];
+  const stages: { stage: MemoryEstimate['stage']; parts: MemoryPart[] }[] = run.answerSupplied
+    ? []
+    : [{ stage: 'generate', parts: [{ name: 'plain session', bytes: c.SESSION * F }, forward] }];
   const rows: MemoryPart = { name: 'stored attention rows', bytes: 0 };
   const attentionMethods = run.methods.filter((m) => m === 'attention' || m === 'attention_norm').length;
   if (attentionMethods > 0) {
@@ -196,7 +199,7 @@ export function estimatePeakMemory(model: ModelDimensions, run: RunShape): Memor
   const forwardOnly = forwardMethodStages({ T, A, L, d, I, V, F, W, P }, run, c);
   stages.push(...forwardOnly.stages);
   const sum = (parts: MemoryPart[]) => parts.reduce((total, part) => total + part.bytes, 0);
-  const top = stages.reduce((best, next) => (sum(next.parts) > sum(best.parts) ? next : best));
+  const top = stages.reduce((best, next) => (sum(next.parts) > sum(best.parts) ? next : best), { stage: 'generate', parts: [] });
   const parts = [{ name: 'runtime', bytes: c.RUNTIME }, ...top.parts].filter((part) => part.bytes > 0).sort((a, b) => b.bytes - a.bytes);
   return { peakBytes: Math.round(sum(parts)), stage: top.stage, parts: parts.map((part) => ({ ...part, bytes: Math.round(part.bytes) })), batches: forwardOnly.batches };
 }

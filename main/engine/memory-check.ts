@@ -77,6 +77,7 @@ export function admitRun(folder: ReadModelFolder, request: ExplainRequest): Admi
     estimatePeakMemory(dimensions, {
       promptLength: prompt,
       answerLength: answer,
+      answerSupplied: supplied !== undefined,
       methods: request.methods,
       attentionRows: options.attentionRows,
       igSteps: options.igSteps,

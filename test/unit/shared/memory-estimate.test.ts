@@ -58,6 +58,27 @@ describe('estimatePeakMemory against issue 12', () => {
     expect(ig(512).parts.some((part) => part.name.startsWith('integrated-gradient path points'))).toBe(true);
   });
 
+  it('charges attention with a supplied answer for the attention graph\'s forward only (README "Attention and store stages at scale")', () => {
+    // The bench's 40 M model (224 MB file) and 246 M model (984 MB), attention only, 32-token supplied answers.
+    const run = (tokens: number) => ({ promptLength: tokens - 32, answerLength: 32, answerSupplied: true, methods: ['attention'], attentionRows: 'answer' as const, igSteps: 32 });
+    const measured: [ModelDimensions, number, number][] = [
+      [llama(512, 8, 8, 4, 1376, 224e6), 2048, 1.48e9],
+      [llama(512, 8, 8, 4, 1376, 224e6), 4096, 2.86e9],
+      [llama(1024, 16, 16, 4, 2816, 984e6), 1024, 3.18e9],
+    ];
+    for (const [model, tokens, peak] of measured) {
+      const estimate = estimatePeakMemory(model, run(tokens));
+      expect(estimate.stage).toBe('attention');
+      expect(estimate.parts.map((part) => part.name).join('; ')).not.toMatch(/logits/);
+      expect(estimate.peakBytes / peak).toBeGreaterThan(0.9);
+      expect(estimate.peakBytes / peak).toBeLessThan(1.2);
+    }
+    // A generated answer still pays for the plain forward with full logits that generation runs.
+    const generated = estimatePeakMemory(llama(512, 8, 8, 4, 1376, 224e6), { ...run(2048), answerSupplied: false });
+    expect(generated.stage).toBe('generate');
+    expect(generated.peakBytes).toBeGreaterThan(estimatePeakMemory(llama(512, 8, 8, 4, 1376, 224e6), run(2048)).peakBytes);
+  });
+
   it('grows with every input it models: tokens, layers, methods, IG steps, stored attention rows', () => {
     const model = llama(512, 8, 8, 4, 1376);
     const base = { promptLength: 480, answerLength: 32, methods: ['attention'], attentionRows: 'answer' as 'answer' | 'all', igSteps: 8 };
