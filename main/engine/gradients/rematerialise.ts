@@ -39,7 +39,7 @@ function scoreChain(tools: GraphTools, tensor: string, depth: number): NodeProto
 }
 
 /** Nodes that compute `outputs` (the forward's own results): their reads of P stay on the original. */
-function ancestors(tools: GraphTools, outputs: readonly string[]): Set<NodeProto> {
+export function ancestors(tools: GraphTools, outputs: readonly string[]): Set<NodeProto> {
   const found = new Set<NodeProto>();
   const stack = [...outputs];
   while (stack.length > 0) {
