@@ -21,7 +21,10 @@
 //                 own term is the larger; rule 3 had Tₚ = T;
 //               - the runs themselves: the forward's saved MLP and hidden tensors, twice, and the checkpointed reverse
 //                 pass (gradients/rematerialise.ts), which recomputes one layer's probabilities at a time in n row
-//                 blocks (attentionRowBlocks): about 2 full [H, T, T] tensors and 3 of a block's, whatever L is
+//                 blocks (attentionRowBlocks): about 2 full [H, T, T] tensors and 3 of a block's, whatever L is.
+//                 Rule 5: when the saved tensors (4·L·(3TI + 10Td), one copy) exceed LAYER_CHECKPOINTS_ABOVE, the
+//                 forward saves only the residual stream between blocks and the reverse pass recomputes one block's
+//                 tensors at a time (gradients/layer-checkpoints.ts): 8·(2·L·Td + 3TI + 10Td) instead
 //   IG          F + (IG_F − 1)·W + batch·point, point = IG_P·L·P + 4·L·(8TI + 20Td): the combined graph keeps every
 //               activation of each path point; batch = clamp(⌊1.5 GB / (point + 4·P)⌋, 1, 16, steps + 2) as compute.ts
 //               chooses it. Rule 4: when point + 4·P > 1.5 GB, points go one at a time through the rows' checkpointed
@@ -75,6 +78,11 @@ export interface RunShape {
   rawGradient?: boolean;
   /** The memory budget: forward-only stages size their batches to it (memory-estimate-forward.ts). */
   budgetBytes?: number;
+  /**
+   * Whether the gradient programs use layer checkpoints (default: as they decide, LAYER_CHECKPOINTS_ABOVE; false: the
+   * engine before them, which the peaks measured then were taken with).
+   */
+  layerCheckpoints?: boolean;
 }
 
 export interface MemoryPart {
@@ -94,7 +102,15 @@ export interface MemoryEstimate {
 }
 
 /** Version of the rule, recorded with every run so that estimates can be compared with measured peaks later. */
-export const MEMORY_RULE_VERSION = 4;
+export const MEMORY_RULE_VERSION = 5;
+
+/**
+ * Bytes of forward tensors saved for the reverse passes of answer rows (one copy) above which the forward saves only the
+ * residual stream between blocks and the reverse pass recomputes each block's tensors (main/engine/gradients/
+ * layer-checkpoints.ts, which costs about one more forward per reverse pass). The program decides on the saved tensors
+ * it would hand over; the estimate on its own model of them, 4·L·(3TI + 10Td).
+ */
+export const LAYER_CHECKPOINTS_ABOVE = 128e6;
 
 /** Fitted coefficients (see the header). */
 export const MEMORY_COEFFICIENTS = Object.freeze({
@@ -156,8 +172,14 @@ export function estimatePeakMemory(model: ModelDimensions, run: RunShape): Memor
   const wantsIg = run.methods.includes('integrated_gradients');
   if (rowMethods || wantsIg) {
     const parts: MemoryPart[] = [rows];
+    // One layer's saved MLP and hidden tensors, one copy; the runs hold them twice (forward outputs, reverse inputs).
+    const layerSaved = 4 * (3 * T * I + 10 * T * d);
+    const saved: MemoryPart =
+      (run.layerCheckpoints ?? L * layerSaved > LAYER_CHECKPOINTS_ABOVE)
+        ? { name: 'saved residual stream and one recomputed block (layer checkpoints)', bytes: 8 * 2 * L * T * d + 2 * layerSaved }
+        : { name: 'saved MLP and hidden tensors', bytes: 2 * L * layerSaved };
     const rowRuns: MemoryPart[] = [
-      { name: 'saved MLP and hidden tensors', bytes: 8 * L * (3 * T * I + 10 * T * d) },
+      saved,
       { name: `checkpointed reverse pass (one layer's attention, ${attentionRowBlocks(P)} row blocks)`, bytes: c.REVERSE_P * P + (c.REVERSE_BLOCK_P * P) / attentionRowBlocks(P) },
     ];
     const rowStage: MemoryPart[] = [

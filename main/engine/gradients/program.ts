@@ -32,7 +32,7 @@ import type { ProgramRun, ProgramResult } from './program-run';
 import { keepLeading, padCotangent, padRun, pads, runLayout, type RunLayout } from './length-buckets';
 import { rematerialiseAttention } from './rematerialise';
 import { checkpointLayers } from './layer-checkpoints';
-import { attentionRowBlocks } from '../../../shared/memory-estimate';
+import { attentionRowBlocks, LAYER_CHECKPOINTS_ABOVE } from '../../../shared/memory-estimate';
 
 /**
  * Session settings per graph role, measured on the 56 M bench model (T = 512). The forward pass of answer rows runs
@@ -65,11 +65,6 @@ function attentionBlocks(shapes: Map<string, number[]>, causal: ReadonlySet<stri
 
 export const COTANGENT_INPUT = 'target_cotangent';
 
-/**
- * Forward tensors of one run (all of them, float32 bytes) above which the reverse pass recomputes each block's from the
- * residual stream (layer-checkpoints.ts). Provisional until measured.
- */
-const LAYER_CHECKPOINTS_ABOVE = Infinity;
 
 /** Target values of a rewritten graph against the unmodified graph's (to float32 rounding of long sums). */
 function closeTo(values: Float32Array | Float64Array, expected: Float32Array | Float64Array): boolean {
@@ -110,8 +105,8 @@ export interface ProgramSource {
   checkpointAttention?: boolean;
   /**
    * Recompute each block's forward tensors in the reverse pass of answer rows from the residual stream
-   * (layer-checkpoints.ts): true, false, or 'auto' (default: when the run's forward tensors exceed
-   * LAYER_CHECKPOINTS_ABOVE).
+   * (layer-checkpoints.ts): true, false, or 'auto' (default: when the tensors the forward would otherwise save exceed
+   * LAYER_CHECKPOINTS_ABOVE, shared/memory-estimate.ts).
    */
   checkpointLayers?: boolean | 'auto';
   /**
@@ -595,12 +590,18 @@ export class GradientProgram {
     // The reverse pass recomputes each layer's attention probabilities from Q and Kᵀ instead of taking every layer's
     // from the forward (rematerialise.ts): memory grows with one layer's [heads, T, T], not all of them.
     const checkpointed = this.source.checkpointAttention === false ? derivative : rematerialiseAttention(derivative, shapes, [TARGET_OUTPUT]).model;
-    // And each block's other forward tensors from the residual stream (layer-checkpoints.ts), when they are large.
+    const gradients = wrt.map((w) => `grad::${w}`);
+    let split = splitPasses(checkpointed, COTANGENT_INPUT, [TARGET_OUTPUT], gradients, shapes);
+    // And each block's other forward tensors from the residual stream (layer-checkpoints.ts), when the forward would
+    // save many: it costs about one more forward per reverse pass.
     const setting = this.source.checkpointLayers ?? 'auto';
-    const wanted = setting === 'auto' ? activationBytesOf(model, probedShapes).total > LAYER_CHECKPOINTS_ABOVE : setting;
-    const layered = wanted ? checkpointLayers(checkpointed, shapes, { source: this.embeddingsInput, cotangent: COTANGENT_INPUT, forwardOutputs: [TARGET_OUTPUT] }) : undefined;
+    const bytes = this.floatType === DataType.DOUBLE ? 8 : 4;
+    const savedBytes = split.saved.reduce((sum, name) => sum + bytes * (shapes.get(name) ?? []).reduce((n, d) => n * d, 1), 0);
+    const layered = (setting === 'auto' ? savedBytes > LAYER_CHECKPOINTS_ABOVE : setting)
+      ? checkpointLayers(checkpointed, shapes, { source: this.embeddingsInput, cotangent: COTANGENT_INPUT, forwardOutputs: [TARGET_OUTPUT] })
+      : undefined;
     const layerCheckpoints = (layered?.blocks ?? 0) > 0;
-    const split = splitPasses(layered?.model ?? checkpointed, COTANGENT_INPUT, [TARGET_OUTPUT], wrt.map((w) => `grad::${w}`), shapes);
+    if (layered && layerCheckpoints) split = splitPasses(layered.model, COTANGENT_INPUT, [TARGET_OUTPUT], gradients, shapes);
     const forward = await this.writeAndOpen(split.forward, folder, name, 'forward');
     const types = new Map(forward.outputs.map((o) => [o.name, o.type]));
     const reverseModel = split.reverse((tensor) => elementTypeOf(types.get(tensor)));
