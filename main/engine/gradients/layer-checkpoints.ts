@@ -16,7 +16,7 @@
 import { GraphBuilder } from '../onnx/graph-builder';
 import { GraphIndex } from '../onnx/graph-index';
 import type { ModelProto, NodeProto } from '../onnx/proto';
-import { GraphTools, withGraph } from './graph-tools';
+import { GraphTools, renamedCopies, withGraph } from './graph-tools';
 import { operatorsWith } from './operators';
 import { ancestors } from './rematerialise';
 
@@ -136,18 +136,7 @@ export function checkpointLayers(model: ModelProto, shapes: Map<string, number[]
     const first = builder.op('Slice', [builder.op('Reshape', [gate.cotangent, builder.int64([-1])]), builder.int64([0]), builder.int64([1])]);
     const gated = builder.op('Where', [builder.op('IsNaN', [first]), boundary, boundary]);
     const names = new Map<string, string>([[boundary, gated]]);
-    const ordered = graph.node.filter((n) => copied.has(n));
-    for (const node of ordered) for (const output of node.output) if (output) names.set(output, `${LAYER_RECOMPUTED}${output}`);
-    const copies = ordered.map((node) => ({
-      ...node,
-      name: `${LAYER_RECOMPUTED}${node.name}`,
-      input: node.input.map((input) => names.get(input) ?? input),
-      output: node.output.map((output) => names.get(output) ?? output),
-    }));
-    for (const [original, copy] of names) {
-      const shape = shapes.get(original);
-      if (shape && original !== boundary) shapes.set(copy, shape);
-    }
+    const copies = renamedCopies(graph.node.filter((n) => copied.has(n)), LAYER_RECOMPUTED, names, shapes);
     for (const tensor of tensors) renamed.set(tensor, names.get(tensor)!);
     const gateNodes = builder.nodes.splice(0);
     blocks++;

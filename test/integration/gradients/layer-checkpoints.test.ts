@@ -3,7 +3,7 @@
 // against the program that keeps every forward tensor (`checkpointLayers: false`), against central finite differences
 // of the unsplit graph's target values, and on the built graphs: the forward returns fewer tensors, and the reverse
 // graph holds the copies.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,8 @@ import { fixtureFolder } from '../../fixtures/models';
 import { computeGradients } from '../../../main/engine/gradients/compute';
 import { GradientProgram } from '../../../main/engine/gradients/program';
 import { LAYER_RECOMPUTED } from '../../../main/engine/gradients/layer-checkpoints';
-import { DataType, decodeModel, type GraphProto } from '../../../main/engine/onnx/proto';
+import { DataType } from '../../../main/engine/onnx/proto';
+import { builtGraphs } from './built-graphs';
 import { answerRowsRun, finiteDifferenceGap } from './reference';
 
 const exports = resolve(__dirname, '..', '..', 'fixtures', 'torch-exports');
@@ -24,14 +25,6 @@ function cacheFolder(): string {
   const folder = mkdtempSync(join(tmpdir(), 'layer-checkpoints-'));
   folders.push(folder);
   return folder;
-}
-
-/** The program's cached forward and reverse graphs of one run. */
-function builtGraphs(cacheDir: string): { forward: GraphProto; reverse: GraphProto } {
-  const folder = join(cacheDir, 'gradients');
-  const files = readdirSync(folder).filter((f) => f.endsWith('.onnx'));
-  const read = (file: string) => decodeModel(readFileSync(join(folder, file))).graph!;
-  return { forward: read(files.find((f) => !f.includes('.reverse.'))!), reverse: read(files.find((f) => f.includes('.reverse.'))!) };
 }
 
 /** Raw gradients of every answer row, and what the forward hands the reverse pass. */

@@ -77,6 +77,26 @@ describe('estimatePeakMemory against issue 12', () => {
   });
 });
 
+describe('layer checkpoints (rule 5)', () => {
+  it('charges no more saving than measured on reduced models of the bench shapes, and at least a quarter of it', () => {
+    // Peak RSS of computeGradients in a child process, graphs cached, saliency, vocabulary 2,000 (README "Layer
+    // checkpoints, measured"): without and with layer checkpoints.
+    const measured = [
+      { model: llama(1024, 4, 16, 4, 2816), tokens: 1024, answer: 8, saving: 1250e6 - 999e6 },
+      { model: llama(512, 3, 8, 4, 1376), tokens: 4096, answer: 4, saving: 2308e6 - 1597e6 },
+    ];
+    for (const { model, tokens, answer, saving } of measured) {
+      const peak = (layerCheckpoints: boolean) =>
+        estimatePeakMemory(model, { promptLength: tokens - answer, answerLength: answer, methods: ['saliency'], attentionRows: 'answer', igSteps: 32, layerCheckpoints }).peakBytes;
+      const charged = peak(false) - peak(true);
+      expect(charged).toBeLessThanOrEqual(saving);
+      expect(charged).toBeGreaterThanOrEqual(saving / 4);
+      // Both are large enough for the engine to checkpoint them by default.
+      expect(estimatePeakMemory(model, { promptLength: tokens - answer, answerLength: answer, methods: ['saliency'], attentionRows: 'answer', igSteps: 32 }).peakBytes).toBe(peak(true));
+    }
+  });
+});
+
 describe('attention row blocks', () => {
   it('keeps 2 blocks at short lengths and keeps one block of [heads, T, T] within 128 MB at long ones (up to 64 blocks)', () => {
     const bytes = (heads: number, tokens: number) => 4 * heads * tokens * tokens;
