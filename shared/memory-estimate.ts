@@ -25,7 +25,11 @@
 //                 own term is the larger; rule 3 had Tₚ = T;
 //               - the runs themselves: the forward's saved MLP and hidden tensors, twice, and the checkpointed reverse
 //                 pass (gradients/rematerialise.ts), which recomputes one layer's probabilities at a time in n row
-//                 blocks (attentionRowBlocks): about 2 full [H, T, T] tensors and 3 of a block's, whatever L is
+//                 blocks (attentionRowBlocks): about 2 full [H, T, T] tensors and 3 of a block's, whatever L is.
+//                 Rule 5: when the saved tensors (4·L·(3TI + 10Td), one copy) exceed LAYER_CHECKPOINTS_ABOVE, the
+//                 forward saves only the residual stream between blocks and the reverse pass recomputes one block's
+//                 tensors at a time (gradients/layer-checkpoints.ts): 16·L·Td + LAYER_BLOCKS·4·(3TI + 10Td) instead (4.5),
+//                 fitted to reduced models of the bench's two shapes (README "Layer checkpoints, measured")
 //   IG          F + (IG_F − 1)·W + batch·point, point = IG_P·L·P + 4·L·(8TI + 20Td): the combined graph keeps every
 //               activation of each path point; batch = clamp(⌊1.5 GB / (point + 4·P)⌋, 1, 16, steps + 2) as compute.ts
 //               chooses it. Rule 4: when point + 4·P > 1.5 GB, points go one at a time through the rows' checkpointed
@@ -81,6 +85,11 @@ export interface RunShape {
   rawGradient?: boolean;
   /** The memory budget: forward-only stages size their batches to it (memory-estimate-forward.ts). */
   budgetBytes?: number;
+  /**
+   * Whether the gradient programs use layer checkpoints (default: as they decide, LAYER_CHECKPOINTS_ABOVE; false: the
+   * engine before them, which the peaks measured then were taken with).
+   */
+  layerCheckpoints?: boolean;
 }
 
 export interface MemoryPart {
@@ -100,7 +109,15 @@ export interface MemoryEstimate {
 }
 
 /** Version of the rule, recorded with every run so that estimates can be compared with measured peaks later. */
-export const MEMORY_RULE_VERSION = 4;
+export const MEMORY_RULE_VERSION = 5;
+
+/**
+ * Bytes of forward tensors saved for the reverse passes of answer rows (one copy) above which the forward saves only the
+ * residual stream between blocks and the reverse pass recomputes each block's tensors (main/engine/gradients/
+ * layer-checkpoints.ts, which costs about one more forward per reverse pass). The program decides on the saved tensors
+ * it would hand over; the estimate on its own model of them, 4·L·(3TI + 10Td).
+ */
+export const LAYER_CHECKPOINTS_ABOVE = 128e6;
 
 /** Fitted coefficients (see the header). */
 export const MEMORY_COEFFICIENTS = Object.freeze({
@@ -122,6 +139,12 @@ export const MEMORY_COEFFICIENTS = Object.freeze({
   // more (the reverse pass holds more than one layer's recomputed attention at a time; not yet traced) is charged.
   REVERSE_P: 15,
   REVERSE_BLOCK_P: 3,
+  // Rule 5: with layer checkpoints, the runs hold the residual stream between blocks (twice) and this many layers'
+  // saved tensors (one copy each): the recomputed block's, and what the peak of a reverse pass holds besides. Fitted so
+  // that the saving charged stays under the smaller of two measured: the 246 M shape with 4 layers at 1,024 tokens
+  // (213 and 251 MB below the engine without checkpoints; 201 MB charged), the 40 M shape with 3 layers at 4,096 tokens
+  // (368 and 711 MB; 126 MB charged).
+  LAYER_BLOCKS: 4.5,
   IG_F: 3.7,
   IG_P: 6.3,
   IG_BUDGET: 1.5e9,
@@ -165,8 +188,14 @@ export function estimatePeakMemory(model: ModelDimensions, run: RunShape): Memor
   const wantsIg = run.methods.includes('integrated_gradients');
   if (rowMethods || wantsIg) {
     const parts: MemoryPart[] = [rows];
+    // One layer's saved MLP and hidden tensors, one copy; the runs hold them twice (forward outputs, reverse inputs).
+    const layerSaved = 4 * (3 * T * I + 10 * T * d);
+    const saved: MemoryPart =
+      (run.layerCheckpoints ?? L * layerSaved > LAYER_CHECKPOINTS_ABOVE)
+        ? { name: 'saved residual stream and one recomputed block (layer checkpoints)', bytes: 16 * L * T * d + c.LAYER_BLOCKS * layerSaved }
+        : { name: 'saved MLP and hidden tensors', bytes: 2 * L * layerSaved };
     const rowRuns: MemoryPart[] = [
-      { name: 'saved MLP and hidden tensors', bytes: 8 * L * (3 * T * I + 10 * T * d) },
+      saved,
       { name: `checkpointed reverse pass (one layer's attention, ${attentionRowBlocks(P)} row blocks)`, bytes: c.REVERSE_P * P + (c.REVERSE_BLOCK_P * P) / attentionRowBlocks(P) },
     ];
     const rowStage: MemoryPart[] = [

@@ -238,6 +238,8 @@ export interface GradientChunkingJson {
   rowsPerReversePass: number;
   reversePasses: number;
   attentionRowBlocks: number;
+  /** Whether the reverse passes recomputed each block's forward tensors from the residual stream (absent before). */
+  layerCheckpoints?: boolean;
 }
 
 export interface IntegratedGradientsJson {

@@ -8,6 +8,7 @@ import { benchBuckets } from './bucket-bench';
 import { benchLong, benchScale } from './scale-bench';
 import { benchMethods } from './methods-bench';
 import { benchAttentionMethods } from './attention-methods-bench';
+import { benchLayerCheckpoints } from './layer-checkpoint-bench';
 import { parseByteSize } from '../../shared/memory-estimate';
 
 // `npm run bench -- scale --memory-budget 8G`: names pick benchmarks (default: all but scale, which builds ~1 GB).
@@ -49,6 +50,11 @@ if (wanted('buckets')) {
 if (wanted('methods')) {
   const rows = await benchMethods();
   table('Forward and perturbation methods (40M llama, T = 64, 8-token answer): multiples of one plain forward, forward passes per call', rows);
+}
+if (wanted('scale-layer-checkpoints')) {
+  // `npm run bench -- scale-layer-checkpoints [--tokens 256]` (a shorter length for a quick look; not in the default set).
+  const rows = await benchLayerCheckpoints(values.tokens === undefined ? undefined : Number(values.tokens));
+  table('Layer checkpoints: without and with, reduced models of the scale shapes (saliency, graphs cached, child processes)', rows);
 }
 if (wanted('scale')) {
   const budget = values['memory-budget'] === undefined ? undefined : parseByteSize(values['memory-budget']);

@@ -176,7 +176,7 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
     // One forward for all chunks; each chunk's rows go through the reverse pass together.
     const out = await program.runRows({ ...base, embeddings: input, batch: 1, cotangent: chunks[0].cotangent, rows: chunks[0].rows }, chunks, options.signal, consume);
     result.targetLogProbs = Array.from(out.logProbs, Number);
-    result.chunking = { rowsPerReversePass: chunk, reversePasses: chunks.length, attentionRowBlocks: out.attentionRowBlocks };
+    result.chunking = { rowsPerReversePass: chunk, reversePasses: chunks.length, attentionRowBlocks: out.attentionRowBlocks, layerCheckpoints: out.layerCheckpoints };
     result.rows = rows;
     for (const reduction of reductions) reduction.finish(summed, result);
   }

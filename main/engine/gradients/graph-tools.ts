@@ -99,3 +99,25 @@ export function pruneGraph(graph: GraphProto, keepInputs: Iterable<string> = [])
     valueInfo: [],
   };
 }
+
+/**
+ * Copies of `nodes` (in their order) named with `prefix`, their outputs renamed likewise; inputs read the copies where
+ * `names` (which gains the renamed outputs) says so, the originals otherwise. `shapes` gains the copies' shapes.
+ *
+ * Example: `renamedCopies([MatMul(q, kT) → s], 'remat/', new Map(), shapes)` → `[MatMul(q, kT) → 'remat/s']`.
+ */
+export function renamedCopies(nodes: readonly NodeProto[], prefix: string, names: Map<string, string>, shapes: Map<string, number[]>): NodeProto[] {
+  for (const node of nodes) for (const output of node.output) if (output) names.set(output, `${prefix}${output}`);
+  for (const node of nodes) {
+    for (const output of node.output) {
+      const shape = output ? shapes.get(output) : undefined;
+      if (shape) shapes.set(names.get(output)!, shape);
+    }
+  }
+  return nodes.map((node) => ({
+    ...node,
+    name: `${prefix}${node.name}`,
+    input: node.input.map((input) => names.get(input) ?? input),
+    output: node.output.map((output) => names.get(output) ?? output),
+  }));
+}

@@ -31,7 +31,8 @@ import { elementTypeOf, splitPasses } from './passes';
 import type { ProgramRun, ProgramResult } from './program-run';
 import { keepLeading, padCotangent, padRun, pads, runLayout, type RunLayout } from './length-buckets';
 import { rematerialiseAttention } from './rematerialise';
-import { attentionRowBlocks } from '../../../shared/memory-estimate';
+import { checkpointLayers } from './layer-checkpoints';
+import { attentionRowBlocks, LAYER_CHECKPOINTS_ABOVE } from '../../../shared/memory-estimate';
 
 /**
  * Session settings per graph role, measured on the 56 M bench model (T = 512). The forward pass of answer rows runs
@@ -67,7 +68,7 @@ function reverseRole(activation: ActivationSize): SessionRole {
 }
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
-const DERIVATIVE_FORMAT = 15;
+const DERIVATIVE_FORMAT = 16;
 /**
  * Row blocks of causal attention (causal-blocks.ts): [T, T] work × (n + 1) / 2n. Alternating runs at T = 512: reverse
  * passes 26–34% faster on the demo model, no measurable change on the 56 M bench model; 4 blocks no faster than 2.
@@ -79,6 +80,7 @@ function attentionBlocks(shapes: Map<string, number[]>, causal: ReadonlySet<stri
 }
 
 export const COTANGENT_INPUT = 'target_cotangent';
+
 
 /** Target values of a rewritten graph against the unmodified graph's (to float32 rounding of long sums). */
 function closeTo(values: Float32Array | Float64Array, expected: Float32Array | Float64Array): boolean {
@@ -117,6 +119,12 @@ export interface ProgramSource {
    * every layer's probabilities from the forward, the earlier program (tests compare the two).
    */
   checkpointAttention?: boolean;
+  /**
+   * Recompute each block's forward tensors in the reverse pass of answer rows from the residual stream
+   * (layer-checkpoints.ts): true, false, or 'auto' (default: when the tensors the forward would otherwise save exceed
+   * LAYER_CHECKPOINTS_ABOVE, shared/memory-estimate.ts).
+   */
+  checkpointLayers?: boolean | 'auto';
   /**
    * How a long run's shapes are found (default 'extrapolate': from three short probes, probe-extrapolation.ts;
    * 'real': one probe at the run's length, which holds every activation at once — tests compare the two).
@@ -175,6 +183,8 @@ interface DerivativeSession {
   paddable: boolean;
   /** Row blocks of causal attention in the graph (0: none blocked; undefined: a cache entry from before they were recorded). */
   attentionRowBlocks?: number;
+  /** Whether the reverse pass recomputes each block's forward tensors (layer-checkpoints.ts). */
+  layerCheckpoints?: boolean;
 }
 
 /** A padded run met a model whose attention is not causal: it is run again at its exact length. */
@@ -366,7 +376,7 @@ export class GradientProgram {
   }
 
   private derivativeKey(run: ProgramRun, weights: readonly string[]): string {
-    return [DERIVATIVE_FORMAT, this.sha256, this.floatType, this.source.checkpointAttention !== false, run.foilIds !== undefined, run.batch, run.ids.length, run.targetIds.length, weights.join(',')].join('|');
+    return [DERIVATIVE_FORMAT, this.sha256, this.floatType, this.source.checkpointAttention !== false, this.source.checkpointLayers ?? 'auto', run.foilIds !== undefined, run.batch, run.ids.length, run.targetIds.length, weights.join(',')].join('|');
   }
 
   /** File of a derivative graph in the cache folder (undefined without one). */
@@ -431,7 +441,7 @@ export class GradientProgram {
     signal?: AbortSignal,
     /** Takes each chunk's gradient as it arrives; the result then holds none (nothing kept for long). */
     consume?: (chunk: number, gradient: Float32Array) => void,
-  ): Promise<{ logProbs: Float32Array | Float64Array; gradients: (Float32Array | Float64Array)[]; attentionRowBlocks: number }> {
+  ): Promise<{ logProbs: Float32Array | Float64Array; gradients: (Float32Array | Float64Array)[]; attentionRowBlocks: number; layerCheckpoints: boolean }> {
     signal?.throwIfAborted();
     const exact = { ...run, ...chunks[0], weights: [] };
     const { entry, padded, layout } = await this.inBucket(exact, [], signal, async (padded, layout) => {
@@ -455,7 +465,8 @@ export class GradientProgram {
       else gradients.push(gradient);
     }
     const attentionRowBlocks = entry.attentionRowBlocks ?? 0;
-    return { logProbs: keepLeading(forwardResults[TARGET_OUTPUT].data as Float32Array, run.batch, layout.targets, targets), gradients, attentionRowBlocks };
+    const logProbs = keepLeading(forwardResults[TARGET_OUTPUT].data as Float32Array, run.batch, layout.targets, targets);
+    return { logProbs, gradients, attentionRowBlocks, layerCheckpoints: entry.layerCheckpoints === true };
   }
 
   /** The derivative session(s) for a run's shape, built (or loaded from the cache) on first use. */
@@ -515,12 +526,13 @@ export class GradientProgram {
     const reverseFile = join(folder, name.replace(/\.onnx$/, '.reverse.onnx'));
     try {
       const cached = await readFile(`${file}.json`, 'utf8').then(
-        (t) => JSON.parse(t) as { activationBytes: ActivationSize; saved?: string[]; paddable?: boolean; attentionRowBlocks?: number },
+        (t) => JSON.parse(t) as { activationBytes: ActivationSize; saved?: string[]; paddable?: boolean; attentionRowBlocks?: number; layerCheckpoints?: boolean },
         () => undefined,
       );
       if (cached) {
         await touchCacheEntry(`${file}.json`);
-        const own = { outputs, activationBytes: cached.activationBytes, paddable: cached.paddable === true, attentionRowBlocks: cached.attentionRowBlocks };
+        const { attentionRowBlocks, layerCheckpoints } = cached;
+        const own = { outputs, activationBytes: cached.activationBytes, paddable: cached.paddable === true, attentionRowBlocks, layerCheckpoints };
         const session = await this.open(file, passes ? 'forward' : 'combined');
         if (!passes) return { session, ...own };
         const reverse = await this.open(reverseFile, reverseRole(cached.activationBytes));
@@ -546,14 +558,15 @@ export class GradientProgram {
         built = await this.buildDerivative(folded, shapes, feeds, wrt, false, passes, folder, name, probe.causal, reverseAs);
       }
       const paddable = probe.allCausal;
-      const attentionRowBlocks = built.attentionRowBlocks;
-      await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: built.passes?.saved, paddable, attentionRowBlocks, weights: [modelWeightsName(this.sha256), this.weightsName] }));
+      const { attentionRowBlocks, layerCheckpoints } = built;
+      const weightFiles = [modelWeightsName(this.sha256), this.weightsName];
+      await writeFile(`${file}.json`, JSON.stringify({ key, activationBytes, saved: built.passes?.saved, paddable, attentionRowBlocks, layerCheckpoints, weights: weightFiles }));
       if (this.cacheDir) {
         // Open entries (their sessions hold them) and this one stay; older ones go once the cache is over budget.
         const keep = new Set([...this.sessions.keys(), key].map((k) => createHash('sha256').update(k).digest('hex').slice(0, 32)));
         await pruneCache(folder, gradientCacheBudget(), keep);
       }
-      return { ...built.entry, outputs, activationBytes, paddable, attentionRowBlocks };
+      return { ...built.entry, outputs, activationBytes, paddable, attentionRowBlocks, layerCheckpoints };
     } finally {
       // Without a cache folder the files only feed session creation (onnxruntime has read them by now).
       if (!this.cacheDir) {
@@ -575,7 +588,7 @@ export class GradientProgram {
     name: string,
     causal: ReadonlySet<string>,
     reverseAs: SessionRole,
-  ): Promise<{ entry: Omit<DerivativeSession, 'outputs' | 'paddable'>; passes?: { saved: string[] }; attentionRowBlocks: number; release: () => Promise<void> }> {
+  ): Promise<{ entry: Omit<DerivativeSession, 'outputs' | 'paddable'>; passes?: { saved: string[] }; attentionRowBlocks: number; layerCheckpoints?: boolean; release: () => Promise<void> }> {
     const targets = feeds[TARGET_INPUTS.positions].dims[0];
     const narrowed = narrow ? narrowToTargets(model, probedShapes, targets) : { model, shapes: probedShapes };
     const shapes = new Map(narrowed.shapes);
@@ -595,14 +608,27 @@ export class GradientProgram {
     // The reverse pass recomputes each layer's attention probabilities from Q and Kᵀ instead of taking every layer's
     // from the forward (rematerialise.ts): memory grows with one layer's [heads, T, T], not all of them.
     const checkpointed = this.source.checkpointAttention === false ? derivative : rematerialiseAttention(derivative, shapes, [TARGET_OUTPUT]).model;
-    const split = splitPasses(checkpointed, COTANGENT_INPUT, [TARGET_OUTPUT], wrt.map((w) => `grad::${w}`), shapes);
+    const gradients = wrt.map((w) => `grad::${w}`);
+    let split = splitPasses(checkpointed, COTANGENT_INPUT, [TARGET_OUTPUT], gradients, shapes);
+    // And each block's other forward tensors from the residual stream (layer-checkpoints.ts), when the forward would
+    // save many: it costs about one more forward per reverse pass.
+    const setting = this.source.checkpointLayers ?? 'auto';
+    const bytes = this.floatType === DataType.DOUBLE ? 8 : 4;
+    const savedBytes = split.saved.reduce((sum, name) => sum + bytes * (shapes.get(name) ?? []).reduce((n, d) => n * d, 1), 0);
+    const layered = (setting === 'auto' ? savedBytes > LAYER_CHECKPOINTS_ABOVE : setting)
+      ? checkpointLayers(checkpointed, shapes, { source: this.embeddingsInput, cotangent: COTANGENT_INPUT, forwardOutputs: [TARGET_OUTPUT] })
+      : undefined;
+    const layerCheckpoints = (layered?.blocks ?? 0) > 0;
+    if (layered && layerCheckpoints) split = splitPasses(layered.model, COTANGENT_INPUT, [TARGET_OUTPUT], gradients, shapes);
     const forward = await this.writeAndOpen(split.forward, folder, name, 'forward');
     const types = new Map(forward.outputs.map((o) => [o.name, o.type]));
-    const reverse = await this.writeAndOpen(split.reverse((tensor) => elementTypeOf(types.get(tensor))), folder, name.replace(/\.onnx$/, '.reverse.onnx'), reverseAs);
+    const reverseModel = split.reverse((tensor) => elementTypeOf(types.get(tensor)));
+    const reverse = await this.writeAndOpen(reverseModel, folder, name.replace(/\.onnx$/, '.reverse.onnx'), reverseAs);
     return {
       entry: { passes: { forward, reverse, saved: split.saved } },
       passes: { saved: split.saved },
       attentionRowBlocks,
+      layerCheckpoints,
       release: async () => {
         await forward.release();
         await reverse.release();
@@ -710,7 +736,12 @@ export class GradientProgram {
 
   private open(file: string, role: SessionRole): Promise<SessionHandle> {
     this.statistics.sessionsOpened++;
-    return createSession(file, this.device, SESSION_OPTIONS[role]);
+    // Float64 programs (finite-difference tests) get basic optimisations only: onnxruntime's extended fusions
+    // (x·σ(x) → QuickGelu, tanh Gelu → FastGelu) have no float64 kernel or compute with float32 constants — the gemma2
+    // export's gradients were 1e-8 off, and a forward that saves only the residual stream (layer-checkpoints.ts) no
+    // longer returns the tensors that kept those fusions away.
+    const level = this.floatType === DataType.DOUBLE ? { graphOptimizationLevel: 'basic' as const } : {};
+    return createSession(file, this.device, { ...SESSION_OPTIONS[role], ...level });
   }
 
   /** Frees every open session. */

@@ -13,7 +13,7 @@
 // reverse pass's rise above the forward's saved tensors stays the same from 4 to 8 layers). The copies compute exactly
 // what the originals do (same operators, same inputs), so gradients are unchanged (rematerialise.test.ts).
 import type { ModelProto, NodeProto } from '../onnx/proto';
-import { GraphTools, withGraph } from './graph-tools';
+import { GraphTools, renamedCopies, withGraph } from './graph-tools';
 
 /** Name prefix of the copies; splitPasses moves nodes with it to the reverse graph (passes.ts). */
 export const REMATERIALISED = 'remat/';
@@ -39,7 +39,7 @@ function scoreChain(tools: GraphTools, tensor: string, depth: number): NodeProto
 }
 
 /** Nodes that compute `outputs` (the forward's own results): their reads of P stay on the original. */
-function ancestors(tools: GraphTools, outputs: readonly string[]): Set<NodeProto> {
+export function ancestors(tools: GraphTools, outputs: readonly string[]): Set<NodeProto> {
   const found = new Set<NodeProto>();
   const stack = [...outputs];
   while (stack.length > 0) {
@@ -83,17 +83,7 @@ export function rematerialiseAttention(model: ModelProto, shapes: Map<string, nu
     if (readers.length === 0) continue;
     // Copies of the whole chain, with outputs renamed; their inputs from outside the chain are the originals'.
     const names = new Map<string, string>();
-    for (const node of nodes) for (const output of node.output) if (output) names.set(output, `${REMATERIALISED}${output}`);
-    const copies = nodes.map((node) => ({
-      ...node,
-      name: `${REMATERIALISED}${node.name}`,
-      input: node.input.map((input) => names.get(input) ?? input),
-      output: node.output.map((output) => names.get(output) ?? output),
-    }));
-    for (const [original, copy] of names) {
-      const shape = shapes.get(original);
-      if (shape) shapes.set(copy, shape);
-    }
+    const copies = renamedCopies(nodes, REMATERIALISED, names, shapes);
     copiesAfter.set(tail, copies);
     for (const reader of readers) {
       const map = renamed.get(reader) ?? new Map<string, string>();

@@ -2,7 +2,7 @@
 // from Q and Kᵀ instead of taking every layer's from the forward. Checked on builder models and torch exports against
 // the earlier program (probabilities kept, `checkpointAttention: false`) in float64, and on the built graphs: the
 // forward returns no Softmax output and the reverse pass takes none as input.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,21 +10,14 @@ import { fixtureFolder } from '../../fixtures/models';
 import { computeGradients } from '../../../main/engine/gradients/compute';
 import { GradientProgram } from '../../../main/engine/gradients/program';
 import { REMATERIALISED } from '../../../main/engine/gradients/rematerialise';
-import { DataType, decodeModel, type GraphProto } from '../../../main/engine/onnx/proto';
+import { DataType } from '../../../main/engine/onnx/proto';
+import { builtGraphs } from './built-graphs';
 
 const exports = resolve(__dirname, '..', '..', 'fixtures', 'torch-exports');
 const IDS = Array.from({ length: 21 }, (_, i) => 1 + ((i * 37) % 250));
 const PROMPT = 16;
 const folders: string[] = [];
 afterAll(() => folders.forEach((folder) => rmSync(folder, { recursive: true, force: true })));
-
-/** The program's cached forward and reverse graphs of one run. */
-function builtGraphs(cacheDir: string): { forward: GraphProto; reverse: GraphProto } {
-  const folder = join(cacheDir, 'gradients');
-  const files = readdirSync(folder).filter((f) => f.endsWith('.onnx'));
-  const read = (file: string) => decodeModel(readFileSync(join(folder, file))).graph!;
-  return { forward: read(files.find((f) => !f.includes('.reverse.'))!), reverse: read(files.find((f) => f.includes('.reverse.'))!) };
-}
 
 /** Raw gradients of every answer row, and the Softmax outputs the reverse pass takes from the forward. */
 async function explain(model: string, checkpointAttention: boolean) {
