@@ -20,6 +20,24 @@ const benchHome = join(homedir(), '.cache', 'llm-explainer', 'bench');
 const ANSWER = 32;
 const METHODS = ['attention', 'saliency', 'grad_x_input'];
 
+/**
+ * PyTorch eager on this machine type, issue 12's figures for the 40 M model at 512 tokens: one forward and 32
+ * backward passes (retain_graph), and IG with 64 steps. The target is ≤ 0.7× of each, end to end.
+ */
+const PYTORCH_MS = { saliency: 9750, ig64: 35400 } as const;
+
+interface PlanItem {
+  model: ModelName;
+  tokens: number;
+  methods: string[];
+  /** Extra CLI flags (e.g. --ig-steps 64). */
+  extra?: string[];
+  /** PyTorch eager's time for the same work: the row gets wall ÷ PyTorch. */
+  pytorchMs?: number;
+  /** Run twice and report the second (graphs cached). */
+  repeat?: boolean;
+}
+
 const MODELS = {
   '200M': { vocabSize: 32000, hiddenSize: 1024, intermediateSize: 2816, numLayers: 16, numHeads: 16, numKvHeads: 4, headDim: 64, maxPositions: 16384, seed: 200 },
   '40M': { vocabSize: 32000, hiddenSize: 512, intermediateSize: 1376, numLayers: 8, numHeads: 8, numKvHeads: 4, maxPositions: 16384, seed: 40 },
@@ -45,6 +63,8 @@ export interface ScaleRow {
   /** Stage milliseconds ÷ the plain forward's, e.g. "load 3.1×, attention 1.4×". */
   stages?: string;
   cacheWritten?: string;
+  /** Whole CLI process, start to exit, and its multiple of PyTorch eager's time for the same work (issue 12). */
+  endToEnd?: string;
 }
 
 /** Builds the model folder once (in a child: the 200 M build holds its weights twice while encoding). */
@@ -173,7 +193,8 @@ async function explainChild(
   tree = root,
   /** Config home (graph cache) of the run; default the bench's shared one. */
   home = join(benchHome, 'home'),
-): Promise<{ peak: number; peakPss: number; run: RunJson; cache: number }> {
+  extra: string[] = [],
+): Promise<{ peak: number; peakPss: number; run: RunJson; cache: number; wallMs: number }> {
   const cacheFolder = join(home, 'LLM Explainer Workbench', 'cache');
   const before = folderBytes(cacheFolder);
   const json = join(benchHome, `run-${process.pid}.json`);
@@ -181,6 +202,8 @@ async function explainChild(
   const args = ['--import', 'tsx', 'test/fixtures/measured-cli.ts', 'explain', '--model', folder, '--db', join(benchHome, 'runs.db'), '--json', json, '-q',
     '--input-ids', body.inputIds!.join(','), '--answer-ids', body.answerIds!.join(','), '--methods', methods.join(','), '--experiment', 'scale-bench', '--tag', name];
   if (budget !== undefined) args.push('--memory-budget', String(budget));
+  args.push(...extra);
+  const started = performance.now();
   // `nice` execs node: the child's pid is the CLI's.
   const child = promisify(execFile)('nice', [process.execPath, ...args], {
     cwd: tree,
@@ -189,9 +212,10 @@ async function explainChild(
   });
   const sampler = pssSampler(child.child.pid);
   const { stderr } = await child.finally(() => sampler.stop());
+  const wallMs = performance.now() - started;
   const run = JSON.parse(readFileSync(json, 'utf8')) as RunJson;
   rmSync(json, { force: true });
-  return { peak: Number(/peak-rss-bytes (\d+)/.exec(stderr)![1]), peakPss: sampler.peak(), run, cache: folderBytes(cacheFolder) - before };
+  return { peak: Number(/peak-rss-bytes (\d+)/.exec(stderr)![1]), peakPss: sampler.peak(), run, cache: folderBytes(cacheFolder) - before, wallMs };
 }
 
 /**
@@ -204,7 +228,7 @@ export async function benchScale(budget?: number, models?: string[]): Promise<Sc
   const { admitRun, defaultMemoryBudget } = await import('../../main/engine/memory-check');
   const limit = budget ?? defaultMemoryBudget();
   const second = neverBuiltLength();
-  const plan: { model: ModelName; tokens: number; methods: string[] }[] = [
+  const plan: PlanItem[] = [
     { model: '200M', tokens: 1024, methods: METHODS },
     { model: '200M', tokens: 1024, methods: ['attention'] },
     { model: '200M', tokens: second, methods: METHODS },
@@ -212,13 +236,17 @@ export async function benchScale(budget?: number, models?: string[]): Promise<Sc
     { model: '40M', tokens: 8192, methods: METHODS },
     { model: '40M', tokens: 8192, methods: ['attention'] },
     { model: '40M', tokens: 512, methods: METHODS },
+    // Issue 12's end-to-end comparison (process start to exit, session start-up included), a second run so that
+    // graphs come from the cache as they do for every run but a model's first.
+    { model: '40M', tokens: 512, methods: ['saliency'], pytorchMs: PYTORCH_MS.saliency, repeat: true },
+    { model: '40M', tokens: 512, methods: ['integrated_gradients'], extra: ['--ig-steps', '64'], pytorchMs: PYTORCH_MS.ig64, repeat: true },
   ];
   const rows: ScaleRow[] = [];
   const forwards = new Map<string, Record<number, number>>();
   for (const item of plan.filter((p) => !models || models.includes(p.model))) {
     const folder = await modelFolder(item.model);
     const label = `${item.model} ${item.tokens} ${item.methods.join('+')}`;
-    const base = { model: item.model, tokens: item.tokens, methods: item.methods.join(', ') };
+    const base = { model: item.model, tokens: item.tokens, methods: [...item.methods, ...(item.extra ?? [])].join(', ') };
     // The estimate alone first (no budget), then the same comparison the CLI makes.
     const estimate = admitRun(await readModelFolder(folder), request(folder, item.tokens, item.methods, Number.MAX_SAFE_INTEGER)).estimate.peakBytes;
     if (estimate > limit) {
@@ -235,7 +263,8 @@ export async function benchScale(budget?: number, models?: string[]): Promise<Sc
     }
     await waitForMemory(estimate);
     console.error(`scale bench: running ${label} (estimate ${formatBytes(estimate)})`);
-    const { peak, peakPss, run, cache } = await explainChild(label, folder, item.tokens, item.methods, budget);
+    if (item.repeat) await explainChild(label, folder, item.tokens, item.methods, budget, ANSWER, root, undefined, item.extra);
+    const { peak, peakPss, run, cache, wallMs } = await explainChild(label, folder, item.tokens, item.methods, budget, ANSWER, root, undefined, item.extra);
     const forward = forwards.get(item.model)![item.tokens];
     const stages = Object.entries(run.timings)
       .filter(([stage]) => stage !== 'store')
@@ -251,6 +280,7 @@ export async function benchScale(budget?: number, models?: string[]): Promise<Sc
       plainForwardMs: Math.round(forward),
       stages,
       cacheWritten: formatBytes(cache),
+      ...(item.pytorchMs ? { endToEnd: `${(wallMs / 1000).toFixed(1)} s, ${(wallMs / item.pytorchMs).toFixed(2)}× PyTorch eager (${item.pytorchMs / 1000} s)` } : {}),
     });
     // Each row as soon as it is measured: a long bench stopped half-way keeps what it measured.
     console.error(`scale bench: ${JSON.stringify(rows.at(-1))}`);
