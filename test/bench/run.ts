@@ -7,6 +7,7 @@ import { benchWarm } from './warm-bench';
 import { benchBuckets } from './bucket-bench';
 import { benchLong, benchScale } from './scale-bench';
 import { benchMethods } from './methods-bench';
+import { benchEstimates } from './estimates-bench';
 import { benchAttentionMethods } from './attention-methods-bench';
 import { benchLayerCheckpoints } from './layer-checkpoint-bench';
 import { parseByteSize } from '../../shared/memory-estimate';
@@ -55,6 +56,9 @@ if (wanted('scale-layer-checkpoints')) {
   // `npm run bench -- scale-layer-checkpoints [--tokens 256]` (a shorter length for a quick look; not in the default set).
   const rows = await benchLayerCheckpoints(values.tokens === undefined ? undefined : Number(values.tokens));
   table('Layer checkpoints: without and with, reduced models of the scale shapes (saliency, graphs cached, child processes)', rows);
+}
+if (wanted('estimates')) {
+  table('Memory estimates (shared/memory-estimate.ts; not measured): llama-shaped fp32 models, 32-token supplied answers, IG 32 steps', benchEstimates());
 }
 if (wanted('scale')) {
   const budget = values['memory-budget'] === undefined ? undefined : parseByteSize(values['memory-budget']);
