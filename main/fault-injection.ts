@@ -3,9 +3,9 @@
 // time, e.g. the third batch item's attention) the process announces `llm-explainer-test-hold: <stage>` on
 // stderr when it reaches that stage and stops there, so a test can kill it at exactly that point. Unset
 // (always, outside those tests) every call returns at once.
-// LLM_EXPLAINER_TEST_MEMORY (any value) makes every one of those stage points also write where the process's memory is
-// (`llm-explainer-test-memory: {json}`, see stageMemory) and go on: the session memory bench reads it
-// (test/bench/session-bench.ts).
+// LLM_EXPLAINER_TEST_MEMORY (any value; `gc` to collect garbage first under --expose-gc) makes every one of those stage
+// points also write where the process's memory is (`llm-explainer-test-memory: {json}`, see stageMemory) and go on:
+// the session memory bench and test/integration/lifecycle/one-shot-sessions.test.ts read it.
 import { readFileSync } from 'node:fs';
 
 /** The environment variable that names the stage to hold at. */
@@ -45,13 +45,15 @@ export interface StageMemory {
  * `{stage: 'gradients', rss: 1.1e9, pss: 9.5e8, …, weights: [{file: '/…/weights-1f….data', mappings: 2, rss: 3.4e8}]}`.
  */
 export function stageMemory(stage: string): StageMemory {
+  // `LLM_EXPLAINER_TEST_MEMORY=gc` (node --expose-gc): garbage collected first, so what is left is what is still referenced.
+  if (process.env[TEST_MEMORY_ENV] === 'gc') (globalThis as { gc?: () => void }).gc?.();
   const rollup = readFileSync('/proc/self/smaps_rollup', 'utf8');
   const field = (text: string, name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
   const files = new Map<string, MappedFile>();
   let current: MappedFile | undefined;
   // A mapping's header line (`start-end perms offset dev inode path`) is followed by its fields (`Rss: N kB`, …).
   for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
-    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s+(\/\S*\.data)$/.exec(line);
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s+(\/.*\.data)$/.exec(line);
     if (header) {
       current = files.get(header[1]) ?? { file: header[2], mappings: 0, rss: 0 };
       current.mappings++;
