@@ -44,6 +44,11 @@ export interface AppContextOptions {
   log?: (line: string) => void;
   /** In-process only: each finished run as the pipeline returned it, at full precision (`explain --json`). */
   onRunResult?: (run: RunJson) => void;
+  /**
+   * In-process only: the door runs one run and exits (CLI `explain`), so sessions are closed after their last use in
+   * the run instead of kept warm (PipelineContext.oneShot).
+   */
+  oneShot?: boolean;
 }
 
 export interface AppContext {
@@ -88,7 +93,7 @@ export function openAppContext(options: AppContextOptions): AppContext {
     runJob = runner.run;
     closeRunner = runner.close;
   } else {
-    runJob = pipelineRunner({ store, cacheDir, demoModelDir, onResult: options.onRunResult });
+    runJob = pipelineRunner({ store, cacheDir, demoModelDir, onResult: options.onRunResult, oneShot: options.oneShot });
     // Runs keep their model's sessions warm in this process (engine/warm-sessions) until the app closes.
     closeRunner = releaseProcessSessionPool;
   }

@@ -126,7 +126,8 @@ export async function explainCommand(argv: string[]): Promise<number> {
   checkViewAgainstMethods(view, request.methods);
   // The pipeline's own run (every value at full precision) is what --json writes, as before the service ran it.
   const results = new Map<string, RunJson>();
-  const workbench = openWorkbench(values.db as string | undefined, { onRunResult: (run) => results.set(run.id, run) });
+  // One run and the process ends: each session is closed after its last stage (nothing to keep warm for).
+  const workbench = openWorkbench(values.db as string | undefined, { onRunResult: (run) => results.set(run.id, run), oneShot: true });
   const { service } = workbench;
   const progress = terminalProgress(process.stderr, values.quiet === true);
   const stop = listenForStopSignals();

@@ -17,9 +17,12 @@ export function openedDatabasePath(): string | undefined {
   return openedPath;
 }
 
-/** Store and service for a command that runs models; `onRunResult` gets each finished run at full precision. */
-export function openWorkbench(databasePath?: string, options: { onRunResult?: (run: RunJson) => void } = {}): Workbench {
-  return openAppContext({ databasePath: databasePathOf(databasePath), inference: 'in-process', mode: 'local', onRunResult: options.onRunResult });
+/**
+ * Store and service for a command that runs models; `onRunResult` gets each finished run at full precision; `oneShot`:
+ * the command runs one run and exits (`explain`), so nothing is kept warm (AppContextOptions.oneShot).
+ */
+export function openWorkbench(databasePath?: string, options: { onRunResult?: (run: RunJson) => void; oneShot?: boolean } = {}): Workbench {
+  return openAppContext({ databasePath: databasePathOf(databasePath), inference: 'in-process', mode: 'local', onRunResult: options.onRunResult, oneShot: options.oneShot });
 }
 
 /**

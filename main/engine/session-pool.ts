@@ -32,6 +32,11 @@ export interface Lease<T> {
   /** The entry now holds `bytes` (a gradient program that opened sessions for another shape). */
   charge(bytes: number): void;
   done(): void;
+  /**
+   * Ends this use and closes the entry instead of keeping it warm (a process that runs nothing after this run): at
+   * once when no other use holds it, otherwise when the last one ends.
+   */
+  release(): Promise<void>;
 }
 
 export interface SessionPoolStats {
@@ -105,6 +110,13 @@ export class SessionPool {
     // A new entry may push idle ones over the capacity (this one is in use and stays).
     if (!warm) await this.trim(this.capacityBytes);
     let ended = false;
+    const end = () => {
+      if (ended) return false;
+      ended = true;
+      current.inUse--;
+      current.lastUsed = ++this.clock;
+      return true;
+    };
     return {
       value: opened.value as T,
       warm,
@@ -112,12 +124,12 @@ export class SessionPool {
         current.bytes = bytes;
       },
       done: () => {
-        if (ended) return;
-        ended = true;
-        current.inUse--;
-        current.lastUsed = ++this.clock;
+        if (!end()) return;
         if (current.dropped) this.releaseIfIdle(current);
         else void this.trim(this.capacityBytes);
+      },
+      release: async () => {
+        if (end()) await this.drop(current);
       },
     };
   }

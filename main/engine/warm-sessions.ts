@@ -39,13 +39,24 @@ interface PooledModel {
   folder: ReadModelFolder;
 }
 
+/** How a run holds its sessions. */
+export interface WarmOptions {
+  /** The graph cache folder: the plain session then maps the model's shared weights file (model-folder.ts LoadOptions.weightsCache). */
+  weightsCache?: string;
+  /**
+   * The process ends after this run (CLI `explain`): `RunSessions.releaseUnused` closes each session after its last use
+   * instead of keeping it warm for a next run that will not come.
+   */
+  oneShot?: boolean;
+}
+
 /**
  * Loads (or takes warm) the request's model folder and admits the run: the admission (context and memory budget)
  * comes before onnxruntime reads any weight, and releases other models' idle sessions when the run needs their room.
- * Call `sessions.end()` when the run is over. With `weightsCache` (the graph cache folder) the plain session maps the
- * model's shared weights file (model-folder.ts LoadOptions.weightsCache).
+ * Call `sessions.end()` when the run is over.
  */
-export async function warmModel(pool: SessionPool, modelPath: string, request: ExplainRequest, weightsCache?: string): Promise<WarmModel> {
+export async function warmModel(pool: SessionPool, modelPath: string, request: ExplainRequest, options: WarmOptions = {}): Promise<WarmModel> {
+  const { weightsCache } = options;
   const path = resolve(modelPath);
   const owner = `${path}|${request.dtype ?? ''}|${request.device ?? 'auto'}`;
   let admission: Admission | undefined;
@@ -71,7 +82,7 @@ export async function warmModel(pool: SessionPool, modelPath: string, request: E
       return { value: { model, folder: folder! }, bytes: warmSessionBytes(modelDimensions(folder!), 'plain'), release: () => model.release() };
     },
   });
-  const sessions = new RunSessions(pool, owner, modelDimensions(lease.value.folder), lease);
+  const sessions = new RunSessions(pool, owner, modelDimensions(lease.value.folder), lease, options.oneShot === true);
   try {
     if (lease.warm) await admit(lease.value.folder);
   } catch (error) {
@@ -96,10 +107,26 @@ export class RunSessions {
     readonly pool: SessionPool,
     private readonly owner: string,
     private readonly dimensions: ModelDimensions,
-    model: Lease<unknown>,
+    private readonly model: Lease<unknown>,
+    /** WarmOptions.oneShot. */
+    readonly oneShot = false,
   ) {
     this.leases.push(model);
     this.used = { model: model.warm ? 'warm' : 'cold' };
+  }
+
+  /**
+   * A one-shot run calls this after each stage: every session a stage opened (attention, gradient program, method
+   * sessions) is closed, and the model's plain session too unless `modelSessionNeeded` (a later stage runs it). Each
+   * session maps the model's weights file and RSS counts every mapping, so a run then holds the weights once per
+   * session of the stage running, not once per session it has opened. The model folder's tokenizer and config stay.
+   * In other processes it does nothing: the sessions stay leased and warm for the next run.
+   */
+  async releaseUnused(modelSessionNeeded: boolean): Promise<void> {
+    if (!this.oneShot) return;
+    const going = this.leases.filter((lease) => lease !== this.model || !modelSessionNeeded);
+    this.leases.splice(0, this.leases.length, ...this.leases.filter((lease) => !going.includes(lease)));
+    await Promise.all(going.map((lease) => lease.release()));
   }
 
   /** An open session of a rewritten graph (attention instrumentation), kept warm for the next run. */

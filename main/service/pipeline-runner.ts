@@ -13,6 +13,8 @@ export interface PipelineRunnerOptions {
   demoModelDir: string;
   /** Told each finished run as the pipeline returned it, every value at full precision (`explain --json`). */
   onResult?: (run: RunJson) => void;
+  /** The process ends after its run (CLI `explain`): PipelineContext.oneShot. */
+  oneShot?: boolean;
 }
 
 /** A JobRunner that calls runExplanation with the service's run id, signal and progress callback. */
@@ -25,6 +27,7 @@ export function pipelineRunner(options: PipelineRunnerOptions): JobRunner {
       runId: context.runId,
       signal: context.signal,
       onProgress: context.onProgress,
+      oneShot: options.oneShot,
     });
     options.onResult?.(run);
   };

@@ -17,6 +17,12 @@ export interface PipelineContext {
   onProgress?: (stage: ProgressStage, fraction?: number, message?: string) => void;
   /** Sessions kept between runs (default: this process's pool, main/engine/warm-sessions.ts). */
   sessions?: SessionPool;
+  /**
+   * The process ends after this run (CLI `explain`): each session is closed after the last stage that uses it instead
+   * of kept warm (warm-sessions.ts WarmOptions.oneShot). Long-lived processes (the app's inference child, `batch`,
+   * `rerun`, `serve`) leave it unset.
+   */
+  oneShot?: boolean;
 }
 
 export interface PipelineResult {

@@ -65,7 +65,7 @@ export async function runExplanation(request: ExplainRequest, context: PipelineC
   // Refusals (sequence over the model's positions, estimate over the memory budget) come before any run row is
   // written and before onnxruntime reads the weights: only config and tokenizer have been read. The model and the
   // explainers' sessions come from the process's warm pool and go back to it after the run (warm-sessions.ts).
-  const warm = await time('load', () => warmModel(context.sessions ?? processSessionPool(), modelPath, request, context.cacheDir));
+  const warm = await time('load', () => warmModel(context.sessions ?? processSessionPool(), modelPath, request, { weightsCache: context.cacheDir, oneShot: context.oneShot }));
   try {
     return await explainLoaded(request, context, warm, timings, time);
   } finally {
@@ -157,6 +157,11 @@ async function explainLoaded(
     if (answerIds.length === 0) throw new Error('the answer is empty: nothing to explain (raise --max-new-tokens or supply --answer)');
     checkSignal(signal);
 
+    const families = familiesFor(methods);
+    // A one-shot run closes the plain session once no later stage runs it (warm-sessions.ts releaseUnused).
+    const modelSessionNeeded = (from: number) => families.slice(from).some(({ family }) => family.runsModelSession === true);
+    await sessions.releaseUnused(modelSessionNeeded(0));
+
     const ids = [...prompt, ...answerIds];
     const promptLength = prompt.length;
     const role: TokenRole[] = ids.map((_, i) => (i < promptLength ? 'prompt' : 'answer'));
@@ -167,7 +172,7 @@ async function explainLoaded(
     let json: Partial<RunJson> = {};
     // Forward-only stages batch as many sequences as the budget allows at the answer's real length.
     const { batches } = admission.estimateFor(promptLength, answerIds.length);
-    for (const { family, stage } of familiesFor(methods)) {
+    for (const [index, { family, stage }] of families.entries()) {
       const familyContext: ExplainContext = {
         model: loaded,
         ids,
@@ -182,12 +187,14 @@ async function explainLoaded(
         batches,
         earlier: json,
         memoryHeadroomBytes: admission.budgetBytes - admission.estimate.peakBytes,
+        oneShot: sessions.oneShot,
       };
       // An expensive family says what it will cost before it starts (value zeroing's forward count).
       progress(stage, 0, family.costLine?.(familyContext));
       await holdAtStage(stage, signal);
       checkSignal(signal);
       const result = await time(stage, () => family.compute(familyContext, methods));
+      await sessions.releaseUnused(modelSessionNeeded(index + 1));
       checkSignal(signal);
       json = { ...json, ...result.json };
       tensors.push(...result.tensors);

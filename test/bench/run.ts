@@ -6,6 +6,7 @@ import { benchGradients } from './gradient-bench';
 import { benchWarm } from './warm-bench';
 import { benchBuckets } from './bucket-bench';
 import { benchLong, benchScale } from './scale-bench';
+import { benchSessions } from './session-bench';
 import { benchMethods } from './methods-bench';
 import { benchEstimates } from './estimates-bench';
 import { benchAttentionMethods } from './attention-methods-bench';
@@ -71,4 +72,9 @@ if (wanted('scale-long')) {
   const budget = values['memory-budget'] === undefined ? undefined : parseByteSize(values['memory-budget']);
   const rows = await benchLong(Number(values.tokens ?? 2048), Number(values.answer ?? 8), budget, values.before);
   table(`Scale, one long length (${new Date().toISOString()}): peak RSS of the first run at that length`, rows);
+}
+if (wanted('sessions')) {
+  // `npm run bench -- sessions --tokens 1024 --answer 8 [--before DIR]`: the 40 M model's memory at each stage point.
+  const rows = await benchSessions(Number(values.tokens ?? 1024), Number(values.answer ?? 8), values.before);
+  table(`Sessions: memory at each stage point, 40 M, attention + saliency + grad × input (${new Date().toISOString()})`, rows);
 }

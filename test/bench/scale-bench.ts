@@ -16,7 +16,7 @@ import type { RunJson } from '../../shared/run';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = resolve(here, '..', '..');
-const benchHome = join(homedir(), '.cache', 'llm-explainer', 'bench');
+export const benchHome = join(homedir(), '.cache', 'llm-explainer', 'bench');
 const ANSWER = 32;
 const METHODS = ['attention', 'saliency', 'grad_x_input'];
 
@@ -68,7 +68,7 @@ export interface ScaleRow {
 }
 
 /** Builds the model folder once (in a child: the 200 M build holds its weights twice while encoding). */
-async function modelFolder(name: ModelName): Promise<string> {
+export async function modelFolder(name: ModelName): Promise<string> {
   const folder = join(benchHome, `llama-${name}`);
   if (existsSync(join(folder, 'config.json'))) return folder;
   await promisify(execFile)(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'scale-bench-build', name, folder], { cwd: root, maxBuffer: 1 << 20 });
@@ -102,7 +102,7 @@ function folderBytes(path: string, seen = new Set<number>()): number {
 }
 
 /** Samples a process's PSS (bytes) until it exits; `peak()` is the largest seen. Linux only (else 0). */
-function pssSampler(pid: number | undefined): { peak: () => number; stop: () => void } {
+export function pssSampler(pid: number | undefined): { peak: () => number; stop: () => void } {
   let peak = 0;
   const sample = () => {
     try {
@@ -159,7 +159,7 @@ async function forwardChild(folder: string, lengths: number[]): Promise<void> {
 }
 
 /** The request the CLI makes from the same flags (for the estimate and the refusal, before anything runs). */
-function request(folder: string, tokens: number, methods: string[], budget: number | undefined, answer = ANSWER): ExplainRequest {
+export function request(folder: string, tokens: number, methods: string[], budget: number | undefined, answer = ANSWER): ExplainRequest {
   return {
     modelPath: folder,
     task: 'completion',

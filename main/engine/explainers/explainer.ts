@@ -28,6 +28,8 @@ export interface ExplainContext {
   memoryHeadroomBytes?: number;
   /** What earlier families of this run produced (faithfulness reads the attributions). */
   earlier?: Partial<RunJson>;
+  /** The process ends after this run (PipelineContext.oneShot): sessions used for the last time may be closed at once. */
+  oneShot?: boolean;
 }
 
 /** What an explainer returns: fields for the run JSON (full precision) and tensors for the store. */
@@ -46,6 +48,8 @@ export interface ExplainerFamily {
   /** The method ids this family's engine modules compute (checked against the catalog in ./registry). */
   readonly methods: readonly string[];
   compute(context: ExplainContext, methods: readonly string[]): Promise<ExplainResult>;
+  /** Runs the model folder's plain session (LoadedModel.session): a one-shot run keeps it open until such a family has run. */
+  readonly runsModelSession?: boolean;
   /** One line saying what the family will cost, shown with its stage before it starts (expensive families). */
   costLine?(context: ExplainContext): string;
 }

@@ -15,6 +15,8 @@ function vectorTensor(name: string, axes: string[], rows: number[][]): NamedTens
 export const forwardFamily: ExplainerFamily = {
   id: 'forward',
   methods: ['step_scores', 'logit_lens'],
+  // Step scores run the model's own session.
+  runsModelSession: true,
   async compute(context, methods) {
     const { model, ids, promptLength } = context;
     const json: Awaited<ReturnType<ExplainerFamily['compute']>>['json'] = {};

@@ -48,6 +48,7 @@ export const gradientFamily: ExplainerFamily = {
       cacheDir: context.cacheDir,
       signal: context.signal,
       memoryHeadroomBytes: context.memoryHeadroomBytes,
+      oneShot: context.oneShot,
     });
     context.onProgress?.(1);
     return gradientOutputs(result);

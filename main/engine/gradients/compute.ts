@@ -63,6 +63,11 @@ export interface ComputeGradientsOptions {
   signal?: AbortSignal;
   /** Float type to differentiate in when opening the model here (default float32). */
   floatType?: number;
+  /**
+   * Nothing uses the program after this call (a one-shot run, ExplainContext.oneShot): the answer rows' sessions are
+   * closed as soon as each has run — unless integrated gradients follow, whose one-point passes run the same graphs.
+   */
+  oneShot?: boolean;
 }
 
 
@@ -174,7 +179,8 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
       for (let i = 0; i < size; i++) summed[i] += chunkSum[i];
     };
     // One forward for all chunks; each chunk's rows go through the reverse pass together.
-    const out = await program.runRows({ ...base, embeddings: input, batch: 1, cotangent: chunks[0].cotangent, rows: chunks[0].rows }, chunks, options.signal, consume);
+    const release = options.oneShot === true && !options.methods.includes('integrated_gradients');
+    const out = await program.runRows({ ...base, embeddings: input, batch: 1, cotangent: chunks[0].cotangent, rows: chunks[0].rows }, chunks, options.signal, consume, release);
     result.targetLogProbs = Array.from(out.logProbs, Number);
     result.chunking = { rowsPerReversePass: chunk, reversePasses: chunks.length, attentionRowBlocks: out.attentionRowBlocks, layerCheckpoints: out.layerCheckpoints };
     result.rows = rows;

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSession, Tensor, type Feeds, type SessionHandle } from '../runtime';
+import { createSession, Tensor, type Feeds, type Results, type SessionHandle } from '../runtime';
 import { DataType, makeValueInfo, type ModelProto, type TensorProto, type ValueInfoProto } from '../onnx/proto';
 import { modelWeightsName, readModel, sharedWeightsFile, writeModelFiles, type SharedWeights } from './model-files';
 import type { DeviceChoice } from '../../../shared/run';
@@ -441,6 +441,12 @@ export class GradientProgram {
     signal?: AbortSignal,
     /** Takes each chunk's gradient as it arrives; the result then holds none (nothing kept for long). */
     consume?: (chunk: number, gradient: Float32Array) => void,
+    /**
+     * Nothing runs this shape again (a one-shot run): the forward session is closed once it has returned the saved
+     * tensors, before the reverse passes, and the reverse session after them. Each maps the weights file, which RSS
+     * counts once per mapping. A later run of the shape opens them again.
+     */
+    release = false,
   ): Promise<{ logProbs: Float32Array | Float64Array; gradients: (Float32Array | Float64Array)[]; attentionRowBlocks: number; layerCheckpoints: boolean }> {
     signal?.throwIfAborted();
     const exact = { ...run, ...chunks[0], weights: [] };
@@ -451,18 +457,28 @@ export class GradientProgram {
     const targets = run.targetIds.length;
     const pick = (feeds: Feeds, names: string[]) => Object.fromEntries(names.map((n) => [n, feeds[n]]));
     const all = this.feeds(sessionInputs(forward), padded);
-    const forwardResults = await forward.run(pick(all, forward.inputNames), [TARGET_OUTPUT, ...saved]);
+    if (release) for (const [key, open] of this.sessions) if (open === entry) this.sessions.delete(key);
     const gradients: (Float32Array | Float64Array)[] = [];
-    for (const [index, chunk] of chunks.entries()) {
-      signal?.throwIfAborted();
-      const own = sessionInputs(reverse).filter((input) => !saved.includes(input.name));
-      const cotangent = padCotangent(chunk.cotangent, chunk.rows * run.batch, targets, layout.targets);
-      const feeds = { ...this.feeds(own, { ...padded, cotangent, rows: chunk.rows }), ...pick(forwardResults, saved) };
-      const output = entry.outputs[this.embeddingsInput];
-      const full = (await reverse.run(feeds, [output]))[output].data as Float32Array;
-      const gradient = keepLeading(full, chunk.rows * run.batch, layout.length, run.ids.length, this.hiddenSize);
-      if (consume) consume(index, gradient);
-      else gradients.push(gradient);
+    let forwardResults: Results;
+    try {
+      forwardResults = await forward.run(pick(all, forward.inputNames), [TARGET_OUTPUT, ...saved]);
+    } finally {
+      if (release) await forward.release();
+    }
+    try {
+      for (const [index, chunk] of chunks.entries()) {
+        signal?.throwIfAborted();
+        const own = sessionInputs(reverse).filter((input) => !saved.includes(input.name));
+        const cotangent = padCotangent(chunk.cotangent, chunk.rows * run.batch, targets, layout.targets);
+        const feeds = { ...this.feeds(own, { ...padded, cotangent, rows: chunk.rows }), ...pick(forwardResults, saved) };
+        const output = entry.outputs[this.embeddingsInput];
+        const full = (await reverse.run(feeds, [output]))[output].data as Float32Array;
+        const gradient = keepLeading(full, chunk.rows * run.batch, layout.length, run.ids.length, this.hiddenSize);
+        if (consume) consume(index, gradient);
+        else gradients.push(gradient);
+      }
+    } finally {
+      if (release) await reverse.release();
     }
     const attentionRowBlocks = entry.attentionRowBlocks ?? 0;
     const logProbs = keepLeading(forwardResults[TARGET_OUTPUT].data as Float32Array, run.batch, layout.targets, targets);

@@ -120,6 +120,25 @@ describe('SessionPool', () => {
     await pool.release();
   });
 
+  it('releases an entry on a lease\'s release (one-shot runs) once no other use holds it, well within its capacity', async () => {
+    const pool = new SessionPool(1000);
+    const opens: string[] = [];
+    const first = await pool.acquire(sessionRequest('a', 10, opens));
+    const second = await pool.acquire(sessionRequest('a', 10, opens));
+    await first.release();
+    // Dropped from the pool at once, but the other use keeps its session running.
+    expect(pool.stats().entries).toEqual([]);
+    expect(await released(second.value)).toBe(false);
+    await second.release();
+    expect(await released(second.value)).toBe(true);
+    // The next acquire opens it again.
+    const again = await pool.acquire(sessionRequest('a', 10, opens));
+    expect(again.warm).toBe(false);
+    expect(opens).toEqual(['a', 'a']);
+    await again.release();
+    expect(await released(again.value)).toBe(true);
+  });
+
   it('charges sessions by the memory rule: the file once per plain or attention session, float32 weights twice per gradient shape', () => {
     const model = { fileBytes: 1e6, weightBytes: 2 };
     expect(warmSessionBytes(model, 'plain')).toBe(1.6e6);
