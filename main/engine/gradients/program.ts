@@ -42,10 +42,13 @@ import { attentionRowBlocks } from '../../../shared/memory-estimate';
  * path points with a looser memory target: both on.
  */
 const SESSION_OPTIONS = {
-  forward: { memoryArena: false, prepacking: false },
+  forward: { memoryArena: false, prepacking: false, memoryPattern: false },
   // Not pre-packed either (since format 15): the reverse pass reads the weights in place (rules/matmul.ts FusedMatMul)
   // from the shared, memory-mapped weights file; a pre-packed copy would hold them once more (984 MB at 246 M).
-  reverse: { memoryArena: false, prepacking: false },
+  // No memory pattern: from its second run of a shape onnxruntime would place every activation in one planned block,
+  // measured larger than the run's own peak and growing with layers (reduced 40 M model, 4,096 tokens, 3 layers: the
+  // reverse pass's second run rose 1,404 MB above the forward's results with it, 960 MB without; README "What fits").
+  reverse: { memoryArena: false, prepacking: false, memoryPattern: false },
   combined: { memoryArena: true, prepacking: true },
 } as const;
 type SessionRole = keyof typeof SESSION_OPTIONS;
