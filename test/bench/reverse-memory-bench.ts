@@ -27,6 +27,8 @@ export interface ReverseMemoryRow {
   tokens: number;
   rows: number;
   blocks?: number;
+  /** Score chains whose reverse work waits for the previous one's (rematerialise.ts sequenceSites). */
+  sequenced?: number;
   /** One layer's float32 [heads, T, T] (MB). */
   P?: number;
   /** Peak RSS of the whole first run (graphs built), MB. */
@@ -64,6 +66,8 @@ async function child(config: ReverseMemoryConfig, profile: string | undefined): 
   const { computeGradients } = await import('../../main/engine/gradients/compute');
   const { TARGET_OUTPUT } = await import('../../main/engine/gradients/targets');
   const { createSession } = await import('../../main/engine/runtime');
+  const { decodeModel } = await import('../../main/engine/onnx/proto');
+  const { REMATERIALISED } = await import('../../main/engine/gradients/rematerialise');
   const { layers, tokens, rows } = config;
   const folder = mkdtempSync(join(tmpdir(), 'reverse-memory-'));
   try {
@@ -84,6 +88,8 @@ async function child(config: ReverseMemoryConfig, profile: string | undefined): 
     // The program's session settings for answer rows (program.ts SESSION_OPTIONS: no arena, no pre-packing, no memory
     // pattern); REVERSE_MEMORY_PATTERN=1 turns onnxruntime's memory pattern back on, for comparison.
     const options = { memoryArena: false, prepacking: false, memoryPattern: process.env.REVERSE_MEMORY_PATTERN === '1' };
+    const reverseGraph = decodeModel(readFileSync(forwardFile.replace(/\.onnx$/, '.reverse.onnx'))).graph!;
+    const sequenced = reverseGraph.node.filter((n) => n.opType === 'Reshape' && n.name.startsWith(`${REMATERIALISED}order/`)).length / 2;
     const forward = await createSession(forwardFile, 'cpu', options);
     const reverse = await createSession(forwardFile.replace(/\.onnx$/, '.reverse.onnx'), 'cpu', profile ? { ...options, profileFilePrefix: profile } : options);
     const targets = ids.slice(promptLength);
@@ -132,6 +138,7 @@ async function child(config: ReverseMemoryConfig, profile: string | undefined): 
       tokens,
       rows,
       blocks: cached.attentionRowBlocks,
+      sequenced,
       P: Math.round(P / MB),
       firstRun: Math.round(firstRun / MB),
       forwardRise: Math.round((forwardPeak - beforeForward) / MB),
