@@ -6,12 +6,14 @@
 // anyway ([heads, T, head_dim]): the forward keeps only what it needs to go on, and the reverse pass recomputes one
 // layer's probabilities where it needs them.
 //
-// Order matters for memory, not for the numbers: onnxruntime orders nodes by a depth-first walk back from the
-// outputs that takes a node's higher-indexed inputs first, so a copy placed early in the node list (right after
-// the original chain) is computed late — after the layers above have been differentiated, just before its own
-// layer's reverse nodes read it — and freed after them (measured, README "Checkpointed attention, measured": the
-// reverse pass's rise above the forward's saved tensors stays the same from 4 to 8 layers). The copies compute exactly
-// what the originals do (same operators, same inputs), so gradients are unchanged (rematerialise.test.ts).
+// Order matters for memory, not for the numbers: onnxruntime may run the reverse nodes in any topological order, and
+// the copies read only forward tensors, so nothing stopped it from computing several chains' probabilities long before
+// their readers. Its order (a depth-first walk back from the outputs, higher-indexed inputs first) did so: every row
+// block of a layer was recomputed before the layer's products ran, and more with the memory pattern of a session's
+// second run (measured on the 40 M shapes at 4,096 tokens, README "What fits"). `sequenceSites` makes each chain's
+// reverse work wait for the chain differentiated before it, so one block's [heads, T/n, T] tensors are alive at a
+// time. The copies compute exactly what the originals do (same operators, same inputs), so gradients are unchanged
+// (rematerialise.test.ts).
 import { makeNode, type ModelProto, type NodeProto } from '../onnx/proto';
 import { GraphTools, withGraph } from './graph-tools';
 
