@@ -20,8 +20,9 @@
 //                 short lengths only (Tₚ = A + 32, gradients/probe-extrapolation.ts), so at long lengths the runs'
 //                 own term is the larger; rule 3 had Tₚ = T;
 //               - the runs themselves: the forward's saved MLP and hidden tensors, twice, and the checkpointed reverse
-//                 pass (gradients/rematerialise.ts), which recomputes one layer's probabilities at a time in n row
-//                 blocks (attentionRowBlocks): about 2 full [H, T, T] tensors and 3 of a block's, whatever L is
+//                 pass (gradients/rematerialise.ts), which recomputes one row block of one layer's probabilities at a
+//                 time (n blocks, attentionRowBlocks): about 4 of a block's [H, T/n, T] tensors, whatever L is, and
+//                 2 full [H, T, T] tensors for what a CLI process held above that at 2,048 tokens (not traced)
 //   IG          F + (IG_F − 1)·W + batch·point, point = IG_P·L·P + 4·L·(8TI + 20Td): the combined graph keeps every
 //               activation of each path point; batch = clamp(⌊1.5 GB / (point + 4·P)⌋, 1, 16, steps + 2) as compute.ts
 //               chooses it. Rule 4: when point + 4·P > 1.5 GB, points go one at a time through the rows' checkpointed
@@ -94,7 +95,7 @@ export interface MemoryEstimate {
 }
 
 /** Version of the rule, recorded with every run so that estimates can be compared with measured peaks later. */
-export const MEMORY_RULE_VERSION = 4;
+export const MEMORY_RULE_VERSION = 5;
 
 /** Fitted coefficients (see the header). */
 export const MEMORY_COEFFICIENTS = Object.freeze({
@@ -109,11 +110,13 @@ export const MEMORY_COEFFICIENTS = Object.freeze({
   ATTENTION_F: 3,
   ROWS_F: 2.5,
   PROBE_P: 5.5,
-  // Rule 4: fitted to the 40 M bench model (h512 × 8 layers, 8 heads) at 2,048 and 4,096 tokens with its probe at
-  // short lengths (README "What fits"): its runs held 4.5 and 11.3 GB where 2·P predicted 3.0 and 5.1 GB; the ~13·P
-  // more (the reverse pass holds more than one layer's recomputed attention at a time; not yet traced) is charged.
-  REVERSE_P: 15,
-  REVERSE_BLOCK_P: 3,
+  // Rule 5: the reverse pass differentiates one row block at a time without onnxruntime's memory pattern (README "The
+  // reverse pass, traced": it rose 2.3–3.4 blocks' [H, T/n, T] above the forward's results on reduced 40 M models,
+  // 2,048 and 4,096 tokens, 1–5 layers; rule 4 had charged 15·P for the blocks of every layer it held at once). The
+  // 40 M model's CLI run at 2,048 tokens, one row per pass, peaked at 3.49 GB: 2·P covers what it held above the other
+  // terms (0.77 of it estimated; not traced, so charged with P as before rule 4's re-fit).
+  REVERSE_P: 2,
+  REVERSE_BLOCK_P: 4,
   IG_F: 3.7,
   IG_P: 6.3,
   IG_BUDGET: 1.5e9,
