@@ -157,8 +157,8 @@ function chainEnds(tools: GraphTools, forward: Set<NodeProto>, site: Site): { en
 
 /**
  * Orders the reverse pass one chain at a time. onnxruntime is free to run reverse nodes in any topological order, and
- * its order (a depth-first walk from the outputs) computed every row block's recomputed probabilities of a layer, then
- * their products, keeping the layer's blocks (and at long lengths more) alive together. So each chain's reverse work —
+ * its order (a depth-first walk from the outputs) reached a layer's dV products before its dS ones, keeping every row
+ * block's recomputed probabilities of the layer alive together. So each chain's reverse work —
  * its copy and every reader of its cotangent dO — is made to wait for the ends of the chain after it in the graph
  * (the one differentiated just before): a zero computed from their sizes is added to the shapes of dO and of the copy's
  * Q, and the Reshapes that take it are free (they alias their input). The numbers do not change.
