@@ -24,9 +24,10 @@
 //                 short lengths only (Tₚ = A + 32, gradients/probe-extrapolation.ts), so at long lengths the runs'
 //                 own term is the larger; rule 3 had Tₚ = T;
 //               - the runs themselves: the forward's saved MLP and hidden tensors, twice, and the checkpointed reverse
-//                 pass (gradients/rematerialise.ts), which recomputes one layer's probabilities at a time in n row
-//                 blocks (attentionRowBlocks): about 2 full [H, T, T] tensors and 3 of a block's, whatever L is.
-//                 Rule 5: when the saved tensors (4·L·(3TI + 10Td), one copy) exceed LAYER_CHECKPOINTS_ABOVE, the
+//                 pass (gradients/rematerialise.ts), which recomputes one row block of one layer's probabilities at a
+//                 time (n blocks, attentionRowBlocks): about 4 of a block's [H, T/n, T] tensors, whatever L is, and
+//                 2 full [H, T, T] tensors for what a CLI process held above that at 2,048 tokens (not traced)
+//                 Rule 5 also: when the saved tensors (4·L·(3TI + 10Td), one copy) exceed LAYER_CHECKPOINTS_ABOVE, the
 //                 forward saves only the residual stream between blocks and the reverse pass recomputes one block's
 //                 tensors at a time (gradients/layer-checkpoints.ts): 16·L·Td + LAYER_BLOCKS·4·(3TI + 10Td) instead (4.5),
 //                 fitted to reduced models of the bench's two shapes (README "Layer checkpoints, measured")
@@ -134,12 +135,14 @@ export const MEMORY_COEFFICIENTS = Object.freeze({
   ATTENTION_F: 2.5,
   ROWS_F: 2.5,
   PROBE_P: 5.5,
-  // Rule 4: fitted to the 40 M bench model (h512 × 8 layers, 8 heads) at 2,048 and 4,096 tokens with its probe at
-  // short lengths (README "What fits"): its runs held 4.5 and 11.3 GB where 2·P predicted 3.0 and 5.1 GB; the ~13·P
-  // more (the reverse pass holds more than one layer's recomputed attention at a time; not yet traced) is charged.
-  REVERSE_P: 15,
-  REVERSE_BLOCK_P: 3,
-  // Rule 5: with layer checkpoints, the runs hold the residual stream between blocks (twice) and this many layers'
+  // Rule 5: the reverse pass differentiates one row block at a time without onnxruntime's memory pattern (README "The
+  // reverse pass, traced": it rose 2.3–3.4 blocks' [H, T/n, T] above the forward's results on reduced 40 M models,
+  // 2,048 and 4,096 tokens, 1–5 layers; rule 4 had charged 15·P for the blocks of every layer it held at once). The
+  // 40 M model's CLI run at 2,048 tokens, one row per pass, peaked at 3.49 GB: 2·P covers what it held above the other
+  // terms (0.77 of it estimated; not traced, so charged with P as before rule 4's re-fit).
+  REVERSE_P: 2,
+  REVERSE_BLOCK_P: 4,
+  // Rule 5 also: with layer checkpoints, the runs hold the residual stream between blocks (twice) and this many layers'
   // saved tensors (one copy each): the recomputed block's, and what the peak of a reverse pass holds besides. Fitted so
   // that the saving charged stays under the smaller of two measured: the 246 M shape with 4 layers at 1,024 tokens
   // (213 and 251 MB below the engine without checkpoints; 201 MB charged), the 40 M shape with 3 layers at 4,096 tokens

@@ -27,8 +27,18 @@ export interface SessionOptions {
   memoryArena?: boolean;
   /** Let kernels keep pre-packed copies of constant weights (default true). */
   prepacking?: boolean;
+  /**
+   * Let onnxruntime plan one allocation for all of a run's activations after the first run of a shape (its "memory
+   * pattern", default true).
+   */
+  memoryPattern?: boolean;
   /** Native log level for this session (default 'error': warnings about unused initializers are noise to users). */
   logLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+  /**
+   * Write onnxruntime's profile (node order, per-node output sizes) to a file starting with this path when the
+   * session is released: for benchmarks that trace memory (test/bench/reverse-memory-bench.ts), never for users.
+   */
+  profileFilePrefix?: string;
 }
 
 /**
@@ -188,7 +198,9 @@ async function openSession(
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     logSeverityLevel: ({ verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 } as const)[options.logLevel ?? 'error'],
     enableCpuMemArena: options.memoryArena ?? true,
+    enableMemPattern: options.memoryPattern ?? true,
     ...(options.prepacking === false ? { extra: { session: { disable_prepacking: '1' } } } : {}),
+    ...(options.profileFilePrefix ? { enableProfiling: true, profileFilePrefix: options.profileFilePrefix } : {}),
   };
   // Two calls because `create` is overloaded on path vs bytes.
   return typeof model === 'string'

@@ -11,14 +11,15 @@ import { benchMethods } from './methods-bench';
 import { benchEstimates } from './estimates-bench';
 import { benchAttentionMethods } from './attention-methods-bench';
 import { benchLayerCheckpoints } from './layer-checkpoint-bench';
+import { benchReverseMemory } from './reverse-memory-bench';
 import { parseByteSize } from '../../shared/memory-estimate';
 
 // `npm run bench -- scale --memory-budget 8G`: names pick benchmarks (default: all but scale, which builds ~1 GB).
 const { values, positionals: only } = parseArgs({
-  options: { 'memory-budget': { type: 'string' }, models: { type: 'string' }, tokens: { type: 'string' }, answer: { type: 'string' }, before: { type: 'string' } },
+  options: { 'memory-budget': { type: 'string' }, models: { type: 'string' }, tokens: { type: 'string' }, answer: { type: 'string' }, before: { type: 'string' }, layers: { type: 'string' }, rows: { type: 'string' }, profile: { type: 'string' } },
   allowPositionals: true,
 });
-const wanted = (name: string) => (only.length === 0 && !name.startsWith('scale')) || only.includes(name);
+const wanted = (name: string) => (only.length === 0 && !name.startsWith('scale') && name !== 'reverse-memory') || only.includes(name);
 
 function fixed(value: unknown, digits = 2): unknown {
   return typeof value === 'number' && !Number.isInteger(value) ? Number(value.toFixed(digits)) : value;
@@ -77,4 +78,11 @@ if (wanted('sessions')) {
   // `npm run bench -- sessions --tokens 1024 --answer 8 [--before DIR]`: the 40 M model's memory at each stage point.
   const rows = await benchSessions(Number(values.tokens ?? 1024), Number(values.answer ?? 8), values.before);
   table(`Sessions: memory at each stage point, 40 M, attention + saliency + grad × input (${new Date().toISOString()})`, rows);
+}
+if (wanted('reverse-memory')) {
+  // `npm run bench -- reverse-memory --tokens 2048,4096 --layers 1,2,4 --rows 1,4 [--profile /tmp/prefix]`: reduced
+  // 40 M models (1–8 layers, vocabulary 512), each in a niced child stopped past 5.5 GB of RSS.
+  const list = (text: string | undefined, fallback: number[]) => (text ? text.split(',').map(Number) : fallback);
+  const rows = await benchReverseMemory(list(values.tokens, [2048]), list(values.layers, [1, 2, 4]), list(values.rows, [1, 4]), undefined, values.profile);
+  table(`Reverse-pass memory (${new Date().toISOString()}): reduced 40 M models (h512, 8 heads / 4 KV heads, I 1376, vocabulary 512); MB`, rows);
 }

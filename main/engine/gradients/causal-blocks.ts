@@ -121,9 +121,12 @@ export function blockCausalAttention(
   b.reserve([...tools.producer.keys(), ...tools.initializers.keys(), ...graph.input.map((i) => i.name)]);
   const replaced = new Map<NodeProto, NodeProto[]>();
   const dropped = new Set<NodeProto>();
+  // Slices of tensors that several sites read (the causal mask): made once, so that the forward computes, and the
+  // checkpointed reverse pass is given, one copy of each block's [rows, keys] mask, not one per layer.
+  const slices = new Map<string, [string, number[]]>();
   for (const site of blockSites(model)) {
     if (!causal.has(site.softmax.output[0])) continue;
-    const nodes = rewriteSite(b, site, shapes, blocks);
+    const nodes = rewriteSite(b, site, shapes, blocks, slices);
     if (!nodes) continue;
     replaced.set(site.product, nodes);
     for (const node of [site.scores, ...site.chain, site.softmax, ...site.after]) dropped.add(node);
@@ -134,7 +137,13 @@ export function blockCausalAttention(
   return { model: withGraph(model, rewritten), rewritten: replaced.size };
 }
 
-function rewriteSite(b: GraphBuilder, site: AttentionBlockSite, shapes: Map<string, number[]>, blocks: number): NodeProto[] | undefined {
+function rewriteSite(
+  b: GraphBuilder,
+  site: AttentionBlockSite,
+  shapes: Map<string, number[]>,
+  blocks: number,
+  slices: Map<string, [string, number[]]>,
+): NodeProto[] | undefined {
   const probabilities = shapes.get(site.softmax.output[0]);
   const [q, kt] = site.scores.input;
   const v = site.product.input[1];
@@ -158,9 +167,13 @@ function rewriteSite(b: GraphBuilder, site: AttentionBlockSite, shapes: Map<stri
   const sliceAxis = (x: string, shape: number[], axisFromEnd: number, start: number, end: number): [string, number[]] => {
     const axis = shape.length - axisFromEnd;
     if (axis < 0 || shape[axis] !== T || (start === 0 && end === T)) return [x, shape];
+    const key = `${x}|${axis}|${start}|${end}`;
+    const known = slices.get(key);
+    if (known) return known;
     const out = b.op('Slice', [x, b.int64([start], [1]), b.int64([end], [1]), b.int64([axis], [1])]);
     const outShape = shape.map((d, i) => (i === axis ? end - start : d));
     shapes.set(out, outShape);
+    slices.set(key, [out, outShape]);
     return [out, outShape];
   };
   const outputs: string[] = [];

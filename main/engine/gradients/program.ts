@@ -43,10 +43,13 @@ import { attentionRowBlocks, LAYER_CHECKPOINTS_ABOVE } from '../../../shared/mem
  * path points with a looser memory target: both on.
  */
 const SESSION_OPTIONS = {
-  forward: { memoryArena: false, prepacking: false },
+  forward: { memoryArena: false, prepacking: false, memoryPattern: false },
   // Not pre-packed either (since format 15): the reverse pass reads the weights in place (rules/matmul.ts FusedMatMul)
   // from the shared, memory-mapped weights file; a pre-packed copy would hold them once more (984 MB at 246 M).
-  reverse: { memoryArena: false, prepacking: false },
+  // No memory pattern: from its second run of a shape onnxruntime would place every activation in one planned block,
+  // measured larger than the run's own peak and growing with layers (reduced 40 M model, 4,096 tokens, 3 layers: the
+  // reverse pass's second run rose 1,404 MB above the forward's results with it, 960 MB without; README "What fits").
+  reverse: { memoryArena: false, prepacking: false, memoryPattern: false },
   // Short sequences: the arena's kept buffers cost little, and without it every [rows, heads, T, T] buffer is mapped
   // and page-faulted afresh (REVERSE_ARENA_BYTES).
   reverseArena: { memoryArena: true, prepacking: false },
@@ -68,7 +71,7 @@ function reverseRole(activation: ActivationSize): SessionRole {
 }
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
-const DERIVATIVE_FORMAT = 16;
+const DERIVATIVE_FORMAT = 17;
 /**
  * Row blocks of causal attention (causal-blocks.ts): [T, T] work × (n + 1) / 2n. Alternating runs at T = 512: reverse
  * passes 26–34% faster on the demo model, no measurable change on the 56 M bench model; 4 blocks no faster than 2.

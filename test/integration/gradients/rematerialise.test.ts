@@ -1,8 +1,9 @@
 // Checkpointed attention (rematerialise.ts): the reverse pass of answer rows recomputes each layer's probabilities
 // from Q and Kᵀ instead of taking every layer's from the forward. Checked on builder models and torch exports against
 // the earlier program (probabilities kept, `checkpointAttention: false`) in float64, and on the built graphs: the
-// forward returns no Softmax output and the reverse pass takes none as input.
-import { mkdtempSync, rmSync } from 'node:fs';
+// forward returns no Softmax output, the reverse pass takes none as input, and its chains are differentiated one after
+// the other (sequenceSites).
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -35,6 +36,8 @@ async function explain(model: string, checkpointAttention: boolean) {
       probabilitiesSaved: forward.output.filter((o) => softmaxOutputs.has(o.name)).length,
       probabilitiesTaken: reverse.input.filter((i) => softmaxOutputs.has(i.name)).length,
       recomputedSoftmax: reverse.node.filter((n) => n.opType === 'Softmax' && n.name.startsWith(REMATERIALISED)).length,
+      // Chains whose reverse work waits for the next chain's (one gated dO and one gated Q each).
+      sequenced: reverse.node.filter((n) => n.opType === 'Reshape' && n.name.startsWith(`${REMATERIALISED}order/`)).length / 2,
     };
   } finally {
     await program.release();
@@ -59,6 +62,8 @@ describe('checkpointed attention in the reverse pass', () => {
     expect(checkpointed.probabilitiesSaved).toBe(0);
     expect(checkpointed.probabilitiesTaken).toBe(0);
     expect(checkpointed.recomputedSoftmax).toBe(kept.probabilitiesTaken);
+    // Every chain but the one differentiated first waits for the one before it.
+    expect(checkpointed.sequenced).toBe(checkpointed.recomputedSoftmax - 1);
     expect(checkpointed.logProbs).toEqual(kept.logProbs);
     const scale = kept.raw.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     const error = kept.raw.reduce((m, v, i) => Math.max(m, Math.abs(v - checkpointed.raw[i])), 0);
