@@ -15,7 +15,7 @@
 // the originals compute (same operators, same inputs), so gradients are unchanged (layer-checkpoints.test.ts).
 import { GraphBuilder } from '../onnx/graph-builder';
 import { GraphIndex } from '../onnx/graph-index';
-import type { ModelProto, NodeProto } from '../onnx/proto';
+import { DataType, type ModelProto, type NodeProto } from '../onnx/proto';
 import { GraphTools, renamedCopies, withGraph } from './graph-tools';
 import { operatorsWith } from './operators';
 import { ancestors } from './rematerialise';
@@ -134,7 +134,9 @@ export function checkpointLayers(model: ModelProto, shapes: Map<string, number[]
     }
     const boundary = boundaries[block];
     const first = builder.op('Slice', [builder.op('Reshape', [gate.cotangent, builder.int64([-1])]), builder.int64([0]), builder.int64([1])]);
-    const gated = builder.op('Where', [builder.op('IsNaN', [first]), boundary, boundary]);
+    // The gating cotangent may be an integer (a shape computed from a cotangent's size, rematerialise.ts sequenceSites):
+    // IsNaN takes floats only. Cast keeps a NaN a NaN, and the Where gives the boundary whatever it says.
+    const gated = builder.op('Where', [builder.op('IsNaN', [builder.op('Cast', [first], { to: DataType.FLOAT })]), boundary, boundary]);
     const names = new Map<string, string>([[boundary, gated]]);
     const copies = renamedCopies(graph.node.filter((n) => copied.has(n)), LAYER_RECOMPUTED, names, shapes);
     for (const tensor of tensors) renamed.set(tensor, names.get(tensor)!);

@@ -24,18 +24,20 @@ describe('estimatePeakMemory against issue 12', () => {
   });
 
   it('charges the 41.6 M model at 8,160 + 32 tokens for its runs, not for a probe at that length', () => {
-    const estimate = estimatePeakMemory(llama(512, 8, 8, 4, 1376), { promptLength: 8160, answerLength: 32, methods, attentionRows: 'answer', igSteps: 32 });
+    const estimate = estimatePeakMemory(llama(512, 8, 8, 4, 1376), { promptLength: 8160, answerLength: 32, methods, attentionRows: 'answer', answerSupplied: true, igSteps: 32 });
     // Rule 3 (a probe at 8,192 tokens holding every layer's activations): ~96 GB. Rule 4 probes at 64 tokens at most;
     // rule 4 charged 15·P for the reverse pass (39 GB in all), rule 5 one row block at a time plus 2·P.
     expect(estimate.peakBytes).toBeLessThan(12e9);
     expect(estimate.parts.map((part) => part.name).join('; ')).not.toMatch(/shape probe/);
-    const reverse = estimate.parts.find((part) => part.name.startsWith('checkpointed reverse pass'))!;
+    // The attention stage is the larger one there (README "Attention and store stages at scale"): the rows stage alone.
+    const rowsOnly = estimatePeakMemory(llama(512, 8, 8, 4, 1376), { promptLength: 8160, answerLength: 32, methods: ['saliency', 'grad_x_input'], attentionRows: 'answer', answerSupplied: true, igSteps: 32 });
+    const reverse = rowsOnly.parts.find((part) => part.name.startsWith('checkpointed reverse pass'))!;
     expect(reverse.name).toContain('17 row blocks');
   });
 
   it('charges the reverse pass one row block of one layer, whatever the number of layers', () => {
     const reverse = (layers: number) =>
-      estimatePeakMemory(llama(512, layers, 8, 4, 1376), { promptLength: 4064, answerLength: 32, methods: ['saliency'], attentionRows: 'answer', igSteps: 32 }).parts.find((part) =>
+      estimatePeakMemory(llama(512, layers, 8, 4, 1376), { promptLength: 4064, answerLength: 32, methods: ['saliency'], attentionRows: 'answer', answerSupplied: true, igSteps: 32 }).parts.find((part) =>
         part.name.startsWith('checkpointed reverse pass'),
       )!.bytes;
     expect(reverse(16)).toBe(reverse(8));
@@ -44,7 +46,7 @@ describe('estimatePeakMemory against issue 12', () => {
   it('covers the measured long run of the 40 M model (README "The reverse pass, traced": 3.49 GB at 2,048 tokens, one row per pass)', () => {
     const model = llama(512, 8, 8, 4, 1376);
     // Measured without layer checkpoints (that branch came later).
-    const estimate = estimatePeakMemory(model, { promptLength: 2044, answerLength: 4, methods, attentionRows: 'answer', igSteps: 32, layerCheckpoints: false }).peakBytes;
+    const estimate = estimatePeakMemory(model, { promptLength: 2044, answerLength: 4, methods, attentionRows: 'answer', answerSupplied: true, igSteps: 32, layerCheckpoints: false }).peakBytes;
     expect(estimate / 3.49e9).toBeGreaterThan(1 / 1.5);
     expect(estimate / 3.49e9).toBeLessThan(1.5);
     // With a 9 GB budget the same run put its 4 rows in one reverse pass (rows grow into half the budget's headroom,
@@ -52,14 +54,14 @@ describe('estimatePeakMemory against issue 12', () => {
     expect(estimate + (9e9 - estimate) / 2).toBeGreaterThan(4.14e9);
     // At 256 tokens and below the probe still runs at the run's own length and is charged for it (here, with 32
     // heads and a narrow MLP, it is the larger term).
-    const short = estimatePeakMemory(llama(512, 8, 32, 8, 256), { promptLength: 224, answerLength: 32, methods: ['saliency'], attentionRows: 'answer', igSteps: 32 });
+    const short = estimatePeakMemory(llama(512, 8, 32, 8, 256), { promptLength: 224, answerLength: 32, methods: ['saliency'], attentionRows: 'answer', answerSupplied: true, igSteps: 32 });
     expect(short.parts.some((part) => part.name.includes('at 256 tokens'))).toBe(true);
   });
 
   it('charges integrated gradients whose one point does not fit 1.5 GB like rows (one point at a time, checkpointed)', () => {
     const model = llama(512, 8, 8, 4, 1376);
-    const ig = (tokens: number) => estimatePeakMemory(model, { promptLength: tokens - 32, answerLength: 32, methods: ['integrated_gradients'], attentionRows: 'answer', igSteps: 32 });
-    const rows = (tokens: number) => estimatePeakMemory(model, { promptLength: tokens - 32, answerLength: 32, methods: ['saliency'], attentionRows: 'answer', igSteps: 32 });
+    const ig = (tokens: number) => estimatePeakMemory(model, { promptLength: tokens - 32, answerLength: 32, methods: ['integrated_gradients'], attentionRows: 'answer', answerSupplied: true, igSteps: 32 });
+    const rows = (tokens: number) => estimatePeakMemory(model, { promptLength: tokens - 32, answerLength: 32, methods: ['saliency'], attentionRows: 'answer', answerSupplied: true, igSteps: 32 });
     // 8,192 tokens: rule 3 charged 16 layers' worth of activations per point (115 GB); the checkpointed passes hold
     // what a run of rows holds.
     expect(ig(8192).parts.map((part) => part.name)).toContain('saved residual stream and one recomputed block (layer checkpoints)');
@@ -116,12 +118,12 @@ describe('layer checkpoints (rule 5)', () => {
     ];
     for (const { model, tokens, answer, saving } of measured) {
       const peak = (layerCheckpoints: boolean) =>
-        estimatePeakMemory(model, { promptLength: tokens - answer, answerLength: answer, methods: ['saliency'], attentionRows: 'answer', igSteps: 32, layerCheckpoints }).peakBytes;
+        estimatePeakMemory(model, { promptLength: tokens - answer, answerLength: answer, methods: ['saliency'], attentionRows: 'answer', answerSupplied: true, igSteps: 32, layerCheckpoints }).peakBytes;
       const charged = peak(false) - peak(true);
       expect(charged).toBeLessThanOrEqual(saving);
       expect(charged).toBeGreaterThanOrEqual(saving / 4);
       // Both are large enough for the engine to checkpoint them by default.
-      expect(estimatePeakMemory(model, { promptLength: tokens - answer, answerLength: answer, methods: ['saliency'], attentionRows: 'answer', igSteps: 32 }).peakBytes).toBe(peak(true));
+      expect(estimatePeakMemory(model, { promptLength: tokens - answer, answerLength: answer, methods: ['saliency'], attentionRows: 'answer', answerSupplied: true, igSteps: 32 }).peakBytes).toBe(peak(true));
     }
   });
 });
