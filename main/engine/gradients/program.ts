@@ -49,7 +49,11 @@ const SESSION_OPTIONS = {
   // No memory pattern: from its second run of a shape onnxruntime would place every activation in one planned block,
   // measured larger than the run's own peak and growing with layers (reduced 40 M model, 4,096 tokens, 3 layers: the
   // reverse pass's second run rose 1,404 MB above the forward's results with it, 960 MB without; README "What fits").
-  reverse: { memoryArena: false, prepacking: false, memoryPattern: false },
+  reverseLong: { memoryArena: false, prepacking: false, memoryPattern: false },
+  // With the memory pattern (sequences of 2 row blocks): without it, and without the arena, every activation of a pass
+  // is mapped and page-faulted afresh — the 246 M bench model at 995 tokens, 32 rows in 4 passes, quiet machine: 264 s
+  // with it, 727 s without; peak RSS 4.56 GB against 4.3 GB.
+  reverse: { memoryArena: false, prepacking: false },
   // Short sequences: the arena's kept buffers cost little, and without it every [rows, heads, T, T] buffer is mapped
   // and page-faulted afresh (REVERSE_ARENA_BYTES).
   reverseArena: { memoryArena: true, prepacking: false },
@@ -66,8 +70,10 @@ type SessionRole = keyof typeof SESSION_OPTIONS;
  */
 export const REVERSE_ARENA_BYTES = 1e9;
 
-function reverseRole(activation: ActivationSize): SessionRole {
-  return activation.total <= REVERSE_ARENA_BYTES ? 'reverseArena' : 'reverse';
+function reverseRole(activation: ActivationSize, attentionRowBlocks: number): SessionRole {
+  if (activation.total <= REVERSE_ARENA_BYTES) return 'reverseArena';
+  // More than 2 row blocks: one layer's probabilities are past 256 MB (attentionRowBlocks), memory comes first.
+  return attentionRowBlocks > 2 ? 'reverseLong' : 'reverse';
 }
 
 /** Bumped whenever derivative graphs are built differently, so that cached ones are rebuilt. */
@@ -554,7 +560,7 @@ export class GradientProgram {
         const own = { outputs, activationBytes: cached.activationBytes, paddable: cached.paddable === true, attentionRowBlocks, layerCheckpoints };
         const session = await this.open(file, passes ? 'forward' : 'combined');
         if (!passes) return { session, ...own };
-        const reverse = await this.open(reverseFile, reverseRole(cached.activationBytes));
+        const reverse = await this.open(reverseFile, reverseRole(cached.activationBytes, attentionRowBlocks ?? 0));
         return { passes: { forward: session, reverse, saved: cached.saved ?? [] }, ...own };
       }
       this.statistics.built++;
@@ -570,11 +576,10 @@ export class GradientProgram {
       // layout the narrowing misreads costs speed, never correctness).
       // Extrapolated shapes have no target values at this length: the narrowing is checked at the short one.
       const narrow = weights.length === 0 && (!probe.short || (await this.narrowingHolds(model, probe.short)));
-      const reverseAs = reverseRole(activationBytes);
-      let built = await this.buildDerivative(folded, shapes, feeds, wrt, narrow, passes, folder, name, probe.causal, reverseAs);
+      let built = await this.buildDerivative(folded, shapes, feeds, wrt, narrow, passes, folder, name, probe.causal, activationBytes);
       if (narrow && !probe.short && !(await this.matchesProbe(built, feeds, probe.values.get(TARGET_OUTPUT)!))) {
         await built.release();
-        built = await this.buildDerivative(folded, shapes, feeds, wrt, false, passes, folder, name, probe.causal, reverseAs);
+        built = await this.buildDerivative(folded, shapes, feeds, wrt, false, passes, folder, name, probe.causal, activationBytes);
       }
       const paddable = probe.allCausal;
       const { attentionRowBlocks, layerCheckpoints } = built;
@@ -606,7 +611,7 @@ export class GradientProgram {
     folder: string,
     name: string,
     causal: ReadonlySet<string>,
-    reverseAs: SessionRole,
+    activation: ActivationSize,
   ): Promise<{ entry: Omit<DerivativeSession, 'outputs' | 'paddable'>; passes?: { saved: string[] }; attentionRowBlocks: number; layerCheckpoints?: boolean; release: () => Promise<void> }> {
     const targets = feeds[TARGET_INPUTS.positions].dims[0];
     const narrowed = narrow ? narrowToTargets(model, probedShapes, targets) : { model, shapes: probedShapes };
@@ -642,7 +647,7 @@ export class GradientProgram {
     const forward = await this.writeAndOpen(split.forward, folder, name, 'forward');
     const types = new Map(forward.outputs.map((o) => [o.name, o.type]));
     const reverseModel = split.reverse((tensor) => elementTypeOf(types.get(tensor)));
-    const reverse = await this.writeAndOpen(reverseModel, folder, name.replace(/\.onnx$/, '.reverse.onnx'), reverseAs);
+    const reverse = await this.writeAndOpen(reverseModel, folder, name.replace(/\.onnx$/, '.reverse.onnx'), reverseRole(activation, attentionRowBlocks));
     return {
       entry: { passes: { forward, reverse, saved: split.saved } },
       passes: { saved: split.saved },
