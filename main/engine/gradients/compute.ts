@@ -149,10 +149,12 @@ export async function computeGradients(options: ComputeGradientsOptions): Promis
     if (options.rowsPerRun === undefined && rows > 1) {
       // A row's cotangents live briefly, a few of the largest forward tensors at a time.
       const size = await program.activationBytes({ ...base, embeddings: input, batch: 1, cotangent: new Float32Array(answerLength), rows: 1 });
-      // Headroom grows chunks up to MAX_GROWN_ROWS only: past that, larger passes saved no time (REVERSE_ARENA_BYTES).
-      const grown = Math.floor(chunkBudget(options, ROW_BUDGET) / (4 * size.largest));
-      const fallback = Math.floor(ROW_BUDGET / (4 * size.largest));
-      chunk = Math.max(1, Math.min(rows, options.memoryBudgetBytes === undefined ? Math.min(grown, Math.max(fallback, MAX_GROWN_ROWS)) : grown));
+      const rowsIn = (bytes: number) => Math.floor(bytes / (4 * size.largest));
+      // A given budget decides alone; the budget's headroom grows the default only up to MAX_GROWN_ROWS (no faster past it).
+      const fitting = options.memoryBudgetBytes !== undefined
+        ? rowsIn(options.memoryBudgetBytes)
+        : Math.min(rowsIn(chunkBudget(options, ROW_BUDGET)), Math.max(rowsIn(ROW_BUDGET), MAX_GROWN_ROWS));
+      chunk = Math.max(1, Math.min(rows, fitting));
       // Equal chunks: the same work per run, and no tiny last run.
       chunk = Math.ceil(rows / Math.ceil(rows / chunk));
     }
